@@ -19,7 +19,7 @@ mountpoint -q /proc/xen || mount -t xenfs xenfs /proc/xen || fail "mount xenfs"
 grep -q control_d /proc/xen/capabilities || fail "not the control domain"
 
 xenbin=/usr/lib/xen-4.17/bin
-mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen
+mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen/console
 "$xenbin/xenstored" --pid-file /run/xenstore.pid || fail "xenstored"
 "$xenbin/xen-init-dom0" >/dev/null || fail "xen-init-dom0"
 if [ "${RIG_XENCONSOLED:-0}" = 1 ]; then

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef EDERA_CTX_H
+#define EDERA_CTX_H
+
+#include <edera/common.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* A context: the hypervisor handles and the event loop everything runs on. */
+typedef struct edera_ctx edera_ctx;
+
+/* libuv's loop type, declared here so the headers do not need <uv.h>. */
+struct uv_loop_s;
+
+typedef struct edera_ctx_options {
+	size_t sz; /* sizeof(edera_ctx_options), set by edera_ctx_options_init */
+	/* The loop the context runs on, owned by the caller, who must keep it
+	 * alive until edera_ctx_close() returns.  NULL: the context creates and
+	 * owns a loop (see edera_ctx_loop). */
+	struct uv_loop_s *loop;
+} edera_ctx_options;
+
+#define EDERA_CTX_OPTIONS_INIT { sizeof(edera_ctx_options), NULL }
+
+/* Fill OPTS with the defaults and set its sz. */
+EDERA_API void edera_ctx_options_init(edera_ctx_options *opts);
+
+/*
+ * Open a context: check that this is Xen's control domain and open the
+ * hypervisor interfaces (privcmd, event channels, grant tables, foreign
+ * memory).  OPTS may be NULL for the defaults.  On success *OUT is a context
+ * owned by the caller, released with edera_ctx_close().
+ * Errors: EDERA_ENOXEN (no Xen, or not dom0: /dev/xen/privcmd missing or
+ * refused), EDERA_EXENVERSION (Xen older than 4.17), EDERA_EACCES (not
+ * permitted to open the Xen devices: run as root), EDERA_EINVAL (bad OPTS),
+ * EDERA_ENOMEM, EDERA_EIO.  On failure *OUT is NULL and nothing is left open.
+ * Call from the thread that runs the loop.
+ */
+EDERA_API int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts);
+
+/* Release the context and everything it opened.  NULL is ignored.  If the
+ * context owns its loop, the loop is closed too. */
+EDERA_API void edera_ctx_close(edera_ctx *ctx);
+
+/* The loop the context runs on (borrowed, valid while CTX is open). */
+EDERA_API struct uv_loop_s *edera_ctx_loop(edera_ctx *ctx);
+
+/* What the hypervisor reports about the host. */
+typedef struct edera_host_info {
+	size_t sz;               /* sizeof(edera_host_info), set by _init */
+	uint32_t xen_major;      /* e.g. 4 */
+	uint32_t xen_minor;      /* e.g. 17 */
+	char xen_extra[16];      /* e.g. ".7", NUL-terminated */
+	uint64_t total_memory_kib; /* RAM Xen manages */
+	uint64_t free_memory_kib;  /* not given to any domain */
+	uint32_t nr_cpus;        /* physical CPUs online */
+	uint32_t nr_nodes;       /* NUMA nodes online */
+	uint32_t cpu_khz;        /* CPU frequency */
+	uint32_t threads_per_core;
+	uint32_t cores_per_socket;
+} edera_host_info;
+
+#define EDERA_HOST_INFO_INIT { sizeof(edera_host_info), 0, 0, "", 0, 0, 0, 0, 0, 0, 0 }
+
+/* Zero INFO and set its sz. */
+EDERA_API void edera_host_info_init(edera_host_info *info);
+
+/*
+ * Fill INFO (whose sz the caller set) with the hypervisor version and the
+ * host's physical information.  Fast (two hypercalls); callable from the loop
+ * thread.  Errors: EDERA_EINVAL (NULL argument or sz too small), EDERA_EIO.
+ */
+EDERA_API int edera_host_info_get(edera_ctx *ctx, edera_host_info *info);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The context: hypervisor handles plus the loop everything runs on. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "ctx.h"
+
+void edera_ctx_options_init(edera_ctx_options *opts)
+{
+	memset(opts, 0, sizeof(*opts));
+	opts->sz = sizeof(*opts);
+}
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+	if (!uv_is_closing(h))
+		uv_close(h, NULL);
+}
+
+static void close_own_loop(edera_ctx *ctx)
+{
+	/* Our own loop holds only our handles; close any left, let them finish. */
+	uv_walk(&ctx->own_loop, close_walk_cb, NULL);
+	uv_run(&ctx->own_loop, UV_RUN_DEFAULT);
+	uv_loop_close(&ctx->own_loop);
+}
+
+int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts)
+{
+	edera_ctx_options o;
+	edera_ctx *ctx;
+	int rc;
+
+	if (!out)
+		return ed_error(EDERA_EINVAL, "edera_ctx_open: out is NULL");
+	*out = NULL;
+	edera_ctx_options_init(&o);
+	if (opts) {
+		rc = ed_sized_check(opts, opts->sz, sizeof(*opts), "edera_ctx_options");
+		if (rc < 0)
+			return rc;
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+		o.sz = sizeof(o);
+	}
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return ed_error(EDERA_ENOMEM, "edera_ctx_open: out of memory");
+
+	rc = ed_hv_open(&ctx->hv);
+	if (rc < 0)
+		goto fail;
+
+	if (o.loop) {
+		ctx->loop = (uv_loop_t *)o.loop;
+	} else {
+		rc = uv_loop_init(&ctx->own_loop);
+		if (rc < 0) {
+			rc = ed_error(ed_errno_code(-rc), "cannot create an event loop: %s",
+			              uv_strerror(rc));
+			goto fail;
+		}
+		ctx->loop = &ctx->own_loop;
+		ctx->owns_loop = true;
+	}
+
+	*out = ctx;
+	return 0;
+
+fail:
+	ed_hv_close(&ctx->hv);
+	free(ctx);
+	return rc;
+}
+
+void edera_ctx_close(edera_ctx *ctx)
+{
+	if (!ctx)
+		return;
+	if (ctx->owns_loop)
+		close_own_loop(ctx);
+	ed_hv_close(&ctx->hv);
+	free(ctx);
+}
+
+struct uv_loop_s *edera_ctx_loop(edera_ctx *ctx)
+{
+	return ctx ? ctx->loop : NULL;
+}

@@ -1,0 +1,130 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Error codes, their names and descriptions, and the per-thread last error. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+static const struct {
+	int code;
+	const char *name;
+	const char *text;
+} errors[] = {
+	{ EDERA_OK, "EDERA_OK", "success" },
+	{ EDERA_EPERM, "EDERA_EPERM", "operation not permitted" },
+	{ EDERA_ENOENT, "EDERA_ENOENT", "no such file, zone or node" },
+	{ EDERA_EIO, "EDERA_EIO", "I/O error" },
+	{ EDERA_EAGAIN, "EDERA_EAGAIN", "resource temporarily unavailable" },
+	{ EDERA_ENOMEM, "EDERA_ENOMEM", "out of memory" },
+	{ EDERA_EACCES, "EDERA_EACCES", "permission denied" },
+	{ EDERA_EBUSY, "EDERA_EBUSY", "resource busy" },
+	{ EDERA_EEXIST, "EDERA_EEXIST", "already exists" },
+	{ EDERA_ENODEV, "EDERA_ENODEV", "no such device" },
+	{ EDERA_EINVAL, "EDERA_EINVAL", "invalid argument" },
+	{ EDERA_ENOSPC, "EDERA_ENOSPC", "no space left" },
+	{ EDERA_ERANGE, "EDERA_ERANGE", "value out of range" },
+	{ EDERA_ENOSYS, "EDERA_ENOSYS", "not implemented" },
+	{ EDERA_EPROTO, "EDERA_EPROTO", "protocol error" },
+	{ EDERA_ENOTSUP, "EDERA_ENOTSUP", "not supported" },
+	{ EDERA_ECONNRESET, "EDERA_ECONNRESET", "connection reset" },
+	{ EDERA_ENOTCONN, "EDERA_ENOTCONN", "not connected" },
+	{ EDERA_ETIMEDOUT, "EDERA_ETIMEDOUT", "timed out" },
+	{ EDERA_ECANCELED, "EDERA_ECANCELED", "operation canceled" },
+	{ EDERA_ENOXEN, "EDERA_ENOXEN", "no Xen hypervisor, or not its control domain" },
+	{ EDERA_EXENVERSION, "EDERA_EXENVERSION", "unsupported Xen version" },
+};
+
+static _Thread_local struct {
+	int code;
+	char msg[1024];
+} last;
+
+static int find(int code)
+{
+	for (size_t i = 0; i < ED_ARRAY_SIZE(errors); i++)
+		if (errors[i].code == code)
+			return (int)i;
+	return -1;
+}
+
+const char *edera_strerror(int code)
+{
+	int i = find(code);
+	return i < 0 ? "unknown error" : errors[i].text;
+}
+
+const char *edera_errname(int code)
+{
+	int i = find(code);
+	return i < 0 ? "EDERA_UNKNOWN" : errors[i].name;
+}
+
+const char *edera_last_error(void)
+{
+	return last.msg;
+}
+
+int edera_last_error_code(void)
+{
+	return last.code;
+}
+
+int ed_verror(int code, const char *fmt, va_list ap)
+{
+	last.code = code;
+	vsnprintf(last.msg, sizeof(last.msg), fmt, ap);
+	return code;
+}
+
+int ed_error(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ed_verror(code, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+int ed_errno_code(int e)
+{
+	switch (e) {
+	case EPERM: return EDERA_EPERM;
+	case ENOENT: return EDERA_ENOENT;
+	case EAGAIN: return EDERA_EAGAIN;
+	case ENOMEM: return EDERA_ENOMEM;
+	case EACCES: return EDERA_EACCES;
+	case EBUSY: return EDERA_EBUSY;
+	case EEXIST: return EDERA_EEXIST;
+	case ENODEV: return EDERA_ENODEV;
+	case EINVAL: return EDERA_EINVAL;
+	case ENOSPC: return EDERA_ENOSPC;
+	case ERANGE: return EDERA_ERANGE;
+	case ENOSYS: return EDERA_ENOSYS;
+	case EPROTO: return EDERA_EPROTO;
+	case ENOTSUP: return EDERA_ENOTSUP;
+	case ECONNRESET: return EDERA_ECONNRESET;
+	case ENOTCONN: return EDERA_ENOTCONN;
+	case ETIMEDOUT: return EDERA_ETIMEDOUT;
+	case ECANCELED: return EDERA_ECANCELED;
+	default: return EDERA_EIO;
+	}
+}
+
+int ed_sized_check(const void *ptr, size_t sz, size_t known, const char *what)
+{
+	const unsigned char *p = ptr;
+
+	if (sz < sizeof(size_t))
+		return ed_error(EDERA_EINVAL, "%s: sz is %zu; set it with the _init function", what, sz);
+	for (size_t i = known; i < sz; i++)
+		if (p[i])
+			return ed_error(EDERA_EINVAL,
+			                "%s: sz %zu is larger than this libedera knows (%zu) and the "
+			                "unknown fields are set; link a newer libedera",
+			                what, sz, known);
+	return 0;
+}

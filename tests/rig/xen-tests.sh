@@ -1,0 +1,12 @@
+#!/bin/bash
+# The `make check` entry for the integration tests: boot the rig and run
+# tests/xen/run-all.sh inside dom0.  Needs root (QEMU shares the host root).
+set -eu
+: "${abs_top_srcdir:?set by make check}" "${abs_top_builddir:?set by make check}"
+# Guest images are built here on the host: much faster than in emulated dom0.
+export EDERA_GUEST_HELLO="$abs_top_builddir/tests/guest/hello.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_HELLO" \
+	-t "$abs_top_builddir/tests/guest/hello"
+exec "$abs_top_srcdir/tests/rig/rig.sh" --xenconsoled \
+	--share "$abs_top_srcdir" --share "$abs_top_builddir" \
+	-- "$abs_top_builddir/tests/xen/run-all.sh"

@@ -1,0 +1,10 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef EDERA_UNIT_SUITES_H
+#define EDERA_UNIT_SUITES_H
+
+#include <check.h>
+
+Suite *error_suite(void);
+Suite *ctx_suite(void);
+
+#endif

@@ -1,0 +1,81 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <edera/edera.h>
+
+#include "suites.h"
+
+static const int all_codes[] = {
+	EDERA_EPERM, EDERA_ENOENT, EDERA_EIO, EDERA_EAGAIN, EDERA_ENOMEM, EDERA_EACCES,
+	EDERA_EBUSY, EDERA_EEXIST, EDERA_ENODEV, EDERA_EINVAL, EDERA_ENOSPC, EDERA_ERANGE,
+	EDERA_ENOSYS, EDERA_EPROTO, EDERA_ENOTSUP, EDERA_ECONNRESET, EDERA_ENOTCONN,
+	EDERA_ETIMEDOUT, EDERA_ECANCELED, EDERA_ENOXEN, EDERA_EXENVERSION,
+};
+
+START_TEST(errno_compatible)
+{
+	ck_assert_int_eq(EDERA_EINVAL, -EINVAL);
+	ck_assert_int_eq(EDERA_ENOENT, -ENOENT);
+	ck_assert_int_eq(EDERA_EPROTO, -EPROTO);
+	ck_assert_int_eq(EDERA_ETIMEDOUT, -ETIMEDOUT);
+	ck_assert_int_eq(EDERA_ECONNRESET, -ECONNRESET);
+	ck_assert_int_eq(EDERA_ENOTSUP, -ENOTSUP);
+	ck_assert_int_eq(EDERA_ECANCELED, -ECANCELED);
+}
+END_TEST
+
+START_TEST(every_code_named_and_described)
+{
+	for (size_t i = 0; i < sizeof(all_codes) / sizeof(all_codes[0]); i++) {
+		int c = all_codes[i];
+		ck_assert_msg(c < 0, "code %d must be negative", c);
+		ck_assert_str_ne(edera_strerror(c), "unknown error");
+		ck_assert_str_ne(edera_errname(c), "EDERA_UNKNOWN");
+		ck_assert_msg(strncmp(edera_errname(c), "EDERA_E", 7) == 0, "%s", edera_errname(c));
+		for (size_t j = 0; j < i; j++) {
+			ck_assert_int_ne(c, all_codes[j]);
+			ck_assert_str_ne(edera_errname(c), edera_errname(all_codes[j]));
+		}
+	}
+	ck_assert_str_eq(edera_errname(EDERA_EINVAL), "EDERA_EINVAL");
+	ck_assert_str_eq(edera_strerror(EDERA_EINVAL), "invalid argument");
+	ck_assert_str_eq(edera_strerror(0), "success");
+}
+END_TEST
+
+START_TEST(unknown_code)
+{
+	ck_assert_str_eq(edera_strerror(-99999), "unknown error");
+	ck_assert_str_eq(edera_errname(12345), "EDERA_UNKNOWN");
+}
+END_TEST
+
+START_TEST(version_consistent)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d.%d.%d", EDERA_VERSION_MAJOR, EDERA_VERSION_MINOR,
+	         EDERA_VERSION_MICRO);
+	ck_assert_str_eq(edera_version(), buf);
+	ck_assert_str_eq(edera_version(), EDERA_VERSION_STRING);
+	ck_assert_uint_eq(edera_version_number(), EDERA_VERSION_NUMBER);
+	ck_assert(EDERA_VERSION_AT_LEAST(0, 0, 1));
+	ck_assert(EDERA_VERSION_AT_LEAST(EDERA_VERSION_MAJOR, EDERA_VERSION_MINOR, EDERA_VERSION_MICRO));
+	ck_assert(!EDERA_VERSION_AT_LEAST(EDERA_VERSION_MAJOR + 1, 0, 0));
+}
+END_TEST
+
+Suite *error_suite(void)
+{
+	Suite *s = suite_create("error");
+	TCase *tc = tcase_create("codes");
+
+	tcase_add_test(tc, errno_compatible);
+	tcase_add_test(tc, every_code_named_and_described);
+	tcase_add_test(tc, unknown_code);
+	tcase_add_test(tc, version_consistent);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,9 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#ifndef EDERA_XEN_SUITES_H
+#define EDERA_XEN_SUITES_H
+
+#include <check.h>
+
+Suite *host_suite(void);
+
+#endif

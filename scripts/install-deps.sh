@@ -1,0 +1,27 @@
+#!/bin/bash
+# Install what libedera's build, tests and rig need on Debian 12 (x86-64),
+# as root.  Installs only what is missing; safe to re-run.
+set -euo pipefail
+pkgs=(
+	# build
+	autoconf automake libtool pkg-config make gcc libc6-dev
+	libxen-dev libuv1-dev check
+	# the rig: Xen's tools serve dom0 through the shared host root
+	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
+	# checks
+	valgrind
+)
+[ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
+missing=()
+for p in "${pkgs[@]}"; do
+	dpkg-query -W -f '${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' ||
+		missing+=("$p")
+done
+# The rig looks up the current Debian kernel in the package lists: keep them fresh.
+apt-get update -qq
+if [ ${#missing[@]} -gt 0 ]; then
+	echo "install-deps: installing ${missing[*]}"
+	# xen-utils prints "Can't find hypervisor information" on a host without Xen: harmless.
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+echo "install-deps: all dependencies present"

@@ -2,6 +2,7 @@
 /* The context: hypervisor handles plus the loop everything runs on. */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,40 +46,59 @@ int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts)
 		o.sz = sizeof(o);
 	}
 
-	ctx = calloc(1, sizeof(*ctx));
-	if (!ctx)
-		return ed_error(EDERA_ENOMEM, "edera_ctx_open: out of memory");
-
+	rc = ed_ctx_new(&ctx, o.loop);
+	if (rc < 0)
+		return rc;
 	rc = ed_hv_open(&ctx->hv);
 	if (rc < 0)
 		goto fail;
-
-	if (o.loop) {
-		ctx->loop = (uv_loop_t *)o.loop;
-	} else {
-		rc = uv_loop_init(&ctx->own_loop);
-		if (rc < 0) {
-			rc = ed_error(ed_errno_code(-rc), "cannot create an event loop: %s",
-			              uv_strerror(rc));
-			goto fail;
-		}
-		ctx->loop = &ctx->own_loop;
-		ctx->owns_loop = true;
-	}
+	rc = ed_xs_connect(&ctx->xs);
+	if (rc < 0)
+		goto fail;
 
 	*out = ctx;
 	return 0;
 
 fail:
-	ed_hv_close(&ctx->hv);
-	free(ctx);
+	edera_ctx_close(ctx);
 	return rc;
+}
+
+int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop)
+{
+	edera_ctx *ctx;
+	int rc;
+
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx)
+		return ed_error(EDERA_ENOMEM, "edera_ctx_open: out of memory");
+	if (loop) {
+		ctx->loop = (uv_loop_t *)loop;
+	} else {
+		rc = uv_loop_init(&ctx->own_loop);
+		if (rc < 0) {
+			free(ctx);
+			return ed_error(ed_errno_code(-rc), "cannot create an event loop: %s",
+			                uv_strerror(rc));
+		}
+		ctx->loop = &ctx->own_loop;
+		ctx->owns_loop = true;
+	}
+	ed_xs_init(&ctx->xs, ctx, ctx->loop);
+	*out = ctx;
+	return 0;
 }
 
 void edera_ctx_close(edera_ctx *ctx)
 {
 	if (!ctx)
 		return;
+	if (ctx->cb_depth > 0) {
+		/* Its callers still use the context on return: a programmer error. */
+		fprintf(stderr, "libedera: edera_ctx_close called from a libedera callback\n");
+		abort();
+	}
+	ed_xs_fini(&ctx->xs);
 	if (ctx->owns_loop)
 		close_own_loop(ctx);
 	ed_hv_close(&ctx->hv);
@@ -88,4 +108,25 @@ void edera_ctx_close(edera_ctx *ctx)
 struct uv_loop_s *edera_ctx_loop(edera_ctx *ctx)
 {
 	return ctx ? ctx->loop : NULL;
+}
+
+int ed_ctx_check_blocking(edera_ctx *ctx, const char *what)
+{
+	if (!ctx)
+		return ed_error(EDERA_EINVAL, "%s: ctx is NULL", what);
+	if (ctx->cb_depth > 0)
+		return ed_error(EDERA_EBUSY,
+		                "%s called from a libedera callback: blocking calls run the loop; "
+		                "use the asynchronous form there",
+		                what);
+	return 0;
+}
+
+int ed_ctx_wait(edera_ctx *ctx, const bool *done)
+{
+	while (!*done) {
+		if (uv_run(ctx->loop, UV_RUN_ONCE) == 0 && !*done)
+			return ed_error(EDERA_EIO, "the event loop ran out of work before the reply came");
+	}
+	return 0;
 }

@@ -19,9 +19,11 @@
 #include <edera/common.h>
 #include <edera/error.h>
 #include <edera/ctx.h>
+#include <edera/xenstore.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1
+#define EDERA_HAVE_XENSTORE 1
 
 #ifdef __cplusplus
 extern "C" {

@@ -6,5 +6,7 @@
 
 Suite *error_suite(void);
 Suite *ctx_suite(void);
+Suite *xs_wire_suite(void);
+Suite *xs_client_suite(void);
 
 #endif

@@ -1,0 +1,367 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The XenStore connection: sending requests, matching replies by request id,
+ * dispatching watch events, and failing everything cleanly when xenstored
+ * goes away. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "ctx.h"
+#include "xs_internal.h"
+
+#define DEFAULT_SOCKET "/run/xenstored/socket"
+#define XENBUS_DEVICE "/dev/xen/xenbus"
+
+void ed_xs_init(struct ed_xs *xs, edera_ctx *ctx, uv_loop_t *loop)
+{
+	memset(xs, 0, sizeof(*xs));
+	xs->ctx = ctx;
+	xs->loop = loop;
+	xs->next_id = 1;
+	xs->next_token = 1;
+}
+
+/* ---- the request table ---------------------------------------------------- */
+
+static struct ed_xs_req **bucket(struct ed_xs *xs, uint32_t id)
+{
+	return &xs->buckets[id % ED_XS_BUCKETS];
+}
+
+static struct ed_xs_req *find_req(struct ed_xs *xs, uint32_t id)
+{
+	for (struct ed_xs_req *r = *bucket(xs, id); r; r = r->hnext)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+static void unlink_req(struct ed_xs *xs, struct ed_xs_req *req)
+{
+	struct ed_xs_req **pp = bucket(xs, req->id);
+
+	while (*pp != req)
+		pp = &(*pp)->hnext;
+	*pp = req->hnext;
+	if (req->prev)
+		req->prev->next = req->next;
+	else
+		xs->oldest = req->next;
+	if (req->next)
+		req->next->prev = req->prev;
+	else
+		xs->newest = req->prev;
+	xs->npending--;
+}
+
+static uint32_t new_id(struct ed_xs *xs)
+{
+	/* 0 is what watch events carry; skip ids still in flight after a wrap. */
+	for (;;) {
+		uint32_t id = xs->next_id++;
+		if (id != 0 && !find_req(xs, id))
+			return id;
+	}
+}
+
+/* ---- sending -------------------------------------------------------------- */
+
+struct out_msg {
+	uv_write_t wr;
+	char *buf;
+};
+
+static void write_cb(uv_write_t *wr, int status)
+{
+	struct out_msg *m = ed_container_of(wr, struct out_msg, wr);
+	struct ed_xs_conn *conn = wr->data;
+
+	free(m->buf);
+	free(m);
+	/* A failed write means the connection is broken; reading will say so
+	 * too, but do not wait for it. */
+	if (status < 0 && status != UV_ECANCELED && conn->xs)
+		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+}
+
+int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_xs_part *parts,
+               size_t nparts, ed_xs_complete_fn complete, void (*user_cb)(void), void *data,
+               struct ed_xs_req **out)
+{
+	struct ed_xs_req *req;
+	struct out_msg *m;
+	size_t len;
+	uv_buf_t b;
+	int rc;
+
+	if (!xs->conn)
+		return ed_error(EDERA_ENOTCONN,
+		                "not connected to xenstored (connection lost; call edera_xs_reconnect)");
+	req = calloc(1, sizeof(*req));
+	m = calloc(1, sizeof(*m));
+	if (!req || !m) {
+		free(req);
+		free(m);
+		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
+	}
+	req->id = new_id(xs);
+	req->type = type;
+	rc = ed_xs_encode(type, req->id, tx_id, parts, nparts, &m->buf, &len);
+	if (rc < 0) {
+		free(req);
+		free(m);
+		return rc;
+	}
+	b = uv_buf_init(m->buf, (unsigned int)len);
+	m->wr.data = xs->conn;
+	rc = uv_write(&m->wr, (uv_stream_t *)&xs->conn->pipe, &b, 1, write_cb);
+	if (rc < 0) {
+		free(m->buf);
+		free(m);
+		free(req);
+		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
+		                uv_strerror(rc));
+	}
+	req->complete = complete;
+	req->user_cb = user_cb;
+	req->data = data;
+	req->hnext = *bucket(xs, req->id);
+	*bucket(xs, req->id) = req;
+	req->prev = xs->newest;
+	if (xs->newest)
+		xs->newest->next = req;
+	else
+		xs->oldest = req;
+	xs->newest = req;
+	xs->npending++;
+	if (out)
+		*out = req;
+	return 0;
+}
+
+/* ---- receiving ------------------------------------------------------------ */
+
+static void dispatch_watch_event(struct ed_xs *xs, const char *payload, size_t len)
+{
+	const char *items[2];
+	size_t n;
+
+	/* path\0token\0; an event for a watch already removed is normal. */
+	if (ed_xs_split(payload, len, items, 2, &n) < 0 || n != 2) {
+		xs->protocol_errors++;
+		return;
+	}
+	for (struct edera_xs_watch *w = xs->watches; w; w = w->next) {
+		if (strcmp(w->token, items[1]) == 0) {
+			ED_CALLBACK(xs->ctx, w->cb(xs->ctx, 0, items[0], w->data));
+			return;
+		}
+	}
+}
+
+/* One complete message from xenstored.  Non-zero stops the feeding. */
+static int on_message(const struct ed_xs_hdr *hdr, const char *payload, void *arg)
+{
+	struct ed_xs_conn *conn = arg;
+	struct ed_xs *xs = conn->xs;
+	struct ed_xs_req *req;
+	int status = 0;
+
+	if (hdr->type == XS_WATCH_EVENT) {
+		dispatch_watch_event(xs, payload, hdr->len);
+	} else {
+		req = find_req(xs, hdr->req_id);
+		if (!req) {
+			/* A reply to nothing we asked: the stream is not what we
+			 * think it is, and nothing after it can be trusted. */
+			xs->protocol_errors++;
+			ed_error(EDERA_EPROTO, "xenstored replied to unknown request %u (type %u)",
+			         hdr->req_id, hdr->type);
+			ed_xs_disconnect(xs, EDERA_EPROTO);
+			return 1;
+		}
+		unlink_req(xs, req);
+		if (hdr->type == XS_ERROR) {
+			status = ed_xs_error_code(payload, hdr->len);
+		} else if (hdr->type != req->type) {
+			xs->protocol_errors++;
+			status = ed_error(EDERA_EPROTO,
+			                  "xenstored answered request %u of type %u with type %u",
+			                  req->id, req->type, hdr->type);
+		}
+		req->complete(xs, req, status, status < 0 ? NULL : payload, hdr->len);
+		free(req);
+	}
+	/* A callback may have reconnected or torn the connection down. */
+	return conn->xs == NULL || conn->xs->conn != conn;
+}
+
+static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+	struct ed_xs_conn *conn = ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe);
+
+	*buf = uv_buf_init(conn->rbuf, sizeof(conn->rbuf));
+}
+
+static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+	struct ed_xs_conn *conn = ed_container_of((uv_pipe_t *)s, struct ed_xs_conn, pipe);
+	int rc;
+
+	if (!conn->xs || nread == 0)
+		return;
+	if (nread < 0) {
+		ed_error(EDERA_ECONNRESET, "xenstored (%s) closed the connection: %s",
+		         conn->xs->where, uv_strerror((int)nread));
+		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+		return;
+	}
+	rc = ed_xs_reader_feed(&conn->reader, buf->base, (size_t)nread, on_message, conn);
+	if (rc == EDERA_EPROTO && conn->xs && conn->xs->conn == conn) {
+		conn->xs->protocol_errors++;
+		ed_xs_disconnect(conn->xs, EDERA_EPROTO);
+	}
+}
+
+/* ---- connecting ----------------------------------------------------------- */
+
+static void conn_close_cb(uv_handle_t *h)
+{
+	free(ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe));
+}
+
+int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
+{
+	struct ed_xs_conn *conn;
+	int rc;
+
+	conn = calloc(1, sizeof(*conn));
+	if (!conn) {
+		close(fd);
+		return ed_error(EDERA_ENOMEM, "out of memory for the XenStore connection");
+	}
+	rc = uv_pipe_init(xs->loop, &conn->pipe, 0);
+	if (rc == 0)
+		rc = uv_pipe_open(&conn->pipe, fd);
+	if (rc == 0)
+		rc = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb);
+	if (rc < 0) {
+		close(fd);
+		if (uv_is_active((uv_handle_t *)&conn->pipe) || conn->pipe.loop)
+			uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
+		else
+			free(conn);
+		return ed_error(EDERA_EIO, "cannot use the XenStore connection %s: %s", what,
+		                uv_strerror(rc));
+	}
+	conn->xs = xs;
+	ed_xs_reader_init(&conn->reader);
+	xs->conn = conn;
+	snprintf(xs->where, sizeof(xs->where), "%s", what);
+	return 0;
+}
+
+static int connect_socket(const char *path, int *fd_out)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	if (strlen(path) >= sizeof(sa.sun_path))
+		return -ENAMETOOLONG;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = errno;
+		close(fd);
+		return -e;
+	}
+	*fd_out = fd;
+	return 0;
+}
+
+int ed_xs_connect(struct ed_xs *xs)
+{
+	const char *env = getenv("XENSTORED_PATH");
+	const char *path = env && *env ? env : DEFAULT_SOCKET;
+	int fd = -1, rc, dev_errno;
+
+	if (xs->conn)
+		ed_xs_disconnect(xs, EDERA_ECONNRESET);
+	rc = connect_socket(path, &fd);
+	if (rc == 0)
+		return ed_xs_connect_fd(xs, fd, path);
+	/* No socket: xenstored may live in a stub domain, reached through the
+	 * kernel's xenbus device.  A socket that exists but refuses is an error
+	 * of its own (xenstored died). */
+	if (rc != -ENOENT)
+		return ed_error(EDERA_ENOTCONN, "cannot connect to xenstored at %s: %s — is xenstored running?",
+		                path, strerror(-rc));
+	fd = open(XENBUS_DEVICE, O_RDWR | O_CLOEXEC);
+	if (fd >= 0)
+		return ed_xs_connect_fd(xs, fd, XENBUS_DEVICE);
+	dev_errno = errno;
+	return ed_error(EDERA_ENOTCONN,
+	                "cannot reach xenstored: no socket at %s and %s: %s — is xenstored running?",
+	                path, XENBUS_DEVICE, strerror(dev_errno));
+}
+
+void ed_xs_disconnect(struct ed_xs *xs, int status)
+{
+	struct ed_xs_conn *conn = xs->conn;
+
+	if (!conn)
+		return;
+	xs->conn = NULL;
+	conn->xs = NULL;
+	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
+
+	/* Everything in flight fails, oldest first.  Detach the table first: a
+	 * completion may send new requests or even reconnect, and those belong
+	 * to the next connection. */
+	struct ed_xs_req *req = xs->oldest;
+	memset(xs->buckets, 0, sizeof(xs->buckets));
+	xs->oldest = xs->newest = NULL;
+	xs->npending = 0;
+	while (req) {
+		struct ed_xs_req *next = req->next;
+		req->complete(xs, req, status, NULL, 0);
+		free(req);
+		req = next;
+	}
+	ed_xs_watches_lost(xs, status);
+}
+
+void ed_xs_fini(struct ed_xs *xs)
+{
+	xs->closing = true;
+	ed_xs_disconnect(xs, EDERA_ECANCELED);
+	ed_xs_txn_fini(xs);
+	ed_xs_watches_free(xs);
+}
+
+int edera_xs_connected(edera_ctx *ctx)
+{
+	return ctx && ctx->xs.conn != NULL;
+}
+
+int edera_xs_reconnect(edera_ctx *ctx)
+{
+	int rc;
+
+	if (!ctx)
+		return ed_error(EDERA_EINVAL, "edera_xs_reconnect: ctx is NULL");
+	rc = ed_xs_connect(&ctx->xs);
+	if (rc < 0)
+		return rc;
+	return ed_xs_watches_restore(&ctx->xs);
+}

@@ -1,0 +1,71 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The asynchronous XenStore client: connection, request table, watches. */
+#ifndef EDERA_XS_H
+#define EDERA_XS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "edera/xenstore.h"
+#include "wire.h"
+
+struct ed_xs;
+struct ed_xs_req;
+
+/* How a request completes: STATUS < 0 (XS_ERROR, lost connection, bad
+ * reply) or 0 with the reply's payload. */
+typedef void (*ed_xs_complete_fn)(struct ed_xs *xs, struct ed_xs_req *req, int status,
+                                  const char *payload, size_t len);
+
+struct ed_xs_req {
+	struct ed_xs_req *hnext;            /* hash chain by id */
+	struct ed_xs_req *prev, *next;      /* all pending, oldest first */
+	uint32_t id;
+	uint32_t type;
+	ed_xs_complete_fn complete;
+	void (*user_cb)(void);              /* the caller's callback, cast back by complete */
+	void *data;
+	char what[96];                      /* "read /path", for error messages */
+};
+
+/* One connection to xenstored; outlives a close until libuv is done with it. */
+struct ed_xs_conn {
+	uv_pipe_t pipe;
+	struct ed_xs *xs; /* NULL once the connection is closed */
+	struct ed_xs_reader reader;
+	char rbuf[16384];
+};
+
+#define ED_XS_BUCKETS 256
+
+struct ed_xs {
+	edera_ctx *ctx;
+	uv_loop_t *loop;
+	struct ed_xs_conn *conn; /* NULL when disconnected */
+	char where[128];         /* what we connected to, for messages */
+	uint32_t next_id;
+	struct ed_xs_req *buckets[ED_XS_BUCKETS];
+	struct ed_xs_req *oldest, *newest;
+	size_t npending;
+	struct edera_xs_watch *watches;
+	uint64_t next_token;
+	uv_idle_t *defer;        /* runs deferred transaction endings */
+	struct edera_xs_txn *deferred;
+	struct edera_xs_txn *txns; /* live asynchronous transactions */
+	uint64_t protocol_errors; /* replies we could not use */
+	bool closing;             /* the context is closing: no reconnects */
+	unsigned int lost_seq;    /* counts connection losses */
+};
+
+void ed_xs_init(struct ed_xs *xs, edera_ctx *ctx, uv_loop_t *loop);
+/* Connect to $XENSTORED_PATH, /run/xenstored/socket, or /dev/xen/xenbus. */
+int ed_xs_connect(struct ed_xs *xs);
+/* Use an already connected stream socket or device (tests use a socketpair). */
+int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what);
+/* Drop the connection: pending requests fail with STATUS, watches hear it. */
+void ed_xs_disconnect(struct ed_xs *xs, int status);
+/* Tear down: pending requests fail with EDERA_ECANCELED; watches freed. */
+void ed_xs_fini(struct ed_xs *xs);
+
+#endif

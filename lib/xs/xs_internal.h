@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Shared between the XenStore client's files (client, ops, watch, txn). */
+#ifndef EDERA_XS_INTERNAL_H
+#define EDERA_XS_INTERNAL_H
+
+#include "xs.h"
+
+struct edera_xs_watch {
+	struct edera_xs_watch *prev, *next;
+	struct ed_xs *xs;
+	char *path;
+	char token[32];
+	edera_xs_watch_cb cb;
+	void *data;
+	bool refused; /* xenstored said no: not registered again on reconnect */
+	unsigned int lost_seq; /* the last connection loss it was told about */
+};
+
+struct edera_xs_txn {
+	struct ed_xs *xs;
+	uint32_t id;            /* xenstored's transaction id, 0 before start */
+	unsigned int attempt;   /* 1, 2, ... */
+	bool ending;            /* commit or abort called for this attempt */
+	bool committing;
+	bool sync;
+	int abort_status;
+	edera_xs_txn_body_cb body;
+	edera_xs_done_cb done;
+	void *data;
+	int end_status;           /* sync: result of the last END */
+	bool end_done;            /* sync: END replied */
+	struct edera_xs_txn *next_deferred;
+	struct edera_xs_txn *prev_all, *next_all; /* every live async txn */
+};
+
+#define ED_XS_TXN_MAX_ATTEMPTS 64
+
+/* Send a request; COMPLETE runs once with the reply or the failure.
+ * *OUT (optional) gets the request, valid until it completes. */
+int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_xs_part *parts,
+               size_t nparts, ed_xs_complete_fn complete, void (*user_cb)(void), void *data,
+               struct ed_xs_req **out);
+
+/* The transaction id to put on a request (0 outside transactions); fails if
+ * TXN is not usable now. */
+int ed_xs_txn_id(struct ed_xs *xs, edera_xs_txn *txn, uint32_t *id);
+
+void ed_xs_watches_lost(struct ed_xs *xs, int status);
+int ed_xs_watches_restore(struct ed_xs *xs);
+void ed_xs_watches_free(struct ed_xs *xs);
+void ed_xs_txn_fini(struct ed_xs *xs);
+
+#endif

@@ -1,0 +1,575 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The XenStore client against a scripted fake xenstored on a socketpair:
+ * request matching, partial and out-of-order replies, errors, malformed
+ * replies, a dying server, watches and transaction retries.  The real
+ * xenstored is exercised by the rig tests (tests/xen/test-xs.c). */
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "ctx.h"
+#include "suites.h"
+#include "xs/xs.h"
+
+/* ---- the fake server ------------------------------------------------------ */
+
+struct msg {
+	uint32_t type, id, tx, len;
+	char payload[4097];
+};
+
+typedef void (*script_fn)(int fd, void *arg);
+
+struct server {
+	int fd;
+	script_fn script;
+	void *arg;
+	pthread_t thread;
+};
+
+static int srv_recv(int fd, struct msg *m)
+{
+	uint32_t hdr[4];
+	size_t got = 0;
+
+	while (got < 16) {
+		ssize_t n = read(fd, (char *)hdr + got, 16 - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	m->type = hdr[0];
+	m->id = hdr[1];
+	m->tx = hdr[2];
+	m->len = hdr[3];
+	ck_assert_uint_le(m->len, 4096);
+	got = 0;
+	while (got < m->len) {
+		ssize_t n = read(fd, m->payload + got, m->len - got);
+		if (n <= 0)
+			return -1;
+		got += (size_t)n;
+	}
+	m->payload[m->len] = '\0';
+	return 0;
+}
+
+static void srv_send(int fd, uint32_t type, uint32_t id, uint32_t tx, const void *p, uint32_t len)
+{
+	char buf[16 + 4200];
+	uint32_t hdr[4] = { type, id, tx, len };
+
+	memcpy(buf, hdr, 16);
+	memcpy(buf + 16, p, len);
+	ck_assert_int_eq(write(fd, buf, 16 + len), (ssize_t)(16 + len));
+}
+
+static void *server_main(void *p)
+{
+	struct server *s = p;
+
+	s->script(s->fd, s->arg);
+	return NULL;
+}
+
+struct fixture {
+	uv_loop_t loop;
+	edera_ctx *ctx;
+	struct server srv;
+};
+
+static void start(struct fixture *f, script_fn script, void *arg)
+{
+	int sv[2];
+
+	ck_assert_int_eq(uv_loop_init(&f->loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&f->ctx, &f->loop), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(ed_xs_connect_fd(&f->ctx->xs, sv[0], "fake"), 0);
+	f->srv.fd = sv[1];
+	f->srv.script = script;
+	f->srv.arg = arg;
+	ck_assert_int_eq(pthread_create(&f->srv.thread, NULL, server_main, &f->srv), 0);
+}
+
+static void run_until(struct fixture *f, const int *flag, int want)
+{
+	time_t deadline = time(NULL) + 10;
+
+	while (*flag < want) {
+		ck_assert_msg(time(NULL) < deadline, "timed out waiting (%d of %d)", *flag, want);
+		uv_run(&f->loop, UV_RUN_ONCE);
+	}
+}
+
+/* Close everything and prove the loop is left with nothing alive. */
+static void finish(struct fixture *f)
+{
+	edera_ctx_close(f->ctx);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_alive(&f->loop), 0);
+	ck_assert_int_eq(uv_loop_close(&f->loop), 0);
+	pthread_join(f->srv.thread, NULL);
+	close(f->srv.fd);
+}
+
+/* ---- callbacks that record -------------------------------------------------- */
+
+struct rec {
+	int calls;
+	int status[16];
+	char value[16][64];
+	size_t len[16];
+};
+
+static void rec_value(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct rec *r = data;
+
+	ck_assert_int_lt(r->calls, 16);
+	r->status[r->calls] = status;
+	if (value)
+		snprintf(r->value[r->calls], 64, "%s", value);
+	else
+		ck_assert_int_lt(status, 0);
+	r->len[r->calls] = len;
+	r->calls++;
+}
+
+static void rec_done(edera_ctx *ctx, int status, void *data)
+{
+	struct rec *r = data;
+
+	r->status[r->calls++] = status;
+}
+
+/* ---- tests ---------------------------------------------------------------- */
+
+/* Three reads, answered in reverse order, each reply written a byte at a time:
+ * each callback still gets its own value. */
+static void script_reverse(int fd, void *arg)
+{
+	struct msg m[3];
+
+	for (int i = 0; i < 3; i++) {
+		ck_assert_int_eq(srv_recv(fd, &m[i]), 0);
+		ck_assert_uint_eq(m[i].type, XS_READ);
+	}
+	for (int i = 2; i >= 0; i--) {
+		char buf[16 + 64];
+		char val[64];
+		uint32_t hdr[4];
+		int n = snprintf(val, sizeof(val), "value-of-%s", m[i].payload);
+
+		hdr[0] = XS_READ;
+		hdr[1] = m[i].id;
+		hdr[2] = 0;
+		hdr[3] = (uint32_t)n;
+		memcpy(buf, hdr, 16);
+		memcpy(buf + 16, val, (size_t)n);
+		for (int b = 0; b < 16 + n; b++) {
+			ck_assert_int_eq(write(fd, buf + b, 1), 1);
+			if (b % 7 == 0)
+				usleep(200);
+		}
+	}
+}
+
+START_TEST(replies_matched_by_id)
+{
+	struct fixture f;
+	struct rec a = { 0 }, b = { 0 }, c = { 0 };
+
+	start(&f, script_reverse, NULL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/one", rec_value, &a), 0);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/two", rec_value, &b), 0);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/three", rec_value, &c), 0);
+	run_until(&f, &a.calls, 1);
+	run_until(&f, &b.calls, 1);
+	run_until(&f, &c.calls, 1);
+	ck_assert_str_eq(a.value[0], "value-of-/one");
+	ck_assert_str_eq(b.value[0], "value-of-/two");
+	ck_assert_str_eq(c.value[0], "value-of-/three");
+	ck_assert_uint_eq(a.len[0], strlen("value-of-/one"));
+	ck_assert_int_eq(a.calls + b.calls + c.calls, 3);
+	finish(&f);
+}
+END_TEST
+
+/* xenstored errors, a reply of the wrong type, then a good reply: the
+ * connection survives all of them. */
+static void script_errors(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_ERROR, m.id, 0, "ENOENT", 7);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_ERROR, m.id, 0, "EACCES", 7);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_DIRECTORY, m.id, 0, "x", 2); /* answers a read as a directory */
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_ERROR, m.id, 0, "EBOGUS", 7);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_READ, m.id, 0, "fine", 4);
+}
+
+START_TEST(errors_reported_connection_kept)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+
+	start(&f, script_errors, NULL);
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/n", rec_value, &r), 0);
+		run_until(&f, &r.calls, i + 1);
+	}
+	ck_assert_int_eq(r.status[0], EDERA_ENOENT);
+	ck_assert_int_eq(r.status[1], EDERA_EACCES);
+	ck_assert_int_eq(r.status[2], EDERA_EPROTO);
+	ck_assert_int_eq(r.status[3], EDERA_EPROTO);
+	ck_assert_int_eq(r.status[4], 0);
+	ck_assert_str_eq(r.value[4], "fine");
+	ck_assert(edera_xs_connected(f.ctx));
+	finish(&f);
+}
+END_TEST
+
+/* Bad input is refused before anything reaches the server. */
+static void script_expect_one(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	/* the only request that arrives is the valid one */
+	ck_assert_str_eq(m.payload, "/valid");
+	srv_send(fd, XS_WRITE, m.id, 0, "OK", 3);
+}
+
+START_TEST(bad_input_never_sent)
+{
+	static char big[5000];
+	struct fixture f;
+	struct rec r = { 0 };
+
+	start(&f, script_expect_one, NULL);
+	memset(big, 'v', sizeof(big));
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/x", big, 4096, rec_done, &r), EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/x", big, 4094, rec_done, &r), EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "bad path", "v", 1, rec_done, &r),
+	                 EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, NULL, "v", 1, rec_done, &r), EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/x", NULL, 3, rec_done, &r), EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/x", NULL, &r), EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "@releaseDomain", rec_value, &r),
+	                 EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_set_perms(f.ctx, NULL, "/x", NULL, 0, rec_done, &r),
+	                 EDERA_EINVAL);
+	ck_assert_int_eq(edera_xs_release(f.ctx, 0x7ff0, rec_done, &r), EDERA_EINVAL);
+	/* path + NUL + value = 4096 exactly is the limit and is accepted */
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/valid", big, 4096 - 7, rec_done, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], 0);
+	ck_assert_int_eq(r.calls, 1);
+	finish(&f);
+}
+END_TEST
+
+/* The server dies with requests in flight: each fails, the watch hears it,
+ * new requests are refused at once, and nothing hangs. */
+static void script_die(int fd, void *arg)
+{
+	struct msg m;
+
+	for (int i = 0; i < 4; i++)
+		ck_assert_int_eq(srv_recv(fd, &m), 0); /* watch + 3 reads */
+	shutdown(fd, SHUT_RDWR);
+}
+
+static void rec_watch(edera_ctx *ctx, int status, const char *path, void *data)
+{
+	struct rec *r = data;
+
+	ck_assert_int_lt(r->calls, 16);
+	r->status[r->calls] = status;
+	snprintf(r->value[r->calls], 64, "%s", path ? path : "(null)");
+	r->calls++;
+}
+
+START_TEST(server_death_fails_everything)
+{
+	struct fixture f;
+	struct rec r = { 0 }, w = { 0 };
+	edera_xs_watch *watch;
+
+	start(&f, script_die, NULL);
+	ck_assert_int_eq(edera_xs_watch_add(f.ctx, &watch, "/w", rec_watch, &w), 0);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), 0);
+	run_until(&f, &r.calls, 3);
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(r.status[i], EDERA_ECONNRESET);
+	ck_assert_int_eq(w.calls, 1);
+	ck_assert_int_eq(w.status[0], EDERA_ECONNRESET);
+	ck_assert(!edera_xs_connected(f.ctx));
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), EDERA_ENOTCONN);
+	ck_assert_int_eq(r.calls, 3);
+	edera_xs_watch_remove(watch);
+	finish(&f);
+}
+END_TEST
+
+/* Malformed streams: an oversized length, and a reply to a request never
+ * made.  Both end the connection with EDERA_EPROTO. */
+static void script_oversized(int fd, void *arg)
+{
+	struct msg m;
+	uint32_t hdr[4] = { XS_READ, 0, 0, 100000 };
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	hdr[1] = m.id;
+	ck_assert_int_eq(write(fd, hdr, 16), 16);
+	/* the client drops us; reading sees the end */
+	while (srv_recv(fd, &m) == 0)
+		;
+}
+
+static void script_unknown_id(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_READ, m.id + 1000, 0, "who?", 4);
+	while (srv_recv(fd, &m) == 0)
+		;
+}
+
+START_TEST(malformed_replies_end_connection)
+{
+	script_fn scripts[2] = { script_oversized, script_unknown_id };
+
+	for (int i = 0; i < 2; i++) {
+		struct fixture f;
+		struct rec r = { 0 };
+
+		start(&f, scripts[i], NULL);
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), 0);
+		run_until(&f, &r.calls, 1);
+		ck_assert_int_eq(r.status[0], EDERA_EPROTO);
+		ck_assert(!edera_xs_connected(f.ctx));
+		ck_assert_uint_ge(f.ctx->xs.protocol_errors, 1);
+		finish(&f);
+	}
+}
+END_TEST
+
+/* Watch: acknowledged, then events for it (and one for an unknown token,
+ * ignored); removal sends UNWATCH. */
+static void script_watch(int fd, void *arg)
+{
+	struct msg m;
+	char ev[128];
+	char token[64];
+	size_t plen;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_WATCH);
+	ck_assert_str_eq(m.payload, "/zone");
+	snprintf(token, sizeof(token), "%s", m.payload + strlen(m.payload) + 1);
+	srv_send(fd, XS_WATCH, m.id, 0, "OK", 3);
+	plen = (size_t)snprintf(ev, sizeof(ev), "/zone%cnot-a-token", 0) + 1;
+	srv_send(fd, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)plen);
+	plen = (size_t)snprintf(ev, sizeof(ev), "/zone%c%s", 0, token) + 1;
+	srv_send(fd, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)plen);
+	plen = (size_t)snprintf(ev, sizeof(ev), "/zone/state%c%s", 0, token) + 1;
+	srv_send(fd, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)plen);
+	srv_send(fd, XS_WATCH_EVENT, 0, 0, "garbage-no-nul", 14);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_UNWATCH);
+	ck_assert_str_eq(m.payload + strlen(m.payload) + 1, token);
+	srv_send(fd, XS_UNWATCH, m.id, 0, "OK", 3);
+}
+
+START_TEST(watch_events_dispatched)
+{
+	struct fixture f;
+	struct rec w = { 0 };
+	edera_xs_watch *watch;
+
+	start(&f, script_watch, NULL);
+	ck_assert_int_eq(edera_xs_watch_add(f.ctx, &watch, "/zone", rec_watch, &w), 0);
+	run_until(&f, &w.calls, 2);
+	ck_assert_int_eq(w.status[0], 0);
+	ck_assert_str_eq(w.value[0], "/zone");
+	ck_assert_str_eq(w.value[1], "/zone/state");
+	edera_xs_watch_remove(watch);
+	/* the UNWATCH reply arrives and is absorbed */
+	while (f.ctx->xs.npending)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	ck_assert_int_eq(w.calls, 2);
+	ck_assert(edera_xs_connected(f.ctx));
+	finish(&f);
+}
+END_TEST
+
+/* A transaction whose first commit conflicts is run again and commits. */
+static void script_txn(int fd, void *arg)
+{
+	struct msg m;
+
+	for (int attempt = 1; attempt <= 2; attempt++) {
+		char id[8];
+		int n = snprintf(id, sizeof(id), "%d", 40 + attempt);
+
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_TRANSACTION_START);
+		srv_send(fd, XS_TRANSACTION_START, m.id, 0, id, (uint32_t)n + 1);
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_WRITE);
+		ck_assert_uint_eq(m.tx, 40 + attempt);
+		srv_send(fd, XS_WRITE, m.id, m.tx, "OK", 3);
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_TRANSACTION_END);
+		ck_assert_str_eq(m.payload, "T");
+		if (attempt == 1)
+			srv_send(fd, XS_ERROR, m.id, 0, "EAGAIN", 7);
+		else
+			srv_send(fd, XS_TRANSACTION_END, m.id, 0, "OK", 3);
+	}
+}
+
+struct txn_state {
+	int bodies;
+	unsigned int last_attempt;
+	struct rec done;
+};
+
+static void txn_wrote(edera_ctx *ctx, int status, void *data)
+{
+	edera_xs_txn *txn = data;
+
+	if (status < 0)
+		edera_xs_txn_abort(txn, status);
+	else
+		edera_xs_txn_commit(txn);
+}
+
+static void txn_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	struct txn_state *s = data;
+
+	s->bodies++;
+	s->last_attempt = edera_xs_txn_attempt(txn);
+	ck_assert_int_eq(edera_xs_write(ctx, txn, "/t", "v", 1, txn_wrote, txn), 0);
+}
+
+static void txn_done(edera_ctx *ctx, int status, void *data)
+{
+	struct txn_state *s = data;
+
+	rec_done(ctx, status, &s->done);
+}
+
+START_TEST(transaction_retried_on_conflict)
+{
+	struct fixture f;
+	struct txn_state s = { 0 };
+
+	start(&f, script_txn, NULL);
+	ck_assert_int_eq(edera_xs_transaction(f.ctx, txn_body, txn_done, &s), 0);
+	run_until(&f, &s.done.calls, 1);
+	ck_assert_int_eq(s.done.status[0], 0);
+	ck_assert_int_eq(s.bodies, 2);
+	ck_assert_uint_eq(s.last_attempt, 2);
+	finish(&f);
+}
+END_TEST
+
+/* Blocking forms refuse to run inside a callback. */
+static void script_one_read(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	srv_send(fd, XS_READ, m.id, 0, "x", 1);
+}
+
+static void read_then_sync(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	char *v = NULL;
+	int *out = data;
+
+	out[1] = edera_xs_read_sync(ctx, NULL, "/nested", &v, NULL);
+	ck_assert_ptr_null(v);
+	out[0]++;
+}
+
+START_TEST(sync_refused_in_callback)
+{
+	struct fixture f;
+	int out[2] = { 0, 0 };
+
+	start(&f, script_one_read, NULL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/n", read_then_sync, out), 0);
+	run_until(&f, &out[0], 1);
+	ck_assert_int_eq(out[1], EDERA_EBUSY);
+	ck_assert_msg(strstr(edera_last_error(), "asynchronous form") != NULL, "%s",
+	              edera_last_error());
+	finish(&f);
+}
+END_TEST
+
+/* Closing the context with requests in flight cancels them (callbacks run
+ * with EDERA_ECANCELED) and leaves the loop clean. */
+static void script_silent(int fd, void *arg)
+{
+	struct msg m;
+
+	while (srv_recv(fd, &m) == 0)
+		;
+}
+
+START_TEST(close_cancels_pending)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+	edera_xs_watch *watch;
+
+	start(&f, script_silent, NULL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/a", rec_value, &r), 0);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/b", "1", 1, rec_done, &r), 0);
+	ck_assert_int_eq(edera_xs_watch_add(f.ctx, &watch, "/c", rec_watch, &r), 0);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	edera_ctx_close(f.ctx);
+	ck_assert_int_eq(r.calls, 2);
+	ck_assert_int_eq(r.status[0], EDERA_ECANCELED);
+	ck_assert_int_eq(r.status[1], EDERA_ECANCELED);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+	pthread_join(f.srv.thread, NULL);
+	close(f.srv.fd);
+}
+END_TEST
+
+Suite *xs_client_suite(void)
+{
+	Suite *s = suite_create("xs-client");
+	TCase *tc = tcase_create("fake-xenstored");
+
+	tcase_set_timeout(tc, 30);
+	tcase_add_test(tc, replies_matched_by_id);
+	tcase_add_test(tc, errors_reported_connection_kept);
+	tcase_add_test(tc, bad_input_never_sent);
+	tcase_add_test(tc, server_death_fails_everything);
+	tcase_add_test(tc, malformed_replies_end_connection);
+	tcase_add_test(tc, watch_events_dispatched);
+	tcase_add_test(tc, transaction_retried_on_conflict);
+	tcase_add_test(tc, sync_refused_in_callback);
+	tcase_add_test(tc, close_cancels_pending);
+	suite_add_tcase(s, tc);
+	return s;
+}

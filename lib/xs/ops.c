@@ -46,25 +46,6 @@ static void complete_value(struct ed_xs *xs, struct ed_xs_req *req, int status,
 	ED_CALLBACK(xs->ctx, cb(xs->ctx, 0, payload, len, req->data));
 }
 
-static void complete_list(struct ed_xs *xs, struct ed_xs_req *req, int status,
-                          const char *payload, size_t len)
-{
-	edera_xs_list_cb cb = (edera_xs_list_cb)req->user_cb;
-	const char **names = NULL;
-	size_t n = 0;
-
-	if (status == 0) {
-		names = malloc(MAX_ITEMS * sizeof(*names));
-		status = names ? ed_xs_split(payload, len, names, MAX_ITEMS, &n) : EDERA_ENOMEM;
-	}
-	if (status < 0) {
-		fail_status(req, status);
-		n = 0;
-	}
-	ED_CALLBACK(xs->ctx, cb(xs->ctx, status, status < 0 ? NULL : names, n, req->data));
-	free(names);
-}
-
 static void complete_perms(struct ed_xs *xs, struct ed_xs_req *req, int status,
                            const char *payload, size_t len)
 {
@@ -170,15 +151,6 @@ int edera_xs_rm(edera_ctx *ctx, edera_xs_txn *txn, const char *path, edera_xs_do
 	return rc < 0 ? rc
 	              : send_path(ctx, txn, XS_RM, "rm", path, NULL, 0, complete_done,
 	                          (void (*)(void))cb, data);
-}
-
-int edera_xs_directory(edera_ctx *ctx, edera_xs_txn *txn, const char *path, edera_xs_list_cb cb,
-                       void *data)
-{
-	int rc = check_ctx(ctx, (const void *)cb, "edera_xs_directory");
-	return rc < 0 ? rc
-	              : send_path(ctx, txn, XS_DIRECTORY, "directory", path, NULL, 0,
-	                          complete_list, (void (*)(void))cb, data);
 }
 
 int edera_xs_get_perms(edera_ctx *ctx, edera_xs_txn *txn, const char *path,

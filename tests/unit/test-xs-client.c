@@ -555,6 +555,68 @@ START_TEST(close_cancels_pending)
 }
 END_TEST
 
+/* A listing too long for one reply: E2BIG, then chunks; the generation
+ * changes once midway, so the listing restarts. */
+static void script_dir_parts(int fd, void *arg)
+{
+	struct msg m;
+	static const struct {
+		const char *gen;
+		const char *data;
+		uint32_t dlen;
+		uint32_t off;
+	} chunks[] = {
+		{ "7", "a\0bb\0", 5, 0 },
+		{ "8", "ccc\0\0", 5, 5 },   /* changed: start over */
+		{ "8", "a\0bb\0", 5, 0 },
+		{ "8", "ccc\0\0", 5, 5 },   /* the extra NUL ends it */
+	};
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_DIRECTORY);
+	srv_send(fd, XS_ERROR, m.id, 0, "E2BIG", 6);
+	for (size_t i = 0; i < sizeof(chunks) / sizeof(chunks[0]); i++) {
+		char buf[64];
+		size_t glen = strlen(chunks[i].gen) + 1;
+
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_DIRECTORY_PART);
+		ck_assert_str_eq(m.payload, "/big");
+		ck_assert_uint_eq((uint32_t)atoi(m.payload + 5), chunks[i].off);
+		memcpy(buf, chunks[i].gen, glen);
+		memcpy(buf + glen, chunks[i].data, chunks[i].dlen);
+		srv_send(fd, XS_DIRECTORY_PART, m.id, 0, buf, (uint32_t)(glen + chunks[i].dlen));
+	}
+}
+
+static void rec_list(edera_ctx *ctx, int status, const char *const *names, size_t n, void *data)
+{
+	struct rec *r = data;
+
+	r->status[0] = status;
+	r->len[0] = n;
+	for (size_t i = 0; i < n && i < 16; i++)
+		snprintf(r->value[i], 64, "%s", names[i]);
+	r->calls++;
+}
+
+START_TEST(directory_in_parts)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+
+	start(&f, script_dir_parts, NULL);
+	ck_assert_int_eq(edera_xs_directory(f.ctx, NULL, "/big", rec_list, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], 0);
+	ck_assert_uint_eq(r.len[0], 3);
+	ck_assert_str_eq(r.value[0], "a");
+	ck_assert_str_eq(r.value[1], "bb");
+	ck_assert_str_eq(r.value[2], "ccc");
+	finish(&f);
+}
+END_TEST
+
 Suite *xs_client_suite(void)
 {
 	Suite *s = suite_create("xs-client");
@@ -570,6 +632,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, transaction_retried_on_conflict);
 	tcase_add_test(tc, sync_refused_in_callback);
 	tcase_add_test(tc, close_cancels_pending);
+	tcase_add_test(tc, directory_in_parts);
 	suite_add_tcase(s, tc);
 	return s;
 }

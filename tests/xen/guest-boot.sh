@@ -7,24 +7,10 @@ set -euo pipefail
 : "${RIG_CACHE:?run me in the rig}"
 xl=/usr/lib/xen-4.17/bin/xl
 name=edera-guest-boot-$$
-work=$(mktemp -d)
-trap '$xl destroy "$name" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
+trap '$xl destroy "$name" >/dev/null 2>&1 || true' EXIT
 
-# Built on the host by tests/rig/xen-tests.sh (compiling in dom0 is slow).
-initrd=${EDERA_GUEST_HELLO:?the hello guest image, built by tests/rig/xen-tests.sh}
-
-cat >"$work/guest.cfg" <<CFG
-name = "$name"
-type = "pv"
-kernel = "$RIG_CACHE/vmlinuz"
-ramdisk = "$initrd"
-extra = "console=hvc0 quiet edera.test.args=hello"
-memory = 256
-vcpus = 1
-on_poweroff = "destroy"
-on_crash = "destroy"
-CFG
-$xl create -q "$work/guest.cfg"
+cfg=${EDERA_GUEST_CFG:?the hello guest config, written by run-all.sh}
+$xl create -q "$cfg" "name=\"$name\""
 log=/var/log/xen/console/guest-$name.log
 for _ in $(seq 1 600); do
 	$xl domid "$name" >/dev/null 2>&1 || break

@@ -5,5 +5,6 @@
 #include <check.h>
 
 Suite *host_suite(void);
+Suite *xs_suite(void);
 
 #endif

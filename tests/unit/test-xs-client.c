@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
@@ -617,6 +618,120 @@ START_TEST(directory_in_parts)
 }
 END_TEST
 
+/* xenstored restarts: the context reconnects through XENSTORED_PATH and
+ * registers its watch again. */
+struct listener {
+	int lfd;
+	int generation; /* which server life this is */
+};
+
+static void script_listen(int unused, void *arg)
+{
+	struct listener *l = arg;
+	struct msg m;
+	char ev[96];
+	char token[64];
+	size_t plen;
+	int fd = accept(l->lfd, NULL, NULL);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_WATCH);
+	snprintf(token, sizeof(token), "%s", m.payload + strlen(m.payload) + 1);
+	srv_send(fd, XS_WATCH, m.id, 0, "OK", 3);
+	plen = (size_t)snprintf(ev, sizeof(ev), "/life%d%c%s", l->generation, 0, token) + 1;
+	srv_send(fd, XS_WATCH_EVENT, 0, 0, ev, (uint32_t)plen);
+	if (l->generation == 2) {
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		srv_send(fd, XS_READ, m.id, 0, "back", 4);
+		while (srv_recv(fd, &m) == 0)
+			;
+	}
+	close(fd); /* the first life ends here: xenstored "dies" */
+}
+
+START_TEST(reconnect_restores_watches)
+{
+	char dir[] = "/tmp/edera-xs-XXXXXX";
+	char path[64];
+	struct sockaddr_un sa;
+	struct listener l = { 0 };
+	struct rec w = { 0 }, r = { 0 };
+	uv_loop_t loop;
+	edera_ctx *ctx;
+	edera_xs_watch *watch;
+	pthread_t th;
+	struct server srv = { .fd = -1, .script = script_listen, .arg = &l };
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/socket", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	l.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(l.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l.lfd, 4), 0);
+	setenv("XENSTORED_PATH", path, 1);
+
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
+	l.generation = 1;
+	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
+	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
+	ck_assert_int_eq(edera_xs_watch_add(ctx, &watch, "/life", rec_watch, &w), 0);
+	while (w.calls < 2)
+		uv_run(&loop, UV_RUN_ONCE);
+	pthread_join(th, NULL);
+	ck_assert_int_eq(w.status[0], 0);
+	ck_assert_str_eq(w.value[0], "/life1");
+	ck_assert_int_eq(w.status[1], EDERA_ECONNRESET);
+	ck_assert(!edera_xs_connected(ctx));
+
+	/* xenstored is back */
+	l.generation = 2;
+	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
+	ck_assert_int_eq(edera_xs_reconnect(ctx), 0);
+	ck_assert(edera_xs_connected(ctx));
+	while (w.calls < 3)
+		uv_run(&loop, UV_RUN_ONCE);
+	ck_assert_int_eq(w.status[2], 0);
+	ck_assert_str_eq(w.value[2], "/life2");
+	ck_assert_int_eq(edera_xs_read(ctx, NULL, "/x", rec_value, &r), 0);
+	while (r.calls < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	ck_assert_str_eq(r.value[0], "back");
+
+	edera_xs_watch_remove(watch);
+	edera_ctx_close(ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	pthread_join(th, NULL);
+	unsetenv("XENSTORED_PATH");
+	close(l.lfd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
+/* Nothing listening: a clear error naming the place, not a hang. */
+START_TEST(connect_refused_is_clear)
+{
+	uv_loop_t loop;
+	edera_ctx *ctx;
+
+	setenv("XENSTORED_PATH", "/tmp", 1); /* exists, but is no socket */
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
+	ck_assert_int_eq(ed_xs_connect(&ctx->xs), EDERA_ENOTCONN);
+	ck_assert_msg(strstr(edera_last_error(), "xenstored") != NULL, "%s", edera_last_error());
+	ck_assert_int_eq(edera_xs_reconnect(ctx), EDERA_ENOTCONN);
+	unsetenv("XENSTORED_PATH");
+	edera_ctx_close(ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+}
+END_TEST
+
 Suite *xs_client_suite(void)
 {
 	Suite *s = suite_create("xs-client");
@@ -633,6 +748,8 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, sync_refused_in_callback);
 	tcase_add_test(tc, close_cancels_pending);
 	tcase_add_test(tc, directory_in_parts);
+	tcase_add_test(tc, reconnect_restores_watches);
+	tcase_add_test(tc, connect_refused_is_clear);
 	suite_add_tcase(s, tc);
 	return s;
 }

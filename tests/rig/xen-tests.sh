@@ -7,6 +7,9 @@ set -eu
 export EDERA_GUEST_HELLO="$abs_top_builddir/tests/guest/hello.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_HELLO" \
 	-t "$abs_top_builddir/tests/guest/hello"
+export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_XS" \
+	-t "$abs_top_builddir/tests/guest/xs-guest"
 exec "$abs_top_srcdir/tests/rig/rig.sh" --xenconsoled \
 	--share "$abs_top_srcdir" --share "$abs_top_builddir" \
 	-- "$abs_top_builddir/tests/xen/run-all.sh"

@@ -89,20 +89,39 @@ int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop)
 	return 0;
 }
 
+static void ctx_free(edera_ctx *ctx)
+{
+	if (ctx->owns_loop)
+		close_own_loop(ctx);
+	ed_hv_close(&ctx->hv);
+	free(ctx);
+}
+
 void edera_ctx_close(edera_ctx *ctx)
 {
-	if (!ctx)
+	if (!ctx || ctx->closing)
 		return;
 	if (ctx->cb_depth > 0) {
 		/* Its callers still use the context on return: a programmer error. */
 		fprintf(stderr, "libedera: edera_ctx_close called from a libedera callback\n");
 		abort();
 	}
+	ctx->closing = true;
 	ed_xs_fini(&ctx->xs);
+	/* Hypercalls in flight on the threadpool cannot be interrupted.  On our
+	 * own loop, wait for them here; on the caller's, the context is freed
+	 * when the last one completes (the caller keeps running its loop). */
 	if (ctx->owns_loop)
-		close_own_loop(ctx);
-	ed_hv_close(&ctx->hv);
-	free(ctx);
+		while (ctx->work_pending)
+			uv_run(&ctx->own_loop, UV_RUN_ONCE);
+	if (ctx->work_pending == 0)
+		ctx_free(ctx);
+}
+
+void ed_ctx_work_done(edera_ctx *ctx)
+{
+	if (ctx->closing && ctx->work_pending == 0 && !ctx->owns_loop)
+		ctx_free(ctx);
 }
 
 struct uv_loop_s *edera_ctx_loop(edera_ctx *ctx)

@@ -15,7 +15,12 @@ struct edera_ctx {
 	struct ed_hv hv;
 	struct ed_xs xs;
 	int cb_depth; /* > 0 while one of the caller's callbacks runs */
+	unsigned int work_pending; /* threadpool work in flight */
+	bool closing;              /* edera_ctx_close called; freed when work is done */
 };
+
+/* Called after threadpool work completes: frees a context closed meanwhile. */
+void ed_ctx_work_done(edera_ctx *ctx);
 
 /* Run a caller's callback, noting that we are inside one: blocking calls and
  * edera_ctx_close are refused there. */

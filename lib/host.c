@@ -5,7 +5,10 @@
 #include <errno.h>
 #include <string.h>
 
+#include <stdlib.h>
+
 #include "ctx.h"
+#include "hv/offload.h"
 
 void edera_host_info_init(edera_host_info *info)
 {
@@ -55,4 +58,47 @@ int edera_host_info_get(edera_ctx *ctx, edera_host_info *info)
 	r.sz = info->sz;
 	memcpy(info, &r, info->sz < sizeof(r) ? info->sz : sizeof(r));
 	return 0;
+}
+
+/* The asynchronous form: the hypercalls run on the threadpool. */
+struct query {
+	edera_ctx *ctx;
+	edera_host_info info;
+	edera_host_info_cb cb;
+	void *data;
+};
+
+static int query_work(void *arg)
+{
+	struct query *q = arg;
+
+	return edera_host_info_get(q->ctx, &q->info);
+}
+
+static void query_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct query *q = arg;
+
+	q->cb(ctx, status, status < 0 ? NULL : &q->info, q->data);
+	free(q);
+}
+
+int edera_host_info_query(edera_ctx *ctx, edera_host_info_cb cb, void *data)
+{
+	struct query *q;
+	int rc;
+
+	if (!ctx || !cb)
+		return ed_error(EDERA_EINVAL, "edera_host_info_query: ctx and cb are required");
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	q->ctx = ctx;
+	q->cb = cb;
+	q->data = data;
+	edera_host_info_init(&q->info);
+	rc = ed_offload(ctx, query_work, query_after, q);
+	if (rc < 0)
+		free(q);
+	return rc;
 }

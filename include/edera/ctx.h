@@ -40,8 +40,15 @@ EDERA_API void edera_ctx_options_init(edera_ctx_options *opts);
  */
 EDERA_API int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts);
 
-/* Release the context and everything it opened.  NULL is ignored.  If the
- * context owns its loop, the loop is closed too. */
+/*
+ * Release the context and everything it opened.  NULL is ignored.  Requests
+ * in flight complete with EDERA_ECANCELED (their callbacks run during this
+ * call); remaining watches are freed.  If the context owns its loop, the
+ * loop is closed too (after waiting for hypercalls already running on the
+ * threadpool).  On a caller's loop, the context's handles finish closing
+ * when the caller next runs the loop: run it (uv_run) before uv_loop_close.
+ * Must not be called from a libedera callback (it aborts).
+ */
 EDERA_API void edera_ctx_close(edera_ctx *ctx);
 
 /* The loop the context runs on (borrowed, valid while CTX is open). */
@@ -73,6 +80,16 @@ EDERA_API void edera_host_info_init(edera_host_info *info);
  * thread.  Errors: EDERA_EINVAL (NULL argument or sz too small), EDERA_EIO.
  */
 EDERA_API int edera_host_info_get(edera_ctx *ctx, edera_host_info *info);
+
+/*
+ * The asynchronous form: the hypercalls run on libuv's threadpool and CB runs
+ * on the loop thread with the result (INFO valid during the call only; NULL
+ * when STATUS < 0).  Returns 0 once queued, or an error at once (then CB never
+ * runs): EDERA_EINVAL, EDERA_ENOMEM, EDERA_ECANCELED (context closing).
+ */
+typedef void (*edera_host_info_cb)(edera_ctx *ctx, int status, const edera_host_info *info,
+                                   void *data);
+EDERA_API int edera_host_info_query(edera_ctx *ctx, edera_host_info_cb cb, void *data);
 
 #ifdef __cplusplus
 }

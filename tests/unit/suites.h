@@ -8,5 +8,6 @@ Suite *error_suite(void);
 Suite *ctx_suite(void);
 Suite *xs_wire_suite(void);
 Suite *xs_client_suite(void);
+Suite *offload_suite(void);
 
 #endif

@@ -158,6 +158,37 @@ START_TEST(ctx_open_close_repeatedly)
 }
 END_TEST
 
+static void on_info(edera_ctx *ctx, int status, const edera_host_info *info, void *data)
+{
+	edera_host_info *out = data;
+
+	ck_assert_int_eq(status, 0);
+	ck_assert_ptr_nonnull(info);
+	*out = *info;
+}
+
+START_TEST(host_info_async_matches_sync)
+{
+	edera_ctx *ctx = NULL;
+	edera_host_info a, b;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_host_info_init(&a);
+	memset(&b, 0, sizeof(b));
+	ck_assert_int_eq(edera_host_info_get(ctx, &a), 0);
+	ck_assert_int_eq(edera_host_info_query(ctx, on_info, &b), 0);
+	while (b.sz == 0)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	ck_assert_uint_eq(b.sz, sizeof(b));
+	ck_assert_uint_eq(b.xen_major, a.xen_major);
+	ck_assert_uint_eq(b.xen_minor, a.xen_minor);
+	ck_assert_str_eq(b.xen_extra, a.xen_extra);
+	ck_assert_uint_eq(b.total_memory_kib, a.total_memory_kib);
+	ck_assert_uint_eq(b.nr_cpus, a.nr_cpus);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 Suite *host_suite(void)
 {
 	Suite *s = suite_create("host");
@@ -168,6 +199,7 @@ Suite *host_suite(void)
 	tcase_add_test(tc, host_info_older_struct);
 	tcase_add_test(tc, ctx_on_caller_loop_leaves_it_clean);
 	tcase_add_test(tc, ctx_open_close_repeatedly);
+	tcase_add_test(tc, host_info_async_matches_sync);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -8,8 +8,8 @@ pkgs=(
 	libxen-dev libuv1-dev check
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
-	# checks
-	valgrind
+	# checks: valgrind, and libFuzzer for the fuzz targets
+	valgrind clang libclang-rt-14-dev
 )
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

@@ -1,0 +1,123 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* XenStore read throughput in dom0: libedera's client, pipelined and one at a
+ * time, against libxenstore's xs_read in a loop, same nodes, same boot.
+ * Prints reads per second and the ratio; asserts nothing about timing.
+ * Run in the rig: make bench */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <edera/edera.h>
+#include <uv.h>
+#include <xenstore.h>
+
+#define N 1000
+#define ROUNDS 5
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(*v), cmp);
+	return v[n / 2];
+}
+
+static int got, bad;
+
+static void on_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	if (status < 0 || len == 0)
+		bad++;
+	got++;
+}
+
+int main(void)
+{
+	edera_ctx *ctx;
+	struct xs_handle *xsh;
+	char path[64];
+	double t_pipe[ROUNDS], t_sync[ROUNDS], t_xs[ROUNDS];
+
+	if (edera_ctx_open(&ctx, NULL) < 0) {
+		fprintf(stderr, "xs-bench: %s\n", edera_last_error());
+		return 1;
+	}
+	xsh = xs_open(0);
+	if (!xsh) {
+		perror("xs-bench: xs_open");
+		return 1;
+	}
+	for (int i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), "/edera-bench/k%d", i);
+		if (edera_xs_write_sync(ctx, NULL, path, "some-value-of-a-node", 20) < 0) {
+			fprintf(stderr, "xs-bench: %s\n", edera_last_error());
+			return 1;
+		}
+	}
+
+	for (int r = 0; r < ROUNDS; r++) {
+		double t0 = now();
+
+		got = 0;
+		for (int i = 0; i < N; i++) {
+			snprintf(path, sizeof(path), "/edera-bench/k%d", i);
+			edera_xs_read(ctx, NULL, path, on_read, NULL);
+		}
+		while (got < N)
+			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+		t_pipe[r] = now() - t0;
+
+		t0 = now();
+		for (int i = 0; i < N; i++) {
+			char *v;
+			snprintf(path, sizeof(path), "/edera-bench/k%d", i);
+			if (edera_xs_read_sync(ctx, NULL, path, &v, NULL) < 0)
+				bad++;
+			edera_free(v);
+		}
+		t_sync[r] = now() - t0;
+
+		t0 = now();
+		for (int i = 0; i < N; i++) {
+			unsigned int len;
+			char *v;
+			snprintf(path, sizeof(path), "/edera-bench/k%d", i);
+			v = xs_read(xsh, XBT_NULL, path, &len);
+			if (!v)
+				bad++;
+			free(v);
+		}
+		t_xs[r] = now() - t0;
+	}
+	edera_xs_rm_sync(ctx, NULL, "/edera-bench");
+	xs_close(xsh);
+	edera_ctx_close(ctx);
+	if (bad) {
+		fprintf(stderr, "xs-bench: %d reads failed\n", bad);
+		return 1;
+	}
+
+	{
+		double p = N / median(t_pipe, ROUNDS), s = N / median(t_sync, ROUNDS),
+		       x = N / median(t_xs, ROUNDS);
+		printf("XenStore reads of %d nodes, median of %d rounds (emulated dom0: only ratios mean anything)\n",
+		       N, ROUNDS);
+		printf("  %-38s %10.0f reads/s   %5.2fx\n", "libedera, pipelined (async)", p, p / x);
+		printf("  %-38s %10.0f reads/s   %5.2fx\n", "libedera, one at a time (_sync)", s, s / x);
+		printf("  %-38s %10.0f reads/s   %5.2fx\n", "libxenstore xs_read loop (reference)", x, 1.0);
+	}
+	return 0;
+}

@@ -182,6 +182,7 @@ while [ ! -e "$rundir/ready" ]; do
 	sleep 0.2
 done
 ready=$(($(date +%s) - start))
+echo "rig: $(grep -m 1 'Xen version' "$log" | tr -d '\r')" >&2
 echo "rig: Xen $(grep -o 'Xen version [^ ]*' "$log" | head -n 1 | cut -d' ' -f3) and dom0 ready in ${ready}s" >&2
 
 # Phase 2: the command runs; stream its output.

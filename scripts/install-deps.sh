@@ -5,7 +5,7 @@ set -euo pipefail
 pkgs=(
 	# build
 	autoconf automake libtool pkg-config make gcc libc6-dev
-	libxen-dev libuv1-dev check
+	libxen-dev libuv1-dev check zlib1g-dev liblzma-dev libzstd-dev
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, and libFuzzer for the fuzz targets

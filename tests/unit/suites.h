@@ -9,5 +9,6 @@ Suite *ctx_suite(void);
 Suite *xs_wire_suite(void);
 Suite *xs_client_suite(void);
 Suite *offload_suite(void);
+Suite *image_suite(void);
 
 #endif

@@ -1,0 +1,464 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <lzma.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xen/elfnote.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include "image.h"
+#include "internal.h"
+
+static uint16_t get16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static uint32_t get32(const uint8_t *p)
+{
+	return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static uint64_t get64(const uint8_t *p)
+{
+	return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
+}
+
+/* ---- decompression --------------------------------------------------------- */
+
+static int grow(uint8_t **buf, size_t *cap, const char *what)
+{
+	size_t ncap = *cap ? *cap * 2 : (16u << 20);
+	uint8_t *nb;
+
+	if (*cap >= ED_KERNEL_MAX)
+		return ed_error(EDERA_EINVAL, "%s: decompresses to more than %u MiB", what,
+		                ED_KERNEL_MAX >> 20);
+	if (ncap > ED_KERNEL_MAX)
+		ncap = ED_KERNEL_MAX;
+	nb = realloc(*buf, ncap);
+	if (!nb)
+		return ed_error(EDERA_ENOMEM, "%s: out of memory decompressing", what);
+	*buf = nb;
+	*cap = ncap;
+	return 0;
+}
+
+static int unxz(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, const char *what)
+{
+	lzma_stream s = LZMA_STREAM_INIT;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	lzma_ret r;
+	int rc;
+
+	if (lzma_stream_decoder(&s, UINT64_MAX, 0) != LZMA_OK)
+		return ed_error(EDERA_ENOMEM, "%s: cannot start the xz decoder", what);
+	s.next_in = in;
+	s.avail_in = len;
+	do {
+		if (s.avail_out == 0) {
+			rc = grow(&buf, &cap, what);
+			if (rc < 0)
+				goto fail;
+			s.next_out = buf + s.total_out;
+			s.avail_out = cap - s.total_out;
+		}
+		r = lzma_code(&s, LZMA_FINISH);
+	} while (r == LZMA_OK);
+	/* A kernel's payload may carry padding after the stream end. */
+	if (r != LZMA_STREAM_END) {
+		rc = ed_error(EDERA_EINVAL, "%s: corrupt xz payload (liblzma error %d)", what, (int)r);
+		goto fail;
+	}
+	*out = buf;
+	*out_len = s.total_out;
+	lzma_end(&s);
+	return 0;
+fail:
+	lzma_end(&s);
+	free(buf);
+	return rc;
+}
+
+static int ungzip(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, const char *what)
+{
+	z_stream s;
+	uint8_t *buf = NULL;
+	size_t cap = 0;
+	int r, rc;
+
+	memset(&s, 0, sizeof(s));
+	if (inflateInit2(&s, 16 + MAX_WBITS) != Z_OK)
+		return ed_error(EDERA_ENOMEM, "%s: cannot start the gzip decoder", what);
+	s.next_in = (Bytef *)in;
+	s.avail_in = len > UINT32_MAX ? UINT32_MAX : (uInt)len;
+	do {
+		if (s.avail_out == 0) {
+			rc = grow(&buf, &cap, what);
+			if (rc < 0)
+				goto fail;
+			s.next_out = buf + s.total_out;
+			s.avail_out = (uInt)(cap - s.total_out);
+		}
+		r = inflate(&s, Z_NO_FLUSH);
+	} while (r == Z_OK);
+	if (r != Z_STREAM_END) {
+		rc = ed_error(EDERA_EINVAL, "%s: corrupt gzip payload (zlib error %d)", what, r);
+		goto fail;
+	}
+	*out = buf;
+	*out_len = s.total_out;
+	inflateEnd(&s);
+	return 0;
+fail:
+	inflateEnd(&s);
+	free(buf);
+	return rc;
+}
+
+static int unzstd(const uint8_t *in, size_t len, uint8_t **out, size_t *out_len, const char *what)
+{
+	ZSTD_DStream *d = ZSTD_createDStream();
+	ZSTD_inBuffer ib = { in, len, 0 };
+	ZSTD_outBuffer ob = { NULL, 0, 0 };
+	uint8_t *buf = NULL;
+	size_t cap = 0, r = 1;
+	int rc;
+
+	if (!d)
+		return ed_error(EDERA_ENOMEM, "%s: cannot start the zstd decoder", what);
+	ZSTD_initDStream(d);
+	while (r != 0) {
+		if (ob.pos == ob.size) {
+			rc = grow(&buf, &cap, what);
+			if (rc < 0)
+				goto fail;
+			ob.dst = buf;
+			ob.size = cap;
+		}
+		r = ZSTD_decompressStream(d, &ob, &ib);
+		if (ZSTD_isError(r)) {
+			rc = ed_error(EDERA_EINVAL, "%s: corrupt zstd payload (%s)", what,
+			              ZSTD_getErrorName(r));
+			goto fail;
+		}
+		if (r != 0 && ib.pos == ib.size && ob.pos < ob.size) {
+			rc = ed_error(EDERA_EINVAL, "%s: truncated zstd payload", what);
+			goto fail;
+		}
+	}
+	ZSTD_freeDStream(d);
+	*out = buf;
+	*out_len = ob.pos;
+	return 0;
+fail:
+	ZSTD_freeDStream(d);
+	free(buf);
+	return rc;
+}
+
+static int decompress(const uint8_t *p, size_t len, struct ed_kernel *k, const char *what)
+{
+	if (len >= 6 && memcmp(p, "\xfd" "7zXZ\0", 6) == 0) {
+		k->compression = "xz";
+		return unxz(p, len, &k->elf, &k->elf_len, what);
+	}
+	if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+		k->compression = "gzip";
+		return ungzip(p, len, &k->elf, &k->elf_len, what);
+	}
+	if (len >= 4 && get32(p) == 0xfd2fb528) {
+		k->compression = "zstd";
+		return unzstd(p, len, &k->elf, &k->elf_len, what);
+	}
+	if (len >= 3 && memcmp(p, "BZh", 3) == 0)
+		return ed_error(EDERA_EINVAL, "%s: bzip2-compressed kernels are not supported "
+		                "(use gzip, xz or zstd)", what);
+	if (len >= 4 && get32(p) == 0x184c2102)
+		return ed_error(EDERA_EINVAL, "%s: lz4-compressed kernels are not supported "
+		                "(use gzip, xz or zstd)", what);
+	return ed_error(EDERA_EINVAL, "%s: bzImage payload in an unknown compression format", what);
+}
+
+/* ---- bzImage ------------------------------------------------------------- */
+
+/* The Linux boot protocol header: "HdrS" at 0x202, version at 0x206,
+ * setup_sects at 0x1f1, payload offset and length at 0x248/0x24c
+ * (version 2.08+), relative to the protected-mode code after the setup
+ * sectors. */
+static int unwrap_bzimage(const uint8_t *data, size_t len, struct ed_kernel *k, const char *what)
+{
+	unsigned int setup_sects, version;
+	uint64_t start, off, plen;
+
+	version = get16(data + 0x206);
+	if (version < 0x208)
+		return ed_error(EDERA_EINVAL, "%s: bzImage boot protocol %u.%02u is too old "
+		                "(2.08+ carries the payload location)",
+		                what, version >> 8, version & 0xff);
+	setup_sects = data[0x1f1] ? data[0x1f1] : 4;
+	start = (uint64_t)(setup_sects + 1) * 512;
+	off = get32(data + 0x248);
+	plen = get32(data + 0x24c);
+	if (start + off + plen > len || plen == 0)
+		return ed_error(EDERA_EINVAL, "%s: truncated bzImage (payload at %llu+%llu, file %zu bytes)",
+		                what, (unsigned long long)(start + off), (unsigned long long)plen, len);
+	return decompress(data + start + off, plen, k, what);
+}
+
+/* ---- ELF and Xen notes ----------------------------------------------------- */
+
+static void note_string(char *dst, size_t size, const uint8_t *desc, size_t dlen)
+{
+	size_t n = dlen < size - 1 ? dlen : size - 1;
+
+	memcpy(dst, desc, n);
+	dst[n] = '\0';
+	dst[strnlen(dst, n)] = '\0';
+}
+
+static uint64_t note_num(const uint8_t *desc, size_t dlen)
+{
+	return dlen >= 8 ? get64(desc) : dlen >= 4 ? get32(desc) : 0;
+}
+
+struct seen_notes {
+	bool entry, virt_base, hypercall, paddr_offset;
+};
+
+static int parse_notes(struct ed_kernel *k, const uint8_t *p, size_t len, struct seen_notes *s,
+                       const char *what)
+{
+	size_t off = 0;
+
+	while (off + 12 <= len) {
+		uint32_t namesz = get32(p + off), descsz = get32(p + off + 4),
+		         type = get32(p + off + 8);
+		size_t name_off = off + 12, desc_off, next;
+		const uint8_t *desc;
+
+		if (namesz > len || descsz > len)
+			return ed_error(EDERA_EINVAL, "%s: corrupt ELF note", what);
+		desc_off = name_off + ((namesz + 3u) & ~(size_t)3);
+		next = desc_off + ((descsz + 3u) & ~(size_t)3);
+		if (desc_off > len || next > len || desc_off + descsz > len)
+			return ed_error(EDERA_EINVAL, "%s: corrupt ELF note", what);
+		desc = p + desc_off;
+		if (namesz == 4 && memcmp(p + name_off, "Xen", 4) == 0) {
+			switch (type) {
+			case XEN_ELFNOTE_ENTRY:
+				k->entry = note_num(desc, descsz);
+				s->entry = true;
+				break;
+			case XEN_ELFNOTE_HYPERCALL_PAGE:
+				k->hypercall_page = note_num(desc, descsz);
+				s->hypercall = true;
+				break;
+			case XEN_ELFNOTE_VIRT_BASE:
+				k->virt_base = note_num(desc, descsz);
+				s->virt_base = true;
+				break;
+			case XEN_ELFNOTE_PADDR_OFFSET:
+				k->paddr_offset = note_num(desc, descsz);
+				s->paddr_offset = true;
+				break;
+			case XEN_ELFNOTE_INIT_P2M:
+				k->init_p2m = note_num(desc, descsz);
+				break;
+			case XEN_ELFNOTE_MOD_START_PFN:
+				k->mod_start_pfn = note_num(desc, descsz) != 0;
+				break;
+			case XEN_ELFNOTE_GUEST_OS:
+				note_string(k->guest_os, sizeof(k->guest_os), desc, descsz);
+				break;
+			case XEN_ELFNOTE_FEATURES:
+				note_string(k->features, sizeof(k->features), desc, descsz);
+				break;
+			default:
+				break;
+			}
+		}
+		off = next;
+	}
+	return 0;
+}
+
+static int parse_elf(struct ed_kernel *k, const char *what)
+{
+	const uint8_t *e = k->elf;
+	size_t len = k->elf_len;
+	uint64_t phoff, lo = UINT64_MAX, hi = 0;
+	unsigned int phnum, phentsize;
+	struct seen_notes s = { 0 };
+	int rc;
+
+	if (len < sizeof(Elf64_Ehdr) || memcmp(e, ELFMAG, SELFMAG) != 0)
+		return ed_error(EDERA_EINVAL, "%s: not an ELF image or bzImage", what);
+	if (e[EI_CLASS] != ELFCLASS64 || e[EI_DATA] != ELFDATA2LSB || get16(e + 18) != EM_X86_64)
+		return ed_error(EDERA_EINVAL, "%s: not an x86-64 kernel (ELF class %u, machine %u)",
+		                what, e[EI_CLASS], get16(e + 18));
+	phoff = get64(e + 32);
+	phentsize = get16(e + 54);
+	phnum = get16(e + 56);
+	if (phentsize < sizeof(Elf64_Phdr) || phnum == 0 || phoff > len ||
+	    (uint64_t)phnum * phentsize > len - phoff)
+		return ed_error(EDERA_EINVAL, "%s: corrupt ELF program headers", what);
+
+	for (unsigned int i = 0; i < phnum; i++) {
+		const uint8_t *ph = e + phoff + (uint64_t)i * phentsize;
+		uint32_t type = get32(ph);
+		uint64_t off = get64(ph + 8), vaddr = get64(ph + 16), paddr = get64(ph + 24),
+		         filesz = get64(ph + 32), memsz = get64(ph + 40);
+
+		(void)vaddr;
+		if (off > len || filesz > len - off)
+			return ed_error(EDERA_EINVAL, "%s: truncated (segment %u beyond the file)", what, i);
+		if (type == PT_NOTE) {
+			rc = parse_notes(k, e + off, filesz, &s, what);
+			if (rc < 0)
+				return rc;
+		} else if (type == PT_LOAD && memsz) {
+			if (filesz > memsz || paddr > UINT64_MAX - memsz)
+				return ed_error(EDERA_EINVAL, "%s: corrupt loadable segment %u", what, i);
+			if (paddr < lo)
+				lo = paddr;
+			if (paddr + memsz > hi)
+				hi = paddr + memsz;
+		}
+	}
+	if (!s.entry)
+		return ed_error(EDERA_EINVAL, "%s: not an x86-64 PV kernel (no XEN_ELFNOTE_ENTRY)", what);
+	if (!s.virt_base)
+		return ed_error(EDERA_EINVAL, "%s: not an x86-64 PV kernel (no XEN_ELFNOTE_VIRT_BASE)",
+		                what);
+	if (lo == UINT64_MAX)
+		return ed_error(EDERA_EINVAL, "%s: no loadable segments", what);
+	/* Segment physical addresses are offsets from PADDR_OFFSET (the default
+	 * is VIRT_BASE, as for Linux). */
+	if (!s.paddr_offset)
+		k->paddr_offset = k->virt_base;
+	if (k->virt_base > UINT64_MAX - hi)
+		return ed_error(EDERA_EINVAL, "%s: segments beyond the address space", what);
+	k->virt_kstart = lo + k->virt_base - k->paddr_offset;
+	k->virt_kend = hi + k->virt_base - k->paddr_offset;
+	if (k->virt_kstart < k->virt_base || (k->virt_kstart & 0xfff))
+		return ed_error(EDERA_EINVAL, "%s: kernel starts at %#llx, below VIRT_BASE %#llx or "
+		                "not page-aligned", what, (unsigned long long)k->virt_kstart,
+		                (unsigned long long)k->virt_base);
+	if (k->virt_kend - k->virt_kstart > ED_KERNEL_MAX)
+		return ed_error(EDERA_EINVAL, "%s: loads %llu MiB, more than %u MiB", what,
+		                (unsigned long long)((k->virt_kend - k->virt_kstart) >> 20),
+		                ED_KERNEL_MAX >> 20);
+	if (k->entry < k->virt_kstart || k->entry >= k->virt_kend)
+		return ed_error(EDERA_EINVAL, "%s: entry point %#llx outside the loaded image", what,
+		                (unsigned long long)k->entry);
+	if (s.hypercall && (k->hypercall_page < k->virt_kstart || k->hypercall_page >= k->virt_kend ||
+	                    (k->hypercall_page & 0xfff)))
+		return ed_error(EDERA_EINVAL, "%s: hypercall page %#llx outside the image", what,
+		                (unsigned long long)k->hypercall_page);
+	return 0;
+}
+
+int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const char *what)
+{
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	if (len >= 0x250 && memcmp(data + 0x202, "HdrS", 4) == 0) {
+		rc = unwrap_bzimage(data, len, k, what);
+	} else if (len >= 4 && memcmp(data, ELFMAG, SELFMAG) == 0) {
+		k->compression = "none";
+		k->elf = malloc(len ? len : 1);
+		if (!k->elf)
+			return ed_error(EDERA_ENOMEM, "%s: out of memory", what);
+		memcpy(k->elf, data, len);
+		k->elf_len = len;
+		rc = 0;
+	} else if (len < 64) {
+		return ed_error(EDERA_EINVAL, "%s: only %zu bytes: truncated or not a kernel", what, len);
+	} else {
+		return ed_error(EDERA_EINVAL, "%s: neither a bzImage nor an ELF kernel", what);
+	}
+	if (rc == 0)
+		rc = parse_elf(k, what);
+	if (rc < 0)
+		ed_kernel_free(k);
+	return rc;
+}
+
+void ed_kernel_free(struct ed_kernel *k)
+{
+	free(k->elf);
+	k->elf = NULL;
+	k->elf_len = 0;
+}
+
+void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
+{
+	const uint8_t *e = k->elf;
+	uint64_t phoff = get64(e + 32);
+	unsigned int phnum = get16(e + 56), phentsize = get16(e + 54);
+
+	memset(dst, 0, k->virt_kend - k->virt_kstart);
+	for (unsigned int i = 0; i < phnum; i++) {
+		const uint8_t *ph = e + phoff + (uint64_t)i * phentsize;
+		uint64_t off = get64(ph + 8), paddr = get64(ph + 24), filesz = get64(ph + 32);
+		uint64_t virt = paddr + k->virt_base - k->paddr_offset;
+
+		if (get32(ph) == PT_LOAD && get64(ph + 40))
+			memcpy(dst + (virt - k->virt_kstart), e + off, filesz);
+	}
+}
+
+int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+	int fd;
+
+	*data = NULL;
+	*len = 0;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return ed_error(errno == ENOENT ? EDERA_ENOENT : ed_errno_code(errno),
+		                "%s '%s': %s", what, path, strerror(errno));
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return ed_error(EDERA_EINVAL, "%s '%s': not a regular file", what, path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return ed_error(EDERA_EINVAL, "%s '%s': %lld bytes, more than the %zu allowed", what,
+		                path, (long long)st.st_size, max);
+	}
+	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!buf) {
+		close(fd);
+		return ed_error(EDERA_ENOMEM, "%s '%s': out of memory", what, path);
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		if (n <= 0) {
+			int e = n < 0 ? errno : EIO;
+			free(buf);
+			close(fd);
+			return ed_error(ed_errno_code(e), "%s '%s': read failed: %s", what, path,
+			                strerror(e));
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	*data = buf;
+	*len = got;
+	return 0;
+}

@@ -10,5 +10,6 @@ Suite *xs_wire_suite(void);
 Suite *xs_client_suite(void);
 Suite *offload_suite(void);
 Suite *image_suite(void);
+Suite *layout_suite(void);
 
 #endif

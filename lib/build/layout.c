@@ -1,0 +1,96 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <string.h>
+
+#include "internal.h"
+#include "layout.h"
+
+/* The PV boot ABI asks that the bootstrap mappings reach at least 512 KiB
+ * past the last boot structure; rounding to 4 MiB as well gives the guest
+ * room to build its own tables before it touches anything unmapped. */
+#define PAD (512u << 10)
+#define ALIGN_END (4u << 20)
+
+static uint64_t pages_for(uint64_t bytes)
+{
+	return (bytes + ED_PAGE_SIZE - 1) >> ED_PAGE_SHIFT;
+}
+
+static uint64_t round_up(uint64_t v, uint64_t a)
+{
+	return (v + a - 1) & ~(a - 1);
+}
+
+/* Distinct table pages at a level whose entries each cover 1 << SHIFT. */
+static uint64_t span(uint64_t start, uint64_t end, unsigned int shift)
+{
+	return ((end - 1) >> shift) - (start >> shift) + 1;
+}
+
+static void place(struct ed_seg *s, uint64_t *cursor, uint64_t virt_base, uint64_t pages)
+{
+	s->vstart = *cursor;
+	s->pfn = (*cursor - virt_base) >> ED_PAGE_SHIFT;
+	s->pages = pages;
+	*cursor += pages << ED_PAGE_SHIFT;
+}
+
+int ed_layout_compute(const struct ed_layout_in *in, struct ed_layout *out)
+{
+	uint64_t cursor, before_pt, nr_pt = 1, need;
+
+	memset(out, 0, sizeof(*out));
+	if (in->virt_kstart < in->virt_base || in->virt_kend <= in->virt_kstart ||
+	    (in->virt_kstart & (ED_PAGE_SIZE - 1)) || (in->virt_base & (ED_PAGE_SIZE - 1)))
+		return ed_error(EDERA_EINVAL, "kernel range %#llx-%#llx does not fit VIRT_BASE %#llx",
+		                (unsigned long long)in->virt_kstart,
+		                (unsigned long long)in->virt_kend, (unsigned long long)in->virt_base);
+	if (in->nr_pages == 0 || in->nr_pages > (1ull << 40))
+		return ed_error(EDERA_EINVAL, "memory of %llu pages is out of range",
+		                (unsigned long long)in->nr_pages);
+
+	cursor = in->virt_kstart;
+	place(&out->kernel, &cursor, in->virt_base, pages_for(in->virt_kend - in->virt_kstart));
+	place(&out->ramdisk, &cursor, in->virt_base, pages_for(in->ramdisk_len));
+	place(&out->p2m, &cursor, in->virt_base, pages_for(in->nr_pages * 8));
+	place(&out->start_info, &cursor, in->virt_base, 1);
+	place(&out->xenstore, &cursor, in->virt_base, 1);
+	place(&out->console, &cursor, in->virt_base, 1);
+	before_pt = cursor;
+
+	/* The tables must map themselves and the stack: iterate to a fixpoint
+	 * (the count only grows, and by very little). */
+	for (;;) {
+		uint64_t end = round_up(before_pt + ((nr_pt + 1) << ED_PAGE_SHIFT) + PAD, ALIGN_END);
+		uint64_t l1 = span(in->virt_base, end, 21), l2 = span(in->virt_base, end, 30),
+		         l3 = span(in->virt_base, end, 39), n = l1 + l2 + l3 + 1;
+
+		if (end < before_pt)
+			return ed_error(EDERA_EINVAL, "image reaches past the top of the address space");
+		if (n <= nr_pt) {
+			out->nr_l1 = l1;
+			out->nr_l2 = l2;
+			out->nr_l3 = l3;
+			out->nr_l4 = 1;
+			out->virt_pgtab_end = end;
+			break;
+		}
+		nr_pt = n;
+	}
+	cursor = before_pt;
+	place(&out->pgtables, &cursor, in->virt_base,
+	      out->nr_l1 + out->nr_l2 + out->nr_l3 + out->nr_l4);
+	place(&out->stack, &cursor, in->virt_base, 1);
+	out->virt_alloc_end = cursor;
+
+	/* Everything the bootstrap tables map must be real memory. */
+	need = (out->virt_pgtab_end - in->virt_base) >> ED_PAGE_SHIFT;
+	if (need > in->nr_pages)
+		return ed_error(EDERA_ERANGE,
+		                "%llu MiB of memory is too small: the kernel, initrd and boot "
+		                "structures need %llu MiB",
+		                (unsigned long long)(in->nr_pages >> 8),
+		                (unsigned long long)((need + 255) >> 8));
+	return 0;
+}

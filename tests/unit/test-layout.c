@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+#include <string.h>
+
+#include "build/layout.h"
+#include "internal.h"
+#include "suites.h"
+
+#define VBASE 0xffffffff80000000ull
+
+/* Debian's 6.1 kernel: loaded at VBASE+16 MiB, 58 MiB long. */
+static const struct ed_layout_in linux_256m = {
+	.nr_pages = 65536,
+	.virt_base = VBASE,
+	.virt_kstart = 0xffffffff81000000ull,
+	.virt_kend = 0xffffffff84a00000ull,
+	.ramdisk_len = 3 * 1024 * 1024 + 5,
+};
+
+START_TEST(segments_follow_each_other)
+{
+	struct ed_layout l;
+
+	ck_assert_int_eq(ed_layout_compute(&linux_256m, &l), 0);
+	ck_assert_uint_eq(l.kernel.vstart, 0xffffffff81000000ull);
+	ck_assert_uint_eq(l.kernel.pfn, 0x1000);
+	ck_assert_uint_eq(l.kernel.pages, (0x84a00000ull - 0x81000000ull) >> 12);
+	ck_assert_uint_eq(l.ramdisk.pfn, l.kernel.pfn + l.kernel.pages);
+	ck_assert_uint_eq(l.ramdisk.pages, 769); /* 3 MiB + 5 bytes */
+	ck_assert_uint_eq(l.p2m.pfn, l.ramdisk.pfn + l.ramdisk.pages);
+	ck_assert_uint_eq(l.p2m.pages, 128); /* 65536 entries of 8 bytes */
+	ck_assert_uint_eq(l.start_info.pfn, l.p2m.pfn + 128);
+	ck_assert_uint_eq(l.xenstore.pfn, l.start_info.pfn + 1);
+	ck_assert_uint_eq(l.console.pfn, l.xenstore.pfn + 1);
+	ck_assert_uint_eq(l.pgtables.pfn, l.console.pfn + 1);
+	ck_assert_uint_eq(l.stack.pfn, l.pgtables.pfn + l.pgtables.pages);
+	ck_assert_uint_eq(l.virt_alloc_end, l.stack.vstart + 4096);
+	for (const struct ed_seg *s = &l.kernel; s <= &l.stack; s++)
+		ck_assert_uint_eq(s->vstart, VBASE + (s->pfn << 12));
+}
+END_TEST
+
+START_TEST(tables_cover_everything)
+{
+	struct ed_layout l;
+	uint64_t end;
+
+	ck_assert_int_eq(ed_layout_compute(&linux_256m, &l), 0);
+	end = l.virt_pgtab_end;
+	ck_assert_uint_ge(end, l.virt_alloc_end + (512u << 10));
+	ck_assert_uint_eq(end % (4u << 20), 0);
+	/* one L4, one L3 (all below 512 GiB from the top), one L2 (under 1 GiB),
+	 * one L1 per 2 MiB mapped */
+	ck_assert_uint_eq(l.nr_l4, 1);
+	ck_assert_uint_eq(l.nr_l3, 1);
+	ck_assert_uint_eq(l.nr_l2, 1);
+	ck_assert_uint_eq(l.nr_l1, (end - VBASE) >> 21);
+	ck_assert_uint_eq(l.pgtables.pages, l.nr_l1 + 3);
+}
+END_TEST
+
+START_TEST(too_small_or_bad)
+{
+	struct ed_layout_in in = linux_256m;
+	struct ed_layout l;
+
+	in.nr_pages = 64 << 8; /* 64 MiB: less than the kernel's own reach */
+	ck_assert_int_eq(ed_layout_compute(&in, &l), EDERA_ERANGE);
+	ck_assert_msg(strstr(edera_last_error(), "64 MiB of memory is too small") != NULL, "%s",
+	              edera_last_error());
+	in = linux_256m;
+	in.ramdisk_len = 300ull << 20; /* initrd larger than memory */
+	ck_assert_int_eq(ed_layout_compute(&in, &l), EDERA_ERANGE);
+	in = linux_256m;
+	in.virt_kstart = VBASE - 4096;
+	ck_assert_int_eq(ed_layout_compute(&in, &l), EDERA_EINVAL);
+	in = linux_256m;
+	in.nr_pages = 0;
+	ck_assert_int_eq(ed_layout_compute(&in, &l), EDERA_EINVAL);
+}
+END_TEST
+
+START_TEST(tiny_kernel_small_domain)
+{
+	/* the project's minimal PV kernel: a few pages at VIRT_BASE */
+	struct ed_layout_in in = { .nr_pages = 4096, .virt_base = 0x400000,
+	                           .virt_kstart = 0x400000, .virt_kend = 0x403000 };
+	struct ed_layout l;
+
+	ck_assert_int_eq(ed_layout_compute(&in, &l), 0);
+	ck_assert_uint_eq(l.kernel.pfn, 0);
+	ck_assert_uint_eq(l.ramdisk.pages, 0);
+	ck_assert_uint_eq(l.p2m.pages, 8);
+	ck_assert_uint_eq(l.virt_pgtab_end, 0x400000 + (4u << 20));
+	ck_assert_uint_eq(l.nr_l1, 2);
+}
+END_TEST
+
+Suite *layout_suite(void)
+{
+	Suite *s = suite_create("layout");
+	TCase *tc = tcase_create("pv");
+
+	tcase_add_test(tc, segments_follow_each_other);
+	tcase_add_test(tc, tables_cover_everything);
+	tcase_add_test(tc, too_small_or_bad);
+	tcase_add_test(tc, tiny_kernel_small_domain);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -41,12 +41,15 @@ EDERA_API void edera_ctx_options_init(edera_ctx_options *opts);
 EDERA_API int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts);
 
 /*
- * Release the context and everything it opened.  NULL is ignored.  Requests
- * in flight complete with EDERA_ECANCELED (their callbacks run during this
- * call); remaining watches are freed.  If the context owns its loop, the
- * loop is closed too (after waiting for hypercalls already running on the
- * threadpool).  On a caller's loop, the context's handles finish closing
- * when the caller next runs the loop: run it (uv_run) before uv_loop_close.
+ * Release the context and everything it opened.  NULL is ignored.  XenStore
+ * requests in flight complete with EDERA_ECANCELED (their callbacks run
+ * during this call); remaining watches are freed.  Hypercalls already
+ * running on the threadpool cannot be stopped: their callbacks still run
+ * once they finish (during this call if the context owns its loop, else
+ * when the caller next runs its loop; the context is freed after the last).
+ * If the context owns its loop, the loop is closed too.  On a caller's
+ * loop, the context's handles finish closing when the caller next runs the
+ * loop: run it (uv_run) before uv_loop_close.
  * Must not be called from a libedera callback (it aborts).
  */
 EDERA_API void edera_ctx_close(edera_ctx *ctx);

@@ -85,7 +85,7 @@ EDERA_API int edera_xs_directory(edera_ctx *ctx, edera_xs_txn *txn, const char *
                                  edera_xs_list_cb cb, void *data);
 EDERA_API int edera_xs_get_perms(edera_ctx *ctx, edera_xs_txn *txn, const char *path,
                                  edera_xs_perms_cb cb, void *data);
-/* Set a node's permissions (N >= 1 entries; see edera_xs_perm). */
+/* Set a node's permissions (1 to 64 entries; see edera_xs_perm). */
 EDERA_API int edera_xs_set_perms(edera_ctx *ctx, edera_xs_txn *txn, const char *path,
                                  const edera_xs_perm *perms, size_t n, edera_xs_done_cb cb,
                                  void *data);
@@ -104,10 +104,12 @@ EDERA_API int edera_xs_get_domain_path(edera_ctx *ctx, uint32_t domid, edera_xs_
  * watched path itself), then once for each change at or below PATH, with the
  * path that changed.  PATH may also be "@releaseDomain" or
  * "@introduceDomain".  If xenstored refuses the watch, CB runs once with
- * STATUS < 0 and PATH NULL; if the connection is lost, CB runs with
- * EDERA_ECONNRESET, and after edera_xs_reconnect() the watch is registered
+ * STATUS < 0 and PATH NULL.  If the connection is lost, CB runs with STATUS
+ * < 0 and PATH NULL (EDERA_ECONNRESET, or EDERA_EPROTO when xenstored sent
+ * something malformed); after edera_xs_reconnect() the watch is registered
  * again (and fires again).  *OUT is owned by the caller until
- * edera_xs_watch_remove(); CB never runs after that returns.
+ * edera_xs_watch_remove() or edera_ctx_close(), which frees the watches
+ * left; CB never runs after either returns.
  */
 typedef void (*edera_xs_watch_cb)(edera_ctx *ctx, int status, const char *path, void *data);
 EDERA_API int edera_xs_watch_add(edera_ctx *ctx, edera_xs_watch **out, const char *path,
@@ -122,7 +124,9 @@ EDERA_API void edera_xs_watch_remove(edera_xs_watch *watch);
  * (EDERA_EAGAIN) at commit, the transaction starts again and BODY runs again
  * (up to 64 attempts; then DONE gets EDERA_EAGAIN).  DONE runs once at the
  * end: 0 when committed, or the error.  edera_xs_txn_attempt() tells BODY
- * which attempt it is in (1, 2, ...).
+ * which attempt it is in (1, 2, ...).  A transaction does not survive the
+ * loss of its connection: requests with it fail with EDERA_ECONNRESET, and
+ * so does its commit.  TXN is gone once DONE has run.
  */
 typedef void (*edera_xs_txn_body_cb)(edera_ctx *ctx, edera_xs_txn *txn, void *data);
 EDERA_API int edera_xs_transaction(edera_ctx *ctx, edera_xs_txn_body_cb body,
@@ -164,8 +168,9 @@ EDERA_API int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_c
 EDERA_API int edera_xs_connected(edera_ctx *ctx);
 /* Connect again after the connection was lost (or drop and remake it).
  * Pending requests of the old connection fail with EDERA_ECONNRESET; live
- * watches are registered again.  Errors: EDERA_ENOTCONN (xenstored not
- * reachable). */
+ * watches are registered again (a watch that cannot be gets its callback
+ * with the error).  May be called from a callback.  Errors: EDERA_ENOTCONN
+ * (xenstored not reachable), EDERA_ECANCELED (the context is closing). */
 EDERA_API int edera_xs_reconnect(edera_ctx *ctx);
 
 /* Free memory the library allocated for a caller (NULL is ignored). */

@@ -13,14 +13,16 @@
 #define PRIVCMD "/dev/xen/privcmd"
 #define CAPABILITIES "/proc/xen/capabilities"
 
+/* The Xen libraries log from whichever thread made the call (the loop's or
+ * a threadpool worker's): keep the last message per thread. */
+static _Thread_local char last_xen_message[256];
+
 static void logger_vmessage(struct xentoollog_logger *l, xentoollog_level level, int errnoval,
                             const char *context, const char *format, va_list al)
 {
-	struct ed_hv_logger *lg = ed_container_of(l, struct ed_hv_logger, vtable);
-
 	if (level < XTL_ERROR)
 		return;
-	vsnprintf(lg->last, sizeof(lg->last), format, al);
+	vsnprintf(last_xen_message, sizeof(last_xen_message), format, al);
 }
 
 static void logger_progress(struct xentoollog_logger *l, const char *context,
@@ -74,7 +76,7 @@ static int open_failed(struct ed_hv *hv, const char *what, int e)
 	int code = (e == EACCES || e == EPERM) ? EDERA_EACCES : ed_errno_code(e);
 
 	ed_error(code, "cannot open %s: %s%s%s%s", what, strerror(e),
-	         hv->logger.last[0] ? " (" : "", hv->logger.last, hv->logger.last[0] ? ")" : "");
+	         last_xen_message[0] ? " (" : "", last_xen_message, last_xen_message[0] ? ")" : "");
 	if (code == EDERA_EACCES)
 		ed_error(code, "cannot open %s: %s — run as root in dom0", what, strerror(e));
 	ed_hv_close(hv);

@@ -11,10 +11,9 @@
 #include <xentoollog.h>
 
 /* Collects the Xen libraries' log messages instead of letting them reach
- * stderr; the last error-level one is kept to enrich our own messages. */
+ * stderr; the calling thread's last error-level one enriches our messages. */
 struct ed_hv_logger {
 	struct xentoollog_logger vtable;
-	char last[256];
 };
 
 struct ed_hv {

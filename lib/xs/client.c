@@ -247,22 +247,27 @@ int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
 		return ed_error(EDERA_ENOMEM, "out of memory for the XenStore connection");
 	}
 	rc = uv_pipe_init(xs->loop, &conn->pipe, 0);
-	if (rc == 0)
-		rc = uv_pipe_open(&conn->pipe, fd);
-	if (rc == 0)
-		rc = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb);
 	if (rc < 0) {
 		close(fd);
-		if (uv_is_active((uv_handle_t *)&conn->pipe) || conn->pipe.loop)
-			uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
-		else
-			free(conn);
+		free(conn);
+		return ed_error(EDERA_EIO, "cannot use the XenStore connection %s: %s", what,
+		                uv_strerror(rc));
+	}
+	rc = uv_pipe_open(&conn->pipe, fd);
+	if (rc < 0)
+		close(fd); /* not libuv's yet */
+	else
+		rc = uv_read_start((uv_stream_t *)&conn->pipe, alloc_cb, read_cb);
+	if (rc < 0) {
+		/* Closing the handle closes the fd if libuv owns it. */
+		uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
 		return ed_error(EDERA_EIO, "cannot use the XenStore connection %s: %s", what,
 		                uv_strerror(rc));
 	}
 	conn->xs = xs;
 	ed_xs_reader_init(&conn->reader);
 	xs->conn = conn;
+	xs->conn_gen++; /* transactions of earlier connections are void */
 	snprintf(xs->where, sizeof(xs->where), "%s", what);
 	return 0;
 }
@@ -295,8 +300,16 @@ int ed_xs_connect(struct ed_xs *xs)
 	const char *path = env && *env ? env : DEFAULT_SOCKET;
 	int fd = -1, rc, dev_errno;
 
-	if (xs->conn)
+	if (xs->closing)
+		return ed_error(EDERA_ECANCELED, "the context is closing");
+	if (xs->conn) {
 		ed_xs_disconnect(xs, EDERA_ECONNRESET);
+		/* A callback told of the loss may have reconnected already. */
+		if (xs->conn)
+			return 1;
+		if (xs->closing)
+			return ed_error(EDERA_ECANCELED, "the context is closing");
+	}
 	rc = connect_socket(path, &fd);
 	if (rc == 0)
 		return ed_xs_connect_fd(xs, fd, path);
@@ -361,7 +374,7 @@ int edera_xs_reconnect(edera_ctx *ctx)
 	if (!ctx)
 		return ed_error(EDERA_EINVAL, "edera_xs_reconnect: ctx is NULL");
 	rc = ed_xs_connect(&ctx->xs);
-	if (rc < 0)
-		return rc;
+	if (rc != 0)
+		return rc < 0 ? rc : 0; /* 1: a callback reconnected and restored them */
 	return ed_xs_watches_restore(&ctx->xs);
 }

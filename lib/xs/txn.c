@@ -23,6 +23,9 @@ int ed_xs_txn_id(struct ed_xs *xs, edera_xs_txn *txn, uint32_t *id)
 	if (txn->id == 0 || txn->ending)
 		return ed_error(EDERA_EINVAL,
 		                "transaction is not open (not started, or already committed or aborted)");
+	if (txn->conn_gen != xs->conn_gen || !xs->conn)
+		return ed_error(EDERA_ECONNRESET,
+		                "transaction lost with its connection to xenstored");
 	*id = txn->id;
 	return 0;
 }
@@ -78,6 +81,7 @@ static void started(struct ed_xs *xs, struct ed_xs_req *req, int status, const c
 		return;
 	}
 	txn->id = id;
+	txn->conn_gen = xs->conn_gen;
 	txn->attempt++;
 	txn->ending = false;
 	txn->committing = false;
@@ -188,6 +192,14 @@ static void end(struct edera_xs_txn *txn, bool commit)
 		return; /* programmer error: ignored rather than corrupting state */
 	txn->ending = true;
 	txn->committing = commit;
+	if (txn->conn_gen != txn->xs->conn_gen || !txn->xs->conn) {
+		/* Its connection is gone: so is the transaction (xenstored dropped
+		 * it), and its id may name another transaction now. */
+		txn->end_status = ed_error(EDERA_ECONNRESET,
+		                           "transaction lost with its connection to xenstored");
+		defer(txn);
+		return;
+	}
 	rc = ed_xs_send(txn->xs, XS_TRANSACTION_END, txn->id, &part, 1, ended, NULL, txn, NULL);
 	if (rc < 0) {
 		txn->end_status = rc;
@@ -284,6 +296,7 @@ int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_cb body, vo
 		memset(&txn, 0, sizeof(txn));
 		txn.xs = &ctx->xs;
 		txn.id = s.id;
+		txn.conn_gen = ctx->xs.conn_gen;
 		txn.attempt = attempt;
 		txn.sync = true;
 		body_rc = body(ctx, &txn, data);
@@ -292,9 +305,13 @@ int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_cb body, vo
 
 			/* Report the body's failure, not the abort's outcome. */
 			snprintf(msg, sizeof(msg), "%s", edera_last_error());
-			sync_step(ctx, XS_TRANSACTION_END, txn.id, "F", sync_ended, &s);
+			if (txn.conn_gen == ctx->xs.conn_gen)
+				sync_step(ctx, XS_TRANSACTION_END, txn.id, "F", sync_ended, &s);
 			return ed_error(body_rc, "%s", msg);
 		}
+		if (txn.conn_gen != ctx->xs.conn_gen)
+			return ed_error(EDERA_ECONNRESET,
+			                "transaction lost with its connection to xenstored");
 		rc = sync_step(ctx, XS_TRANSACTION_END, txn.id, "T", sync_ended, &s);
 		if (rc != EDERA_EAGAIN)
 			return rc < 0 ? ed_error(rc, "XenStore transaction commit: %s", edera_strerror(rc))

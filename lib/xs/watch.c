@@ -138,16 +138,27 @@ void ed_xs_watches_lost(struct ed_xs *xs, int status)
 
 int ed_xs_watches_restore(struct ed_xs *xs)
 {
-	for (struct edera_xs_watch *w = xs->watches; w; w = w->next) {
+	unsigned int seq = ++xs->lost_seq;
+	int first_rc = 0;
+
+	/* Every watch is either registered again or told why not; a callback
+	 * may change the list, so look again after each one. */
+	for (;;) {
+		struct edera_xs_watch *w = xs->watches;
 		int rc;
 
-		if (w->refused)
-			continue;
+		while (w && (w->lost_seq == seq || w->refused))
+			w = w->next;
+		if (!w)
+			return first_rc;
+		w->lost_seq = seq;
 		rc = send_watch(xs, w, XS_WATCH);
-		if (rc < 0)
-			return rc;
+		if (rc < 0) {
+			if (!first_rc)
+				first_rc = rc;
+			ED_CALLBACK(xs->ctx, w->cb(xs->ctx, rc, NULL, w->data));
+		}
 	}
-	return 0;
 }
 
 void ed_xs_watches_free(struct ed_xs *xs)

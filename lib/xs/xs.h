@@ -56,10 +56,14 @@ struct ed_xs {
 	uint64_t protocol_errors; /* replies we could not use */
 	bool closing;             /* the context is closing: no reconnects */
 	unsigned int lost_seq;    /* counts connection losses */
+	unsigned int conn_gen;    /* counts connections: xenstored's transaction
+	                           * ids are per connection */
 };
 
 void ed_xs_init(struct ed_xs *xs, edera_ctx *ctx, uv_loop_t *loop);
-/* Connect to $XENSTORED_PATH, /run/xenstored/socket, or /dev/xen/xenbus. */
+/* Connect to $XENSTORED_PATH, /run/xenstored/socket, or /dev/xen/xenbus.
+ * Returns 0, 1 if dropping the old connection let a callback reconnect
+ * (that connection is kept), or an error. */
 int ed_xs_connect(struct ed_xs *xs);
 /* Use an already connected stream socket or device (tests use a socketpair). */
 int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what);

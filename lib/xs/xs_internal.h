@@ -19,6 +19,7 @@ struct edera_xs_watch {
 struct edera_xs_txn {
 	struct ed_xs *xs;
 	uint32_t id;            /* xenstored's transaction id, 0 before start */
+	unsigned int conn_gen;  /* the connection the id belongs to */
 	unsigned int attempt;   /* 1, 2, ... */
 	bool ending;            /* commit or abort called for this attempt */
 	bool committing;

@@ -732,6 +732,55 @@ START_TEST(connect_refused_is_clear)
 }
 END_TEST
 
+/* A transaction does not outlive its connection. */
+static void script_txn_then_die(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_TRANSACTION_START);
+	srv_send(fd, XS_TRANSACTION_START, m.id, 0, "1", 2);
+	usleep(100 * 1000);
+	shutdown(fd, SHUT_RDWR);
+}
+
+struct held {
+	edera_xs_txn *txn;
+	struct rec done;
+};
+
+static void hold_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	((struct held *)data)->txn = txn;
+}
+
+static void held_done(edera_ctx *ctx, int status, void *data)
+{
+	rec_done(ctx, status, &((struct held *)data)->done);
+}
+
+START_TEST(transaction_dies_with_connection)
+{
+	struct fixture f;
+	struct held h = { 0 };
+	struct rec r = { 0 };
+
+	start(&f, script_txn_then_die, NULL);
+	ck_assert_int_eq(edera_xs_transaction(f.ctx, hold_body, held_done, &h), 0);
+	while (!h.txn)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	while (edera_xs_connected(f.ctx))
+		uv_run(&f.loop, UV_RUN_ONCE);
+	ck_assert_int_eq(edera_xs_write(f.ctx, h.txn, "/a", "v", 1, rec_done, &r), EDERA_ECONNRESET);
+	edera_xs_txn_commit(h.txn);
+	ck_assert_int_eq(h.done.calls, 0); /* never inside the commit call */
+	run_until(&f, &h.done.calls, 1);
+	ck_assert_int_eq(h.done.status[0], EDERA_ECONNRESET);
+	ck_assert_int_eq(r.calls, 0);
+	finish(&f);
+}
+END_TEST
+
 Suite *xs_client_suite(void)
 {
 	Suite *s = suite_create("xs-client");
@@ -750,6 +799,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, directory_in_parts);
 	tcase_add_test(tc, reconnect_restores_watches);
 	tcase_add_test(tc, connect_refused_is_clear);
+	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -100,6 +100,10 @@ static int create_domain(struct build *b)
 	if (xc_domain_create(b->hv->xch, &b->domid, &cfg) < 0)
 		return xc_fail("creating the domain");
 	b->created = true;
+	/* The vCPUs themselves are created by this second call, with the same
+	 * count the domain was created for. */
+	if (xc_domain_max_vcpus(b->hv->xch, b->domid, b->p->max_vcpus) < 0)
+		return xc_fail("creating the vCPUs");
 	/* The ceiling allows ballooning up to max_memory; +1 MiB of slack
 	 * for the pages Xen itself charges to the domain. */
 	if (xc_domain_setmaxmem(b->hv->xch, b->domid, b->p->max_memory_kib + 1024) < 0)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "zone/zone.h"
 
 void edera_ctx_options_init(edera_ctx_options *opts)
 {
@@ -107,6 +108,7 @@ void edera_ctx_close(edera_ctx *ctx)
 		abort();
 	}
 	ctx->closing = true;
+	ed_zones_fini(ctx);
 	ed_xs_fini(&ctx->xs);
 	/* Hypercalls in flight on the threadpool cannot be interrupted.  On our
 	 * own loop, wait for them here; on the caller's, the context is freed

@@ -16,6 +16,8 @@ struct edera_ctx {
 	struct ed_xs xs;
 	int cb_depth; /* > 0 while one of the caller's callbacks runs */
 	unsigned int work_pending; /* threadpool work in flight */
+	struct edera_zone *zones;  /* this context's zone handles */
+	edera_xs_watch *release_watch; /* @releaseDomain, for zone exits */
 	bool closing;              /* edera_ctx_close called; freed when work is done */
 };
 

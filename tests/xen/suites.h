@@ -6,5 +6,6 @@
 
 Suite *host_suite(void);
 Suite *xs_suite(void);
+Suite *zone_suite(void);
 
 #endif

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Zones: a Xen PV domain with its own kernel, built by libedera itself (no
+ * libxl, no libxenguest), with its XenStore subtree and console.
+ *
+ * A zone handle belongs to its context: it stays valid until
+ * edera_zone_destroy() completes or the context closes.  The console is
+ * served by xenconsoled (its log, or `xl console`).
+ */
+#ifndef EDERA_ZONE_H
+#define EDERA_ZONE_H
+
+#include <edera/common.h>
+#include <edera/ctx.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct edera_zone edera_zone;
+
+typedef struct edera_zone_config {
+	size_t sz;              /* set by edera_zone_config_init */
+	const char *name;       /* unique among the context's zones; required */
+	const char *kernel;     /* path of a bzImage or ELF PV kernel; required */
+	const char *initrd;     /* path, or NULL */
+	const char *cmdline;    /* or NULL */
+	uint64_t memory_mib;    /* at boot (default 256) */
+	uint64_t max_memory_mib; /* ceiling for ballooning up (default: memory_mib) */
+	uint32_t vcpus;         /* online at boot (default 1; 0 means the default) */
+	uint32_t max_vcpus;     /* default: vcpus */
+	int start_paused;       /* non-zero: leave it paused (see edera_zone_unpause) */
+} edera_zone_config;
+
+EDERA_API void edera_zone_config_init(edera_zone_config *cfg);
+
+/* Why a zone stopped. */
+enum edera_zone_exit {
+	EDERA_ZONE_EXIT_POWEROFF = 0,
+	EDERA_ZONE_EXIT_REBOOT = 1,
+	EDERA_ZONE_EXIT_SUSPEND = 2,
+	EDERA_ZONE_EXIT_CRASH = 3,
+	EDERA_ZONE_EXIT_WATCHDOG = 4,
+	EDERA_ZONE_EXIT_DESTROYED = 100 /* destroyed by someone else */
+};
+
+/* The zone stopped: REASON is an edera_zone_exit value.  The library has
+ * already destroyed the domain and removed its XenStore nodes; the handle
+ * stays valid until edera_zone_destroy() (which then only frees it). */
+typedef void (*edera_zone_exit_cb)(edera_ctx *ctx, edera_zone *zone, int reason, void *data);
+
+typedef void (*edera_zone_create_cb)(edera_ctx *ctx, int status, edera_zone *zone, void *data);
+
+/*
+ * Create a zone: build the domain on the threadpool, write its XenStore
+ * skeleton in one transaction, introduce it to xenstored, and start it
+ * unless cfg->start_paused.  CB gets the zone, or STATUS < 0 and NULL (then
+ * nothing is left behind: no domain, no XenStore node, no event channel).
+ * Errors at once: EDERA_EINVAL (bad config: what and why in
+ * edera_last_error), EDERA_EEXIST (name in use), EDERA_ENOMEM.
+ * Errors in CB: EDERA_ENOENT (kernel or initrd missing), EDERA_EINVAL
+ * (not a usable PV kernel), EDERA_ENOMEM (not enough free memory), ...
+ */
+EDERA_API int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg,
+                                edera_zone_create_cb cb, void *data);
+EDERA_API int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cfg,
+                                     edera_zone **out);
+
+/* Called once when the zone stops for any reason but edera_zone_destroy. */
+EDERA_API void edera_zone_on_exit(edera_zone *zone, edera_zone_exit_cb cb, void *data);
+
+EDERA_API int edera_zone_unpause(edera_zone *zone);
+EDERA_API int edera_zone_pause(edera_zone *zone);
+
+/* Destroy the domain (if still there), remove its XenStore nodes and free
+ * the handle.  Blocking (the destroy hypercall runs on the threadpool while
+ * this waits); never call it from a callback. */
+EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
+
+EDERA_API uint32_t edera_zone_domid(const edera_zone *zone);
+EDERA_API const char *edera_zone_name(const edera_zone *zone);
+/* The zone's UUID as a string (36 characters). */
+EDERA_API const char *edera_zone_uuid(const edera_zone *zone);
+/* Look a zone of this context up by name; NULL if none. */
+EDERA_API edera_zone *edera_zone_lookup(edera_ctx *ctx, const char *name);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,656 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Zone lifecycle.  Creation is one operation with named steps:
+ *   BUILD      the domain is built on the threadpool (lib/build/pv.c)
+ *   SKELETON   its XenStore subtree is written in one transaction
+ *   INTRODUCE  xenstored is told about its ring
+ *   RUNNING    unpaused (unless asked not to); the caller gets the zone
+ * A failure at any step undoes the earlier ones.  Exits are found through
+ * the @releaseDomain watch, which xenstored fires when a domain shuts down
+ * or goes away. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+#include "build/pv.h"
+#include "ctx.h"
+#include "hv/offload.h"
+#include "zone.h"
+
+struct edera_zone {
+	struct edera_zone *prev, *next;
+	edera_ctx *ctx;
+	char *name;
+	uint8_t uuid[16];
+	char uuid_str[37];
+	uint32_t domid;
+	struct ed_pv_result res;
+	bool creating;
+	bool exited;
+	edera_zone_exit_cb exit_cb;
+	void *exit_data;
+};
+
+void edera_zone_config_init(edera_zone_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->sz = sizeof(*cfg);
+}
+
+uint32_t edera_zone_domid(const edera_zone *z)
+{
+	return z ? z->domid : 0;
+}
+
+const char *edera_zone_name(const edera_zone *z)
+{
+	return z ? z->name : NULL;
+}
+
+const char *edera_zone_uuid(const edera_zone *z)
+{
+	return z ? z->uuid_str : NULL;
+}
+
+edera_zone *edera_zone_lookup(edera_ctx *ctx, const char *name)
+{
+	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
+		if (name && strcmp(z->name, name) == 0)
+			return z;
+	return NULL;
+}
+
+void edera_zone_on_exit(edera_zone *z, edera_zone_exit_cb cb, void *data)
+{
+	if (!z)
+		return;
+	z->exit_cb = cb;
+	z->exit_data = data;
+}
+
+static void unlink_zone(edera_zone *z)
+{
+	edera_ctx *ctx = z->ctx;
+
+	if (z->prev)
+		z->prev->next = z->next;
+	else if (ctx->zones == z)
+		ctx->zones = z->next;
+	if (z->next)
+		z->next->prev = z->prev;
+	z->prev = z->next = NULL;
+}
+
+static void free_zone(edera_zone *z)
+{
+	unlink_zone(z);
+	free(z->name);
+	free(z);
+}
+
+static void new_uuid(edera_zone *z)
+{
+	if (getrandom(z->uuid, sizeof(z->uuid), 0) != sizeof(z->uuid)) {
+		/* cannot fail for 16 bytes once the pool is ready; be safe */
+		for (size_t i = 0; i < sizeof(z->uuid); i++)
+			z->uuid[i] = (uint8_t)(rand() ^ (getpid() >> (i % 8)));
+	}
+	z->uuid[6] = (uint8_t)((z->uuid[6] & 0x0f) | 0x40); /* version 4 */
+	z->uuid[8] = (uint8_t)((z->uuid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(z->uuid_str, sizeof(z->uuid_str),
+	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         z->uuid[0], z->uuid[1], z->uuid[2], z->uuid[3], z->uuid[4], z->uuid[5],
+	         z->uuid[6], z->uuid[7], z->uuid[8], z->uuid[9], z->uuid[10], z->uuid[11],
+	         z->uuid[12], z->uuid[13], z->uuid[14], z->uuid[15]);
+}
+
+/* ---- cleanup shared by failures, exits and destroy ---------------------------- */
+
+static void ignore_done(edera_ctx *ctx, int status, void *data)
+{
+}
+
+/* XenStore side: forget the domain and remove its nodes (best effort,
+ * asynchronous: nothing waits for it).  Only once the domain is dying:
+ * xenstored's own @releaseDomain for the dying domain is what tells
+ * xenconsoled to let go of the console ring, and xenstored sends it only
+ * for domains it still knows. */
+static void remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced)
+{
+	char path[64];
+
+	if (ctx->closing)
+		return;
+	if (introduced)
+		edera_xs_release(ctx, domid, ignore_done, NULL);
+	snprintf(path, sizeof(path), "/local/domain/%u", domid);
+	edera_xs_rm(ctx, NULL, path, ignore_done, NULL);
+	snprintf(path, sizeof(path), "/vm/%s", uuid);
+	edera_xs_rm(ctx, NULL, path, ignore_done, NULL);
+}
+
+struct destroy_work {
+	struct ed_hv *hv;
+	uint32_t domid;
+	bool done;
+	int status;
+	char uuid[37];
+	bool introduced;
+};
+
+static int destroy_work(void *arg)
+{
+	struct destroy_work *w = arg;
+
+	/* Destroying returns once the domain is dying; its memory is released
+	 * as Xen scrubs it. */
+	if (xc_domain_destroy(w->hv->xch, w->domid) < 0 && errno != ESRCH)
+		return ed_error(ed_errno_code(errno), "destroying domain %u: %s", w->domid,
+		                strerror(errno));
+	return 0;
+}
+
+static void destroy_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct destroy_work *w = arg;
+
+	w->status = status;
+	w->done = true;
+}
+
+static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
+{
+	struct destroy_work *w = arg;
+
+	remove_nodes(ctx, w->domid, w->uuid, w->introduced);
+	free(w);
+}
+
+/* Destroy in the background, then clean XenStore up (failure and exit
+ * paths; the zone handle may be gone by then). */
+static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool introduced)
+{
+	struct destroy_work *w = calloc(1, sizeof(*w));
+
+	if (w) {
+		w->hv = &ctx->hv;
+		w->domid = z->domid;
+		w->introduced = introduced;
+		memcpy(w->uuid, z->uuid_str, sizeof(w->uuid));
+		if (ed_offload(ctx, destroy_work, destroy_after_cleanup, w) == 0)
+			return;
+		free(w);
+	}
+	xc_domain_destroy(ctx->hv.xch, z->domid);
+	remove_nodes(ctx, z->domid, z->uuid_str, introduced);
+}
+
+/* ---- exits ------------------------------------------------------------------- */
+
+static int exit_reason(edera_ctx *ctx, const edera_zone *z)
+{
+	xc_dominfo_t info;
+
+	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &info) != 1 || info.domid != z->domid)
+		return EDERA_ZONE_EXIT_DESTROYED;
+	if (info.shutdown)
+		return info.shutdown_reason <= 4 ? (int)info.shutdown_reason : EDERA_ZONE_EXIT_CRASH;
+	if (info.crashed)
+		return EDERA_ZONE_EXIT_CRASH;
+	if (info.dying)
+		return EDERA_ZONE_EXIT_DESTROYED;
+	return -1; /* still running */
+}
+
+static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
+{
+	/* Look for one zone that stopped, handle it, and look again: the exit
+	 * callback may destroy zones or create new ones. */
+	for (;;) {
+		edera_zone *z;
+		int reason = -1;
+
+		for (z = ctx->zones; z; z = z->next) {
+			if (z->creating || z->exited)
+				continue;
+			reason = exit_reason(ctx, z);
+			if (reason >= 0)
+				break;
+		}
+		if (!z)
+			return;
+		z->exited = true;
+		if (reason != EDERA_ZONE_EXIT_DESTROYED)
+			destroy_domain_async(ctx, z, true);
+		else
+			remove_nodes(ctx, z->domid, z->uuid_str, true);
+		if (z->exit_cb)
+			ED_CALLBACK(ctx, z->exit_cb(ctx, z, reason, z->exit_data));
+	}
+}
+
+static int ensure_release_watch(edera_ctx *ctx)
+{
+	if (ctx->release_watch)
+		return 0;
+	return edera_xs_watch_add(ctx, &ctx->release_watch, "@releaseDomain", on_release, NULL);
+}
+
+/* ---- creation ---------------------------------------------------------------- */
+
+struct create_op {
+	edera_ctx *ctx;
+	edera_zone *zone;
+	struct ed_pv_params p;
+	char *kernel, *initrd, *cmdline;
+	bool paused;
+	edera_zone_create_cb cb;
+	void *data;
+	/* the skeleton transaction's batch of requests */
+	edera_xs_txn *txn;
+	int pending;
+	int status;
+};
+
+static void op_free(struct create_op *op)
+{
+	free(op->kernel);
+	free(op->initrd);
+	free(op->cmdline);
+	free(op);
+}
+
+static void create_fail(struct create_op *op, int status, bool built, bool introduced)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+	char msg[1024];
+
+	snprintf(msg, sizeof(msg), "%s", edera_last_error());
+	if (built)
+		destroy_domain_async(ctx, z, introduced);
+	free_zone(z);
+	ed_error(status, "%s", msg);
+	ED_CALLBACK(ctx, op->cb(ctx, status, NULL, op->data));
+	op_free(op);
+}
+
+static void batch_done(edera_ctx *ctx, int status, void *data)
+{
+	struct create_op *op = data;
+
+	if (status < 0 && op->status == 0)
+		op->status = status;
+	if (--op->pending > 0)
+		return;
+	if (op->status < 0)
+		edera_xs_txn_abort(op->txn, op->status);
+	else
+		edera_xs_txn_commit(op->txn);
+}
+
+static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
+{
+	char v[256];
+	va_list ap;
+	int rc;
+
+	va_start(ap, fmt);
+	vsnprintf(v, sizeof(v), fmt, ap);
+	va_end(ap);
+	rc = edera_xs_write(op->ctx, op->txn, path, v, strlen(v), batch_done, op);
+	if (rc < 0 && op->status == 0)
+		op->status = rc;
+	else if (rc == 0)
+		op->pending++;
+}
+
+static void bperms(struct create_op *op, const char *path, bool guest_writes)
+{
+	uint32_t d = op->zone->domid;
+	edera_xs_perm ro[2] = { { 0, EDERA_XS_PERM_NONE }, { d, EDERA_XS_PERM_READ } };
+	edera_xs_perm rw[1] = { { d, EDERA_XS_PERM_NONE } };
+	int rc = guest_writes ? edera_xs_set_perms(op->ctx, op->txn, path, rw, 1, batch_done, op)
+	                      : edera_xs_set_perms(op->ctx, op->txn, path, ro, 2, batch_done, op);
+
+	if (rc < 0 && op->status == 0)
+		op->status = rc;
+	else if (rc == 0)
+		op->pending++;
+}
+
+/* The subtree a careful toolstack writes: the guest reads all of it, and
+ * writes only where its drivers report (control features, data, ...). */
+static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	static const char *const guest_rw[] = {
+		"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
+		"control/feature-suspend", "control/sysrq", "data", "drivers", "feature", "attr",
+		"error",
+	};
+	struct create_op *op = data;
+	edera_zone *z = op->zone;
+	char dom[32], p[128], vm[64];
+
+	op->txn = txn;
+	op->pending = 1; /* held until every request is issued */
+	op->status = 0;
+	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
+	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
+
+	bwrite(op, dom, "%s", "");
+	bperms(op, dom, false);
+	bwrite(op, vm, "%s", "");
+	bperms(op, vm, false);
+#define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
+	bwrite(op, P("name"), "%s", z->name);
+	bwrite(op, P("domid"), "%u", z->domid);
+	bwrite(op, P("vm"), "%s", vm);
+	bwrite(op, P("memory/static-max"), "%llu", (unsigned long long)op->p.max_memory_kib);
+	bwrite(op, P("memory/target"), "%llu", (unsigned long long)op->p.memory_kib);
+	for (uint32_t i = 0; i < op->p.max_vcpus; i++) {
+		char rel[48];
+		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
+		bwrite(op, P(rel), "%s", i < op->p.vcpus ? "online" : "offline");
+	}
+	bwrite(op, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
+	bwrite(op, P("store/port"), "%u", z->res.store_evtchn);
+	bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
+	bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
+	bwrite(op, P("console/limit"), "%u", 1048576);
+	bwrite(op, P("console/type"), "%s", "xenconsoled");
+	bwrite(op, P("console/output"), "%s", "pty");
+	bwrite(op, P("device"), "%s", "");
+	/* The marker a restarted process finds its zones by. */
+	bwrite(op, P("edera/managed"), "%s", "1");
+	bwrite(op, P("edera/uuid"), "%s", z->uuid_str);
+	for (size_t i = 0; i < ED_ARRAY_SIZE(guest_rw); i++) {
+		bwrite(op, P(guest_rw[i]), "%s", "");
+		bperms(op, P(guest_rw[i]), true);
+	}
+#undef P
+	snprintf(p, sizeof(p), "%s/name", vm);
+	bwrite(op, p, "%s", z->name);
+	snprintf(p, sizeof(p), "%s/uuid", vm);
+	bwrite(op, p, "%s", z->uuid_str);
+	batch_done(ctx, 0, op); /* release the hold */
+}
+
+static void introduced(edera_ctx *ctx, int status, void *data)
+{
+	struct create_op *op = data;
+	edera_zone *z = op->zone;
+
+	if (status < 0) {
+		create_fail(op, status, true, false);
+		return;
+	}
+	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
+		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
+		                         strerror(errno)),
+		            true, true);
+		return;
+	}
+	z->creating = false;
+	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
+	op_free(op);
+}
+
+static void skeleton_done(edera_ctx *ctx, int status, void *data)
+{
+	struct create_op *op = data;
+	edera_zone *z = op->zone;
+	int rc;
+
+	if (status < 0) {
+		create_fail(op, status, true, false);
+		return;
+	}
+	rc = edera_xs_introduce(ctx, z->domid, z->res.store_mfn, z->res.store_evtchn, introduced, op);
+	if (rc < 0)
+		create_fail(op, rc, true, false);
+}
+
+static int build_work(void *arg)
+{
+	struct create_op *op = arg;
+
+	return ed_pv_build(&op->ctx->hv, &op->p, &op->zone->res);
+}
+
+static void build_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct create_op *op = arg;
+	int rc;
+
+	if (status < 0) {
+		create_fail(op, status, false, false);
+		return;
+	}
+	op->zone->domid = op->zone->res.domid;
+	rc = edera_xs_transaction(ctx, skeleton_body, skeleton_done, op);
+	if (rc < 0)
+		create_fail(op, rc, true, false);
+}
+
+static char *dup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
+int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_create_cb cb,
+                      void *data)
+{
+	edera_zone_config c;
+	struct create_op *op;
+	edera_zone *z;
+	bool oom = false;
+	int rc;
+
+	if (!ctx || !cfg || !cb)
+		return ed_error(EDERA_EINVAL, "edera_zone_create: ctx, cfg and cb are required");
+	rc = ed_sized_check(cfg, cfg->sz, sizeof(*cfg), "edera_zone_config");
+	if (rc < 0)
+		return rc;
+	edera_zone_config_init(&c);
+	memcpy(&c, cfg, cfg->sz < sizeof(c) ? cfg->sz : sizeof(c));
+	if (!c.name || !*c.name || strlen(c.name) > 64)
+		return ed_error(EDERA_EINVAL, "a zone needs a name of 1 to 64 bytes");
+	for (const char *s = c.name; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '-' || *s == '_' || *s == '.'))
+			return ed_error(EDERA_EINVAL,
+			                "zone name '%s': use letters, digits, '-', '_' and '.'", c.name);
+	if (!c.kernel)
+		return ed_error(EDERA_EINVAL, "zone '%s': no kernel image given", c.name);
+	if (edera_zone_lookup(ctx, c.name))
+		return ed_error(EDERA_EEXIST, "a zone named '%s' already exists", c.name);
+	if (c.memory_mib == 0)
+		c.memory_mib = 256;
+	if (c.max_memory_mib == 0)
+		c.max_memory_mib = c.memory_mib;
+	if (c.vcpus == 0)
+		c.vcpus = 1;
+	if (c.max_vcpus == 0)
+		c.max_vcpus = c.vcpus;
+	if (c.memory_mib > (1ull << 30) || c.max_memory_mib > (1ull << 30))
+		return ed_error(EDERA_EINVAL, "zone '%s': memory size out of range", c.name);
+	{
+		edera_host_info hi = EDERA_HOST_INFO_INIT;
+		if (edera_host_info_get(ctx, &hi) == 0 && c.memory_mib * 1024 > hi.free_memory_kib)
+			return ed_error(EDERA_ENOMEM,
+			                "zone '%s': %llu MiB asked for, but Xen has only %llu MiB free",
+			                c.name, (unsigned long long)c.memory_mib,
+			                (unsigned long long)(hi.free_memory_kib / 1024));
+	}
+	rc = ensure_release_watch(ctx);
+	if (rc < 0)
+		return rc;
+
+	op = calloc(1, sizeof(*op));
+	z = calloc(1, sizeof(*z));
+	if (!op || !z || !(z->name = strdup(c.name))) {
+		free(op);
+		if (z)
+			free(z->name);
+		free(z);
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	op->kernel = dup_opt(c.kernel, &oom);
+	op->initrd = dup_opt(c.initrd, &oom);
+	op->cmdline = dup_opt(c.cmdline, &oom);
+	if (oom) {
+		free(z->name);
+		free(z);
+		op_free(op);
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	z->ctx = ctx;
+	z->creating = true;
+	new_uuid(z);
+	op->ctx = ctx;
+	op->zone = z;
+	op->cb = cb;
+	op->data = data;
+	op->paused = c.start_paused != 0;
+	op->p.kernel = op->kernel;
+	op->p.ramdisk = op->initrd;
+	op->p.cmdline = op->cmdline;
+	op->p.memory_kib = c.memory_mib * 1024;
+	op->p.max_memory_kib = c.max_memory_mib * 1024;
+	op->p.vcpus = c.vcpus;
+	op->p.max_vcpus = c.max_vcpus;
+	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
+	/* In the registry at once, so the name is taken. */
+	z->next = ctx->zones;
+	if (z->next)
+		z->next->prev = z;
+	ctx->zones = z;
+	rc = ed_offload(ctx, build_work, build_after, op);
+	if (rc < 0) {
+		free_zone(z);
+		op_free(op);
+	}
+	return rc;
+}
+
+struct sync_create {
+	bool done;
+	int status;
+	char msg[1024];
+	edera_zone *zone;
+};
+
+static void sync_created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct sync_create *s = data;
+
+	s->done = true;
+	s->status = status;
+	s->zone = zone;
+	if (status < 0)
+		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+}
+
+int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone **out)
+{
+	struct sync_create s;
+	int rc = ed_ctx_check_blocking(ctx, "edera_zone_create_sync");
+
+	if (rc < 0)
+		return rc;
+	if (!out)
+		return ed_error(EDERA_EINVAL, "edera_zone_create_sync: out is NULL");
+	*out = NULL;
+	memset(&s, 0, sizeof(s));
+	rc = edera_zone_create(ctx, cfg, sync_created, &s);
+	if (rc == 0)
+		rc = ed_ctx_wait(ctx, &s.done);
+	if (rc < 0)
+		return rc;
+	if (s.status < 0)
+		return ed_error(s.status, "%s", s.msg);
+	*out = s.zone;
+	return 0;
+}
+
+/* ---- control --------------------------------------------------------------- */
+
+int edera_zone_unpause(edera_zone *z)
+{
+	if (!z || z->creating || z->exited)
+		return ed_error(EDERA_EINVAL, "edera_zone_unpause: no running zone");
+	if (xc_domain_unpause(z->ctx->hv.xch, z->domid) < 0)
+		return ed_error(ed_errno_code(errno), "unpausing zone '%s': %s", z->name, strerror(errno));
+	return 0;
+}
+
+int edera_zone_pause(edera_zone *z)
+{
+	if (!z || z->creating || z->exited)
+		return ed_error(EDERA_EINVAL, "edera_zone_pause: no running zone");
+	if (xc_domain_pause(z->ctx->hv.xch, z->domid) < 0)
+		return ed_error(ed_errno_code(errno), "pausing zone '%s': %s", z->name, strerror(errno));
+	return 0;
+}
+
+int edera_zone_destroy_sync(edera_zone *z)
+{
+	edera_ctx *ctx;
+	struct destroy_work w;
+	int rc;
+
+	if (!z)
+		return ed_error(EDERA_EINVAL, "edera_zone_destroy_sync: zone is NULL");
+	if (z->creating)
+		return ed_error(EDERA_EBUSY, "zone '%s' is still being created", z->name);
+	ctx = z->ctx;
+	rc = ed_ctx_check_blocking(ctx, "edera_zone_destroy_sync");
+	if (rc < 0)
+		return rc;
+	if (!z->exited) {
+		char path[64];
+
+		memset(&w, 0, sizeof(w));
+		w.hv = &ctx->hv;
+		w.domid = z->domid;
+		z->exited = true; /* no exit event for a destroy we asked for */
+		rc = ed_offload(ctx, destroy_work, destroy_after, &w);
+		if (rc == 0)
+			rc = ed_ctx_wait(ctx, &w.done);
+		if (rc == 0)
+			rc = w.status;
+		if (rc < 0)
+			return rc;
+		edera_xs_release_sync(ctx, z->domid);
+		snprintf(path, sizeof(path), "/local/domain/%u", z->domid);
+		edera_xs_rm_sync(ctx, NULL, path);
+		snprintf(path, sizeof(path), "/vm/%s", z->uuid_str);
+		edera_xs_rm_sync(ctx, NULL, path);
+	}
+	free_zone(z);
+	return 0;
+}
+
+void ed_zones_fini(edera_ctx *ctx)
+{
+	/* Zones outlive the process that made them (the marker lets another
+	 * find them); only the handles go. */
+	while (ctx->zones)
+		free_zone(ctx->zones);
+}

@@ -69,6 +69,46 @@ EDERA_API int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cf
 /* Called once when the zone stops for any reason but edera_zone_destroy. */
 EDERA_API void edera_zone_on_exit(edera_zone *zone, edera_zone_exit_cb cb, void *data);
 
+/*
+ * Ask the zone's kernel to stop: writes control/shutdown ("poweroff", or
+ * "reboot" if REBOOT), which a PV kernel watches.  CB runs with 0 once the
+ * zone has stopped (its exit event runs too), or with EDERA_ETIMEDOUT after
+ * TIMEOUT_MS if it has not (0: wait forever); the caller may then destroy
+ * it.  One request at a time per zone (EDERA_EBUSY).  CB may be NULL.
+ */
+typedef void (*edera_zone_done_cb)(edera_ctx *ctx, int status, edera_zone *zone, void *data);
+EDERA_API int edera_zone_shutdown(edera_zone *zone, int reboot, unsigned int timeout_ms,
+                                  edera_zone_done_cb cb, void *data);
+EDERA_API int edera_zone_shutdown_sync(edera_zone *zone, int reboot, unsigned int timeout_ms);
+
+enum edera_zone_state {
+	EDERA_ZONE_CREATING = 0,
+	EDERA_ZONE_RUNNING = 1,
+	EDERA_ZONE_PAUSED = 2,
+	EDERA_ZONE_SHUTDOWN = 3, /* stopped, being cleaned up */
+	EDERA_ZONE_EXITED = 4    /* gone; only the handle is left */
+};
+
+typedef struct edera_zone_info {
+	size_t sz;               /* set by edera_zone_info_init */
+	uint32_t domid;
+	int state;               /* edera_zone_state */
+	uint64_t memory_kib;     /* pages the domain holds now */
+	uint64_t max_memory_kib; /* its ceiling */
+	uint32_t vcpus_online;
+	uint32_t max_vcpus;
+	uint64_t cpu_time_ns;    /* all vCPUs together */
+} edera_zone_info;
+
+EDERA_API void edera_zone_info_init(edera_zone_info *info);
+/* Fill INFO from the hypervisor (fast).  Errors: EDERA_EINVAL. */
+EDERA_API int edera_zone_info_get(edera_zone *zone, edera_zone_info *info);
+
+/* Iterate the context's zones: PREV NULL gives the first; NULL at the end. */
+EDERA_API edera_zone *edera_zone_next(edera_ctx *ctx, edera_zone *prev);
+EDERA_API edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid);
+EDERA_API edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid);
+
 EDERA_API int edera_zone_unpause(edera_zone *zone);
 EDERA_API int edera_zone_pause(edera_zone *zone);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <unistd.h>
 
@@ -34,6 +35,14 @@ struct edera_zone {
 	bool exited;
 	edera_zone_exit_cb exit_cb;
 	void *exit_data;
+	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
+};
+
+struct shutdown_op {
+	uv_timer_t timer;
+	edera_zone *zone;
+	edera_zone_done_cb cb;
+	void *data;
 };
 
 void edera_zone_config_init(edera_zone_config *cfg)
@@ -86,8 +95,14 @@ static void unlink_zone(edera_zone *z)
 	z->prev = z->next = NULL;
 }
 
+static void shutdown_finish(edera_zone *z, int status);
+
 static void free_zone(edera_zone *z)
 {
+	if (z->shutdown) {
+		ed_error(EDERA_ECANCELED, "zone '%s' was destroyed", z->name);
+		shutdown_finish(z, EDERA_ECANCELED);
+	}
 	unlink_zone(z);
 	free(z->name);
 	free(z);
@@ -190,6 +205,179 @@ static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intro
 	remove_nodes(ctx, z->domid, z->uuid_str, introduced);
 }
 
+/* ---- shutdown requests -------------------------------------------------------- */
+
+static void shutdown_close_cb(uv_handle_t *h)
+{
+	free(ed_container_of((uv_timer_t *)h, struct shutdown_op, timer));
+}
+
+/* End the zone's pending shutdown request with STATUS. */
+static void shutdown_finish(edera_zone *z, int status)
+{
+	struct shutdown_op *op = z->shutdown;
+
+	if (!op)
+		return;
+	z->shutdown = NULL;
+	uv_timer_stop(&op->timer);
+	uv_close((uv_handle_t *)&op->timer, shutdown_close_cb);
+	if (op->cb)
+		ED_CALLBACK(z->ctx, op->cb(z->ctx, status, z, op->data));
+}
+
+static void shutdown_timeout(uv_timer_t *t)
+{
+	struct shutdown_op *op = ed_container_of(t, struct shutdown_op, timer);
+	edera_zone *z = op->zone;
+
+	ed_error(EDERA_ETIMEDOUT, "zone '%s' did not stop in time (it may ignore shutdown "
+	         "requests: destroy it)", z->name);
+	shutdown_finish(z, EDERA_ETIMEDOUT);
+}
+
+static void shutdown_written(edera_ctx *ctx, int status, void *data)
+{
+	edera_zone *z = data;
+
+	/* The zone may have been destroyed meanwhile: only act on a live
+	 * request of a zone still in the registry. */
+	for (edera_zone *it = ctx->zones; it; it = it->next)
+		if (it == z && z->shutdown && status < 0)
+			shutdown_finish(z, status);
+}
+
+int edera_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms,
+                        edera_zone_done_cb cb, void *data)
+{
+	struct shutdown_op *op;
+	char path[64];
+	const char *what = reboot ? "reboot" : "poweroff";
+	int rc;
+
+	if (!z || z->creating || z->exited)
+		return ed_error(EDERA_EINVAL, "edera_zone_shutdown: no running zone");
+	if (z->shutdown)
+		return ed_error(EDERA_EBUSY, "zone '%s' already has a shutdown request pending",
+		                z->name);
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", z->domid);
+	rc = edera_xs_write(z->ctx, NULL, path, what, strlen(what), shutdown_written, z);
+	if (rc < 0) {
+		free(op);
+		return rc;
+	}
+	op->zone = z;
+	op->cb = cb;
+	op->data = data;
+	uv_timer_init(z->ctx->loop, &op->timer);
+	if (timeout_ms)
+		uv_timer_start(&op->timer, shutdown_timeout, timeout_ms, 0);
+	z->shutdown = op;
+	return 0;
+}
+
+struct sync_done {
+	bool done;
+	int status;
+	char msg[512];
+};
+
+static void sync_shutdown_cb(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct sync_done *s = data;
+
+	s->done = true;
+	s->status = status;
+	if (status < 0)
+		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+}
+
+int edera_zone_shutdown_sync(edera_zone *z, int reboot, unsigned int timeout_ms)
+{
+	struct sync_done s;
+	int rc;
+
+	if (!z)
+		return ed_error(EDERA_EINVAL, "edera_zone_shutdown_sync: zone is NULL");
+	rc = ed_ctx_check_blocking(z->ctx, "edera_zone_shutdown_sync");
+	if (rc < 0)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	rc = edera_zone_shutdown(z, reboot, timeout_ms, sync_shutdown_cb, &s);
+	if (rc == 0)
+		rc = ed_ctx_wait(z->ctx, &s.done);
+	if (rc < 0)
+		return rc;
+	return s.status < 0 ? ed_error(s.status, "%s", s.msg) : 0;
+}
+
+/* ---- information ----------------------------------------------------------- */
+
+void edera_zone_info_init(edera_zone_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->sz = sizeof(*info);
+}
+
+int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
+{
+	edera_zone_info r;
+	xc_dominfo_t di;
+	int rc;
+
+	if (!z || !info)
+		return ed_error(EDERA_EINVAL, "edera_zone_info_get: NULL argument");
+	rc = ed_sized_check(info, info->sz, sizeof(*info), "edera_zone_info");
+	if (rc < 0)
+		return rc;
+	edera_zone_info_init(&r);
+	r.domid = z->domid;
+	if (z->creating) {
+		r.state = EDERA_ZONE_CREATING;
+	} else if (z->exited || xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 ||
+	           di.domid != z->domid) {
+		r.state = EDERA_ZONE_EXITED;
+	} else {
+		r.state = di.shutdown || di.dying || di.crashed ? EDERA_ZONE_SHUTDOWN
+		        : di.paused                           ? EDERA_ZONE_PAUSED
+		                                              : EDERA_ZONE_RUNNING;
+		r.memory_kib = (uint64_t)di.nr_pages * 4;
+		r.max_memory_kib = di.max_memkb;
+		r.vcpus_online = di.nr_online_vcpus;
+		r.max_vcpus = di.max_vcpu_id + 1;
+		r.cpu_time_ns = di.cpu_time;
+	}
+	r.sz = info->sz;
+	memcpy(info, &r, info->sz < sizeof(r) ? info->sz : sizeof(r));
+	return 0;
+}
+
+edera_zone *edera_zone_next(edera_ctx *ctx, edera_zone *prev)
+{
+	if (!ctx)
+		return NULL;
+	return prev ? prev->next : ctx->zones;
+}
+
+edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid)
+{
+	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
+		if (!z->creating && z->domid == domid)
+			return z;
+	return NULL;
+}
+
+edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid)
+{
+	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
+		if (uuid && strcasecmp(z->uuid_str, uuid) == 0)
+			return z;
+	return NULL;
+}
+
 /* ---- exits ------------------------------------------------------------------- */
 
 static int exit_reason(edera_ctx *ctx, const edera_zone *z)
@@ -229,8 +417,15 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 			destroy_domain_async(ctx, z, true);
 		else
 			remove_nodes(ctx, z->domid, z->uuid_str, true);
+		/* The exit event first, then the shutdown request it answers;
+		 * either callback may destroy the zone. */
 		if (z->exit_cb)
 			ED_CALLBACK(ctx, z->exit_cb(ctx, z, reason, z->exit_data));
+		for (edera_zone *it = ctx->zones; it; it = it->next)
+			if (it == z) {
+				shutdown_finish(z, 0);
+				break;
+			}
 	}
 }
 

@@ -7,6 +7,10 @@ set -eu
 export EDERA_GUEST_HELLO="$abs_top_builddir/tests/guest/hello.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_HELLO" \
 	-t "$abs_top_builddir/tests/guest/hello"
+export EDERA_GUEST_WAIT="$abs_top_builddir/tests/guest/wait.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_WAIT" -t "$abs_top_srcdir/tests/guest/wait.sh"
+export EDERA_GUEST_CRASH="$abs_top_builddir/tests/guest/crash.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_CRASH" -t "$abs_top_srcdir/tests/guest/crash.sh"
 export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_XS" \
 	-t "$abs_top_builddir/tests/guest/xs-guest"

@@ -233,6 +233,99 @@ START_TEST(destroy_running_and_duplicate_name)
 }
 END_TEST
 
+static const char *guest_image(const char *var)
+{
+	const char *p = getenv(var);
+
+	ck_assert_msg(p != NULL, "%s is set by xen-tests.sh", var);
+	return p;
+}
+
+/* Create a running zone from an image and wait for its exit reason. */
+static int run_until_exit(edera_ctx *ctx, const char *name, const char *initrd, int reboot_req,
+                          int *shutdown_status)
+{
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+	struct exit_state s = { 0, -1 };
+	time_t deadline = time(NULL) + 180;
+	int rc;
+
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = kernel();
+	cfg.initrd = initrd;
+	cfg.cmdline = "console=hvc0 quiet";
+	cfg.memory_mib = 192;
+	rc = edera_zone_create_sync(ctx, &cfg, &z);
+	ck_assert_msg(rc == 0, "create %s: %s", name, edera_last_error());
+	edera_zone_on_exit(z, on_exit_cb, &s);
+	if (reboot_req >= 0)
+		*shutdown_status = edera_zone_shutdown_sync(z, reboot_req, 120000);
+	while (s.exits == 0) {
+		ck_assert_msg(time(NULL) < deadline, "zone %s never exited", name);
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	}
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	return s.reason;
+}
+
+START_TEST(graceful_poweroff_reboot_and_crash)
+{
+	edera_ctx *ctx = NULL;
+	int st = 1;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(run_until_exit(ctx, "edera-off", guest_image("EDERA_GUEST_WAIT"), 0, &st),
+	                 EDERA_ZONE_EXIT_POWEROFF);
+	ck_assert_int_eq(st, 0);
+	st = 1;
+	ck_assert_int_eq(run_until_exit(ctx, "edera-reboot", guest_image("EDERA_GUEST_WAIT"), 1,
+	                                &st),
+	                 EDERA_ZONE_EXIT_REBOOT);
+	ck_assert_int_eq(st, 0);
+	ck_assert_int_eq(run_until_exit(ctx, "edera-crash", guest_image("EDERA_GUEST_CRASH"), -1,
+	                                &st),
+	                 EDERA_ZONE_EXIT_CRASH);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+START_TEST(shutdown_ignored_times_out_then_destroy)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+	edera_zone_info info;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-deaf";
+	cfg.kernel = kernel();
+	cfg.initrd = guest_image("EDERA_GUEST_WAIT");
+	cfg.memory_mib = 128;
+	cfg.vcpus = 1;
+	cfg.max_vcpus = 2;
+	cfg.start_paused = 1; /* a paused zone cannot answer */
+	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), 0);
+	edera_zone_info_init(&info);
+	ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+	ck_assert_int_eq(info.state, EDERA_ZONE_PAUSED);
+	ck_assert_uint_eq(info.domid, edera_zone_domid(z));
+	ck_assert_uint_eq(info.max_vcpus, 2);
+	ck_assert_uint_eq(info.vcpus_online, 1);
+	ck_assert_uint_ge(info.memory_kib, 127 * 1024);
+	ck_assert_uint_le(info.memory_kib, 129 * 1024);
+	ck_assert_ptr_eq(edera_zone_lookup_domid(ctx, info.domid), z);
+	ck_assert_ptr_eq(edera_zone_lookup_uuid(ctx, edera_zone_uuid(z)), z);
+	ck_assert_ptr_eq(edera_zone_next(ctx, NULL), z);
+	ck_assert_ptr_null(edera_zone_next(ctx, z));
+	ck_assert_int_eq(edera_zone_shutdown_sync(z, 0, 1500), EDERA_ETIMEDOUT);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 Suite *zone_suite(void)
 {
 	Suite *s = suite_create("zone");
@@ -242,6 +335,8 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, bad_input_leaves_nothing);
 	tcase_add_test(tc, destroy_running_and_duplicate_name);
 	tcase_add_test(tc, zone_boots_runs_and_powers_off);
+	tcase_add_test(tc, graceful_poweroff_reboot_and_crash);
+	tcase_add_test(tc, shutdown_ignored_times_out_then_destroy);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -86,6 +86,7 @@ int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop)
 		ctx->owns_loop = true;
 	}
 	ed_xs_init(&ctx->xs, ctx, ctx->loop);
+	ed_kcache_init(&ctx->kcache);
 	*out = ctx;
 	return 0;
 }
@@ -95,6 +96,7 @@ static void ctx_free(edera_ctx *ctx)
 	if (ctx->owns_loop)
 		close_own_loop(ctx);
 	ed_hv_close(&ctx->hv);
+	ed_kcache_fini(&ctx->kcache);
 	free(ctx);
 }
 

@@ -4,6 +4,7 @@
 
 #include <uv.h>
 
+#include "build/kcache.h"
 #include "hv/hv.h"
 #include "internal.h"
 #include "xs/xs.h"
@@ -14,6 +15,7 @@ struct edera_ctx {
 	bool owns_loop;
 	struct ed_hv hv;
 	struct ed_xs xs;
+	struct ed_kcache kcache; /* parsed kernels, shared by builds */
 	int cb_depth; /* > 0 while one of the caller's callbacks runs */
 	unsigned int work_pending; /* threadpool work in flight */
 	struct edera_zone *zones;  /* this context's zone handles */

@@ -40,8 +40,10 @@
 
 struct build {
 	struct ed_hv *hv;
+	struct ed_kcache *kc;
 	const struct ed_pv_params *p;
-	struct ed_kernel k;
+	struct ed_kimage *img;
+	const struct ed_kernel *kp; /* img->k */
 	uint8_t *ramdisk;
 	size_t ramdisk_len;
 	struct ed_layout l;
@@ -67,19 +69,11 @@ static void *boot_ptr(struct build *b, uint64_t pfn)
 
 static int load_images(struct build *b)
 {
-	uint8_t *data;
-	size_t len;
-	char what[512];
-	int rc;
+	int rc = ed_kcache_get(b->kc, b->p->kernel, &b->img);
 
-	snprintf(what, sizeof(what), "kernel image '%s'", b->p->kernel);
-	rc = ed_read_file(b->p->kernel, "kernel image", ED_KERNEL_MAX, &data, &len);
 	if (rc < 0)
 		return rc;
-	rc = ed_kernel_parse(&b->k, data, len, what);
-	free(data);
-	if (rc < 0)
-		return rc;
+	b->kp = &b->img->k;
 	if (b->p->ramdisk)
 		return ed_read_file(b->p->ramdisk, "initrd", MAX_INITRD, &b->ramdisk, &b->ramdisk_len);
 	return 0;
@@ -198,7 +192,7 @@ static void load_contents(struct build *b)
 {
 	uint64_t *p2m_list = boot_ptr(b, b->l.p2m.pfn);
 
-	ed_kernel_load(&b->k, boot_ptr(b, b->l.kernel.pfn));
+	ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
 	if (b->ramdisk_len)
 		memcpy(boot_ptr(b, b->l.ramdisk.pfn), b->ramdisk, b->ramdisk_len);
 	for (uint64_t i = 0; i < b->nr_pages; i++)
@@ -272,7 +266,7 @@ static int init_shared_info(struct build *b, uint64_t *shared_info_mfn)
 static void build_page_tables(struct build *b)
 {
 	const struct ed_layout *l = &b->l;
-	uint64_t base = b->k.virt_base, next = l->pgtables.pfn;
+	uint64_t base = b->kp->virt_base, next = l->pgtables.pfn;
 	uint64_t pt_first = l->pgtables.pfn, pt_last = l->pgtables.pfn + l->pgtables.pages;
 	uint64_t *l4, *l3 = NULL, *l2 = NULL, *l1 = NULL;
 	uint64_t l3_slot = UINT64_MAX, l2_slot = UINT64_MAX, l1_slot = UINT64_MAX;
@@ -342,7 +336,7 @@ static int start_vcpu(struct build *b)
 		return xc_fail("pinning the bootstrap page tables");
 
 	memset(&ctx, 0, sizeof(ctx));
-	c->user_regs.rip = b->k.entry;
+	c->user_regs.rip = b->kp->entry;
 	c->user_regs.rsp = b->l.stack.vstart + ED_PAGE_SIZE;
 	c->user_regs.rsi = b->l.start_info.vstart;
 	c->user_regs.rflags = 1 << 9; /* interrupts enabled */
@@ -377,7 +371,8 @@ static int check_params(const struct ed_pv_params *p)
 	return 0;
 }
 
-int ed_pv_build(struct ed_hv *hv, const struct ed_pv_params *p, struct ed_pv_result *r)
+int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,
+                struct ed_pv_result *r)
 {
 	struct build b;
 	struct ed_layout_in in;
@@ -387,6 +382,7 @@ int ed_pv_build(struct ed_hv *hv, const struct ed_pv_params *p, struct ed_pv_res
 	memset(&b, 0, sizeof(b));
 	memset(r, 0, sizeof(*r));
 	b.hv = hv;
+	b.kc = kc;
 	b.p = p;
 	rc = check_params(p);
 	if (rc == 0)
@@ -396,9 +392,9 @@ int ed_pv_build(struct ed_hv *hv, const struct ed_pv_params *p, struct ed_pv_res
 	b.nr_pages = p->memory_kib >> 2;
 	memset(&in, 0, sizeof(in));
 	in.nr_pages = b.nr_pages;
-	in.virt_base = b.k.virt_base;
-	in.virt_kstart = b.k.virt_kstart;
-	in.virt_kend = b.k.virt_kend;
+	in.virt_base = b.kp->virt_base;
+	in.virt_kstart = b.kp->virt_kstart;
+	in.virt_kend = b.kp->virt_kend;
 	in.ramdisk_len = b.ramdisk_len;
 	rc = ed_layout_compute(&in, &b.l);
 	if (rc < 0)
@@ -432,7 +428,7 @@ out:
 		xenforeignmemory_unmap(hv->xfm, b.boot, b.boot_pages);
 	if (rc < 0 && b.created)
 		xc_domain_destroy(hv->xch, b.domid); /* leaves nothing behind */
-	ed_kernel_free(&b.k);
+	ed_kcache_put(kc, b.img);
 	free(b.ramdisk);
 	free(b.p2m);
 	return rc;

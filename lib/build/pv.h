@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "hv/hv.h"
+#include "kcache.h"
 
 struct ed_pv_params {
 	const char *kernel;   /* path of a bzImage or ELF PV kernel */
@@ -37,6 +38,7 @@ struct ed_pv_result {
  * domain is destroyed and nothing is left behind; the thread's message says
  * what was wrong ("kernel image 'x': ...").
  */
-int ed_pv_build(struct ed_hv *hv, const struct ed_pv_params *p, struct ed_pv_result *r);
+int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,
+                struct ed_pv_result *r);
 
 #endif

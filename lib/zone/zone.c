@@ -618,7 +618,7 @@ static int build_work(void *arg)
 {
 	struct create_op *op = arg;
 
-	return ed_pv_build(&op->ctx->hv, &op->p, &op->zone->res);
+	return ed_pv_build(&op->ctx->hv, &op->ctx->kcache, &op->p, &op->zone->res);
 }
 
 static void build_after(edera_ctx *ctx, int status, void *arg)

@@ -2,6 +2,7 @@
 /* Kernel image parsing: synthetic ELF64 kernels with Xen notes, plain and
  * wrapped in bzImages with gzip, xz and zstd payloads, and broken ones. */
 #include <elf.h>
+#include <fcntl.h>
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +10,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <stdio.h>
+#include <unistd.h>
+
 #include "build/image.h"
+#include "build/kcache.h"
 #include "internal.h"
 #include "suites.h"
 
@@ -250,6 +255,43 @@ START_TEST(read_file_errors)
 }
 END_TEST
 
+START_TEST(kernel_cache_shares_and_notices_changes)
+{
+	struct img *im = malloc(sizeof(*im));
+	char path[] = "/tmp/edera-kcache-XXXXXX";
+	struct ed_kcache c;
+	struct ed_kimage *a, *b, *d;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	make_elf(im, ALL_NOTES, EM_X86_64);
+	ck_assert_int_eq(write(fd, im->buf, im->len), (ssize_t)im->len);
+	close(fd);
+	ed_kcache_init(&c);
+	ck_assert_int_eq(ed_kcache_get(&c, path, &a), 0);
+	ck_assert_int_eq(ed_kcache_get(&c, path, &b), 0);
+	ck_assert_ptr_eq(a, b); /* parsed once */
+	ck_assert_uint_eq(c.hits, 1);
+	ck_assert_uint_eq(c.misses, 1);
+	check_parsed(&a->k);
+	/* the file changes: parsed again; the old image lives while held */
+	fd = open(path, O_WRONLY | O_APPEND);
+	ck_assert_int_eq(write(fd, "x", 1), 1);
+	close(fd);
+	ck_assert_int_eq(ed_kcache_get(&c, path, &d), 0);
+	ck_assert_ptr_ne(d, a);
+	ck_assert_uint_eq(c.misses, 2);
+	check_parsed(&a->k);
+	ed_kcache_put(&c, a);
+	ed_kcache_put(&c, b);
+	ed_kcache_put(&c, d);
+	ck_assert_int_eq(ed_kcache_get(&c, "/nonexistent/k", &a), EDERA_ENOENT);
+	ed_kcache_fini(&c);
+	unlink(path);
+	free(im);
+}
+END_TEST
+
 Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -259,6 +301,7 @@ Suite *image_suite(void)
 	tcase_add_test(tc, missing_notes_and_wrong_machine);
 	tcase_add_test(tc, bzimage_payloads);
 	tcase_add_test(tc, read_file_errors);
+	tcase_add_test(tc, kernel_cache_shares_and_notices_changes);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -326,6 +326,55 @@ START_TEST(shutdown_ignored_times_out_then_destroy)
 }
 END_TEST
 
+/* 20 create/destroy cycles leave nothing behind: domains, XenStore nodes
+ * and Xen's free memory are where they started. */
+START_TEST(cycles_leave_nothing)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_host_info before, after;
+	char **names;
+	size_t n_before, n_after;
+	int doms = xl_domains();
+	time_t deadline;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_host_info_init(&before);
+	ck_assert_int_eq(edera_host_info_get(ctx, &before), 0);
+	ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, "/local/domain", &names, &n_before), 0);
+	edera_free(names);
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-cycle";
+	cfg.kernel = kernel();
+	cfg.initrd = hello_initrd();
+	cfg.memory_mib = 128;
+	cfg.start_paused = 1;
+	for (int i = 0; i < 20; i++) {
+		edera_zone *z = NULL;
+		int rc = edera_zone_create_sync(ctx, &cfg, &z);
+
+		ck_assert_msg(rc == 0, "cycle %d: %s", i, edera_last_error());
+		ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	}
+	/* Xen gives the memory back as it scrubs the dead domains. */
+	edera_host_info_init(&after);
+	deadline = time(NULL) + 60;
+	do {
+		sleep(1);
+		ck_assert_int_eq(edera_host_info_get(ctx, &after), 0);
+	} while (after.free_memory_kib + 4096 < before.free_memory_kib && time(NULL) < deadline);
+	ck_assert_msg(after.free_memory_kib + 4096 >= before.free_memory_kib,
+	              "free memory %llu KiB, was %llu KiB",
+	              (unsigned long long)after.free_memory_kib,
+	              (unsigned long long)before.free_memory_kib);
+	ck_assert_int_eq(xl_domains(), doms);
+	ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, "/local/domain", &names, &n_after), 0);
+	edera_free(names);
+	ck_assert_uint_eq(n_after, n_before);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 Suite *zone_suite(void)
 {
 	Suite *s = suite_create("zone");
@@ -337,6 +386,7 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, zone_boots_runs_and_powers_off);
 	tcase_add_test(tc, graceful_poweroff_reboot_and_crash);
 	tcase_add_test(tc, shutdown_ignored_times_out_then_destroy);
+	tcase_add_test(tc, cycles_leave_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

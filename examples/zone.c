@@ -3,7 +3,7 @@
  * builder, wait for it to stop (asking it to after SECONDS), print its
  * console and clean up.  Run it in dom0, as root, with xenconsoled logging
  * guest consoles (xenconsoled --log=guest):
- *   ./zone KERNEL [INITRD [CMDLINE [SECONDS]]]
+ *   ./zone KERNEL [INITRD|- [CMDLINE [SECONDS]]]
  * Build against an installed libedera:
  *   cc zone.c $(pkg-config --cflags --libs edera libuv) -o zone */
 #include <stdio.h>
@@ -48,7 +48,7 @@ int main(int argc, char **argv)
 	FILE *log;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: zone KERNEL [INITRD [CMDLINE [SECONDS]]]\n");
+		fprintf(stderr, "usage: zone KERNEL [INITRD|- [CMDLINE [SECONDS]]]\n");
 		return 2;
 	}
 	if (edera_ctx_open(&ctx, NULL) < 0) {
@@ -58,7 +58,7 @@ int main(int argc, char **argv)
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-example";
 	cfg.kernel = argv[1];
-	cfg.initrd = argc > 2 ? argv[2] : NULL;
+	cfg.initrd = argc > 2 && strcmp(argv[2], "-") != 0 ? argv[2] : NULL; /* "-": none */
 	cfg.cmdline = argc > 3 ? argv[3] : "console=hvc0 quiet";
 	cfg.memory_mib = 256;
 	if (edera_zone_create_sync(ctx, &cfg, &zone) < 0) {

@@ -15,6 +15,8 @@
 #   EDERA_RIG_BOOT_TIMEOUT  seconds for Xen + dom0 to come up (default 180)
 #   EDERA_RIG_LOG           also save the Xen/dom0 console log there
 #   EDERA_RIG_KEEP=1        keep the run folder (command, output, console log)
+#   EDERA_RIG_XEN_ARGS      more Xen command-line options (e.g. loglvl=all
+#                           guest_loglvl=all while debugging a guest)
 #   EDERA_*, CK_*           exported into the command's environment in dom0
 # The command's output is streamed as it runs; the exit status is the
 # command's own, or 125 when the rig itself failed (then the console log is
@@ -30,7 +32,7 @@ cpus=2
 timeout=1200
 boot_timeout=${EDERA_RIG_BOOT_TIMEOUT:-180}
 
-usage() { sed -n '4,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "rig: $*" >&2; exit 125; }
 
 while [ $# -gt 0 ]; do
@@ -150,7 +152,7 @@ start=$(date +%s)
 qemu-system-x86_64 -accel tcg,thread=multi -cpu qemu64 -m "$mem" -smp "$cpus" \
 	-display none -serial "file:$log" -monitor none -no-reboot -nic none \
 	-kernel "$cache/xen" \
-	-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=$cpus" \
+	-append "console=com1 com1=115200,8n1 dom0_mem=1024M,max:1024M dom0_max_vcpus=$cpus ${EDERA_RIG_XEN_ARGS:-}" \
 	-initrd "$cache/vmlinuz console=hvc0 quiet,$rundir/initramfs.cpio.gz" \
 	"${virtfs[@]}" </dev/null >"$rundir/qemu.out" 2>&1 &
 qpid=$!

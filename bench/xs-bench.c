@@ -9,31 +9,13 @@
 #include <time.h>
 
 #include <edera/edera.h>
+
+#include "bench.h"
 #include <uv.h>
 #include <xenstore.h>
 
 #define N 1000
 #define ROUNDS 5
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof(*v), cmp);
-	return v[n / 2];
-}
 
 static int got, bad;
 
@@ -69,7 +51,7 @@ int main(void)
 	}
 
 	for (int r = 0; r < ROUNDS; r++) {
-		double t0 = now();
+		double t0 = bench_now();
 
 		got = 0;
 		for (int i = 0; i < N; i++) {
@@ -78,9 +60,9 @@ int main(void)
 		}
 		while (got < N)
 			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
-		t_pipe[r] = now() - t0;
+		t_pipe[r] = bench_now() - t0;
 
-		t0 = now();
+		t0 = bench_now();
 		for (int i = 0; i < N; i++) {
 			char *v;
 			snprintf(path, sizeof(path), "/edera-bench/k%d", i);
@@ -88,9 +70,9 @@ int main(void)
 				bad++;
 			edera_free(v);
 		}
-		t_sync[r] = now() - t0;
+		t_sync[r] = bench_now() - t0;
 
-		t0 = now();
+		t0 = bench_now();
 		for (int i = 0; i < N; i++) {
 			unsigned int len;
 			char *v;
@@ -100,7 +82,7 @@ int main(void)
 				bad++;
 			free(v);
 		}
-		t_xs[r] = now() - t0;
+		t_xs[r] = bench_now() - t0;
 	}
 	edera_xs_rm_sync(ctx, NULL, "/edera-bench");
 	xs_close(xsh);
@@ -111,8 +93,8 @@ int main(void)
 	}
 
 	{
-		double p = N / median(t_pipe, ROUNDS), s = N / median(t_sync, ROUNDS),
-		       x = N / median(t_xs, ROUNDS);
+		double p = N / bench_median(t_pipe, ROUNDS), s = N / bench_median(t_sync, ROUNDS),
+		       x = N / bench_median(t_xs, ROUNDS);
 		printf("XenStore reads of %d nodes, median of %d rounds (emulated dom0: only ratios mean anything)\n",
 		       N, ROUNDS);
 		printf("  %-38s %10.0f reads/s   %5.2fx\n", "libedera, pipelined (async)", p, p / x);

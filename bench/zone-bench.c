@@ -10,22 +10,10 @@
 
 #include <edera/edera.h>
 
+#include "bench.h"
+
 #define ROUNDS 5
 #define XL "/usr/lib/xen-4.17/bin/xl"
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static int cmp(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv)
 {
@@ -59,26 +47,26 @@ int main(int argc, char **argv)
 		cfg.initrd = argv[2];
 		cfg.cmdline = "console=hvc0 quiet";
 		cfg.memory_mib = 256;
-		t0 = now();
+		t0 = bench_now();
 		if (edera_zone_create_sync(ctx, &cfg, &z) < 0) {
 			fprintf(stderr, "zone-bench: %s\n", edera_last_error());
 			return 1;
 		}
-		t_ed[r] = now() - t0;
+		t_ed[r] = bench_now() - t0;
 		edera_zone_destroy_sync(z);
 
-		t0 = now();
+		t0 = bench_now();
 		if (system(XL " create -q /tmp/zone-bench.cfg") != 0) {
 			fprintf(stderr, "zone-bench: xl create failed\n");
 			return 1;
 		}
-		t_xl[r] = now() - t0;
+		t_xl[r] = bench_now() - t0;
 		if (system(XL " destroy bench-xl") != 0)
 			fprintf(stderr, "zone-bench: xl destroy failed\n");
 	}
 	edera_ctx_close(ctx);
-	qsort(t_ed, ROUNDS, sizeof(double), cmp);
-	qsort(t_xl, ROUNDS, sizeof(double), cmp);
+	bench_median(t_ed, ROUNDS);
+	bench_median(t_xl, ROUNDS);
 	printf("Zone creation (create -> running), Debian 6.1 kernel + busybox initrd, 256 MiB,\n"
 	       "median of %d (emulated: only ratios mean anything)\n", ROUNDS);
 	printf("  %-28s %8.3f s   %5.2fx of xl's time\n", "libedera edera_zone_create", t_ed[ROUNDS / 2],

@@ -75,10 +75,9 @@ static int open_failed(struct ed_hv *hv, const char *what, int e)
 {
 	int code = (e == EACCES || e == EPERM) ? EDERA_EACCES : ed_errno_code(e);
 
-	ed_error(code, "cannot open %s: %s%s%s%s", what, strerror(e),
-	         last_xen_message[0] ? " (" : "", last_xen_message, last_xen_message[0] ? ")" : "");
-	if (code == EDERA_EACCES)
-		ed_error(code, "cannot open %s: %s — run as root in dom0", what, strerror(e));
+	ed_error(code, "cannot open %s: %s%s%s%s%s", what, strerror(e),
+	         last_xen_message[0] ? " (" : "", last_xen_message, last_xen_message[0] ? ")" : "",
+	         code == EDERA_EACCES ? " — run as root in dom0" : "");
 	ed_hv_close(hv);
 	return code;
 }
@@ -89,6 +88,7 @@ int ed_hv_open(struct ed_hv *hv)
 	int rc;
 
 	memset(hv, 0, sizeof(*hv));
+	last_xen_message[0] = '\0'; /* only this open's messages may explain its failure */
 	hv->logger.vtable.vmessage = logger_vmessage;
 	hv->logger.vtable.progress = logger_progress;
 	hv->logger.vtable.destroy = logger_destroy;

@@ -111,6 +111,13 @@ void edera_ctx_close(edera_ctx *ctx)
 	}
 	ctx->closing = true;
 	ed_zones_fini(ctx);
+	/* On our own loop, let clean-ups of zones that stopped or failed to
+	 * start finish (they need XenStore).  On the caller's loop, pending
+	 * ones are cut short: edera_zone_reattach finds what they left. */
+	if (ctx->owns_loop)
+		while ((ctx->work_pending || ctx->cleanups) && uv_run(&ctx->own_loop, UV_RUN_ONCE))
+			;
+	ctx->xs_gone = true;
 	ed_xs_fini(&ctx->xs);
 	/* Hypercalls in flight on the threadpool cannot be interrupted.  On our
 	 * own loop, wait for them here; on the caller's, the context is freed
@@ -152,4 +159,22 @@ int ed_ctx_wait(edera_ctx *ctx, const bool *done)
 			return ed_error(EDERA_EIO, "the event loop ran out of work before the reply came");
 	}
 	return 0;
+}
+
+void ed_sync_finish(struct ed_sync *s, int status)
+{
+	s->done = true;
+	s->status = status;
+	if (status < 0)
+		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+}
+
+int ed_sync_wait(edera_ctx *ctx, int rc, struct ed_sync *s)
+{
+	if (rc < 0)
+		return rc;
+	rc = ed_ctx_wait(ctx, &s->done);
+	if (rc < 0)
+		return rc;
+	return s->status < 0 ? ed_error(s->status, "%s", s->msg) : s->status;
 }

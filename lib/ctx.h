@@ -21,6 +21,8 @@ struct edera_ctx {
 	struct edera_zone *zones;  /* this context's zone handles */
 	edera_xs_watch *release_watch; /* @releaseDomain, for zone exits */
 	bool closing;              /* edera_ctx_close called; freed when work is done */
+	bool xs_gone;              /* the XenStore client is shut: send nothing more */
+	unsigned int cleanups;     /* zone clean-ups in flight (destroy, node removal) */
 };
 
 /* Called after threadpool work completes: frees a context closed meanwhile. */
@@ -43,5 +45,18 @@ int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop);
 int ed_ctx_check_blocking(edera_ctx *ctx, const char *what);
 /* Run the loop until *DONE becomes true. */
 int ed_ctx_wait(edera_ctx *ctx, const bool *done);
+
+/* The blocking forms' shared state: the asynchronous form's callback calls
+ * ed_sync_finish; the blocking form waits with ed_sync_wait, which returns
+ * the status and restores the failure's message on the caller's side (the
+ * loop may have overwritten the thread's last error meanwhile). */
+struct ed_sync {
+	bool done;
+	int status;
+	char msg[1024];
+};
+void ed_sync_finish(struct ed_sync *s, int status);
+/* RC is the asynchronous call's own result: < 0 means it never started. */
+int ed_sync_wait(edera_ctx *ctx, int rc, struct ed_sync *s);
 
 #endif

@@ -112,10 +112,45 @@ EDERA_API edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid);
 EDERA_API int edera_zone_unpause(edera_zone *zone);
 EDERA_API int edera_zone_pause(edera_zone *zone);
 
-/* Destroy the domain (if still there), remove its XenStore nodes and free
- * the handle.  Blocking (the destroy hypercall runs on the threadpool while
- * this waits); never call it from a callback. */
+/*
+ * Destroy the domain (if still there), remove its XenStore nodes and free
+ * the handle.  The destroy hypercall runs on the threadpool (it returns once
+ * Xen has started releasing the memory).  CB (may be NULL) runs when the
+ * domain and its nodes are gone; ZONE is still valid during CB and freed
+ * right after.  On failure (EDERA_EPERM, EDERA_EIO, ...) the zone is kept
+ * and may be destroyed again.  No exit event fires for a zone destroyed this
+ * way.  Errors here: EDERA_EBUSY (still being created, or already being
+ * destroyed).
+ *
+ * A zone that exited on its own is already destroyed and cleaned up; this
+ * then only frees the handle (CB still runs, from the loop).
+ *
+ * If the context is closed meanwhile, CB runs with the hypercall's outcome
+ * but the XenStore nodes may be left: edera_zone_reattach removes them.
+ */
+EDERA_API int edera_zone_destroy(edera_zone *zone, edera_zone_done_cb cb, void *data);
+/* Blocking form; never call it from a callback. */
 EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
+
+/*
+ * Find the zones libedera left running on this host — after this process or
+ * another using libedera exited without destroying them — by the marker
+ * every zone carries in XenStore (/local/domain/N/edera), and take them over:
+ *   - a zone whose domain is running or paused gets a handle in this context
+ *     (found by edera_zone_next and the look-ups; set its exit callback);
+ *   - a zone whose domain has stopped (shut down or crashed, with nobody to
+ *     clean it up) is destroyed;
+ *   - a marker whose domain is gone has its XenStore nodes removed.
+ * Zones this context already has are left as they are.  CB gets the number
+ * of zones taken over and the number cleaned up.  Errors: XenStore ones
+ * (EDERA_ECONNRESET, EDERA_EACCES, ...), EDERA_ENOMEM.
+ */
+typedef void (*edera_zone_reattach_cb)(edera_ctx *ctx, int status, unsigned int attached,
+                                       unsigned int cleaned, void *data);
+EDERA_API int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data);
+/* Blocking form; ATTACHED and CLEANED may be NULL. */
+EDERA_API int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached,
+                                       unsigned int *cleaned);
 
 EDERA_API uint32_t edera_zone_domid(const edera_zone *zone);
 EDERA_API const char *edera_zone_name(const edera_zone *zone);

@@ -265,19 +265,14 @@ int edera_xs_get_domain_path(edera_ctx *ctx, uint32_t domid, edera_xs_value_cb c
 /* ---- blocking forms ------------------------------------------------------- */
 
 struct sync_res {
-	bool done;
-	int status;
-	char msg[1024]; /* the failure's message, restored on the caller's side */
+	struct ed_sync s; /* first: the callbacks' DATA points at both */
 	void *out;
 	size_t n;
 };
 
 static void sync_finish(struct sync_res *r, int status)
 {
-	r->done = true;
-	r->status = status;
-	if (status < 0)
-		snprintf(r->msg, sizeof(r->msg), "%s", edera_last_error());
+	ed_sync_finish(&r->s, status);
 }
 
 static void sync_done_cb(edera_ctx *ctx, int status, void *data)
@@ -353,14 +348,7 @@ static void sync_perms_cb(edera_ctx *ctx, int status, const edera_xs_perm *perms
 /* Wait for R after a successful start (RC == 0); returns the outcome. */
 static int sync_wait(edera_ctx *ctx, int rc, struct sync_res *r)
 {
-	if (rc < 0)
-		return rc;
-	rc = ed_ctx_wait(ctx, &r->done);
-	if (rc < 0)
-		return rc;
-	if (r->status < 0)
-		ed_error(r->status, "%s", r->msg);
-	return r->status;
+	return ed_sync_wait(ctx, rc, &r->s);
 }
 
 #define SYNC_BEGIN(fn)                                   \

@@ -31,6 +31,7 @@ struct edera_zone {
 	uint32_t domid;
 	struct ed_pv_result res;
 	bool creating;
+	bool destroying; /* an edera_zone_destroy in flight */
 	bool exited;
 	edera_zone_exit_cb exit_cb;
 	void *exit_data;
@@ -125,34 +126,53 @@ static void new_uuid(edera_zone *z)
 
 /* ---- cleanup shared by failures, exits and destroy ---------------------------- */
 
-static void ignore_done(edera_ctx *ctx, int status, void *data)
-{
-}
-
 /* XenStore side: forget the domain and remove its nodes (best effort,
  * asynchronous: nothing waits for it).  Only once the domain is dying:
  * xenstored's own @releaseDomain for the dying domain is what tells
  * xenconsoled to let go of the console ring, and xenstored sends it only
  * for domains it still knows. */
+struct nodes_op {
+	edera_ctx *ctx;
+	int pending;
+};
+
+static void nodes_done(edera_ctx *ctx, int status, void *data)
+{
+	struct nodes_op *op = data;
+
+	if (--op->pending > 0)
+		return;
+	ctx->cleanups--;
+	free(op);
+}
+
 static void remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced)
 {
+	struct nodes_op *op;
 	char path[64];
 
-	if (ctx->closing)
+	if (ctx->xs_gone)
 		return;
-	if (introduced)
-		edera_xs_release(ctx, domid, ignore_done, NULL);
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return; /* the marker stays: edera_zone_reattach will find it */
+	op->ctx = ctx;
+	op->pending = 1; /* held while the requests go out */
+	ctx->cleanups++;
+	if (introduced && edera_xs_release(ctx, domid, nodes_done, op) == 0)
+		op->pending++;
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
-	edera_xs_rm(ctx, NULL, path, ignore_done, NULL);
+	if (edera_xs_rm(ctx, NULL, path, nodes_done, op) == 0)
+		op->pending++;
 	snprintf(path, sizeof(path), "/vm/%s", uuid);
-	edera_xs_rm(ctx, NULL, path, ignore_done, NULL);
+	if (edera_xs_rm(ctx, NULL, path, nodes_done, op) == 0)
+		op->pending++;
+	nodes_done(ctx, 0, op);
 }
 
 struct destroy_work {
 	struct ed_hv *hv;
 	uint32_t domid;
-	bool done;
-	int status;
 	char uuid[37];
 	bool introduced;
 };
@@ -169,20 +189,13 @@ static int destroy_work(void *arg)
 	return 0;
 }
 
-static void destroy_after(edera_ctx *ctx, int status, void *arg)
-{
-	struct destroy_work *w = arg;
-
-	w->status = status;
-	w->done = true;
-}
-
 static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_work *w = arg;
 
 	remove_nodes(ctx, w->domid, w->uuid, w->introduced);
 	free(w);
+	ctx->cleanups--;
 }
 
 /* Destroy in the background, then clean XenStore up (failure and exit
@@ -196,8 +209,10 @@ static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intro
 		w->domid = z->domid;
 		w->introduced = introduced;
 		memcpy(w->uuid, z->uuid_str, sizeof(w->uuid));
-		if (ed_offload(ctx, destroy_work, destroy_after_cleanup, w) == 0)
+		if (ed_offload(ctx, destroy_work, destroy_after_cleanup, w) == 0) {
+			ctx->cleanups++;
 			return;
+		}
 		free(w);
 	}
 	xc_domain_destroy(ctx->hv.xch, z->domid);
@@ -278,25 +293,14 @@ int edera_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms,
 	return 0;
 }
 
-struct sync_done {
-	bool done;
-	int status;
-	char msg[512];
-};
-
 static void sync_shutdown_cb(edera_ctx *ctx, int status, edera_zone *zone, void *data)
 {
-	struct sync_done *s = data;
-
-	s->done = true;
-	s->status = status;
-	if (status < 0)
-		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+	ed_sync_finish(data, status);
 }
 
 int edera_zone_shutdown_sync(edera_zone *z, int reboot, unsigned int timeout_ms)
 {
-	struct sync_done s;
+	struct ed_sync s = { 0 };
 	int rc;
 
 	if (!z)
@@ -304,13 +308,8 @@ int edera_zone_shutdown_sync(edera_zone *z, int reboot, unsigned int timeout_ms)
 	rc = ed_ctx_check_blocking(z->ctx, "edera_zone_shutdown_sync");
 	if (rc < 0)
 		return rc;
-	memset(&s, 0, sizeof(s));
-	rc = edera_zone_shutdown(z, reboot, timeout_ms, sync_shutdown_cb, &s);
-	if (rc == 0)
-		rc = ed_ctx_wait(z->ctx, &s.done);
-	if (rc < 0)
-		return rc;
-	return s.status < 0 ? ed_error(s.status, "%s", s.msg) : 0;
+	return ed_sync_wait(z->ctx, edera_zone_shutdown(z, reboot, timeout_ms, sync_shutdown_cb, &s),
+	                    &s);
 }
 
 /* ---- information ----------------------------------------------------------- */
@@ -583,8 +582,10 @@ static void introduced(edera_ctx *ctx, int status, void *data)
 	struct create_op *op = data;
 	edera_zone *z = op->zone;
 
+	if (status == 0 && ctx->closing)
+		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed", z->name);
 	if (status < 0) {
-		create_fail(op, status, true, false);
+		create_fail(op, status, true, status == EDERA_ECANCELED);
 		return;
 	}
 	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
@@ -604,6 +605,8 @@ static void skeleton_done(edera_ctx *ctx, int status, void *data)
 	edera_zone *z = op->zone;
 	int rc;
 
+	if (status == 0 && ctx->closing)
+		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed", z->name);
 	if (status < 0) {
 		create_fail(op, status, true, false);
 		return;
@@ -630,6 +633,12 @@ static void build_after(edera_ctx *ctx, int status, void *arg)
 		return;
 	}
 	op->zone->domid = op->zone->res.domid;
+	if (ctx->closing) {
+		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
+		                         op->zone->name),
+		            true, false);
+		return;
+	}
 	rc = edera_xs_transaction(ctx, skeleton_body, skeleton_done, op);
 	if (rc < 0)
 		create_fail(op, rc, true, false);
@@ -685,12 +694,18 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	if (c.memory_mib > (1ull << 30) || c.max_memory_mib > (1ull << 30))
 		return ed_error(EDERA_EINVAL, "zone '%s': memory size out of range", c.name);
 	{
-		edera_host_info hi = EDERA_HOST_INFO_INIT;
-		if (edera_host_info_get(ctx, &hi) == 0 && c.memory_mib * 1024 > hi.free_memory_kib)
-			return ed_error(EDERA_ENOMEM,
-			                "zone '%s': %llu MiB asked for, but Xen has only %llu MiB free",
-			                c.name, (unsigned long long)c.memory_mib,
-			                (unsigned long long)(hi.free_memory_kib / 1024));
+		xc_physinfo_t pi = { 0 };
+		uint64_t free_mib;
+
+		if (xc_physinfo(ctx->hv.xch, &pi) == 0) {
+			free_mib = (uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT);
+			if (c.memory_mib > free_mib)
+				return ed_error(EDERA_ENOMEM,
+				                "zone '%s': %llu MiB asked for, but Xen has only %llu MiB "
+				                "free",
+				                c.name, (unsigned long long)c.memory_mib,
+				                (unsigned long long)free_mib);
+		}
 	}
 	rc = ensure_release_watch(ctx);
 	if (rc < 0)
@@ -744,9 +759,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 }
 
 struct sync_create {
-	bool done;
-	int status;
-	char msg[1024];
+	struct ed_sync s; /* first */
 	edera_zone *zone;
 };
 
@@ -754,11 +767,8 @@ static void sync_created(edera_ctx *ctx, int status, edera_zone *zone, void *dat
 {
 	struct sync_create *s = data;
 
-	s->done = true;
-	s->status = status;
 	s->zone = zone;
-	if (status < 0)
-		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+	ed_sync_finish(&s->s, status);
 }
 
 int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone **out)
@@ -772,13 +782,9 @@ int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cfg, edera_z
 		return ed_error(EDERA_EINVAL, "edera_zone_create_sync: out is NULL");
 	*out = NULL;
 	memset(&s, 0, sizeof(s));
-	rc = edera_zone_create(ctx, cfg, sync_created, &s);
-	if (rc == 0)
-		rc = ed_ctx_wait(ctx, &s.done);
+	rc = ed_sync_wait(ctx, edera_zone_create(ctx, cfg, sync_created, &s), &s.s);
 	if (rc < 0)
 		return rc;
-	if (s.status < 0)
-		return ed_error(s.status, "%s", s.msg);
 	*out = s.zone;
 	return 0;
 }
@@ -803,48 +809,464 @@ int edera_zone_pause(edera_zone *z)
 	return 0;
 }
 
+/* ---- destroy ------------------------------------------------------------- */
+
+struct destroy_op {
+	struct destroy_work w; /* what the threadpool sees */
+	edera_zone *zone;
+	edera_zone_done_cb cb;
+	void *data;
+	int pending; /* XenStore removals in flight */
+	int status;
+};
+
+static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
+{
+	edera_zone *z = op->zone;
+
+	z->destroying = false;
+	if (status < 0) {
+		/* The domain is still there (the hypercall failed): the zone stays. */
+		if (!ctx->closing)
+			z->exited = false;
+	}
+	if (op->cb)
+		ED_CALLBACK(ctx, op->cb(ctx, status, z, op->data));
+	if (status == 0 || ctx->closing)
+		free_zone(z);
+	free(op);
+}
+
+static void destroy_node_done(edera_ctx *ctx, int status, void *data)
+{
+	struct destroy_op *op = data;
+
+	/* Nodes someone else removed already are fine. */
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	if (--op->pending == 0)
+		destroy_finish(ctx, op, op->status);
+}
+
+static void destroy_node(edera_ctx *ctx, struct destroy_op *op, const char *path)
+{
+	int rc = edera_xs_rm(ctx, NULL, path, destroy_node_done, op);
+
+	if (rc == 0)
+		op->pending++;
+	else if (op->status == 0)
+		op->status = rc;
+}
+
+static void destroy_release_done(edera_ctx *ctx, int status, void *data)
+{
+	/* xenstored may not know the domain (never introduced, or gone). */
+	destroy_node_done(ctx, 0, data);
+}
+
+static void destroyed(edera_ctx *ctx, int status, void *arg)
+{
+	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
+	edera_zone *z = op->zone;
+	char path[64];
+
+	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
+		destroy_finish(ctx, op, status);
+		return;
+	}
+	/* Only now that the domain is dying (see remove_nodes). */
+	op->pending = 1; /* held while the requests go out */
+	if (edera_xs_release(ctx, z->domid, destroy_release_done, op) == 0)
+		op->pending++;
+	snprintf(path, sizeof(path), "/local/domain/%u", z->domid);
+	destroy_node(ctx, op, path);
+	snprintf(path, sizeof(path), "/vm/%s", z->uuid_str);
+	destroy_node(ctx, op, path);
+	destroy_node_done(ctx, 0, op);
+}
+
+static int nothing_to_do(void *arg)
+{
+	return 0;
+}
+
+int edera_zone_destroy(edera_zone *z, edera_zone_done_cb cb, void *data)
+{
+	struct destroy_op *op;
+	int rc;
+
+	if (!z)
+		return ed_error(EDERA_EINVAL, "edera_zone_destroy: zone is NULL");
+	if (z->creating)
+		return ed_error(EDERA_EBUSY, "zone '%s' is still being created", z->name);
+	if (z->destroying)
+		return ed_error(EDERA_EBUSY, "zone '%s' is already being destroyed", z->name);
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->zone = z;
+	op->cb = cb;
+	op->data = data;
+	op->w.hv = &z->ctx->hv;
+	op->w.domid = z->domid;
+	/* A zone whose exit was handled is already gone, with its nodes; its
+	 * domid may even belong to a new domain by now: touch nothing. */
+	op->w.introduced = !z->exited;
+	rc = ed_offload(z->ctx, z->exited ? nothing_to_do : destroy_work, destroyed, &op->w);
+	if (rc < 0) {
+		free(op);
+		return rc;
+	}
+	z->destroying = true;
+	z->exited = true; /* no exit event for a destroy we asked for */
+	return 0;
+}
+
+static void sync_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	ed_sync_finish(data, status);
+}
+
 int edera_zone_destroy_sync(edera_zone *z)
 {
-	edera_ctx *ctx;
-	struct destroy_work w;
+	struct ed_sync s = { 0 };
 	int rc;
 
 	if (!z)
 		return ed_error(EDERA_EINVAL, "edera_zone_destroy_sync: zone is NULL");
-	if (z->creating)
-		return ed_error(EDERA_EBUSY, "zone '%s' is still being created", z->name);
-	ctx = z->ctx;
-	rc = ed_ctx_check_blocking(ctx, "edera_zone_destroy_sync");
+	rc = ed_ctx_check_blocking(z->ctx, "edera_zone_destroy_sync");
 	if (rc < 0)
 		return rc;
-	if (!z->exited) {
-		char path[64];
-
-		memset(&w, 0, sizeof(w));
-		w.hv = &ctx->hv;
-		w.domid = z->domid;
-		z->exited = true; /* no exit event for a destroy we asked for */
-		rc = ed_offload(ctx, destroy_work, destroy_after, &w);
-		if (rc == 0)
-			rc = ed_ctx_wait(ctx, &w.done);
-		if (rc == 0)
-			rc = w.status;
-		if (rc < 0)
-			return rc;
-		edera_xs_release_sync(ctx, z->domid);
-		snprintf(path, sizeof(path), "/local/domain/%u", z->domid);
-		edera_xs_rm_sync(ctx, NULL, path);
-		snprintf(path, sizeof(path), "/vm/%s", z->uuid_str);
-		edera_xs_rm_sync(ctx, NULL, path);
-	}
-	free_zone(z);
-	return 0;
+	return ed_sync_wait(z->ctx, edera_zone_destroy(z, sync_destroyed, &s), &s);
 }
 
 void ed_zones_fini(edera_ctx *ctx)
 {
 	/* Zones outlive the process that made them (the marker lets another
-	 * find them); only the handles go. */
-	while (ctx->zones)
-		free_zone(ctx->zones);
+	 * find them); only the handles go.  A zone with an operation in flight
+	 * is freed by that operation when it completes (it sees ctx->closing). */
+	while (ctx->zones) {
+		edera_zone *z = ctx->zones;
+
+		if (z->creating || z->destroying)
+			unlink_zone(z);
+		else
+			free_zone(z);
+	}
+}
+
+/* ---- re-attach ------------------------------------------------------------ */
+
+enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_N };
+static const char *const ra_rel[RA_N] = {
+	"edera/uuid", "name", "store/ring-ref", "store/port", "console/ring-ref", "console/port",
+};
+
+struct reattach_op;
+
+struct ra_read {
+	struct reattach_op *op;
+	size_t cand;
+	int key;
+};
+
+struct ra_cand {
+	uint32_t domid;
+	char *v[RA_N];
+};
+
+struct reattach_op {
+	edera_ctx *ctx;
+	edera_zone_reattach_cb cb;
+	void *data;
+	struct ra_cand *c;
+	struct ra_read *r;
+	size_t n;
+	int pending;
+	int status;
+	unsigned int attached, cleaned;
+};
+
+static void ra_free(struct reattach_op *op)
+{
+	for (size_t i = 0; i < op->n; i++)
+		for (int k = 0; k < RA_N; k++)
+			free(op->c[i].v[k]);
+	free(op->c);
+	free(op->r);
+	free(op);
+}
+
+static void ra_step_done(edera_ctx *ctx, int status, void *data)
+{
+	struct reattach_op *op = data;
+
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	if (--op->pending > 0)
+		return;
+	ED_CALLBACK(ctx, op->cb(ctx, op->status, op->attached, op->cleaned, op->data));
+	ra_free(op);
+}
+
+static void ra_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	ra_step_done(ctx, status, data);
+}
+
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+	size_t j = 0;
+
+	if (!s || strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+			continue;
+		}
+		hi = s[i] >= '0' && s[i] <= '9' ? s[i] - '0'
+		   : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+		   : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+		                                : -1;
+		i++;
+		lo = s[i] >= '0' && s[i] <= '9' ? s[i] - '0'
+		   : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
+		   : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
+		                                : -1;
+		if (hi < 0 || lo < 0 || j >= 16)
+			return false;
+		out[j++] = (uint8_t)(hi << 4 | lo);
+	}
+	return j == 16;
+}
+
+static uint64_t ra_num(const char *s)
+{
+	return s ? strtoull(s, NULL, 10) : 0;
+}
+
+/* A handle for a marked zone found in XenStore; NULL when out of memory. */
+static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_t uuid[16])
+{
+	edera_zone *z = calloc(1, sizeof(*z));
+	char fallback[32];
+	const char *name = c->v[RA_NAME];
+
+	if (!z)
+		return NULL;
+	snprintf(fallback, sizeof(fallback), "zone-%u", c->domid);
+	/* Two live zones must not share a name in one context. */
+	if (!name || !*name || edera_zone_lookup(ctx, name))
+		name = fallback;
+	z->name = strdup(name);
+	if (!z->name) {
+		free(z);
+		return NULL;
+	}
+	z->ctx = ctx;
+	z->domid = c->domid;
+	memcpy(z->uuid, uuid, 16);
+	snprintf(z->uuid_str, sizeof(z->uuid_str), "%s", c->v[RA_UUID]);
+	z->res.domid = c->domid;
+	z->res.store_mfn = ra_num(c->v[RA_STORE_REF]);
+	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
+	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
+	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
+	z->next = ctx->zones;
+	if (z->next)
+		z->next->prev = z;
+	ctx->zones = z;
+	return z;
+}
+
+static void ra_rm(struct reattach_op *op, const char *path)
+{
+	int rc = edera_xs_rm(op->ctx, NULL, path, ra_step_done, op);
+
+	if (rc == 0)
+		op->pending++;
+	else if (op->status == 0)
+		op->status = rc;
+}
+
+/* Every marker read: decide for each candidate. */
+static void ra_process(struct reattach_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+
+	op->pending = 1; /* held while the work goes out */
+	for (size_t i = 0; i < op->n && op->status == 0; i++) {
+		struct ra_cand *c = &op->c[i];
+		uint8_t uuid[16];
+		xc_dominfo_t di;
+		bool exists;
+		edera_zone *z;
+		char path[64];
+
+		if (!c->v[RA_UUID] || !parse_uuid(c->v[RA_UUID], uuid))
+			continue; /* not a zone of ours (or a marker we cannot read) */
+		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
+		         di.domid == c->domid && !di.dying;
+		if (exists && !di.shutdown && !di.crashed) {
+			if (!ra_zone(ctx, c, uuid))
+				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+			else
+				op->attached++;
+		} else if (exists) {
+			/* Stopped with nobody to clean up after it. */
+			z = ra_zone(ctx, c, uuid);
+			if (!z) {
+				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+			} else {
+				int rc = edera_zone_destroy(z, ra_destroyed, op);
+
+				if (rc < 0) {
+					op->status = rc; /* the handle stays: still a zone */
+				} else {
+					op->pending++;
+					op->cleaned++;
+				}
+			}
+		} else {
+			snprintf(path, sizeof(path), "/local/domain/%u", c->domid);
+			ra_rm(op, path);
+			snprintf(path, sizeof(path), "/vm/%s", c->v[RA_UUID]);
+			ra_rm(op, path);
+			op->cleaned++;
+		}
+	}
+	ra_step_done(ctx, 0, op);
+}
+
+/* One read (or the hold while they go out) settled. */
+static void ra_read_settled(edera_ctx *ctx, struct reattach_op *op)
+{
+	if (--op->pending > 0)
+		return;
+	if (op->status < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, op->status, op);
+	} else {
+		ra_process(op);
+	}
+}
+
+static void ra_read_done(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct ra_read *r = data;
+	struct reattach_op *op = r->op;
+
+	if (status == 0) {
+		char *v = malloc(len + 1);
+
+		if (!v) {
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+		} else {
+			memcpy(v, value, len);
+			v[len] = '\0';
+			op->c[r->cand].v[r->key] = v;
+		}
+	}
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	ra_read_settled(ctx, op);
+}
+
+static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size_t n, void *data)
+{
+	struct reattach_op *op = data;
+
+	if (status == 0) {
+		op->c = calloc(n ? n : 1, sizeof(*op->c));
+		op->r = calloc(n ? n * RA_N : 1, sizeof(*op->r));
+		if (!op->c || !op->r)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	op->pending = 1; /* held while the reads go out */
+	op->status = status;
+	for (size_t i = 0; i < n && op->status == 0; i++) {
+		char *end;
+		unsigned long d = strtoul(names[i], &end, 10);
+		struct ra_cand *c = &op->c[op->n];
+
+		if (*end || end == names[i] || d == 0 || d >= DOMID_FIRST_RESERVED ||
+		    edera_zone_lookup_domid(ctx, (uint32_t)d))
+			continue;
+		c->domid = (uint32_t)d;
+		for (int k = 0; k < RA_N; k++) {
+			struct ra_read *r = &op->r[op->n * RA_N + k];
+			char path[96];
+			int rc;
+
+			r->op = op;
+			r->cand = op->n;
+			r->key = k;
+			snprintf(path, sizeof(path), "/local/domain/%u/%s", c->domid, ra_rel[k]);
+			rc = edera_xs_read(ctx, NULL, path, ra_read_done, r);
+			if (rc < 0)
+				op->status = rc;
+			else
+				op->pending++;
+		}
+		op->n++;
+	}
+	ra_read_settled(ctx, op);
+}
+
+int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)
+{
+	struct reattach_op *op;
+	int rc;
+
+	if (!ctx || !cb)
+		return ed_error(EDERA_EINVAL, "edera_zone_reattach: ctx and cb are required");
+	/* Watch before looking, so no exit falls between the two. */
+	rc = ensure_release_watch(ctx);
+	if (rc < 0)
+		return rc;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->ctx = ctx;
+	op->cb = cb;
+	op->data = data;
+	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
+	if (rc < 0)
+		free(op);
+	return rc;
+}
+
+struct sync_reattach {
+	struct ed_sync s; /* first */
+	unsigned int attached, cleaned;
+};
+
+static void sync_reattached(edera_ctx *ctx, int status, unsigned int attached,
+                            unsigned int cleaned, void *data)
+{
+	struct sync_reattach *s = data;
+
+	s->attached = attached;
+	s->cleaned = cleaned;
+	ed_sync_finish(&s->s, status);
+}
+
+int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached, unsigned int *cleaned)
+{
+	struct sync_reattach s;
+	int rc = ed_ctx_check_blocking(ctx, "edera_zone_reattach_sync");
+
+	if (rc < 0)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	rc = ed_sync_wait(ctx, edera_zone_reattach(ctx, sync_reattached, &s), &s.s);
+	if (attached)
+		*attached = s.attached;
+	if (cleaned)
+		*cleaned = s.cleaned;
+	return rc;
 }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <edera/edera.h>
@@ -376,36 +377,303 @@ START_TEST(cycles_leave_nothing)
 END_TEST
 
 /* The project's minimal PV kernel (a few KiB, tests/guest/mini) built and
- * run by libedera: its console line arrives and its exit is reported and
- * cleaned up.  (Known issue: it asks for "poweroff" but the exit is
- * reported as a crash; the reason mapping is proven with Linux guests in
- * graceful_poweroff_reboot_and_crash.  See the issue notes.) */
-START_TEST(mini_kernel_runs)
+ * run by libedera, once per shutdown reason: its console line arrives and
+ * the exit is reported with the reason the kernel asked Xen for. */
+START_TEST(mini_kernel_each_reason)
+{
+	static const struct {
+		const char *word;
+		int reason;
+	} want[] = {
+		{ "poweroff", EDERA_ZONE_EXIT_POWEROFF }, { "reboot", EDERA_ZONE_EXIT_REBOOT },
+		{ "suspend", EDERA_ZONE_EXIT_SUSPEND },   { "crash", EDERA_ZONE_EXIT_CRASH },
+		{ "watchdog", EDERA_ZONE_EXIT_WATCHDOG },
+	};
+	edera_ctx *ctx = NULL;
+	int before = xl_domains();
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		edera_zone_config cfg;
+		edera_zone *z = NULL;
+		struct exit_state s = { 0, -1 };
+		time_t deadline = time(NULL) + 60;
+		char name[64], cmdline[64], line[160];
+
+		snprintf(name, sizeof(name), "edera-mini-%s", want[i].word);
+		snprintf(cmdline, sizeof(cmdline), "reason=%s", want[i].word);
+		edera_zone_config_init(&cfg);
+		cfg.name = name;
+		cfg.kernel = guest_image("EDERA_MINI_KERNEL");
+		cfg.cmdline = cmdline;
+		cfg.memory_mib = 16;
+		ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
+		edera_zone_on_exit(z, on_exit_cb, &s);
+		while (s.exits == 0) {
+			ck_assert_msg(time(NULL) < deadline, "the mini kernel (%s) never exited", cmdline);
+			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+		}
+		ck_assert_msg(s.reason == want[i].reason, "%s: exit reason %d, expected %d", cmdline,
+		              s.reason, want[i].reason);
+		ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+		snprintf(line, sizeof(line), "EDERA-MINI hello from a minimal PV kernel; cmdline: %s",
+		         cmdline);
+		for (int tries = 0; !console_has(name, line) && tries < 20; tries++)
+			usleep(100000);
+		ck_assert_msg(console_has(name, line), "no console line from the mini kernel (%s)",
+		              cmdline);
+	}
+	ck_assert_int_eq(xl_domains(), before);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* ---- re-attach, asynchronous destroy, close during creation, xl agreement -- */
+
+/* A zone of the mini kernel (16 MiB) with REASON, created synchronously. */
+static edera_zone *mini_zone(edera_ctx *ctx, const char *name, const char *reason)
+{
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+	char cmdline[64];
+
+	snprintf(cmdline, sizeof(cmdline), "reason=%s", reason);
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = guest_image("EDERA_MINI_KERNEL");
+	cfg.cmdline = cmdline;
+	cfg.memory_mib = 16;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
+	return z;
+}
+
+/* xl's line for NAME: its domid and state column; 0 if xl does not list it. */
+static int xl_find(const char *name, unsigned int *domid, char state[16], unsigned int *mem_mib)
+{
+	char line[512], n[128], st[16];
+	unsigned int id, mem, vcpus;
+	int found = 0;
+	FILE *p = popen(XL " list 2>/dev/null", "r");
+
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		if (sscanf(line, "%127s %u %u %u %15s", n, &id, &mem, &vcpus, st) == 5 &&
+		    strcmp(n, name) == 0) {
+			found = 1;
+			if (domid)
+				*domid = id;
+			if (state)
+				snprintf(state, 16, "%s", st);
+			if (mem_mib)
+				*mem_mib = mem;
+		}
+	pclose(p);
+	return found;
+}
+
+struct destroy_state {
+	int calls, status;
+};
+
+static void destroy_cb(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct destroy_state *d = data;
+
+	ck_assert_ptr_nonnull(zone);
+	ck_assert_ptr_eq(edera_zone_lookup(ctx, edera_zone_name(zone)), zone);
+	d->calls++;
+	d->status = status;
+}
+
+/* A zone created by a process that then dies without destroying it (and one
+ * that stopped with nobody to clean up, and a marker whose domain is gone)
+ * is found by a new context: the live one is taken over, the rest cleaned. */
+START_TEST(reattach_after_restart)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z;
+	edera_zone_info info;
+	unsigned int attached = 99, cleaned = 99, xl_id = 0;
+	char state[16] = "", *v = NULL;
+	int before = xl_domains(), status = -1;
+	time_t deadline = time(NULL) + 60;
+	pid_t pid;
+	struct destroy_state ds = { 0, 1 };
+	const char *stale_uuid = "0e0e0e0e-1111-4222-8333-444455556666";
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* The "orchestrator" that dies: no destroy, no close. */
+		edera_ctx *c = NULL;
+
+		if (edera_ctx_open(&c, NULL) < 0)
+			_exit(2);
+		mini_zone(c, "edera-orphan", "wait");
+		mini_zone(c, "edera-orphan-stopped", "poweroff");
+		_exit(0);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child status %d", status);
+	ck_assert_int_eq(xl_domains(), before + 2);
+	/* The second one powers off by itself; nobody handles it. */
+	while (!(xl_find("edera-orphan-stopped", NULL, state, NULL) && strchr(state, 's'))) {
+		ck_assert_msg(time(NULL) < deadline, "edera-orphan-stopped never shut down (%s)",
+		              state);
+		usleep(100000);
+	}
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	/* A marker left behind for a domain that no longer exists. */
+	ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, "/local/domain/4000/edera/uuid", stale_uuid,
+	                                     strlen(stale_uuid)),
+	                 0);
+	ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, "/vm/0e0e0e0e-1111-4222-8333-444455556666/name",
+	                                     "x", 1),
+	                 0);
+
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	ck_assert_uint_eq(attached, 1);
+	ck_assert_uint_eq(cleaned, 2);
+	z = edera_zone_lookup(ctx, "edera-orphan");
+	ck_assert_ptr_nonnull(z);
+	ck_assert_ptr_null(edera_zone_lookup(ctx, "edera-orphan-stopped"));
+	ck_assert(xl_find("edera-orphan", &xl_id, state, NULL));
+	ck_assert_uint_eq(edera_zone_domid(z), xl_id);
+	ck_assert_ptr_eq(edera_zone_lookup_uuid(ctx, edera_zone_uuid(z)), z);
+	edera_zone_info_init(&info);
+	ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+	ck_assert_int_eq(info.state, EDERA_ZONE_RUNNING);
+	ck_assert(!xl_find("edera-orphan-stopped", NULL, NULL, NULL));
+	ck_assert_int_eq(edera_xs_read_sync(ctx, NULL, "/local/domain/4000/edera/uuid", &v, NULL),
+	                 EDERA_ENOENT);
+	ck_assert_int_eq(
+	        edera_xs_read_sync(ctx, NULL, "/vm/0e0e0e0e-1111-4222-8333-444455556666/name", &v,
+	                           NULL),
+	        EDERA_ENOENT);
+
+	/* Again: nothing new. */
+	ck_assert_int_eq(edera_zone_reattach_sync(ctx, &attached, &cleaned), 0);
+	ck_assert_uint_eq(attached, 0);
+	ck_assert_uint_eq(cleaned, 0);
+
+	/* The asynchronous destroy: the handle is valid in the callback, the
+	 * domain and its nodes are gone when it runs. */
+	ck_assert_int_eq(edera_zone_destroy(z, destroy_cb, &ds), 0);
+	ck_assert_int_eq(edera_zone_destroy(z, destroy_cb, &ds), EDERA_EBUSY);
+	while (ds.calls == 0)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	ck_assert_int_eq(ds.calls, 1);
+	ck_assert_int_eq(ds.status, 0);
+	ck_assert_ptr_null(edera_zone_lookup(ctx, "edera-orphan"));
+	ck_assert(!xl_find("edera-orphan", NULL, NULL, NULL));
+	ck_assert_int_eq(xl_domains(), before);
+	{
+		char path[64];
+
+		snprintf(path, sizeof(path), "/local/domain/%u", xl_id);
+		ck_assert(!xs_exists(ctx, path));
+	}
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+static void create_cb(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	int *st = data;
+
+	*st = status;
+}
+
+/* Closing the context while a creation is under way leaves no domain and no
+ * XenStore nodes, and the creation's callback reports the cancellation. */
+START_TEST(close_during_create_leaves_nothing)
 {
 	edera_ctx *ctx = NULL;
 	edera_zone_config cfg;
-	edera_zone *z = NULL;
-	struct exit_state s = { 0, -1 };
-	time_t deadline = time(NULL) + 60;
+	char **names = NULL;
+	size_t n_before = 0, n_after = 0;
+	int before = xl_domains(), st = 1;
 
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, "/local/domain", &names, &n_before), 0);
+	edera_free(names);
 	edera_zone_config_init(&cfg);
-	cfg.name = "edera-mini";
-	cfg.kernel = guest_image("EDERA_MINI_KERNEL");
-	cfg.cmdline = "reason=crash";
-	cfg.memory_mib = 16;
-	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
-	edera_zone_on_exit(z, on_exit_cb, &s);
-	while (s.exits == 0) {
-		ck_assert_msg(time(NULL) < deadline, "the mini kernel never exited");
-		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	cfg.name = "edera-closed";
+	cfg.kernel = kernel();
+	cfg.initrd = hello_initrd();
+	cfg.memory_mib = 128;
+	ck_assert_int_eq(edera_zone_create(ctx, &cfg, create_cb, &st), 0);
+	edera_ctx_close(ctx);
+	ck_assert_msg(st < 0, "the creation's callback ran with %d", st);
+	ck_assert_int_eq(xl_domains(), before);
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, "/local/domain", &names, &n_after), 0);
+	edera_free(names);
+	ck_assert_uint_eq(n_after, n_before);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* The library's list against xl's, step by step: names, domids, paused
+ * state and memory agree, and xl lists no zone the library does not. */
+static void assert_xl_agrees(edera_ctx *ctx)
+{
+	char line[512], n[128], st[16];
+	unsigned int id, mem, vcpus, ours = 0, xl_zones = 0;
+	FILE *p;
+
+	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z)) {
+		edera_zone_info info;
+		unsigned int xl_id = 0, xl_mem = 0;
+		char state[16] = "";
+
+		edera_zone_info_init(&info);
+		ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+		ck_assert_msg(xl_find(edera_zone_name(z), &xl_id, state, &xl_mem), "xl lacks '%s'",
+		              edera_zone_name(z));
+		ck_assert_uint_eq(xl_id, edera_zone_domid(z));
+		ck_assert_msg((strchr(state, 'p') != NULL) == (info.state == EDERA_ZONE_PAUSED),
+		              "'%s': xl state %s, library state %d", edera_zone_name(z), state,
+		              info.state);
+		ck_assert_msg(xl_mem + 1 >= info.memory_kib / 1024 && xl_mem <= info.memory_kib / 1024 + 1,
+		              "'%s': xl says %u MiB, the library %llu KiB", edera_zone_name(z), xl_mem,
+		              (unsigned long long)info.memory_kib);
+		ours++;
 	}
-	ck_assert_int_eq(s.reason, EDERA_ZONE_EXIT_CRASH);
-	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
-	sleep(1);
-	ck_assert_msg(console_has("edera-mini",
-	                          "EDERA-MINI hello from a minimal PV kernel; cmdline: reason=crash"),
-	              "no console line from the mini kernel");
+	p = popen(XL " list 2>/dev/null", "r");
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		if (sscanf(line, "%127s %u %u %u %15s", n, &id, &mem, &vcpus, st) == 5 && id != 0) {
+			ck_assert_msg(edera_zone_lookup_domid(ctx, id) != NULL,
+			              "xl lists domain %u '%s' the library does not", id, n);
+			xl_zones++;
+		}
+	pclose(p);
+	ck_assert_uint_eq(xl_zones, ours);
+}
+
+START_TEST(xl_list_agrees)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *a, *b, *c;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	assert_xl_agrees(ctx);
+	a = mini_zone(ctx, "edera-agree-a", "wait");
+	assert_xl_agrees(ctx);
+	b = mini_zone(ctx, "edera-agree-b", "wait");
+	c = mini_zone(ctx, "edera-agree-c", "wait");
+	assert_xl_agrees(ctx);
+	ck_assert_int_eq(edera_zone_pause(b), 0);
+	assert_xl_agrees(ctx);
+	ck_assert_int_eq(edera_zone_destroy_sync(a), 0);
+	assert_xl_agrees(ctx);
+	ck_assert_int_eq(edera_zone_unpause(b), 0);
+	assert_xl_agrees(ctx);
+	ck_assert_int_eq(edera_zone_destroy_sync(b), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(c), 0);
+	assert_xl_agrees(ctx);
 	edera_ctx_close(ctx);
 }
 END_TEST
@@ -422,7 +690,10 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, graceful_poweroff_reboot_and_crash);
 	tcase_add_test(tc, shutdown_ignored_times_out_then_destroy);
 	tcase_add_test(tc, cycles_leave_nothing);
-	tcase_add_test(tc, mini_kernel_runs);
+	tcase_add_test(tc, mini_kernel_each_reason);
+	tcase_add_test(tc, reattach_after_restart);
+	tcase_add_test(tc, close_during_create_leaves_nothing);
+	tcase_add_test(tc, xl_list_agrees);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -17,6 +17,7 @@
 	.popsection
 
 NOTE(XEN_ELFNOTE_GUEST_OS, .asciz, "edera-mini")
+NOTE(XEN_ELFNOTE_LOADER, .asciz, "generic")
 NOTE(XEN_ELFNOTE_XEN_VERSION, .asciz, "xen-3.0")
 NOTE(XEN_ELFNOTE_VIRT_BASE, .quad, 0x400000)
 NOTE(XEN_ELFNOTE_PADDR_OFFSET, .quad, 0x400000)

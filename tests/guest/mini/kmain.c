@@ -3,9 +3,14 @@
  * libedera built really runs.  It writes one line to its PV console ring
  * and shuts down with the reason its command line asks for
  * ("reason=poweroff|reboot|crash|suspend|watchdog"; default poweroff; or
- * "reason=wait" to stay up, blocked, until destroyed), so
+ * "reason=wait" to stay up, blocked, until destroyed; "wait" also answers
+ * no shutdown request), so
  * the toolstack's own cost can be measured apart from a Linux boot. */
 #include <stdint.h>
+/* Without this, xen.h maps the hypercall names to their pre-3.2 "compat"
+ * forms: sched_op becomes sched_op_compat (6), which takes the shutdown
+ * reason by value, not a pointer to it. */
+#define __XEN_INTERFACE_VERSION__ 0x00040e00
 #include <xen/xen.h>
 #include <xen/sched.h>
 #include <xen/event_channel.h>
@@ -100,7 +105,17 @@ void kmain(start_info_t *si)
 	/* Let the backend take the line before the domain goes away. */
 	for (int spins = 0; c->out_cons != c->out_prod && spins < 100000; spins++)
 		hypercall2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);
+	if (wait) {
+		/* Sleep without taking events (there is no handler for them):
+		 * poll a channel of our own that nothing ever signals. */
+		struct evtchn_alloc_unbound au = { .dom = DOMID_SELF, .remote_dom = DOMID_SELF };
+		struct sched_poll poll = { .nr_ports = 1, .timeout = 0 };
+
+		hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_alloc_unbound, (unsigned long)&au);
+		set_xen_guest_handle(poll.ports, &au.port);
+		for (;;)
+			hypercall2(__HYPERVISOR_sched_op, SCHEDOP_poll, (unsigned long)&poll);
+	}
 	for (;;)
-		hypercall2(__HYPERVISOR_sched_op, wait ? SCHEDOP_block : SCHEDOP_shutdown,
-		           (unsigned long)&sd);
+		hypercall2(__HYPERVISOR_sched_op, SCHEDOP_shutdown, (unsigned long)&sd);
 }

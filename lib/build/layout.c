@@ -94,3 +94,27 @@ int ed_layout_compute(const struct ed_layout_in *in, struct ed_layout *out)
 		                (unsigned long long)((need + 255) >> 8));
 	return 0;
 }
+
+void ed_hypercall_page_fill(uint8_t *page)
+{
+	/* __HYPERVISOR_iret in Xen's public xen.h */
+	enum { HC_IRET = 23, STUB = 32 };
+
+	memset(page, 0xcc, ED_PAGE_SIZE);
+	for (unsigned int nr = 0; nr < ED_PAGE_SIZE / STUB; nr++) {
+		uint8_t *p = page + nr * STUB;
+
+		*p++ = 0x51;             /* push %rcx */
+		*p++ = 0x41, *p++ = 0x53; /* push %r11 */
+		if (nr == HC_IRET)
+			*p++ = 0x50; /* push %rax: iret's frame starts with it */
+		*p++ = 0xb8;     /* mov $nr, %eax */
+		*p++ = (uint8_t)nr, *p++ = 0, *p++ = 0, *p++ = 0;
+		*p++ = 0x0f, *p++ = 0x05; /* syscall */
+		if (nr == HC_IRET)
+			continue; /* never returns here */
+		*p++ = 0x41, *p++ = 0x5b; /* pop %r11 */
+		*p++ = 0x59;             /* pop %rcx */
+		*p++ = 0xc3;             /* ret */
+	}
+}

@@ -37,4 +37,11 @@ struct ed_layout {
  * boot structures need 300 MiB"). */
 int ed_layout_compute(const struct ed_layout_in *in, struct ed_layout *out);
 
+/* Fill a 4 KiB hypercall page for a 64-bit PV kernel (the page its
+ * XEN_ELFNOTE_HYPERCALL_PAGE names): 32-byte stubs, one per hypercall
+ * number, each `push %rcx; push %r11; mov $N,%eax; syscall; pop %r11;
+ * pop %rcx; ret`, except iret's, which pushes %rax too and does not
+ * return.  Bytes between stubs are int3. */
+void ed_hypercall_page_fill(uint8_t *page);
+
 #endif

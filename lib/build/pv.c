@@ -4,7 +4,8 @@
  *   1. read and parse the kernel and initrd; compute the layout
  *   2. create the domain (paused) and set its memory ceiling
  *   3. populate its memory, 2 MiB extents where possible -> the p2m
- *   4. map the boot area; load kernel and initrd; write the p2m list
+ *   4. map the boot area; load kernel and initrd (and fill the kernel's
+ *      hypercall page if it names one); write the p2m list
  *   5. special pages: xenstore and console rings, their event channels and
  *      reserved grant entries; shared_info
  *   6. bootstrap page tables; start_info
@@ -193,6 +194,9 @@ static void load_contents(struct build *b)
 	uint64_t *p2m_list = boot_ptr(b, b->l.p2m.pfn);
 
 	ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
+	if (b->kp->hypercall_page)
+		ed_hypercall_page_fill(boot_ptr(b, (b->kp->hypercall_page - b->kp->virt_base) >>
+		                                           ED_PAGE_SHIFT));
 	if (b->ramdisk_len)
 		memcpy(boot_ptr(b, b->l.ramdisk.pfn), b->ramdisk, b->ramdisk_len);
 	for (uint64_t i = 0; i < b->nr_pages; i++)

@@ -95,6 +95,28 @@ START_TEST(tiny_kernel_small_domain)
 }
 END_TEST
 
+/* The hypercall page: stub N at N*32 loads N into %eax and traps with
+ * syscall; iret's stub also pushes %rax and does not return. */
+START_TEST(hypercall_page_stubs)
+{
+	static uint8_t page[4096];
+	static const uint8_t normal[] = { 0x51, 0x41, 0x53, 0xb8, 7, 0, 0, 0, 0x0f, 0x05,
+		                          0x41, 0x5b, 0x59, 0xc3, 0xcc };
+	static const uint8_t iret[] = { 0x51, 0x41, 0x53, 0x50, 0xb8, 23, 0, 0, 0, 0x0f, 0x05, 0xcc };
+
+	memset(page, 0, sizeof(page));
+	ed_hypercall_page_fill(page);
+	ck_assert_mem_eq(page + 7 * 32, normal, sizeof(normal));
+	ck_assert_mem_eq(page + 23 * 32, iret, sizeof(iret));
+	for (unsigned int nr = 0; nr < 128; nr++) {
+		const uint8_t *p = page + nr * 32 + (nr == 23 ? 5 : 4);
+
+		ck_assert_uint_eq(p[0] | p[1] << 8 | p[2] << 16 | (uint32_t)p[3] << 24, nr);
+	}
+	ck_assert_uint_eq(page[4095], 0xcc);
+}
+END_TEST
+
 Suite *layout_suite(void)
 {
 	Suite *s = suite_create("layout");
@@ -104,6 +126,7 @@ Suite *layout_suite(void)
 	tcase_add_test(tc, tables_cover_everything);
 	tcase_add_test(tc, too_small_or_bad);
 	tcase_add_test(tc, tiny_kernel_small_domain);
+	tcase_add_test(tc, hypercall_page_stubs);
 	suite_add_tcase(s, tc);
 	return s;
 }

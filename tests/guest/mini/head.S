@@ -23,6 +23,7 @@ NOTE(XEN_ELFNOTE_VIRT_BASE, .quad, 0x400000)
 NOTE(XEN_ELFNOTE_PADDR_OFFSET, .quad, 0x400000)
 NOTE(XEN_ELFNOTE_ENTRY, .quad, _start)
 NOTE(XEN_ELFNOTE_FEATURES, .asciz, "!writable_page_tables")
+NOTE(XEN_ELFNOTE_HYPERCALL_PAGE, .quad, hypercall_page)
 
 	.text
 	.globl _start
@@ -32,3 +33,9 @@ _start:
 	call kmain
 1:	hlt
 	jmp 1b
+
+	/* Filled by the domain builder: one 32-byte stub per hypercall. */
+	.balign 4096
+	.globl hypercall_page
+hypercall_page:
+	.fill 4096, 1, 0

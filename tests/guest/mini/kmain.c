@@ -20,16 +20,19 @@
 /* Xen maps its machine-to-physical table read-only into 64-bit PV guests. */
 #define M2P ((const unsigned long *)0xFFFF800000000000ul)
 
+/* The page the builder fills (XEN_ELFNOTE_HYPERCALL_PAGE in head.S): using
+ * it, rather than a syscall of our own, proves the builder wrote it. */
+extern char hypercall_page[4096];
+
 static long hypercall2(unsigned long nr, unsigned long a1, unsigned long a2)
 {
 	register unsigned long rdi __asm__("rdi") = a1;
 	register unsigned long rsi __asm__("rsi") = a2;
 	long ret;
 
-	/* The 64-bit PV hypercall ABI: number in %eax, then syscall. */
-	__asm__ volatile("syscall"
+	__asm__ volatile("call *%[stub]"
 	                 : "=a"(ret), "+r"(rdi), "+r"(rsi)
-	                 : "0"(nr)
+	                 : [stub] "r"(hypercall_page + nr * 32)
 	                 : "rcx", "r11", "memory");
 	return ret;
 }

@@ -11,5 +11,6 @@ Suite *xs_client_suite(void);
 Suite *offload_suite(void);
 Suite *image_suite(void);
 Suite *layout_suite(void);
+Suite *ring_suite(void);
 
 #endif

@@ -95,6 +95,18 @@ static void unlink_zone(edera_zone *z)
 	z->prev = z->next = NULL;
 }
 
+/* Into the context's registry (the name is taken from then on). */
+static void link_zone(edera_zone *z)
+{
+	edera_ctx *ctx = z->ctx;
+
+	z->prev = NULL;
+	z->next = ctx->zones;
+	if (z->next)
+		z->next->prev = z;
+	ctx->zones = z;
+}
+
 static void shutdown_finish(edera_zone *z, int status);
 
 static void free_zone(edera_zone *z)
@@ -126,48 +138,79 @@ static void new_uuid(edera_zone *z)
 
 /* ---- cleanup shared by failures, exits and destroy ---------------------------- */
 
-/* XenStore side: forget the domain and remove its nodes (best effort,
- * asynchronous: nothing waits for it).  Only once the domain is dying:
+/* XenStore side: forget the domain and remove its nodes, asynchronously;
+ * DONE (may be NULL) runs once all requests settled, with the first failure
+ * other than a node already gone (a release xenstored refuses is fine: it
+ * may never have known the domain).  Only once the domain is dying:
  * xenstored's own @releaseDomain for the dying domain is what tells
  * xenconsoled to let go of the console ring, and xenstored sends it only
- * for domains it still knows. */
+ * for domains it still knows.  Counted in ctx->cleanups, so closing the
+ * context on its own loop waits for it. */
 struct nodes_op {
-	edera_ctx *ctx;
 	int pending;
+	int status;
+	edera_xs_done_cb done;
+	void *data;
 };
 
-static void nodes_done(edera_ctx *ctx, int status, void *data)
+static void nodes_settled(edera_ctx *ctx, int status, void *data)
 {
 	struct nodes_op *op = data;
 
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
 	if (--op->pending > 0)
 		return;
 	ctx->cleanups--;
+	if (op->done)
+		op->done(ctx, op->status, op->data);
 	free(op);
 }
 
-static void remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced)
+static void nodes_released(edera_ctx *ctx, int status, void *data)
+{
+	nodes_settled(ctx, 0, data);
+}
+
+static void nodes_rm(edera_ctx *ctx, struct nodes_op *op, const char *path)
+{
+	int rc = edera_xs_rm(ctx, NULL, path, nodes_settled, op);
+
+	if (rc == 0)
+		op->pending++;
+	else if (op->status == 0)
+		op->status = rc;
+}
+
+static void remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced,
+                         edera_xs_done_cb done, void *data)
 {
 	struct nodes_op *op;
 	char path[64];
 
-	if (ctx->xs_gone)
+	if (ctx->xs_gone) {
+		if (done)
+			done(ctx, 0, data);
 		return;
+	}
 	op = calloc(1, sizeof(*op));
-	if (!op)
-		return; /* the marker stays: edera_zone_reattach will find it */
-	op->ctx = ctx;
+	if (!op) {
+		/* the marker stays: edera_zone_reattach will find it */
+		if (done)
+			done(ctx, ed_error(EDERA_ENOMEM, "out of memory"), data);
+		return;
+	}
+	op->done = done;
+	op->data = data;
 	op->pending = 1; /* held while the requests go out */
 	ctx->cleanups++;
-	if (introduced && edera_xs_release(ctx, domid, nodes_done, op) == 0)
+	if (introduced && edera_xs_release(ctx, domid, nodes_released, op) == 0)
 		op->pending++;
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
-	if (edera_xs_rm(ctx, NULL, path, nodes_done, op) == 0)
-		op->pending++;
+	nodes_rm(ctx, op, path);
 	snprintf(path, sizeof(path), "/vm/%s", uuid);
-	if (edera_xs_rm(ctx, NULL, path, nodes_done, op) == 0)
-		op->pending++;
-	nodes_done(ctx, 0, op);
+	nodes_rm(ctx, op, path);
+	nodes_settled(ctx, 0, op);
 }
 
 struct destroy_work {
@@ -193,7 +236,7 @@ static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_work *w = arg;
 
-	remove_nodes(ctx, w->domid, w->uuid, w->introduced);
+	remove_nodes(ctx, w->domid, w->uuid, w->introduced, NULL, NULL);
 	free(w);
 	ctx->cleanups--;
 }
@@ -216,7 +259,7 @@ static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intro
 		free(w);
 	}
 	xc_domain_destroy(ctx->hv.xch, z->domid);
-	remove_nodes(ctx, z->domid, z->uuid_str, introduced);
+	remove_nodes(ctx, z->domid, z->uuid_str, introduced, NULL, NULL);
 }
 
 /* ---- shutdown requests -------------------------------------------------------- */
@@ -414,7 +457,7 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			destroy_domain_async(ctx, z, true);
 		else
-			remove_nodes(ctx, z->domid, z->uuid_str, true);
+			remove_nodes(ctx, z->domid, z->uuid_str, true, NULL, NULL);
 		/* The exit event first, then the shutdown request it answers;
 		 * either callback may destroy the zone. */
 		if (z->exit_cb)
@@ -745,11 +788,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->p.vcpus = c.vcpus;
 	op->p.max_vcpus = c.max_vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
-	/* In the registry at once, so the name is taken. */
-	z->next = ctx->zones;
-	if (z->next)
-		z->next->prev = z;
-	ctx->zones = z;
+	link_zone(z); /* at once, so the name is taken */
 	rc = ed_offload(ctx, build_work, build_after, op);
 	if (rc < 0) {
 		free_zone(z);
@@ -816,8 +855,6 @@ struct destroy_op {
 	edera_zone *zone;
 	edera_zone_done_cb cb;
 	void *data;
-	int pending; /* XenStore removals in flight */
-	int status;
 };
 
 static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
@@ -837,52 +874,21 @@ static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
 	free(op);
 }
 
-static void destroy_node_done(edera_ctx *ctx, int status, void *data)
+static void destroy_nodes_removed(edera_ctx *ctx, int status, void *data)
 {
-	struct destroy_op *op = data;
-
-	/* Nodes someone else removed already are fine. */
-	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
-		op->status = status;
-	if (--op->pending == 0)
-		destroy_finish(ctx, op, op->status);
-}
-
-static void destroy_node(edera_ctx *ctx, struct destroy_op *op, const char *path)
-{
-	int rc = edera_xs_rm(ctx, NULL, path, destroy_node_done, op);
-
-	if (rc == 0)
-		op->pending++;
-	else if (op->status == 0)
-		op->status = rc;
-}
-
-static void destroy_release_done(edera_ctx *ctx, int status, void *data)
-{
-	/* xenstored may not know the domain (never introduced, or gone). */
-	destroy_node_done(ctx, 0, data);
+	destroy_finish(ctx, data, status);
 }
 
 static void destroyed(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
-	edera_zone *z = op->zone;
-	char path[64];
 
 	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
 		destroy_finish(ctx, op, status);
 		return;
 	}
 	/* Only now that the domain is dying (see remove_nodes). */
-	op->pending = 1; /* held while the requests go out */
-	if (edera_xs_release(ctx, z->domid, destroy_release_done, op) == 0)
-		op->pending++;
-	snprintf(path, sizeof(path), "/local/domain/%u", z->domid);
-	destroy_node(ctx, op, path);
-	snprintf(path, sizeof(path), "/vm/%s", z->uuid_str);
-	destroy_node(ctx, op, path);
-	destroy_node_done(ctx, 0, op);
+	remove_nodes(ctx, op->zone->domid, op->zone->uuid_str, true, destroy_nodes_removed, op);
 }
 
 static int nothing_to_do(void *arg)
@@ -1014,6 +1020,14 @@ static void ra_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *dat
 	ra_step_done(ctx, status, data);
 }
 
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                            : -1;
+}
+
 static bool parse_uuid(const char *s, uint8_t out[16])
 {
 	size_t j = 0;
@@ -1028,15 +1042,8 @@ static bool parse_uuid(const char *s, uint8_t out[16])
 				return false;
 			continue;
 		}
-		hi = s[i] >= '0' && s[i] <= '9' ? s[i] - '0'
-		   : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-		   : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
-		                                : -1;
-		i++;
-		lo = s[i] >= '0' && s[i] <= '9' ? s[i] - '0'
-		   : s[i] >= 'a' && s[i] <= 'f' ? s[i] - 'a' + 10
-		   : s[i] >= 'A' && s[i] <= 'F' ? s[i] - 'A' + 10
-		                                : -1;
+		hi = hexval(s[i]);
+		lo = hexval(s[++i]);
 		if (hi < 0 || lo < 0 || j >= 16)
 			return false;
 		out[j++] = (uint8_t)(hi << 4 | lo);
@@ -1076,21 +1083,8 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
 	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
 	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
-	z->next = ctx->zones;
-	if (z->next)
-		z->next->prev = z;
-	ctx->zones = z;
+	link_zone(z);
 	return z;
-}
-
-static void ra_rm(struct reattach_op *op, const char *path)
-{
-	int rc = edera_xs_rm(op->ctx, NULL, path, ra_step_done, op);
-
-	if (rc == 0)
-		op->pending++;
-	else if (op->status == 0)
-		op->status = rc;
 }
 
 /* Every marker read: decide for each candidate. */
@@ -1105,7 +1099,6 @@ static void ra_process(struct reattach_op *op)
 		xc_dominfo_t di;
 		bool exists;
 		edera_zone *z;
-		char path[64];
 
 		if (!c->v[RA_UUID] || !parse_uuid(c->v[RA_UUID], uuid))
 			continue; /* not a zone of ours (or a marker we cannot read) */
@@ -1132,10 +1125,8 @@ static void ra_process(struct reattach_op *op)
 				}
 			}
 		} else {
-			snprintf(path, sizeof(path), "/local/domain/%u", c->domid);
-			ra_rm(op, path);
-			snprintf(path, sizeof(path), "/vm/%s", c->v[RA_UUID]);
-			ra_rm(op, path);
+			op->pending++;
+			remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
 			op->cleaned++;
 		}
 	}

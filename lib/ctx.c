@@ -7,6 +7,8 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "console/console.h"
+#include "hv/evtchn.h"
 #include "zone/zone.h"
 
 void edera_ctx_options_init(edera_ctx_options *opts)
@@ -111,6 +113,8 @@ void edera_ctx_close(edera_ctx *ctx)
 	}
 	ctx->closing = true;
 	ed_zones_fini(ctx);
+	ed_consoles_fini(ctx);
+	ed_evtchn_fini(ctx);
 	/* On our own loop, let clean-ups of zones that stopped or failed to
 	 * start finish (they need XenStore).  On the caller's loop, pending
 	 * ones are cut short: edera_zone_reattach finds what they left. */

@@ -23,6 +23,10 @@ struct edera_ctx {
 	bool closing;              /* edera_ctx_close called; freed when work is done */
 	bool xs_gone;              /* the XenStore client is shut: send nothing more */
 	unsigned int cleanups;     /* zone clean-ups in flight (destroy, node removal) */
+	struct ed_evtchn *evtchn;  /* bound event channels (hv/evtchn.c) */
+	/* consoles with output left for a later turn (console/console.c) */
+	struct ed_console *con_rq_head, *con_rq_tail;
+	uv_idle_t *con_idle;
 };
 
 /* Called after threadpool work completes: frees a context closed meanwhile. */

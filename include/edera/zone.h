@@ -5,7 +5,8 @@
  *
  * A zone handle belongs to its context: it stays valid until
  * edera_zone_destroy() completes or the context closes.  The console is
- * served by xenconsoled (its log, or `xl console`).
+ * served by the library itself (edera/console.h) unless the zone's
+ * configuration hands it to xenconsoled.
  */
 #ifndef EDERA_ZONE_H
 #define EDERA_ZONE_H
@@ -30,6 +31,11 @@ typedef struct edera_zone_config {
 	uint32_t vcpus;         /* online at boot (default 1; 0 means the default) */
 	uint32_t max_vcpus;     /* default: vcpus */
 	int start_paused;       /* non-zero: leave it paused (see edera_zone_unpause) */
+	int console_mode;       /* edera_console_mode: EDERA_CONSOLE_LIBRARY (default) or
+	                           EDERA_CONSOLE_XENCONSOLED */
+	uint32_t console_history_kib; /* output kept for late subscribers (default 64,
+	                                 at most 16384) */
+	const char *console_log;      /* a file the output is appended to, or NULL */
 } edera_zone_config;
 
 EDERA_API void edera_zone_config_init(edera_zone_config *cfg);

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "build/pv.h"
+#include "console/console.h"
 #include "ctx.h"
 #include "hv/offload.h"
 #include "zone.h"
@@ -36,6 +37,7 @@ struct edera_zone {
 	edera_zone_exit_cb exit_cb;
 	void *exit_data;
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
+	struct ed_console *console;   /* NULL when xenconsoled serves it */
 };
 
 struct shutdown_op {
@@ -109,12 +111,19 @@ static void link_zone(edera_zone *z)
 
 static void shutdown_finish(edera_zone *z, int status);
 
+struct ed_console *ed_zone_console(edera_zone *z)
+{
+	return z->console;
+}
+
 static void free_zone(edera_zone *z)
 {
 	if (z->shutdown) {
 		ed_error(EDERA_ECANCELED, "zone '%s' was destroyed", z->name);
 		shutdown_finish(z, EDERA_ECANCELED);
 	}
+	ed_console_free(z->console);
+	z->console = NULL;
 	unlink_zone(z);
 	free(z->name);
 	free(z);
@@ -454,6 +463,9 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		if (!z)
 			return;
 		z->exited = true;
+		/* Its last output reaches the subscribers before the exit event;
+		 * the ring is unmapped before the domain is destroyed. */
+		ed_console_disconnect(z->console, true);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			destroy_domain_async(ctx, z, true);
 		else
@@ -601,9 +613,14 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	bwrite(op, P("store/port"), "%u", z->res.store_evtchn);
 	bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
 	bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
-	bwrite(op, P("console/limit"), "%u", 1048576);
-	bwrite(op, P("console/type"), "%s", "xenconsoled");
-	bwrite(op, P("console/output"), "%s", "pty");
+	/* xenconsoled serves only consoles of type "xenconsoled". */
+	if (z->console) {
+		bwrite(op, P("console/type"), "%s", "edera");
+	} else {
+		bwrite(op, P("console/limit"), "%u", 1048576);
+		bwrite(op, P("console/type"), "%s", "xenconsoled");
+		bwrite(op, P("console/output"), "%s", "pty");
+	}
 	bwrite(op, P("device"), "%s", "");
 	/* The marker a restarted process finds its zones by. */
 	bwrite(op, P("edera/managed"), "%s", "1");
@@ -630,6 +647,16 @@ static void introduced(edera_ctx *ctx, int status, void *data)
 	if (status < 0) {
 		create_fail(op, status, true, status == EDERA_ECANCELED);
 		return;
+	}
+	/* Served before the guest runs, so not a byte is missed. */
+	if (z->console) {
+		int rc = ed_console_connect(z->console, z->domid, z->res.cons_mfn,
+		                            z->res.cons_evtchn);
+
+		if (rc < 0) {
+			create_fail(op, rc, true, true);
+			return;
+		}
 	}
 	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
 		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
@@ -736,6 +763,21 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 		c.max_vcpus = c.vcpus;
 	if (c.memory_mib > (1ull << 30) || c.max_memory_mib > (1ull << 30))
 		return ed_error(EDERA_EINVAL, "zone '%s': memory size out of range", c.name);
+	if (c.console_mode != EDERA_CONSOLE_LIBRARY && c.console_mode != EDERA_CONSOLE_XENCONSOLED)
+		return ed_error(EDERA_EINVAL,
+		                "zone '%s': console_mode %d is neither EDERA_CONSOLE_LIBRARY nor "
+		                "EDERA_CONSOLE_XENCONSOLED",
+		                c.name, c.console_mode);
+	if (c.console_history_kib > EDERA_CONSOLE_HISTORY_MAX_KIB)
+		return ed_error(EDERA_EINVAL, "zone '%s': console history of %u KiB is over the %u KiB "
+		                "allowed",
+		                c.name, c.console_history_kib, EDERA_CONSOLE_HISTORY_MAX_KIB);
+	if (c.console_log && c.console_mode != EDERA_CONSOLE_LIBRARY)
+		return ed_error(EDERA_EINVAL, "zone '%s': console_log needs console_mode "
+		                "EDERA_CONSOLE_LIBRARY (xenconsoled keeps its own log)",
+		                c.name);
+	if (c.console_history_kib == 0)
+		c.console_history_kib = EDERA_CONSOLE_HISTORY_DEFAULT_KIB;
 	{
 		xc_physinfo_t pi = { 0 };
 		uint64_t free_mib;
@@ -775,6 +817,18 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	z->ctx = ctx;
 	z->creating = true;
 	new_uuid(z);
+	if (c.console_mode == EDERA_CONSOLE_LIBRARY) {
+		rc = ed_console_new(ctx, z, (size_t)c.console_history_kib * 1024, &z->console);
+		if (rc == 0 && c.console_log)
+			rc = edera_console_log(z, c.console_log);
+		if (rc < 0) {
+			ed_console_free(z->console);
+			free(z->name);
+			free(z);
+			op_free(op);
+			return rc;
+		}
+	}
 	op->ctx = ctx;
 	op->zone = z;
 	op->cb = cb;
@@ -883,6 +937,8 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
 
+	if (status == 0)
+		ed_console_disconnect(op->zone->console, false);
 	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
 		destroy_finish(ctx, op, status);
 		return;
@@ -954,18 +1010,23 @@ void ed_zones_fini(edera_ctx *ctx)
 	while (ctx->zones) {
 		edera_zone *z = ctx->zones;
 
-		if (z->creating || z->destroying)
+		if (z->creating || z->destroying) {
+			/* Its console lets go now: the ports and the loop
+			 * handles go with the context. */
+			ed_console_disconnect(z->console, false);
 			unlink_zone(z);
-		else
+		} else
 			free_zone(z);
 	}
 }
 
 /* ---- re-attach ------------------------------------------------------------ */
 
-enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_N };
+enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_CONS_TYPE,
+       RA_N };
 static const char *const ra_rel[RA_N] = {
-	"edera/uuid", "name", "store/ring-ref", "store/port", "console/ring-ref", "console/port",
+	"edera/uuid",   "name",         "store/ring-ref", "store/port",
+	"console/ring-ref", "console/port", "console/type",
 };
 
 struct reattach_op;
@@ -1083,6 +1144,12 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
 	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
 	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
+	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&
+	    ed_console_new(ctx, z, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024, &z->console) < 0) {
+		free(z->name);
+		free(z);
+		return NULL;
+	}
 	link_zone(z);
 	return z;
 }
@@ -1105,10 +1172,18 @@ static void ra_process(struct reattach_op *op)
 		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
 		         di.domid == c->domid && !di.dying;
 		if (exists && !di.shutdown && !di.crashed) {
-			if (!ra_zone(ctx, c, uuid))
+			z = ra_zone(ctx, c, uuid);
+			if (!z) {
 				op->status = ed_error(EDERA_ENOMEM, "out of memory");
-			else
+			} else {
 				op->attached++;
+				/* Serve its console from here on.  If that fails
+				 * (another process still serves it), the zone is
+				 * still ours; its console stays disconnected. */
+				if (z->console)
+					ed_console_connect(z->console, z->domid, z->res.cons_mfn,
+					                   z->res.cons_evtchn);
+			}
 		} else if (exists) {
 			/* Stopped with nobody to clean up after it. */
 			z = ra_zone(ctx, c, uuid);

@@ -12,6 +12,9 @@ export EDERA_GUEST_WAIT="$abs_top_builddir/tests/guest/wait.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_WAIT" -t "$abs_top_srcdir/tests/guest/wait.sh"
 export EDERA_GUEST_CRASH="$abs_top_builddir/tests/guest/crash.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_CRASH" -t "$abs_top_srcdir/tests/guest/crash.sh"
+export EDERA_GUEST_CONSOLE="$abs_top_builddir/tests/guest/console.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_CONSOLE" \
+	-t "$abs_top_builddir/tests/guest/console-guest"
 export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_XS" \
 	-t "$abs_top_builddir/tests/guest/xs-guest"

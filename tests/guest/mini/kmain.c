@@ -5,7 +5,13 @@
  * ("reason=poweroff|reboot|crash|suspend|watchdog"; default poweroff; or
  * "reason=wait" to stay up, blocked, until destroyed; "wait" also answers
  * no shutdown request), so
- * the toolstack's own cost can be measured apart from a Linux boot. */
+ * the toolstack's own cost can be measured apart from a Linux boot.
+ *
+ * Console stress modes, before the reason is acted on:
+ *   flood=N    write N bytes of numbered 64-byte lines as fast as the
+ *              backend takes them (N=0: forever)
+ *   garbage    publish an impossible output index once (a hostile guest),
+ *              then write "EDERA-AFTER-GARBAGE" */
 #include <stdint.h>
 /* Without this, xen.h maps the hypercall names to their pre-3.2 "compat"
  * forms: sched_op becomes sched_op_compat (6), which takes the shutdown
@@ -54,15 +60,37 @@ static int starts(const char *s, const char *p)
 	return 1;
 }
 
-static void console_write(struct xencons_interface *c, uint32_t port, const char *s)
+static unsigned long number(const char *s)
+{
+	unsigned long v = 0;
+
+	while (*s >= '0' && *s <= '9')
+		v = v * 10 + (unsigned long)(*s++ - '0');
+	return v;
+}
+
+static const char *find(const char *s, const char *word)
+{
+	for (; *s; s++)
+		if (starts(s, word))
+			return s + slen(word);
+	return 0;
+}
+
+/* Write LEN bytes; with PATIENT, wait for room as long as it takes (else
+ * give up waiting after a while, for a console nobody serves). */
+static void console_put(struct xencons_interface *c, uint32_t port, const char *s,
+                        unsigned int n, int patient)
 {
 	struct evtchn_send send = { .port = port };
-	unsigned int n = slen(s);
 	XENCONS_RING_IDX prod = c->out_prod;
 
 	for (unsigned int i = 0; i < n; i++) {
 		/* wait for room; the backend drains as it is notified */
-		for (int spins = 0; prod - c->out_cons >= sizeof(c->out) && spins < 1000000; spins++) {
+		for (int spins = 0; prod - c->out_cons >= sizeof(c->out) && (patient || spins < 1000000);
+		     spins++) {
+			__asm__ volatile("sfence" ::: "memory");
+			c->out_prod = prod;
 			hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&send);
 			hypercall2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);
 		}
@@ -72,6 +100,36 @@ static void console_write(struct xencons_interface *c, uint32_t port, const char
 	__asm__ volatile("sfence" ::: "memory");
 	c->out_prod = prod;
 	hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&send);
+}
+
+static void console_write(struct xencons_interface *c, uint32_t port, const char *s)
+{
+	console_put(c, port, s, slen(s), 0);
+}
+
+/* N bytes (0: forever) of lines "EDERA-FLOOD xxxxxxxx ....\r\n", 64 bytes each. */
+static void flood(struct xencons_interface *c, uint32_t port, unsigned long n)
+{
+	static const char hex[] = "0123456789abcdef";
+	char line[64];
+	unsigned long done = 0;
+
+	for (unsigned int i = 0; i < sizeof(line); i++)
+		line[i] = '.';
+	for (unsigned int i = 0; i < 12; i++)
+		line[i] = "EDERA-FLOOD "[i];
+	line[62] = '\r';
+	line[63] = '\n';
+	for (unsigned long k = 0; n == 0 || done < n; k++) {
+		unsigned int len = sizeof(line);
+
+		for (int d = 0; d < 8; d++)
+			line[12 + d] = hex[(k >> (28 - 4 * d)) & 15];
+		if (n && n - done < len)
+			len = (unsigned int)(n - done);
+		console_put(c, port, line, len, 1);
+		done += len;
+	}
 }
 
 void kmain(start_info_t *si);
@@ -105,6 +163,19 @@ void kmain(start_info_t *si)
 	console_write(c, port, "EDERA-MINI hello from a minimal PV kernel; cmdline: ");
 	console_write(c, port, cmd);
 	console_write(c, port, "\r\n");
+	if (find(cmd, "garbage")) {
+		struct evtchn_send send = { .port = port };
+
+		/* An output index 256 MiB ahead: impossible for a 2 KiB ring.
+		 * A sound backend skips to it; continue from there. */
+		c->out_prod = c->out_cons + 0x10000000u;
+		hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_send, (unsigned long)&send);
+		for (int spins = 0; c->out_cons != c->out_prod && spins < 1000000; spins++)
+			hypercall2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);
+		console_write(c, port, "EDERA-AFTER-GARBAGE\r\n");
+	}
+	if (find(cmd, "flood="))
+		flood(c, port, number(find(cmd, "flood=")));
 	/* Let the backend take the line before the domain goes away. */
 	for (int spins = 0; c->out_cons != c->out_prod && spins < 100000; spins++)
 		hypercall2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);

@@ -1,0 +1,617 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The in-process console backend against real Xen: a Linux guest's output
+ * byte-exact through the subscriber and the log, input echoed back by a
+ * guest program with back-pressure, a flooding neighbour, late subscribers,
+ * a guest publishing impossible ring indices, a guest that never reads its
+ * input, and a zone re-attached by another process. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <edera/edera.h>
+#include <uv.h>
+
+#include "suites.h"
+
+#define XL "/usr/lib/xen-4.17/bin/xl"
+
+static const char *env(const char *var)
+{
+	const char *p = getenv(var);
+
+	ck_assert_msg(p != NULL, "%s is set by xen-tests.sh", var);
+	return p;
+}
+
+static const char *linux_kernel(void)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/vmlinuz", env("RIG_CACHE"));
+	return path;
+}
+
+static int xl_domains(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *p = popen(XL " list 2>/dev/null", "r");
+
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		n++;
+	pclose(p);
+	return n;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tick(uv_timer_t *t)
+{
+}
+
+/* Run the loop (waking at least every 20 ms) until PRED(ARG) holds or
+ * SECONDS pass; returns PRED(ARG). */
+static int run_pred(edera_ctx *ctx, int (*pred)(void *), void *arg, double seconds)
+{
+	double end = now() + seconds;
+	uv_timer_t t;
+	int ok;
+
+	uv_timer_init(edera_ctx_loop(ctx), &t);
+	uv_timer_start(&t, tick, 20, 20);
+	while (!(ok = pred(arg)) && now() < end)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(edera_ctx_loop(ctx), UV_RUN_NOWAIT);
+	return ok;
+}
+
+static int flag_set(void *arg)
+{
+	return *(const int *)arg != 0;
+}
+
+/* Run the loop until *FLAG is non-zero or SECONDS pass; returns *FLAG. */
+static int run_until(edera_ctx *ctx, const int *flag, double seconds)
+{
+	return run_pred(ctx, flag_set, (void *)flag, seconds);
+}
+
+static edera_zone *mini(edera_ctx *ctx, const char *name, const char *cmdline,
+                        uint32_t history_kib)
+{
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = env("EDERA_MINI_KERNEL");
+	cfg.cmdline = cmdline;
+	cfg.memory_mib = 16;
+	cfg.console_history_kib = history_kib;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s: %s", name,
+	              edera_last_error());
+	return z;
+}
+
+/* Output collected by a subscriber, searchable as text. */
+struct text {
+	char buf[64 * 1024];
+	size_t len;
+	int calls;
+	const char *want; /* sets found when it appears */
+	int found;
+};
+
+static void collect(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
+{
+	struct text *t = data;
+
+	t->calls++;
+	if (len > sizeof(t->buf) - 1 - t->len) {
+		/* keep the newest half */
+		memmove(t->buf, t->buf + t->len / 2, t->len - t->len / 2);
+		t->len -= t->len / 2;
+		if (len > sizeof(t->buf) - 1 - t->len)
+			len = sizeof(t->buf) - 1 - t->len;
+	}
+	memcpy(t->buf + t->len, bytes, len);
+	t->len += len;
+	t->buf[t->len] = '\0';
+	if (t->want && memmem(t->buf, t->len, t->want, strlen(t->want)))
+		t->found = 1;
+}
+
+static void on_exit_cb(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
+{
+	*(int *)data = 1;
+}
+
+START_TEST(console_bad_input)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+	edera_console_stats st;
+	int before = xl_domains();
+	char b[4];
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(edera_console_subscribe(NULL, 0, collect, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_history(NULL, b, sizeof(b)), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_write(NULL, "x", 1), EDERA_EINVAL);
+
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-con-bad";
+	cfg.kernel = env("EDERA_MINI_KERNEL");
+	cfg.memory_mib = 16;
+	cfg.console_mode = 7;
+	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "console_mode"), "%s", edera_last_error());
+	cfg.console_mode = EDERA_CONSOLE_LIBRARY;
+	cfg.console_history_kib = EDERA_CONSOLE_HISTORY_MAX_KIB + 1;
+	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), EDERA_EINVAL);
+	cfg.console_history_kib = 0;
+	cfg.console_mode = EDERA_CONSOLE_XENCONSOLED;
+	cfg.console_log = "/tmp/edera-never.log";
+	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), EDERA_EINVAL);
+	cfg.console_mode = EDERA_CONSOLE_LIBRARY;
+	cfg.console_log = "/nonexistent-dir/zone.log";
+	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), EDERA_ENOENT);
+	ck_assert_msg(strstr(edera_last_error(), "/nonexistent-dir/zone.log"), "%s",
+	              edera_last_error());
+	ck_assert_ptr_null(edera_zone_lookup(ctx, "edera-con-bad"));
+	ck_assert_int_eq(xl_domains(), before);
+
+	z = mini(ctx, "edera-con-bad", "reason=wait", 0);
+	ck_assert_int_eq(edera_console_subscribe(z, 0, NULL, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_subscribe(z, 0x80, collect, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_history(z, NULL, 4), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_write(z, NULL, 4), EDERA_EINVAL);
+	ck_assert_int_eq(edera_console_write(z, "", 0), 0);
+	ck_assert_int_eq(edera_console_stats_get(z, NULL), EDERA_EINVAL);
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	ck_assert_int_eq(st.connected, 1);
+	ck_assert_int_eq(edera_console_log(z, "/nonexistent-dir/x.log"), EDERA_ENOENT);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	ck_assert_int_eq(xl_domains(), before);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* ---- 10 MiB, byte-exact ------------------------------------------------------ */
+
+#define FLOOD_BYTES (10u << 20)
+#define FLOOD_SEED 12345u
+
+struct flood_check {
+	int stage; /* 0 before the BEGIN marker, 1 in the stream, 2 after it */
+	char pre[4096];
+	size_t pre_len;
+	uint32_t x, h;
+	size_t seen, mismatches, first_bad;
+	char tail[128];
+	size_t tail_len;
+	double t_begin, t_end;
+};
+
+static uint32_t xorshift(uint32_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 17;
+	*x ^= *x << 5;
+	return *x;
+}
+
+static void flood_bytes(struct flood_check *f, const char *b, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char ch = (unsigned char)b[i];
+
+		if (f->stage == 0) {
+			if (f->pre_len < sizeof(f->pre) - 1)
+				f->pre[f->pre_len++] = (char)ch;
+			f->pre[f->pre_len] = '\0';
+			if (strstr(f->pre, "EDERA-FLOOD-BEGIN\n")) {
+				f->stage = 1;
+				f->t_begin = now();
+			}
+		} else if (f->stage == 1) {
+			unsigned char want = (unsigned char)xorshift(&f->x);
+
+			if (ch != want && f->mismatches++ == 0)
+				f->first_bad = f->seen;
+			f->h = (f->h ^ ch) * 16777619u;
+			if (++f->seen == FLOOD_BYTES) {
+				f->stage = 2;
+				f->t_end = now();
+			}
+		} else if (f->tail_len < sizeof(f->tail) - 1) {
+			f->tail[f->tail_len++] = (char)ch;
+			f->tail[f->tail_len] = '\0';
+		}
+	}
+}
+
+static void flood_cb(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
+{
+	flood_bytes(data, bytes, len);
+}
+
+START_TEST(linux_output_10mib_byte_exact)
+{
+	static const char logpath[] = "/tmp/edera-console-flood.log";
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+	struct flood_check f, lf;
+	edera_console_stats st;
+	unsigned int guest_sum = 0;
+	int exited = 0;
+	char cmdline[160], buf[65536];
+	const char *end;
+	FILE *log;
+	size_t n;
+
+	unlink(logpath);
+	memset(&f, 0, sizeof(f));
+	f.x = FLOOD_SEED;
+	f.h = 2166136261u;
+	lf = f;
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	snprintf(cmdline, sizeof(cmdline),
+	         "console=hvc0 quiet loglevel=0 edera.test.args=flood,%u,%u", FLOOD_BYTES,
+	         FLOOD_SEED);
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-con-flood";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_CONSOLE");
+	cfg.cmdline = cmdline;
+	cfg.memory_mib = 256;
+	cfg.console_log = logpath;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
+	ck_assert_int_eq(edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, flood_cb, &f, NULL), 0);
+	edera_zone_on_exit(z, on_exit_cb, &exited);
+	ck_assert_msg(run_until(ctx, &exited, 600), "the flooding guest never exited (%zu bytes "
+	              "of the stream seen)", f.seen);
+
+	ck_assert_msg(f.stage == 2, "stream incomplete: %zu of %u bytes; before it: %.300s", f.seen,
+	              FLOOD_BYTES, f.pre);
+	ck_assert_msg(f.mismatches == 0, "%zu bytes differ, the first at offset %zu", f.mismatches,
+	              f.first_bad);
+	end = strstr(f.tail, "EDERA-FLOOD-END ");
+	ck_assert_msg(end && sscanf(end, "EDERA-FLOOD-END %x", &guest_sum) == 1,
+	              "no checksum line from the guest: '%s'", f.tail);
+	ck_assert_msg(guest_sum == f.h, "guest checksum %08x, host %08x", guest_sum, f.h);
+	ck_assert_msg(strstr(f.tail, "EDERA-GUEST-EXIT 0"), "guest program failed: '%s'", f.tail);
+	printf("console: 10 MiB from a Linux guest in %.2f s (%.2f MiB/s), checksum %08x\n",
+	       f.t_end - f.t_begin, 10.0 / (f.t_end - f.t_begin), f.h);
+
+	/* the history is bounded; the stats agree */
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	ck_assert_uint_le(st.history_bytes, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024);
+	ck_assert_uint_gt(st.output_bytes, FLOOD_BYTES);
+	ck_assert_int_eq(st.connected, 0);
+	ck_assert_uint_eq(st.ring_errors, 0);
+	ck_assert_uint_eq(st.log_errors, 0);
+
+	/* the log file holds the same bytes */
+	log = fopen(logpath, "rb");
+	ck_assert_ptr_nonnull(log);
+	while ((n = fread(buf, 1, sizeof(buf), log)) > 0)
+		flood_bytes(&lf, buf, n);
+	fclose(log);
+	ck_assert_msg(lf.stage == 2 && lf.mismatches == 0 && lf.h == f.h,
+	              "log file: stage %d, %zu mismatches, checksum %08x", lf.stage, lf.mismatches,
+	              lf.h);
+	unlink(logpath);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* ---- input, echo, back-pressure, a flooding neighbour -------------------------- */
+
+struct feeder {
+	edera_zone *zone;
+	const char *data;
+	size_t len, off;
+	int writable_calls;
+};
+
+static void feed(struct feeder *fd)
+{
+	while (fd->off < fd->len) {
+		long n = edera_console_write(fd->zone, fd->data + fd->off, fd->len - fd->off);
+
+		if (n == EDERA_EAGAIN)
+			return;
+		ck_assert_msg(n > 0, "write: %s", edera_last_error());
+		fd->off += (size_t)n;
+	}
+}
+
+static void writable(edera_ctx *ctx, edera_zone *zone, void *data)
+{
+	struct feeder *fd = data;
+
+	fd->writable_calls++;
+	feed(fd);
+}
+
+START_TEST(echo_with_backpressure_beside_a_flooding_zone)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_zone *echo, *flood;
+	struct text t;
+	struct feeder fd;
+	edera_console_stats fs0, fs1, es;
+	static char input[40000];
+	size_t len = 0;
+	int lines = 0, exited = 0;
+	double t0;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	/* the neighbour floods its console for as long as it lives */
+	flood = mini(ctx, "edera-con-flooder", "flood=0 reason=wait", 16);
+
+	memset(&t, 0, sizeof(t));
+	t.want = "EDERA-ECHO-READY";
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-con-echo";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_CONSOLE");
+	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=echo";
+	cfg.memory_mib = 256;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &echo) == 0, "%s", edera_last_error());
+	ck_assert_int_eq(edera_console_subscribe(echo, EDERA_CONSOLE_REPLAY, collect, &t, NULL), 0);
+	edera_zone_on_exit(echo, on_exit_cb, &exited);
+	ck_assert_msg(run_until(ctx, &t.found, 300), "the echo program never got ready: '%s'",
+	              t.buf);
+
+	/* One short line first, then 40 KB of lines: more than the input
+	 * queue holds, so the rest goes in as the guest reads. */
+	edera_console_stats_init(&fs0);
+	ck_assert_int_eq(edera_console_stats_get(flood, &fs0), 0);
+	t0 = now();
+	t.found = 0;
+	t.want = "<hello zone>";
+	ck_assert_int_eq(edera_console_write(echo, "hello zone\n", 11), 11);
+	ck_assert_msg(run_until(ctx, &t.found, 120), "no echo of the first line: '%s'", t.buf);
+	while (len + 100 < sizeof(input)) {
+		len += (size_t)snprintf(input + len, sizeof(input) - len,
+		                        "line %04d of the back-pressure test .......................\n",
+		                        lines);
+		lines++;
+	}
+	memset(&fd, 0, sizeof(fd));
+	fd.zone = echo;
+	fd.data = input;
+	fd.len = len;
+	ck_assert_int_eq(edera_console_on_writable(echo, writable, &fd), 0);
+	feed(&fd);
+	ck_assert_msg(fd.off < fd.len, "the input queue took all %zu bytes at once", len);
+	edera_console_stats_init(&es);
+	ck_assert_int_eq(edera_console_stats_get(echo, &es), 0);
+	ck_assert_uint_le(es.input_queued, EDERA_CONSOLE_INPUT_MAX);
+	t.found = 0;
+	{
+		char last[64];
+
+		snprintf(last, sizeof(last), "<line %04d of the back-pressure test", lines - 1);
+		t.want = last;
+		ck_assert_msg(run_until(ctx, &t.found, 300),
+		              "the last line never came back (%zu of %zu bytes written, %d writable "
+		              "calls)",
+		              fd.off, fd.len, fd.writable_calls);
+	}
+	ck_assert_uint_eq(fd.off, fd.len);
+	ck_assert_int_gt(fd.writable_calls, 0);
+	edera_console_stats_init(&fs1);
+	ck_assert_int_eq(edera_console_stats_get(flood, &fs1), 0);
+	printf("console: %d lines echoed in %.2f s while the neighbour wrote %.1f MiB\n", lines,
+	       now() - t0, (double)(fs1.output_bytes - fs0.output_bytes) / 1048576.0);
+	/* both were served: the flood kept flowing and did not starve the echo */
+	ck_assert_uint_gt(fs1.output_bytes, fs0.output_bytes + 64 * 1024);
+	ck_assert_uint_le(fs1.history_bytes, 16 * 1024);
+
+	t.found = 0;
+	t.want = "EDERA-GUEST-EXIT 0";
+	ck_assert_int_eq(edera_console_write(echo, "quit\n", 5), 5);
+	ck_assert_msg(run_until(ctx, &exited, 120), "the echo guest did not exit");
+	ck_assert_msg(t.found, "the echo program's exit line is missing: '%s'", t.buf);
+	ck_assert_int_eq(edera_console_write(echo, "x", 1), EDERA_ENOTCONN);
+	ck_assert_int_eq(edera_zone_destroy_sync(echo), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(flood), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* ---- history, hostile indices, a guest that never reads --------------------------- */
+
+START_TEST(late_subscriber_gets_history)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z;
+	struct text early, late, fresh;
+	edera_console_stats st;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	z = mini(ctx, "edera-con-late", "reason=wait", 0);
+	memset(&early, 0, sizeof(early));
+	early.want = "EDERA-MINI hello";
+	ck_assert_int_eq(edera_console_subscribe(z, 0, collect, &early, NULL), 0);
+	ck_assert_msg(run_until(ctx, &early.found, 60), "no line: '%s'", early.buf);
+
+	/* subscribers arriving now: one asks for the history, one does not */
+	memset(&late, 0, sizeof(late));
+	memset(&fresh, 0, sizeof(fresh));
+	ck_assert_int_eq(edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, collect, &late, NULL), 0);
+	ck_assert_int_eq(edera_console_subscribe(z, 0, collect, &fresh, NULL), 0);
+	ck_assert_msg(strstr(late.buf, "EDERA-MINI hello from a minimal PV kernel; cmdline: "
+	                               "reason=wait"),
+	              "the replay lacks the line: '%s'", late.buf);
+	ck_assert_uint_eq(late.len, early.len);
+	ck_assert_int_eq(fresh.calls, 0);
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	ck_assert_uint_eq(st.history_bytes, early.len);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+START_TEST(impossible_indices_are_survived)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z, *other;
+	struct text t, o;
+	edera_console_stats st;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	z = mini(ctx, "edera-con-garbage", "garbage reason=wait", 0);
+	memset(&t, 0, sizeof(t));
+	t.want = "EDERA-AFTER-GARBAGE";
+	ck_assert_int_eq(edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, collect, &t, NULL), 0);
+	ck_assert_msg(run_until(ctx, &t.found, 60), "nothing after the bad index: '%s'", t.buf);
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	ck_assert_uint_ge(st.ring_errors, 1);
+	ck_assert_int_eq(st.connected, 1);
+	/* and the library still serves a new zone's console */
+	other = mini(ctx, "edera-con-after", "reason=wait", 0);
+	memset(&o, 0, sizeof(o));
+	o.want = "EDERA-MINI hello";
+	ck_assert_int_eq(edera_console_subscribe(other, EDERA_CONSOLE_REPLAY, collect, &o, NULL),
+	                 0);
+	ck_assert_msg(run_until(ctx, &o.found, 60), "the next zone's console is silent");
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(other), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+START_TEST(guest_that_never_reads_input)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z;
+	edera_console_stats st;
+	char chunk[4096];
+	long total = 0, n;
+	int tries = 0;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	z = mini(ctx, "edera-con-deaf", "reason=wait", 0);
+	memset(chunk, 'x', sizeof(chunk));
+	while ((n = edera_console_write(z, chunk, sizeof(chunk))) > 0 && tries++ < 100)
+		total += n;
+	ck_assert_int_eq(n, EDERA_EAGAIN);
+	/* the ring (1 KiB) plus the bounded queue, no more */
+	ck_assert_int_le(total, EDERA_CONSOLE_INPUT_MAX + 1024);
+	ck_assert_int_ge(total, EDERA_CONSOLE_INPUT_MAX);
+	uv_run(edera_ctx_loop(ctx), UV_RUN_NOWAIT);
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	ck_assert_uint_eq(st.input_queued, EDERA_CONSOLE_INPUT_MAX);
+	ck_assert_uint_le(st.input_bytes, 1024);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+/* ---- re-attach ------------------------------------------------------------------------ */
+
+struct reach {
+	edera_zone *z;
+	uint64_t want;
+};
+
+static int output_reached(void *arg)
+{
+	struct reach *r = arg;
+	edera_console_stats st;
+
+	edera_console_stats_init(&st);
+	return edera_console_stats_get(r->z, &st) == 0 && st.output_bytes >= r->want;
+}
+
+START_TEST(reattached_zone_console_is_served)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z;
+	edera_console_stats a, b;
+	unsigned int attached = 0;
+	struct reach flowing;
+	pid_t pid;
+	int status;
+
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		/* another process makes a flooding zone and goes away */
+		edera_ctx *c2 = NULL;
+		edera_zone_config cfg;
+		edera_zone *z2 = NULL;
+
+		if (edera_ctx_open(&c2, NULL) < 0)
+			_exit(2);
+		edera_zone_config_init(&cfg);
+		cfg.name = "edera-con-orphan";
+		cfg.kernel = getenv("EDERA_MINI_KERNEL");
+		cfg.cmdline = "flood=0 reason=wait";
+		cfg.memory_mib = 16;
+		_exit(edera_zone_create_sync(c2, &cfg, &z2) == 0 ? 0 : 3);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "child failed: %#x", status);
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(edera_zone_reattach_sync(ctx, &attached, NULL), 0);
+	z = edera_zone_lookup(ctx, "edera-con-orphan");
+	ck_assert_ptr_nonnull(z);
+	edera_console_stats_init(&a);
+	ck_assert_int_eq(edera_console_stats_get(z, &a), 0);
+	ck_assert_int_eq(a.connected, 1);
+	flowing.z = z;
+	flowing.want = a.output_bytes + 256 * 1024;
+	run_pred(ctx, output_reached, &flowing, 30);
+	edera_console_stats_init(&b);
+	ck_assert_int_eq(edera_console_stats_get(z, &b), 0);
+	ck_assert_msg(b.output_bytes >= a.output_bytes + 256 * 1024,
+	              "the re-attached zone's output does not flow (%llu bytes)",
+	              (unsigned long long)b.output_bytes);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+Suite *console_suite(void)
+{
+	Suite *s = suite_create("console");
+	TCase *tc = tcase_create("console");
+
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, console_bad_input);
+	tcase_add_test(tc, late_subscriber_gets_history);
+	tcase_add_test(tc, impossible_indices_are_survived);
+	tcase_add_test(tc, guest_that_never_reads_input);
+	tcase_add_test(tc, reattached_zone_console_is_served);
+	tcase_add_test(tc, echo_with_backpressure_beside_a_flooding_zone);
+	tcase_add_test(tc, linux_output_10mib_byte_exact);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Run a zone: build a PV domain from a kernel and initrd with libedera's own
- * builder, wait for it to stop (asking it to after SECONDS), print its
- * console and clean up.  Run it in dom0, as root, with xenconsoled logging
- * guest consoles (xenconsoled --log=guest):
+ * builder, print its console output as it comes (served by libedera itself),
+ * wait for it to stop (asking it to after SECONDS) and clean up.  Run it in
+ * dom0, as root:
  *   ./zone KERNEL [INITRD|- [CMDLINE [SECONDS]]]
  * Build against an installed libedera:
  *   cc zone.c $(pkg-config --cflags --libs edera libuv) -o zone */
@@ -28,6 +28,21 @@ static void on_exit_cb(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
 	app->reason = reason;
 }
 
+/* The guest's output, a chunk at a time, each line prefixed. */
+static void on_output(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
+{
+	int *at_line_start = data;
+
+	for (size_t i = 0; i < len; i++) {
+		if (*at_line_start)
+			fputs("  | ", stdout);
+		if (bytes[i] != '\r')
+			putchar(bytes[i]);
+		*at_line_start = bytes[i] == '\n';
+	}
+	fflush(stdout);
+}
+
 static void on_timeout(uv_timer_t *t)
 {
 	edera_zone *zone = t->data;
@@ -44,8 +59,7 @@ int main(int argc, char **argv)
 	edera_zone *zone;
 	struct app app = { 0, -1 };
 	uv_timer_t timer;
-	char path[256], line[512];
-	FILE *log;
+	int at_line_start = 1;
 
 	if (argc < 2) {
 		fprintf(stderr, "usage: zone KERNEL [INITRD|- [CMDLINE [SECONDS]]]\n");
@@ -69,23 +83,18 @@ int main(int argc, char **argv)
 	printf("zone: '%s' is domain %u (uuid %s)\n", edera_zone_name(zone), edera_zone_domid(zone),
 	       edera_zone_uuid(zone));
 	edera_zone_on_exit(zone, on_exit_cb, &app);
+	/* From the start: what it wrote before this call is replayed. */
+	if (edera_console_subscribe(zone, EDERA_CONSOLE_REPLAY, on_output, &at_line_start, NULL) < 0)
+		fprintf(stderr, "zone: %s\n", edera_last_error());
 	uv_timer_init(edera_ctx_loop(ctx), &timer);
 	timer.data = zone;
 	uv_timer_start(&timer, on_timeout, (argc > 4 ? strtoul(argv[4], NULL, 10) : 120) * 1000, 0);
 	while (!app.exited)
 		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
 	uv_close((uv_handle_t *)&timer, NULL);
-	printf("zone: '%s' stopped: %s\n", edera_zone_name(zone),
+	printf("%szone: '%s' stopped: %s\n", at_line_start ? "" : "\n", edera_zone_name(zone),
 	       app.reason >= 0 && app.reason <= 4 ? reasons[app.reason] : "destroyed");
 
-	snprintf(path, sizeof(path), "/var/log/xen/console/guest-%s.log", edera_zone_name(zone));
-	log = fopen(path, "r");
-	if (log) {
-		printf("zone: its console (%s):\n", path);
-		while (fgets(line, sizeof(line), log))
-			printf("  | %s", line);
-		fclose(log);
-	}
 	edera_zone_destroy_sync(zone);
 	edera_ctx_close(ctx);
 	return app.reason == 0 ? 0 : 1;

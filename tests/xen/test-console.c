@@ -602,16 +602,21 @@ END_TEST
 Suite *console_suite(void)
 {
 	Suite *s = suite_create("console");
-	TCase *tc = tcase_create("console");
+	/* "lifetimes" is quick with the minimal kernel: run-all.sh also runs it
+	 * under valgrind. */
+	TCase *life = tcase_create("lifetimes");
+	TCase *traffic = tcase_create("traffic");
 
-	tcase_set_timeout(tc, 900);
-	tcase_add_test(tc, console_bad_input);
-	tcase_add_test(tc, late_subscriber_gets_history);
-	tcase_add_test(tc, impossible_indices_are_survived);
-	tcase_add_test(tc, guest_that_never_reads_input);
-	tcase_add_test(tc, reattached_zone_console_is_served);
-	tcase_add_test(tc, echo_with_backpressure_beside_a_flooding_zone);
-	tcase_add_test(tc, linux_output_10mib_byte_exact);
-	suite_add_tcase(s, tc);
+	tcase_set_timeout(life, 900);
+	tcase_add_test(life, console_bad_input);
+	tcase_add_test(life, late_subscriber_gets_history);
+	tcase_add_test(life, impossible_indices_are_survived);
+	tcase_add_test(life, guest_that_never_reads_input);
+	tcase_add_test(life, reattached_zone_console_is_served);
+	suite_add_tcase(s, life);
+	tcase_set_timeout(traffic, 900);
+	tcase_add_test(traffic, echo_with_backpressure_beside_a_flooding_zone);
+	tcase_add_test(traffic, linux_output_10mib_byte_exact);
+	suite_add_tcase(s, traffic);
 	return s;
 }

@@ -197,7 +197,7 @@ START_TEST(watch_fires_once_per_change)
 	run_until(ctx, &s.events, 1, 10); /* xenstored fires once on registration */
 	ck_assert_str_eq(s.last, BASE "/w");
 	for (int i = 0; i < 10; i++) {
-		char v[8];
+		char v[16];
 		snprintf(v, sizeof(v), "%d", i + 1);
 		ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, BASE "/w/k", v, strlen(v)), 0);
 	}

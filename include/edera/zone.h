@@ -147,7 +147,10 @@ EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
  *   - a zone whose domain has stopped (shut down or crashed, with nobody to
  *     clean it up) is destroyed;
  *   - a marker whose domain is gone has its XenStore nodes removed.
- * Zones this context already has are left as they are.  CB gets the number
+ * Zones this context already has are left as they are.  A taken-over zone's
+ * console is served by this context from then on (with an empty history),
+ * unless another process still serves it: its console then stays
+ * disconnected (edera_console_stats_get says so).  CB gets the number
  * of zones taken over and the number cleaned up.  Errors: XenStore ones
  * (EDERA_ECONNRESET, EDERA_EACCES, ...), EDERA_ENOMEM.
  */

@@ -204,6 +204,7 @@ struct flood_check {
 	size_t seen, mismatches, first_bad;
 	char tail[128];
 	size_t tail_len;
+	unsigned char recent[65536]; /* the stream's newest bytes, a ring */
 	double t_begin, t_end;
 };
 
@@ -233,6 +234,7 @@ static void flood_bytes(struct flood_check *f, const char *b, size_t n)
 
 			if (ch != want && f->mismatches++ == 0)
 				f->first_bad = f->seen;
+			f->recent[f->seen % sizeof(f->recent)] = ch;
 			f->h = (f->h ^ ch) * 16777619u;
 			if (++f->seen == FLOOD_BYTES) {
 				f->stage = 2;
@@ -256,7 +258,9 @@ START_TEST(linux_output_10mib_byte_exact)
 	edera_ctx *ctx = NULL;
 	edera_zone_config cfg;
 	edera_zone *z = NULL;
-	struct flood_check f, lf;
+	static struct flood_check f, lf;
+	static char hist[EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024];
+	long hn;
 	edera_console_stats st;
 	unsigned int guest_sum = 0;
 	int exited = 0;
@@ -307,6 +311,18 @@ START_TEST(linux_output_10mib_byte_exact)
 	ck_assert_int_eq(st.connected, 0);
 	ck_assert_uint_eq(st.ring_errors, 0);
 	ck_assert_uint_eq(st.log_errors, 0);
+	/* and holds the newest output, in order, across its many wrap-arounds:
+	 * the end of the stream, then what followed it */
+	hn = edera_console_history(z, hist, sizeof(hist));
+	ck_assert_int_eq(hn, (long)sizeof(hist));
+	ck_assert_uint_lt(f.tail_len, sizeof(f.tail) - 1);
+	ck_assert_int_eq(memcmp(hist + hn - (long)f.tail_len, f.tail, f.tail_len), 0);
+	for (long i = 0, k = hn - (long)f.tail_len; i < k; i++) {
+		size_t off = FLOOD_BYTES - (size_t)(k - i);
+
+		ck_assert_msg((unsigned char)hist[i] == f.recent[off % sizeof(f.recent)],
+		              "history byte %ld (stream offset %zu) differs", i, off);
+	}
 
 	/* the log file holds the same bytes */
 	log = fopen(logpath, "rb");

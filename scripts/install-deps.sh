@@ -5,11 +5,13 @@ set -euo pipefail
 pkgs=(
 	# build
 	autoconf automake libtool pkg-config make gcc libc6-dev
-	libxen-dev libuv1-dev check zlib1g-dev liblzma-dev libzstd-dev
+	libxen-dev libuv1-dev check zlib1g-dev liblzma-dev libzstd-dev libmnl-dev
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, and libFuzzer for the fuzz targets
 	valgrind clang libclang-rt-14-dev
+	# device tests: ext4 images made on the host, read back after detach
+	e2fsprogs
 )
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

@@ -22,12 +22,14 @@
 #include <edera/xenstore.h>
 #include <edera/zone.h>
 #include <edera/console.h>
+#include <edera/device.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1
 #define EDERA_HAVE_XENSTORE 1
 #define EDERA_HAVE_ZONE 1
 #define EDERA_HAVE_CONSOLE 1
+#define EDERA_HAVE_DEVICES 1
 
 #ifdef __cplusplus
 extern "C" {

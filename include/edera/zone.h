@@ -36,6 +36,15 @@ typedef struct edera_zone_config {
 	uint32_t console_history_kib; /* output kept for late subscribers (default 64,
 	                                 at most 16384) */
 	const char *console_log;      /* a file the output is appended to, or NULL */
+	/* Devices attached at creation (edera/device.h): arrays of N_DISKS and
+	 * N_NICS pointers.  Creation then completes once the guest's drivers
+	 * have connected them all (within device_timeout_ms, default 60000),
+	 * unless start_paused. */
+	const struct edera_disk_config *const *disks;
+	size_t n_disks;
+	const struct edera_nic_config *const *nics;
+	size_t n_nics;
+	unsigned int device_timeout_ms;
 } edera_zone_config;
 
 EDERA_API void edera_zone_config_init(edera_zone_config *cfg);

@@ -21,6 +21,7 @@
 #include "console/console.h"
 #include "ctx.h"
 #include "hv/offload.h"
+#include "xenbus/xenbus.h"
 #include "zone.h"
 
 struct edera_zone {
@@ -38,6 +39,7 @@ struct edera_zone {
 	void *exit_data;
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
+	edera_device *devices;        /* attached or being attached */
 };
 
 struct shutdown_op {
@@ -116,6 +118,26 @@ struct ed_console *ed_zone_console(edera_zone *z)
 	return z->console;
 }
 
+edera_device **ed_zone_devices(edera_zone *z)
+{
+	return &z->devices;
+}
+
+uint32_t ed_zone_domid(const edera_zone *z)
+{
+	return z->domid;
+}
+
+edera_ctx *ed_zone_ctx(const edera_zone *z)
+{
+	return z->ctx;
+}
+
+bool ed_zone_running(const edera_zone *z)
+{
+	return !z->creating && !z->exited && !z->destroying;
+}
+
 static void free_zone(edera_zone *z)
 {
 	if (z->shutdown) {
@@ -124,6 +146,9 @@ static void free_zone(edera_zone *z)
 	}
 	ed_console_free(z->console);
 	z->console = NULL;
+	/* Devices still here belong to a zone that keeps running (the
+	 * context closes): only their handles go. */
+	ed_xb_zone_forget(z);
 	unlink_zone(z);
 	free(z->name);
 	free(z);
@@ -218,6 +243,11 @@ static void remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool 
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
 	nodes_rm(ctx, op, path);
 	snprintf(path, sizeof(path), "/vm/%s", uuid);
+	nodes_rm(ctx, op, path);
+	/* dom0's side of its devices (blkback and netback let go of them) */
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vbd/%u", domid);
+	nodes_rm(ctx, op, path);
+	snprintf(path, sizeof(path), "/local/domain/0/backend/vif/%u", domid);
 	nodes_rm(ctx, op, path);
 	nodes_settled(ctx, 0, op);
 }
@@ -466,6 +496,8 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		/* Its last output reaches the subscribers before the exit event;
 		 * the ring is unmapped before the domain is destroyed. */
 		ed_console_disconnect(z->console, true);
+		/* its devices' backends go, and their loop devices with them */
+		ed_xb_zone_gone(z, NULL);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			destroy_domain_async(ctx, z, true);
 		else
@@ -503,6 +535,17 @@ struct create_op {
 	edera_xs_txn *txn;
 	int pending;
 	int status;
+	/* devices attached at creation (copies of the caller's configs) */
+	edera_disk_config *disks;
+	size_t n_disks;
+	edera_nic_config *nics;
+	size_t n_nics;
+	unsigned int dev_timeout_ms;
+	edera_device **devs;
+	size_t n_devs;
+	int dev_pending;
+	int dev_status;
+	char dev_msg[512];
 };
 
 static void op_free(struct create_op *op)
@@ -510,6 +553,17 @@ static void op_free(struct create_op *op)
 	free(op->kernel);
 	free(op->initrd);
 	free(op->cmdline);
+	for (size_t i = 0; i < op->n_disks; i++) {
+		free((char *)op->disks[i].path);
+		free((char *)op->disks[i].vdev);
+	}
+	for (size_t i = 0; i < op->n_nics; i++) {
+		free((char *)op->nics[i].bridge);
+		free((char *)op->nics[i].mac);
+	}
+	free(op->disks);
+	free(op->nics);
+	free(op->devs);
 	free(op);
 }
 
@@ -520,6 +574,8 @@ static void create_fail(struct create_op *op, int status, bool built, bool intro
 	char msg[1024];
 
 	snprintf(msg, sizeof(msg), "%s", edera_last_error());
+	/* devices attached so far go, with their host side */
+	ed_xb_zone_gone(z, op);
 	if (built)
 		destroy_domain_async(ctx, z, introduced);
 	free_zone(z);
@@ -637,6 +693,132 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	batch_done(ctx, 0, op); /* release the hold */
 }
 
+static void created(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+
+	z->creating = false;
+	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
+	op_free(op);
+}
+
+/* One device settled (attached, or connected by the guest): note a
+ * failure; true when it was the last one out. */
+static bool device_settled(struct create_op *op, int status)
+{
+	if (status < 0 && op->dev_status == 0) {
+		op->dev_status = status;
+		snprintf(op->dev_msg, sizeof(op->dev_msg), "%s", edera_last_error());
+	}
+	return --op->dev_pending == 0;
+}
+
+static bool devices_failed(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+
+	if (op->dev_status == 0 && ctx->closing) {
+		op->dev_status = EDERA_ECANCELED;
+		snprintf(op->dev_msg, sizeof(op->dev_msg), "zone '%s': the context was closed",
+		         op->zone->name);
+	}
+	if (op->dev_status == 0)
+		return false;
+	ed_error(op->dev_status, "%s", op->dev_msg);
+	create_fail(op, op->dev_status, true, true);
+	return true;
+}
+
+static void device_connected(edera_ctx *ctx, int status, edera_device *dev, void *data)
+{
+	struct create_op *op = data;
+
+	if (device_settled(op, status) && !devices_failed(op))
+		created(op);
+}
+
+/* Every device's backend is ready: run the guest, and wait for its drivers
+ * to connect them. */
+static void devices_attached(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+
+	if (devices_failed(op))
+		return;
+	if (op->paused) {
+		created(op);
+		return;
+	}
+	if (xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
+		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
+		                         strerror(errno)),
+		            true, true);
+		return;
+	}
+	op->dev_pending = 1; /* held while the waits start */
+	for (size_t i = 0; i < op->n_devs; i++) {
+		int rc = ed_xb_await(op->devs[i], op->dev_timeout_ms, device_connected, op);
+
+		if (rc < 0) {
+			device_settled(op, rc);
+			op->dev_pending++;
+			break;
+		}
+		op->dev_pending++;
+	}
+	device_connected(ctx, 0, NULL, op);
+}
+
+static void device_attached(edera_ctx *ctx, int status, edera_device *dev, void *data)
+{
+	struct create_op *op = data;
+
+	if (status == 0 && dev)
+		op->devs[op->n_devs++] = dev;
+	if (device_settled(op, status))
+		devices_attached(op);
+}
+
+static void start_devices(struct create_op *op)
+{
+	edera_zone *z = op->zone;
+
+	op->devs = calloc(op->n_disks + op->n_nics, sizeof(*op->devs));
+	if (!op->devs) {
+		create_fail(op, ed_error(EDERA_ENOMEM, "out of memory"), true, true);
+		return;
+	}
+	op->dev_pending = 1; /* held while the attaches start */
+	for (size_t i = 0; i < op->n_disks + op->n_nics && op->dev_status == 0; i++) {
+		int rc = i < op->n_disks
+		       ? ed_xb_attach_early(z, &op->disks[i], NULL, op->dev_timeout_ms,
+		                            device_attached, op)
+		       : ed_xb_attach_early(z, NULL, &op->nics[i - op->n_disks], op->dev_timeout_ms,
+		                            device_attached, op);
+
+		op->dev_pending++;
+		if (rc < 0)
+			device_settled(op, rc);
+	}
+	device_attached(op->ctx, 0, NULL, op);
+}
+
+static void start_running(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+
+	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
+		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
+		                         strerror(errno)),
+		            true, true);
+		return;
+	}
+	created(op);
+}
+
 static void introduced(edera_ctx *ctx, int status, void *data)
 {
 	struct create_op *op = data;
@@ -658,15 +840,10 @@ static void introduced(edera_ctx *ctx, int status, void *data)
 			return;
 		}
 	}
-	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
-		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
-		                         strerror(errno)),
-		            true, true);
-		return;
-	}
-	z->creating = false;
-	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
-	op_free(op);
+	if (op->n_disks + op->n_nics > 0)
+		start_devices(op);
+	else
+		start_running(op);
 }
 
 static void skeleton_done(edera_ctx *ctx, int status, void *data)
@@ -778,6 +955,23 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 		                c.name);
 	if (c.console_history_kib == 0)
 		c.console_history_kib = EDERA_CONSOLE_HISTORY_DEFAULT_KIB;
+	if ((c.n_disks && !c.disks) || (c.n_nics && !c.nics) || c.n_disks > 16 || c.n_nics > 16)
+		return ed_error(EDERA_EINVAL, "zone '%s': disks and nics: arrays of n_disks and "
+		                "n_nics pointers, 16 at most",
+		                c.name);
+	for (size_t i = 0; i < c.n_disks + c.n_nics; i++) {
+		const size_t *sz = i < c.n_disks ? (const void *)c.disks[i]
+		                                 : (const void *)c.nics[i - c.n_disks];
+
+		if (!sz)
+			return ed_error(EDERA_EINVAL, "zone '%s': device %zu of the config is NULL",
+			                c.name, i);
+		rc = ed_sized_check(sz, *sz, i < c.n_disks ? sizeof(edera_disk_config)
+		                                          : sizeof(edera_nic_config),
+		                    i < c.n_disks ? "edera_disk_config" : "edera_nic_config");
+		if (rc < 0)
+			return rc;
+	}
 	{
 		xc_physinfo_t pi = { 0 };
 		uint64_t free_mib;
@@ -808,6 +1002,35 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->kernel = dup_opt(c.kernel, &oom);
 	op->initrd = dup_opt(c.initrd, &oom);
 	op->cmdline = dup_opt(c.cmdline, &oom);
+	op->dev_timeout_ms = c.device_timeout_ms ? c.device_timeout_ms : 60000;
+	if (c.n_disks) {
+		op->disks = calloc(c.n_disks, sizeof(*op->disks));
+		oom = oom || !op->disks;
+		for (size_t i = 0; op->disks && i < c.n_disks; i++) {
+			edera_disk_config_init(&op->disks[i]);
+			memcpy(&op->disks[i], c.disks[i],
+			       c.disks[i]->sz < sizeof(op->disks[i]) ? c.disks[i]->sz
+			                                             : sizeof(op->disks[i]));
+			op->disks[i].sz = sizeof(op->disks[i]);
+			op->disks[i].path = dup_opt(op->disks[i].path, &oom);
+			op->disks[i].vdev = dup_opt(op->disks[i].vdev, &oom);
+			op->n_disks++;
+		}
+	}
+	if (c.n_nics) {
+		op->nics = calloc(c.n_nics, sizeof(*op->nics));
+		oom = oom || !op->nics;
+		for (size_t i = 0; op->nics && i < c.n_nics; i++) {
+			edera_nic_config_init(&op->nics[i]);
+			memcpy(&op->nics[i], c.nics[i],
+			       c.nics[i]->sz < sizeof(op->nics[i]) ? c.nics[i]->sz
+			                                           : sizeof(op->nics[i]));
+			op->nics[i].sz = sizeof(op->nics[i]);
+			op->nics[i].bridge = dup_opt(op->nics[i].bridge, &oom);
+			op->nics[i].mac = dup_opt(op->nics[i].mac, &oom);
+			op->n_nics++;
+		}
+	}
 	if (oom) {
 		free(z->name);
 		free(z);
@@ -937,8 +1160,10 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
 
-	if (status == 0)
+	if (status == 0) {
 		ed_console_disconnect(op->zone->console, false);
+		ed_xb_zone_gone(op->zone, NULL);
+	}
 	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
 		destroy_finish(ctx, op, status);
 		return;
@@ -1014,6 +1239,7 @@ void ed_zones_fini(edera_ctx *ctx)
 			/* Its console lets go now: the ports and the loop
 			 * handles go with the context. */
 			ed_console_disconnect(z->console, false);
+			ed_xb_zone_forget(z);
 			unlink_zone(z);
 		} else
 			free_zone(z);

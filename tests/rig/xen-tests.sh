@@ -15,6 +15,11 @@ export EDERA_GUEST_CRASH="$abs_top_builddir/tests/guest/crash.cpio.gz"
 export EDERA_GUEST_CONSOLE="$abs_top_builddir/tests/guest/console.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_CONSOLE" \
 	-t "$abs_top_builddir/tests/guest/console-guest"
+export EDERA_GUEST_DEV="$abs_top_builddir/tests/guest/dev.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkdevinitramfs.sh" "$EDERA_GUEST_DEV" \
+	"$abs_top_builddir/tests/guest/net-send" "$EDERA_RIG_CACHE"
+# dom0's backends and what the device tests need there
+export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge"
 export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_XS" \
 	-t "$abs_top_builddir/tests/guest/xs-guest"

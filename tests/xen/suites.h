@@ -8,5 +8,6 @@ Suite *host_suite(void);
 Suite *xs_suite(void);
 Suite *zone_suite(void);
 Suite *console_suite(void);
+Suite *device_suite(void);
 
 #endif

@@ -16,127 +16,7 @@
 #include <uv.h>
 
 #include "suites.h"
-
-#define XL "/usr/lib/xen-4.17/bin/xl"
-
-static const char *env(const char *var)
-{
-	const char *p = getenv(var);
-
-	ck_assert_msg(p != NULL, "%s is set by xen-tests.sh", var);
-	return p;
-}
-
-static const char *linux_kernel(void)
-{
-	static char path[512];
-
-	snprintf(path, sizeof(path), "%s/vmlinuz", env("RIG_CACHE"));
-	return path;
-}
-
-static int xl_domains(void)
-{
-	char line[256];
-	int n = -1;
-	FILE *p = popen(XL " list 2>/dev/null", "r");
-
-	ck_assert_ptr_nonnull(p);
-	while (fgets(line, sizeof(line), p))
-		n++;
-	pclose(p);
-	return n;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void tick(uv_timer_t *t)
-{
-}
-
-/* Run the loop (waking at least every 20 ms) until PRED(ARG) holds or
- * SECONDS pass; returns PRED(ARG). */
-static int run_pred(edera_ctx *ctx, int (*pred)(void *), void *arg, double seconds)
-{
-	double end = now() + seconds;
-	uv_timer_t t;
-	int ok;
-
-	uv_timer_init(edera_ctx_loop(ctx), &t);
-	uv_timer_start(&t, tick, 20, 20);
-	while (!(ok = pred(arg)) && now() < end)
-		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
-	uv_close((uv_handle_t *)&t, NULL);
-	uv_run(edera_ctx_loop(ctx), UV_RUN_NOWAIT);
-	return ok;
-}
-
-static int flag_set(void *arg)
-{
-	return *(const int *)arg != 0;
-}
-
-/* Run the loop until *FLAG is non-zero or SECONDS pass; returns *FLAG. */
-static int run_until(edera_ctx *ctx, const int *flag, double seconds)
-{
-	return run_pred(ctx, flag_set, (void *)flag, seconds);
-}
-
-static edera_zone *mini(edera_ctx *ctx, const char *name, const char *cmdline,
-                        uint32_t history_kib)
-{
-	edera_zone_config cfg;
-	edera_zone *z = NULL;
-
-	edera_zone_config_init(&cfg);
-	cfg.name = name;
-	cfg.kernel = env("EDERA_MINI_KERNEL");
-	cfg.cmdline = cmdline;
-	cfg.memory_mib = 16;
-	cfg.console_history_kib = history_kib;
-	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s: %s", name,
-	              edera_last_error());
-	return z;
-}
-
-/* Output collected by a subscriber, searchable as text. */
-struct text {
-	char buf[64 * 1024];
-	size_t len;
-	int calls;
-	const char *want; /* sets found when it appears */
-	int found;
-};
-
-static void collect(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
-{
-	struct text *t = data;
-
-	t->calls++;
-	if (len > sizeof(t->buf) - 1 - t->len) {
-		/* keep the newest half */
-		memmove(t->buf, t->buf + t->len / 2, t->len - t->len / 2);
-		t->len -= t->len / 2;
-		if (len > sizeof(t->buf) - 1 - t->len)
-			len = sizeof(t->buf) - 1 - t->len;
-	}
-	memcpy(t->buf + t->len, bytes, len);
-	t->len += len;
-	t->buf[t->len] = '\0';
-	if (t->want && memmem(t->buf, t->len, t->want, strlen(t->want)))
-		t->found = 1;
-}
-
-static void on_exit_cb(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
-{
-	*(int *)data = 1;
-}
+#include "util.h"
 
 START_TEST(console_bad_input)
 {
@@ -287,7 +167,7 @@ START_TEST(linux_output_10mib_byte_exact)
 	cfg.console_log = logpath;
 	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
 	ck_assert_int_eq(edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, flood_cb, &f, NULL), 0);
-	edera_zone_on_exit(z, on_exit_cb, &exited);
+	edera_zone_on_exit(z, on_exit_flag, &exited);
 	ck_assert_msg(run_until(ctx, &exited, 600), "the flooding guest never exited (%zu bytes "
 	              "of the stream seen)", f.seen);
 
@@ -395,7 +275,7 @@ START_TEST(echo_with_backpressure_beside_a_flooding_zone)
 	cfg.memory_mib = 256;
 	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &echo) == 0, "%s", edera_last_error());
 	ck_assert_int_eq(edera_console_subscribe(echo, EDERA_CONSOLE_REPLAY, collect, &t, NULL), 0);
-	edera_zone_on_exit(echo, on_exit_cb, &exited);
+	edera_zone_on_exit(echo, on_exit_flag, &exited);
 	ck_assert_msg(run_until(ctx, &t.found, 300), "the echo program never got ready: '%s'",
 	              t.buf);
 

@@ -1,0 +1,122 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers the integration suites share. */
+#define _GNU_SOURCE
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util.h"
+
+#define XL "/usr/lib/xen-4.17/bin/xl"
+
+const char *env(const char *var)
+{
+	const char *p = getenv(var);
+
+	ck_assert_msg(p != NULL, "%s is set by xen-tests.sh", var);
+	return p;
+}
+
+const char *linux_kernel(void)
+{
+	static char path[512];
+
+	snprintf(path, sizeof(path), "%s/vmlinuz", env("RIG_CACHE"));
+	return path;
+}
+
+int xl_domains(void)
+{
+	char line[256];
+	int n = -1;
+	FILE *p = popen(XL " list 2>/dev/null", "r");
+
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		n++;
+	pclose(p);
+	return n;
+}
+
+double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void tick(uv_timer_t *t)
+{
+}
+
+/* Run the loop (waking at least every 20 ms) until PRED(ARG) holds or
+ * SECONDS pass; returns PRED(ARG). */
+int run_pred(edera_ctx *ctx, int (*pred)(void *), void *arg, double seconds)
+{
+	double end = now() + seconds;
+	uv_timer_t t;
+	int ok;
+
+	uv_timer_init(edera_ctx_loop(ctx), &t);
+	uv_timer_start(&t, tick, 20, 20);
+	while (!(ok = pred(arg)) && now() < end)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	uv_close((uv_handle_t *)&t, NULL);
+	uv_run(edera_ctx_loop(ctx), UV_RUN_NOWAIT);
+	return ok;
+}
+
+static int flag_set(void *arg)
+{
+	return *(const int *)arg != 0;
+}
+
+/* Run the loop until *FLAG is non-zero or SECONDS pass; returns *FLAG. */
+int run_until(edera_ctx *ctx, const int *flag, double seconds)
+{
+	return run_pred(ctx, flag_set, (void *)flag, seconds);
+}
+
+edera_zone *mini(edera_ctx *ctx, const char *name, const char *cmdline,
+                        uint32_t history_kib)
+{
+	edera_zone_config cfg;
+	edera_zone *z = NULL;
+
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = env("EDERA_MINI_KERNEL");
+	cfg.cmdline = cmdline;
+	cfg.memory_mib = 16;
+	cfg.console_history_kib = history_kib;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s: %s", name,
+	              edera_last_error());
+	return z;
+}
+
+void collect(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
+{
+	struct text *t = data;
+
+	t->calls++;
+	if (len > sizeof(t->buf) - 1 - t->len) {
+		/* keep the newest half */
+		memmove(t->buf, t->buf + t->len / 2, t->len - t->len / 2);
+		t->len -= t->len / 2;
+		if (len > sizeof(t->buf) - 1 - t->len)
+			len = sizeof(t->buf) - 1 - t->len;
+	}
+	memcpy(t->buf + t->len, bytes, len);
+	t->len += len;
+	t->buf[t->len] = '\0';
+	if (t->want && memmem(t->buf, t->len, t->want, strlen(t->want)))
+		t->found = 1;
+}
+
+void on_exit_flag(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
+{
+	*(int *)data = 1;
+}
+

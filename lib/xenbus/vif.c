@@ -114,6 +114,9 @@ static void vif_write(edera_device *d, struct ed_xb_writer *w)
 	ed_xb_write(w, true, "bridge", "%s", v->bridge);
 	ed_xb_write(w, true, "mtu", "%u", v->mtu);
 	ed_xb_write(w, true, "type", "%s", "vif");
+	/* netback refuses a backend without it; the work it would name is
+	 * done here, so it names nothing */
+	ed_xb_write(w, true, "script", "%s", "");
 }
 
 /* One RTM_NEWLINK on IFINDEX: MTU, master, up; waits for the kernel's ACK. */

@@ -175,6 +175,13 @@ static void be_changed(edera_ctx *ctx, int status, const char *path, void *data)
 
 /* ---- teardown ------------------------------------------------------------------------ */
 
+/* Where a backend's xenbus_dev_error/fatal messages go. */
+static void error_path(const edera_device *d, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "/local/domain/0/error/backend/%s/%u/%u/error", d->kind->name, d->domid,
+	         d->id);
+}
+
 static void finish(edera_device *d)
 {
 	edera_ctx *ctx = d->ctx;
@@ -231,6 +238,94 @@ static void release(edera_device *d)
 static void removed(edera_ctx *ctx, int status, void *data)
 {
 	settled(data);
+}
+
+/* After a device's directory went: its parent (.../vbd/DOMID, device/vbd)
+ * too, if no other device is left in it.  Listing and removing in one
+ * transaction, so a device attached meanwhile makes it retry, not vanish. */
+struct parent_rm {
+	edera_device *d;
+	char path[96];
+	edera_xs_txn *txn;
+};
+
+static void parent_removed(edera_ctx *ctx, int status, void *data)
+{
+	struct parent_rm *r = data;
+
+	if (status < 0)
+		edera_xs_txn_abort(r->txn, status);
+	else
+		edera_xs_txn_commit(r->txn);
+}
+
+static void parent_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                          void *data)
+{
+	struct parent_rm *r = data;
+
+	if (status == 0 && n == 0 &&
+	    edera_xs_rm(ctx, r->txn, r->path, parent_removed, r) == 0)
+		return;
+	/* not empty (or gone): nothing to do */
+	edera_xs_txn_abort(r->txn, status < 0 ? status : EDERA_ECANCELED);
+}
+
+static void parent_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	struct parent_rm *r = data;
+
+	r->txn = txn;
+	if (edera_xs_directory(ctx, txn, r->path, parent_listed, r) < 0)
+		edera_xs_txn_abort(txn, EDERA_EIO);
+}
+
+static void parent_done(edera_ctx *ctx, int status, void *data)
+{
+	struct parent_rm *r = data;
+	edera_device *d = r->d;
+
+	free(r);
+	settled(d);
+}
+
+static void rm_parent_if_empty(edera_device *d, const char *child)
+{
+	struct parent_rm *r = calloc(1, sizeof(*r));
+	char *slash;
+
+	if (!r)
+		return;
+	r->d = d;
+	snprintf(r->path, sizeof(r->path), "%s", child);
+	slash = strrchr(r->path, '/');
+	if (!slash) {
+		free(r);
+		return;
+	}
+	*slash = '\0';
+	if (edera_xs_transaction(d->ctx, parent_body, parent_done, r) == 0)
+		d->refs++;
+	else
+		free(r);
+}
+
+static void fe_removed(edera_ctx *ctx, int status, void *data)
+{
+	edera_device *d = data;
+
+	if (status == 0)
+		rm_parent_if_empty(d, d->fe);
+	settled(d);
+}
+
+static void be_removed(edera_ctx *ctx, int status, void *data)
+{
+	edera_device *d = data;
+
+	if (status == 0)
+		rm_parent_if_empty(d, d->be);
+	settled(d);
 }
 
 static void closing_written(edera_ctx *ctx, int status, void *data)
@@ -290,12 +385,12 @@ static void teardown(edera_device *d, int status, bool close_first)
 	stop(&d->deadline);
 	unwatch(d);
 	if (!d->ctx->xs_gone) {
-		if (!d->zone_gone && edera_xs_rm(d->ctx, NULL, d->fe, removed, d) == 0)
+		if (!d->zone_gone && edera_xs_rm(d->ctx, NULL, d->fe, fe_removed, d) == 0)
 			d->refs++;
-		if (edera_xs_rm(d->ctx, NULL, d->be, removed, d) == 0)
+		if (edera_xs_rm(d->ctx, NULL, d->be, be_removed, d) == 0)
 			d->refs++;
 		/* the error node a backend may have left */
-		snprintf(p, sizeof(p), "/local/domain/0/error%s", d->be);
+		error_path(d, p, sizeof(p));
 		if (edera_xs_rm(d->ctx, NULL, p, removed, d) == 0)
 			d->refs++;
 	}
@@ -383,6 +478,19 @@ static void connected(edera_device *d)
 		ED_CALLBACK(d->ctx, cb(d->ctx, 0, d, d->attach_data));
 }
 
+static void refused_reason(edera_ctx *ctx, int status, const char *value, size_t len,
+                           void *data)
+{
+	edera_device *d = data;
+
+	if (settled(d))
+		return;
+	teardown(d, ed_error(EDERA_EIO, "zone '%s': dom0's %s backend refused device %u: %.*s",
+	                     d->zone_name, d->kind->name, d->id,
+	                     status == 0 ? (int)len : 16, status == 0 ? value : "(no reason given)"),
+	         false);
+}
+
 static void step(edera_device *d)
 {
 	switch (d->phase) {
@@ -391,11 +499,14 @@ static void step(edera_device *d)
 			d->phase = P_PLUMB;
 			do_plumb(d);
 		} else if (d->be_state >= XB_CLOSING) {
-			teardown(d, ed_error(EDERA_EIO,
-			                     "zone '%s': dom0's %s backend refused device %u (its "
-			                     "reason: /local/domain/0/error%s/error)",
-			                     d->zone_name, d->kind->name, d->id, d->be),
-			         false);
+			char p[160];
+
+			/* its reason, then down */
+			error_path(d, p, sizeof(p));
+			d->phase = P_PLUMB; /* nothing more from the watches meanwhile */
+			d->refs++;
+			if (edera_xs_read(d->ctx, NULL, p, refused_reason, d) < 0)
+				refused_reason(d->ctx, EDERA_ENOENT, NULL, 0, d);
 		}
 		break;
 	case P_FRONTEND:

@@ -7,9 +7,6 @@
 #include <string.h>
 
 #include "ctx.h"
-#include "console/console.h"
-#include "hv/evtchn.h"
-#include "zone/zone.h"
 
 void edera_ctx_options_init(edera_ctx_options *opts)
 {
@@ -112,9 +109,8 @@ void edera_ctx_close(edera_ctx *ctx)
 		abort();
 	}
 	ctx->closing = true;
-	ed_zones_fini(ctx);
-	ed_consoles_fini(ctx);
-	ed_evtchn_fini(ctx);
+	if (ctx->zones_fini)
+		ctx->zones_fini(ctx);
 	/* On our own loop, let clean-ups of zones that stopped or failed to
 	 * start finish (they need XenStore).  On the caller's loop, pending
 	 * ones are cut short: edera_zone_reattach finds what they left. */

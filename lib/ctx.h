@@ -24,6 +24,11 @@ struct edera_ctx {
 	bool xs_gone;              /* the XenStore client is shut: send nothing more */
 	unsigned int cleanups;     /* zone clean-ups in flight (destroy, node removal) */
 	struct ed_evtchn *evtchn;  /* bound event channels (hv/evtchn.c) */
+	/* Set by zone.c once zones are used: closes zones, consoles, devices
+	 * and event channels.  A hook, so that a program using only the
+	 * XenStore client (tests/guest/xs-guest, linked statically) does not
+	 * pull in the rest. */
+	void (*zones_fini)(edera_ctx *ctx);
 	/* consoles with output left for a later turn (console/console.c) */
 	struct ed_console *con_rq_head, *con_rq_tail;
 	uv_idle_t *con_idle;

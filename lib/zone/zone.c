@@ -20,6 +20,7 @@
 #include "build/pv.h"
 #include "console/console.h"
 #include "ctx.h"
+#include "hv/evtchn.h"
 #include "hv/offload.h"
 #include "xenbus/xenbus.h"
 #include "zone.h"
@@ -514,8 +515,16 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 	}
 }
 
+static void zones_fini(edera_ctx *ctx)
+{
+	ed_zones_fini(ctx);
+	ed_consoles_fini(ctx);
+	ed_evtchn_fini(ctx);
+}
+
 static int ensure_release_watch(edera_ctx *ctx)
 {
+	ctx->zones_fini = zones_fini;
 	if (ctx->release_watch)
 		return 0;
 	return edera_xs_watch_add(ctx, &ctx->release_watch, "@releaseDomain", on_release, NULL);

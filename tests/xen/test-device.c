@@ -182,6 +182,10 @@ START_TEST(disk_read_write_and_hot_attach)
 	              edera_device_host_name(a));
 	ck_assert_ptr_null(edera_device_next(z, a));
 	ck_assert_int_eq(loops_on(WORK "/disk.img"), 1);
+	/* in use read-write: not even a reader may join */
+	disk(z, WORK "/disk.img", "xvdc", 1, 0, &rc);
+	ck_assert_int_eq(rc, EDERA_EBUSY);
+	ck_assert_msg(strstr(edera_last_error(), "read-write"), "%s", edera_last_error());
 	expect(ctx, &t, "EDERA-DISK-DONE", 120);
 	ck_assert_msg(strstr(t.buf, "EDERA-DISK-READ written by the host"), "%s", t.buf);
 	ck_assert_int_eq(edera_device_detach_sync(a, 10000), 0);
@@ -433,7 +437,30 @@ START_TEST(cycles_leave_nothing)
 	}
 	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vbd/%u", domid));
 	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vif/%u", domid));
+	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vbd", domid));
+	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vif", domid));
 	ck_assert_ptr_null(edera_device_next(z, NULL));
+	/* a block device given directly (here a loop device of the test's) */
+	{
+		char blk[64] = "";
+		FILE *p = popen("losetup -f --show " WORK "/raw.img", "r");
+
+		ck_assert_ptr_nonnull(p);
+		ck_assert_ptr_nonnull(fgets(blk, sizeof(blk), p));
+		pclose(p);
+		blk[strcspn(blk, "\n")] = '\0';
+		d = disk(z, blk, "xvdc", 0, 60000, &rc);
+		ck_assert_msg(rc == 0, "block device %s: %s", blk, edera_last_error());
+		ck_assert_str_eq(edera_device_host_name(d), blk);
+		ck_assert_int_eq(edera_device_detach_sync(d, 10000), 0);
+		ck_assert_int_eq(loops_on(WORK "/raw.img"), 1); /* the test's own, untouched */
+		{
+			char cmd[96];
+
+			snprintf(cmd, sizeof(cmd), "losetup -d %s", blk);
+			ck_assert_int_eq(system(cmd), 0);
+		}
+	}
 	/* destroyed with a disk attached: the library lets go of it */
 	last = disk(z, WORK "/disk.img", "xvdb", 0, 60000, &rc);
 	ck_assert_msg(rc == 0 && last, "%s", edera_last_error());

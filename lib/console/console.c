@@ -587,6 +587,10 @@ int edera_console_subscribe(edera_zone *zone, unsigned int flags, edera_console_
 		if (blen && !s->dead)
 			ED_CALLBACK(c->ctx, cb(c->ctx, zone, (const char *)b, blen, data));
 		c->dispatching--;
+		if (c->dispatching == 0 && c->free_due && c->busy == 0) {
+			really_free(c);
+			return 0;
+		}
 		if (c->dispatching == 0 && c->subs_dead)
 			subs_sweep(c);
 	}

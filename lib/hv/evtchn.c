@@ -74,8 +74,12 @@ static int evtchn_start(edera_ctx *ctx)
 	if (!ev->poll)
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	rc = uv_poll_init(ctx->loop, ev->poll, fd);
-	if (rc == 0)
-		rc = uv_poll_start(ev->poll, UV_READABLE, on_readable);
+	if (rc < 0) {
+		free(ev->poll); /* never initialised: nothing to close */
+		ev->poll = NULL;
+		return ed_error(EDERA_EIO, "polling the event channel device: %s", uv_strerror(rc));
+	}
+	rc = uv_poll_start(ev->poll, UV_READABLE, on_readable);
 	if (rc < 0) {
 		uv_close((uv_handle_t *)ev->poll, poll_close_cb);
 		ev->poll = NULL;

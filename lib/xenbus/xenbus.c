@@ -193,10 +193,6 @@ static void finish(edera_device *d)
 	unlink_device(d);
 	d->attach_cb = NULL;
 	d->detach_cb = NULL;
-	if (d->counted) {
-		ctx->cleanups--;
-		d->counted = false;
-	}
 	if (acb) {
 		/* an attach that failed: its message, not a later one */
 		int status = d->status < 0 ? d->status : EDERA_ECANCELED;
@@ -210,6 +206,16 @@ static void finish(edera_device *d)
 		ED_CALLBACK(ctx, dcb(ctx, d->status, d->detach_data));
 	}
 	d->phase = P_DONE;
+	if (d->counted) {
+		/* last: a context closed meanwhile on its caller's loop is
+		 * freed here once nothing else runs */
+		d->counted = false;
+		ctx->cleanups--;
+		ctx->work_pending--;
+		maybe_free(d);
+		ed_ctx_work_done(ctx);
+		return;
+	}
 	maybe_free(d);
 }
 
@@ -218,10 +224,9 @@ static void gone_poll(uv_timer_t *t)
 	edera_device *d = t->data;
 
 	/* Dom0's backend lets go of the host side as it sees its nodes go. */
-	if ((d->kind->gone && !d->kind->gone(d)) && ++d->polls < ED_XB_GONE_POLLS) {
-		start(d, &d->poll, ED_XB_POLL_MS, gone_poll);
+	if ((d->kind->gone && !d->kind->gone(d)) && ++d->polls < ED_XB_GONE_POLLS &&
+	    start(d, &d->poll, ED_XB_POLL_MS, gone_poll) == 0)
 		return;
-	}
 	finish(d);
 }
 
@@ -233,11 +238,6 @@ static void release(edera_device *d)
 	d->polls = 0;
 	if (start(d, &d->poll, 1, gone_poll) < 0)
 		finish(d);
-}
-
-static void removed(edera_ctx *ctx, int status, void *data)
-{
-	settled(data);
 }
 
 /* After a device's directory went: its parent (.../vbd/DOMID, device/vbd)
@@ -328,6 +328,19 @@ static void be_removed(edera_ctx *ctx, int status, void *data)
 	settled(d);
 }
 
+static void error_removed(edera_ctx *ctx, int status, void *data)
+{
+	edera_device *d = data;
+	char p[160];
+
+	if (status == 0) {
+		error_path(d, p, sizeof(p));
+		*strrchr(p, '/') = '\0';
+		rm_parent_if_empty(d, p);
+	}
+	settled(d);
+}
+
 static void closing_written(edera_ctx *ctx, int status, void *data)
 {
 	edera_device *d = data;
@@ -362,8 +375,17 @@ static void teardown(edera_device *d, int status, bool close_first)
 	}
 	stop(&d->poll);
 	if (!d->counted) {
+		/* the context waits for it (own loop), or outlives it */
 		d->ctx->cleanups++;
+		d->ctx->work_pending++;
 		d->counted = true;
+	}
+	if (d->phase == P_WRITING) {
+		/* its transaction is still out: finish when it has ended
+		 * (nodes_written), or nodes could appear after the removal */
+		d->cancel = true;
+		stop(&d->deadline);
+		return;
 	}
 	if (close_first && !d->zone_gone && d->phase != P_CLOSING && !d->ctx->xs_gone) {
 		d->phase = P_CLOSING;
@@ -385,13 +407,15 @@ static void teardown(edera_device *d, int status, bool close_first)
 	stop(&d->deadline);
 	unwatch(d);
 	if (!d->ctx->xs_gone) {
-		if (!d->zone_gone && edera_xs_rm(d->ctx, NULL, d->fe, fe_removed, d) == 0)
+		if ((!d->zone_gone || d->cancel) &&
+		    edera_xs_rm(d->ctx, NULL, d->fe, fe_removed, d) == 0)
 			d->refs++;
 		if (edera_xs_rm(d->ctx, NULL, d->be, be_removed, d) == 0)
 			d->refs++;
-		/* the error node a backend may have left */
+		/* the error node a backend may have left, with its directory */
 		error_path(d, p, sizeof(p));
-		if (edera_xs_rm(d->ctx, NULL, p, removed, d) == 0)
+		*strrchr(p, '/') = '\0';
+		if (edera_xs_rm(d->ctx, NULL, p, error_removed, d) == 0)
 			d->refs++;
 	}
 	if (d->refs == 0)
@@ -407,7 +431,7 @@ static void attach_timeout(uv_timer_t *t)
 	                 : d->phase == P_PLUMB   ? "its host side did not appear"
 	                                         : "the guest did not connect it";
 
-	if (d->phase >= P_CONNECTED || d->phase == P_WRITING)
+	if (d->phase >= P_CONNECTED)
 		return;
 	teardown(d,
 	         ed_error(EDERA_ETIMEDOUT,
@@ -582,8 +606,13 @@ static void writer_perms(struct ed_xb_writer *w, bool backend)
 static void nodes_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 {
 	edera_device *d = data;
-	struct ed_xb_writer *w = calloc(1, sizeof(*w));
+	struct ed_xb_writer *w;
 
+	if (d->cancel) {
+		edera_xs_txn_abort(txn, EDERA_ECANCELED);
+		return;
+	}
+	w = calloc(1, sizeof(*w));
 	if (!w) {
 		edera_xs_txn_abort(txn, ed_error(EDERA_ENOMEM, "out of memory"));
 		return;
@@ -615,8 +644,16 @@ static void nodes_written(edera_ctx *ctx, int status, void *data)
 
 	if (settled(d))
 		return;
+	if (d->cancel) {
+		/* torn down meanwhile: now that the transaction has ended,
+		 * remove whatever it wrote */
+		d->phase = P_BACKEND;
+		teardown(d, 0, false);
+		return;
+	}
 	if (status < 0) {
 		/* nothing was written (the transaction failed as a whole) */
+		d->phase = P_BACKEND;
 		teardown(d, status, false);
 		return;
 	}
@@ -688,16 +725,21 @@ void ed_xb_zone_forget(edera_zone *zone)
 		edera_device *d = *list;
 
 		unlink_device(d);
-		d->attach_cb = NULL;
-		d->detach_cb = NULL;
-		if (d->counted)
-			d->ctx->cleanups--;
-		d->counted = false;
-		/* the device stays with the running zone: drop the handle only */
-		if (d->kind->release)
-			d->kind->release(d);
-		d->phase = P_DONE;
-		maybe_free(d);
+		if (d->phase < P_CONNECTED) {
+			/* an attach in flight: cancelled, its callback told */
+			ed_error(EDERA_ECANCELED, "zone '%s': %s device %u: the context was closed",
+			         d->zone_name, d->kind->name, d->id);
+			teardown(d, EDERA_ECANCELED, false);
+		} else if (d->phase == P_CONNECTED) {
+			/* attached to a zone that keeps running: only the handle
+			 * goes (blkback keeps its own reference to the loop
+			 * device; netback keeps the interface) */
+			if (d->kind->release)
+				d->kind->release(d);
+			d->phase = P_DONE;
+			maybe_free(d);
+		}
+		/* a detach in flight goes on to its end (counted) */
 	}
 }
 

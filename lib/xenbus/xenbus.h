@@ -68,7 +68,8 @@ struct edera_device {
 	char msg[512];        /* and its message */
 	bool wait_frontend;   /* attach waits for the guest's Connected */
 	bool zone_gone;       /* the frontend went with its domain */
-	bool counted;         /* in ctx->cleanups while tearing down */
+	bool counted;         /* in ctx->cleanups and work_pending while tearing down */
+	bool cancel;          /* torn down while its nodes were being written */
 	int refs;             /* XenStore requests in flight that point here */
 	edera_device_cb attach_cb;
 	void *attach_data;

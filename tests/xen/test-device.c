@@ -471,6 +471,59 @@ START_TEST(cycles_leave_nothing)
 }
 END_TEST
 
+static int vbd_backends(void *arg)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = edera_xs_directory_sync(arg, NULL, "/local/domain/0/backend/vbd", &names, &n);
+
+	edera_free(names);
+	return rc == 0 && n > 0;
+}
+
+static void create_status(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	*(int *)data = status == 0 ? 1 : status;
+}
+
+/* The context closes while a zone's disk is being attached at creation:
+ * the creation fails with EDERA_ECANCELED and leaves nothing. */
+START_TEST(close_during_device_attach_leaves_nothing)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_disk_config dc;
+	const edera_disk_config *dp[1] = { &dc };
+	int before = xl_domains(), status = 0;
+
+	images();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_disk_config_init(&dc);
+	dc.path = WORK "/disk.img";
+	dc.vdev = "xvda";
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-dev-close";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_DEV");
+	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=idle";
+	cfg.memory_mib = 256;
+	cfg.disks = dp;
+	cfg.n_disks = 1;
+	ck_assert_int_eq(edera_zone_create(ctx, &cfg, create_status, &status), 0);
+	ck_assert_msg(run_pred(ctx, vbd_backends, ctx, 120), "the disk's backend never appeared");
+	ck_assert_int_eq(status, 0);
+	edera_ctx_close(ctx);
+	ck_assert_int_eq(status, EDERA_ECANCELED);
+	for (int i = 0; i < 100 && (xl_domains() != before || loops_on(WORK "/disk.img")); i++)
+		usleep(100000);
+	ck_assert_int_eq(xl_domains(), before);
+	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert(!vbd_backends(ctx));
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 Suite *device_suite(void)
 {
 	Suite *s = suite_create("device");
@@ -481,6 +534,7 @@ Suite *device_suite(void)
 	tcase_add_test(tc, disk_read_write_and_hot_attach);
 	tcase_add_test(tc, cycles_leave_nothing);
 	tcase_add_test(tc, nic_on_a_bridge_ping_and_tcp);
+	tcase_add_test(tc, close_during_device_attach_leaves_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

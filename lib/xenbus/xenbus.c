@@ -665,8 +665,11 @@ static void nodes_written(edera_ctx *ctx, int status, void *data)
 		teardown(d, rc, false);
 }
 
-int ed_xb_attach(edera_device *d, bool wait_frontend, unsigned int timeout_ms,
-                 edera_device_cb cb, void *data)
+/* Start attaching D (prepared by its kind: id chosen, priv filled): its
+ * nodes are written, and CB runs when it is connected (or, without
+ * d->wait_frontend, when the backend is ready), or failed (then D is freed).
+ * Returns < 0 if it could not start (D is then the caller's to free). */
+static int start_attach(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data)
 {
 	edera_device **list = ed_zone_devices(d->zone);
 	int rc;
@@ -675,8 +678,6 @@ int ed_xb_attach(edera_device *d, bool wait_frontend, unsigned int timeout_ms,
 	         d->id);
 	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/%s/%u/%u", d->kind->name, d->domid,
 	         d->id);
-	snprintf(d->zone_name, sizeof(d->zone_name), "%s", edera_zone_name(d->zone));
-	d->wait_frontend = wait_frontend;
 	d->phase = P_WRITING;
 	rc = start(d, &d->deadline, timeout_ms ? timeout_ms : 30000, attach_timeout);
 	if (rc < 0)
@@ -821,7 +822,7 @@ static int attach(edera_device *d, int rc, unsigned int timeout_ms, edera_device
                   void *data)
 {
 	if (rc == 0)
-		rc = ed_xb_attach(d, d->wait_frontend, timeout_ms, cb, data);
+		rc = start_attach(d, timeout_ms, cb, data);
 	if (rc < 0) {
 		d->phase = P_DONE;
 		maybe_free(d);

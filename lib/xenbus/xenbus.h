@@ -78,12 +78,6 @@ struct edera_device {
 	unsigned int detach_timeout_ms;
 };
 
-/* Start attaching D (kind-specific fields and priv filled, id chosen): its
- * nodes are written, and CB runs when it is connected (or when the backend
- * is ready, if !WAIT_FRONTEND), or failed (then D is freed).  Returns < 0 if
- * it could not start (D is then the caller's to free). */
-int ed_xb_attach(edera_device *d, bool wait_frontend, unsigned int timeout_ms,
-                 edera_device_cb cb, void *data);
 /* For zone creation: attach a disk (DISK non-NULL) or a NIC to a zone being
  * created, without waiting for the guest (it is still paused); CB runs when
  * the backend is ready.  Then ed_xb_await waits for the guest's driver. */

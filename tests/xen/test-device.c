@@ -61,21 +61,12 @@ static int loops_on(const char *path)
 	return n;
 }
 
-static int xs_path_exists(edera_ctx *ctx, const char *path)
-{
-	char *v = NULL;
-	int rc = edera_xs_read_sync(ctx, NULL, path, &v, NULL);
-
-	edera_free(v);
-	return rc == 0;
-}
-
 /* Whether the node FMT (with the domid) exists. */
-#define xs_exists(ctx, fmt, domid)                                  \
-	({                                                          \
-		char p_[128];                                       \
+#define xs_node(ctx, fmt, domid)                                      \
+	({                                                            \
+		char p_[128];                                         \
 		snprintf(p_, sizeof(p_), fmt, (unsigned int)(domid)); \
-		xs_path_exists(ctx, p_);                            \
+		xs_exists(ctx, p_);                                   \
 	})
 
 /* The bridge the NICs join, with dom0's address on it. */
@@ -190,8 +181,8 @@ START_TEST(disk_read_write_and_hot_attach)
 	ck_assert_msg(strstr(t.buf, "EDERA-DISK-READ written by the host"), "%s", t.buf);
 	ck_assert_int_eq(edera_device_detach_sync(a, 10000), 0);
 	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vbd/%u/51712", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vbd/51712", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vbd/%u/51712", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/%u/device/vbd/51712", domid));
 	/* what the zone wrote is in the image */
 	p = popen("debugfs -R 'cat /from-zone.txt' " WORK "/disk.img 2>/dev/null", "r");
 	ck_assert_ptr_nonnull(p);
@@ -386,13 +377,13 @@ START_TEST(bad_input_and_guest_that_never_connects)
 	ck_assert_int_eq(rc, EDERA_ETIMEDOUT);
 	ck_assert_msg(strstr(edera_last_error(), "did not connect"), "%s", edera_last_error());
 	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vbd/%u/51712", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vbd/51712", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vbd/%u/51712", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/%u/device/vbd/51712", domid));
 	ck_assert_int_eq(edera_zone_attach_nic_sync(z, &c, 3000, &d), EDERA_ETIMEDOUT);
 	snprintf(vif, sizeof(vif), "vif%u.0", domid);
 	ck_assert_uint_eq(if_nametoindex(vif), 0);
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vif/%u/0", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vif/0", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vif/%u/0", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/%u/device/vif/0", domid));
 	ck_assert_ptr_null(edera_device_next(z, NULL));
 	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
 	edera_ctx_close(ctx);
@@ -435,10 +426,10 @@ START_TEST(cycles_leave_nothing)
 		ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
 		ck_assert_uint_eq(if_nametoindex(vif), 0);
 	}
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vbd/%u", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vif/%u", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vbd", domid));
-	ck_assert(!xs_exists(ctx, "/local/domain/%u/device/vif", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vbd/%u", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vif/%u", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/%u/device/vbd", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/%u/device/vif", domid));
 	ck_assert_ptr_null(edera_device_next(z, NULL));
 	/* a block device given directly (here a loop device of the test's) */
 	{
@@ -465,7 +456,7 @@ START_TEST(cycles_leave_nothing)
 	last = disk(z, WORK "/disk.img", "xvdb", 0, 60000, &rc);
 	ck_assert_msg(rc == 0 && last, "%s", edera_last_error());
 	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
-	ck_assert(!xs_exists(ctx, "/local/domain/0/backend/vbd/%u", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vbd/%u", domid));
 	ck_assert_msg(run_pred(ctx, no_loops, WORK "/disk.img", 30), "a loop device is left");
 	edera_ctx_close(ctx);
 }

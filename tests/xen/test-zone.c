@@ -12,49 +12,9 @@
 #include <uv.h>
 
 #include "suites.h"
+#include "util.h"
 
 #define XL "/usr/lib/xen-4.17/bin/xl"
-
-static const char *kernel(void)
-{
-	static char path[512];
-	const char *cache = getenv("RIG_CACHE");
-
-	ck_assert_msg(cache != NULL, "RIG_CACHE is set in the rig");
-	snprintf(path, sizeof(path), "%s/vmlinuz", cache);
-	return path;
-}
-
-static const char *hello_initrd(void)
-{
-	const char *p = getenv("EDERA_GUEST_HELLO");
-
-	ck_assert_msg(p != NULL, "EDERA_GUEST_HELLO is set by xen-tests.sh");
-	return p;
-}
-
-/* Number of domains Xen knows (dom0 included), from xl. */
-static int xl_domains(void)
-{
-	char line[256];
-	int n = -1;
-	FILE *p = popen(XL " list 2>/dev/null", "r");
-
-	ck_assert_ptr_nonnull(p);
-	while (fgets(line, sizeof(line), p))
-		n++; /* minus the header */
-	pclose(p);
-	return n;
-}
-
-static int xs_exists(edera_ctx *ctx, const char *path)
-{
-	char *v = NULL;
-	int rc = edera_xs_read_sync(ctx, NULL, path, &v, NULL);
-
-	edera_free(v);
-	return rc == 0;
-}
 
 struct exit_state {
 	int exits;
@@ -114,8 +74,8 @@ START_TEST(zone_boots_runs_and_powers_off)
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-zone-hello";
-	cfg.kernel = kernel();
-	cfg.initrd = hello_initrd();
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_HELLO");
 	cfg.cmdline = "console=hvc0 quiet edera.test.args=zone-says-hi";
 	cfg.memory_mib = 256;
 	rc = edera_zone_create_sync(ctx, &cfg, &z);
@@ -181,7 +141,7 @@ START_TEST(bad_input_leaves_nothing)
 	ck_assert_msg(strstr(edera_last_error(), "no XEN_ELFNOTE_ENTRY") != NULL, "%s",
 	              edera_last_error());
 
-	cfg.kernel = kernel();
+	cfg.kernel = linux_kernel();
 	cfg.initrd = "/nonexistent/initrd";
 	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), EDERA_ENOENT);
 	ck_assert_msg(strstr(edera_last_error(), "initrd") != NULL, "%s", edera_last_error());
@@ -224,8 +184,8 @@ START_TEST(destroy_running_and_duplicate_name)
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-zone-paused";
-	cfg.kernel = kernel();
-	cfg.initrd = hello_initrd();
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_HELLO");
 	cfg.memory_mib = 128;
 	cfg.start_paused = 1;
 	ck_assert_int_eq(edera_zone_create_sync(ctx, &cfg, &z), 0);
@@ -248,14 +208,6 @@ START_TEST(destroy_running_and_duplicate_name)
 }
 END_TEST
 
-static const char *guest_image(const char *var)
-{
-	const char *p = getenv(var);
-
-	ck_assert_msg(p != NULL, "%s is set by xen-tests.sh", var);
-	return p;
-}
-
 /* Create a running zone from an image and wait for its exit reason. */
 static int run_until_exit(edera_ctx *ctx, const char *name, const char *initrd, int reboot_req,
                           int *shutdown_status)
@@ -268,7 +220,7 @@ static int run_until_exit(edera_ctx *ctx, const char *name, const char *initrd, 
 
 	edera_zone_config_init(&cfg);
 	cfg.name = name;
-	cfg.kernel = kernel();
+	cfg.kernel = linux_kernel();
 	cfg.initrd = initrd;
 	cfg.cmdline = "console=hvc0 quiet";
 	cfg.memory_mib = 192;
@@ -291,15 +243,15 @@ START_TEST(graceful_poweroff_reboot_and_crash)
 	int st = 1;
 
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
-	ck_assert_int_eq(run_until_exit(ctx, "edera-off", guest_image("EDERA_GUEST_WAIT"), 0, &st),
+	ck_assert_int_eq(run_until_exit(ctx, "edera-off", env("EDERA_GUEST_WAIT"), 0, &st),
 	                 EDERA_ZONE_EXIT_POWEROFF);
 	ck_assert_int_eq(st, 0);
 	st = 1;
-	ck_assert_int_eq(run_until_exit(ctx, "edera-reboot", guest_image("EDERA_GUEST_WAIT"), 1,
+	ck_assert_int_eq(run_until_exit(ctx, "edera-reboot", env("EDERA_GUEST_WAIT"), 1,
 	                                &st),
 	                 EDERA_ZONE_EXIT_REBOOT);
 	ck_assert_int_eq(st, 0);
-	ck_assert_int_eq(run_until_exit(ctx, "edera-crash", guest_image("EDERA_GUEST_CRASH"), -1,
+	ck_assert_int_eq(run_until_exit(ctx, "edera-crash", env("EDERA_GUEST_CRASH"), -1,
 	                                &st),
 	                 EDERA_ZONE_EXIT_CRASH);
 	edera_ctx_close(ctx);
@@ -316,8 +268,8 @@ START_TEST(shutdown_ignored_times_out_then_destroy)
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-deaf";
-	cfg.kernel = kernel();
-	cfg.initrd = guest_image("EDERA_GUEST_WAIT");
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_WAIT");
 	cfg.memory_mib = 128;
 	cfg.vcpus = 1;
 	cfg.max_vcpus = 2;
@@ -360,8 +312,8 @@ START_TEST(cycles_leave_nothing)
 	edera_free(names);
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-cycle";
-	cfg.kernel = kernel();
-	cfg.initrd = hello_initrd();
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_HELLO");
 	cfg.memory_mib = 128;
 	cfg.start_paused = 1;
 	for (int i = 0; i < 20; i++) {
@@ -418,7 +370,7 @@ START_TEST(mini_kernel_each_reason)
 		snprintf(cmdline, sizeof(cmdline), "reason=%s", want[i].word);
 		edera_zone_config_init(&cfg);
 		cfg.name = name;
-		cfg.kernel = guest_image("EDERA_MINI_KERNEL");
+		cfg.kernel = env("EDERA_MINI_KERNEL");
 		cfg.cmdline = cmdline;
 		cfg.memory_mib = 16;
 		/* One of them hands its console to xenconsoled. */
@@ -460,18 +412,10 @@ END_TEST
 /* A zone of the mini kernel (16 MiB) with REASON, created synchronously. */
 static edera_zone *mini_zone(edera_ctx *ctx, const char *name, const char *reason)
 {
-	edera_zone_config cfg;
-	edera_zone *z = NULL;
 	char cmdline[64];
 
 	snprintf(cmdline, sizeof(cmdline), "reason=%s", reason);
-	edera_zone_config_init(&cfg);
-	cfg.name = name;
-	cfg.kernel = guest_image("EDERA_MINI_KERNEL");
-	cfg.cmdline = cmdline;
-	cfg.memory_mib = 16;
-	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
-	return z;
+	return mini(ctx, name, cmdline, 0);
 }
 
 /* xl's line for NAME: its domid and state column; 0 if xl does not list it. */
@@ -627,8 +571,8 @@ START_TEST(close_during_create_leaves_nothing)
 	edera_free(names);
 	edera_zone_config_init(&cfg);
 	cfg.name = "edera-closed";
-	cfg.kernel = kernel();
-	cfg.initrd = hello_initrd();
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_HELLO");
 	cfg.memory_mib = 128;
 	ck_assert_int_eq(edera_zone_create(ctx, &cfg, create_cb, &st), 0);
 	edera_ctx_close(ctx);

@@ -39,6 +39,15 @@ int xl_domains(void)
 	return n;
 }
 
+int xs_exists(edera_ctx *ctx, const char *path)
+{
+	char *v = NULL;
+	int rc = edera_xs_read_sync(ctx, NULL, path, &v, NULL);
+
+	edera_free(v);
+	return rc == 0;
+}
+
 double now(void)
 {
 	struct timespec ts;

@@ -12,6 +12,8 @@ const char *env(const char *var);
 const char *linux_kernel(void);
 /* Domains Xen knows (dom0 included), from xl. */
 int xl_domains(void);
+/* Whether the XenStore node PATH exists. */
+int xs_exists(edera_ctx *ctx, const char *path);
 double now(void);
 /* Run the loop (waking at least every 20 ms) until PRED(ARG) holds or
  * SECONDS pass; returns PRED(ARG). */

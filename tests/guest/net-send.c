@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guest test program: send BYTES of the xorshift32 stream (seed 1) to
- * HOST:PORT over TCP, then print its FNV-1a checksum.
+ * HOST:PORT over TCP, wait for the host to close, then print its FNV-1a
+ * checksum.
  *   net-send HOST PORT BYTES */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -56,6 +57,12 @@ int main(int argc, char **argv)
 		}
 		left -= n;
 	}
+	/* Wait for the host to have read it all (it closes after the end of
+	 * the stream): the guest powers off right after, and data still in
+	 * its socket would be lost with it. */
+	shutdown(s, SHUT_WR);
+	while (read(s, buf, sizeof(buf)) > 0)
+		;
 	close(s);
 	printf("EDERA-NET-SUM %08x\n", h);
 	return 0;

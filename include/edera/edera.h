@@ -23,6 +23,7 @@
 #include <edera/zone.h>
 #include <edera/console.h>
 #include <edera/device.h>
+#include <edera/share.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1
@@ -30,6 +31,7 @@
 #define EDERA_HAVE_ZONE 1
 #define EDERA_HAVE_CONSOLE 1
 #define EDERA_HAVE_DEVICES 1
+#define EDERA_HAVE_RESOURCES 1 /* memory and vCPU changes, shared pages, event channels */
 
 #ifdef __cplusplus
 extern "C" {

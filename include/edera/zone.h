@@ -113,6 +113,9 @@ typedef struct edera_zone_info {
 	uint32_t vcpus_online;
 	uint32_t max_vcpus;
 	uint64_t cpu_time_ns;    /* all vCPUs together */
+	uint64_t target_memory_kib; /* what the zone was last asked to hold
+	                               (edera_zone_set_memory) */
+	uint32_t vcpus_target;   /* vCPUs it was last asked to have online */
 } edera_zone_info;
 
 EDERA_API void edera_zone_info_init(edera_zone_info *info);
@@ -169,6 +172,59 @@ EDERA_API int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, voi
 /* Blocking form; ATTACHED and CLEANED may be NULL. */
 EDERA_API int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached,
                                        unsigned int *cleaned);
+
+/* ---- run-time resources -------------------------------------------------- */
+
+/* The lowest memory target edera_zone_set_memory accepts: below it a Linux
+ * kernel starts killing its own processes or stops answering. */
+#define EDERA_ZONE_MEMORY_FLOOR_MIB 64
+/* Default wait of edera_zone_set_memory and edera_zone_set_vcpus. */
+#define EDERA_ZONE_RESIZE_TIMEOUT_MS 30000
+
+/*
+ * STATUS 0: the zone holds REACHED_KIB, within 1 MiB (or 1%, the larger) of
+ * the target.  EDERA_ETIMEDOUT: it did not get there in time; REACHED_KIB
+ * is what it holds then (the request stays: the guest may still get there
+ * later).  EDERA_ECANCELED: a newer request replaced this one, or the zone
+ * stopped, or the context closed.  Other errors: writing the target failed.
+ */
+typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zone,
+                                     uint64_t reached_kib, void *data);
+
+/*
+ * Ask the zone to hold TARGET_MIB of memory: writes memory/target, which the
+ * guest's balloon driver follows by giving pages back to Xen or taking more
+ * (up to the zone's max_memory_mib, set at creation).  CB (may be NULL) runs
+ * once Xen counts the zone's pages at the target, or after TIMEOUT_MS (0:
+ * EDERA_ZONE_RESIZE_TIMEOUT_MS) with the size reached — a guest without a
+ * balloon driver, or one that cannot give memory back, never leaves the
+ * caller waiting longer.  A new request replaces a pending one (whose
+ * callback runs with EDERA_ECANCELED).
+ * Errors at once: EDERA_EINVAL (no running zone; target above the zone's
+ * maximum or below EDERA_ZONE_MEMORY_FLOOR_MIB: the message says the
+ * bounds), EDERA_ENOMEM (growing needs more than the host has free: the
+ * message says how much is free), EDERA_ENOMEM (out of memory).
+ */
+EDERA_API int edera_zone_set_memory(edera_zone *zone, uint64_t target_mib,
+                                    unsigned int timeout_ms, edera_zone_memory_cb cb,
+                                    void *data);
+/* Blocking form; REACHED_KIB (may be NULL) as in the callback. */
+EDERA_API int edera_zone_set_memory_sync(edera_zone *zone, uint64_t target_mib,
+                                         unsigned int timeout_ms, uint64_t *reached_kib);
+
+/*
+ * Bring vCPUs online or offline so that ONLINE of them run (1 to the
+ * zone's max_vcpus): writes cpu/N/availability, which the guest's kernel
+ * follows by starting or parking vCPUs.  CB (may be NULL) runs with 0 once
+ * Xen counts ONLINE running vCPUs, with EDERA_ETIMEDOUT after TIMEOUT_MS (0:
+ * EDERA_ZONE_RESIZE_TIMEOUT_MS) if it does not, with EDERA_ECANCELED if a
+ * newer request replaced it or the zone stopped.
+ * Errors at once: EDERA_EINVAL (no running zone, ONLINE out of range).
+ */
+EDERA_API int edera_zone_set_vcpus(edera_zone *zone, uint32_t online, unsigned int timeout_ms,
+                                   edera_zone_done_cb cb, void *data);
+EDERA_API int edera_zone_set_vcpus_sync(edera_zone *zone, uint32_t online,
+                                        unsigned int timeout_ms);
 
 EDERA_API uint32_t edera_zone_domid(const edera_zone *zone);
 EDERA_API const char *edera_zone_name(const edera_zone *zone);

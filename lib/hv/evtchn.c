@@ -89,30 +89,14 @@ static int evtchn_start(edera_ctx *ctx)
 	return 0;
 }
 
-int ed_port_bind(edera_ctx *ctx, uint32_t domid, uint32_t remote_port, ed_port_fn fn,
-                 void *data, struct ed_port **out)
+/* Enter LOCAL (just bound) into the table; on failure it is unbound. */
+static int port_add(edera_ctx *ctx, xenevtchn_port_or_error_t local, ed_port_fn fn, void *data,
+                    struct ed_port **out)
 {
-	struct ed_evtchn *ev;
-	struct ed_port *port;
-	xenevtchn_port_or_error_t local;
-	int rc;
+	struct ed_evtchn *ev = ctx->evtchn;
+	struct ed_port *port = calloc(1, sizeof(*port));
 
-	*out = NULL;
-	rc = evtchn_start(ctx);
-	if (rc < 0)
-		return rc;
-	ev = ctx->evtchn;
-	port = calloc(1, sizeof(*port));
-	if (!port)
-		return ed_error(EDERA_ENOMEM, "out of memory");
-	local = xenevtchn_bind_interdomain(ctx->hv.xce, domid, remote_port);
-	if (local < 0) {
-		rc = ed_error(ed_errno_code(errno), "binding event channel %u of domain %u: %s",
-		              remote_port, domid, strerror(errno));
-		free(port);
-		return rc;
-	}
-	if ((size_t)local >= ev->cap) {
+	if (port && (size_t)local >= ev->cap) {
 		size_t cap = ev->cap ? ev->cap : 64;
 		struct ed_port **t;
 
@@ -120,13 +104,17 @@ int ed_port_bind(edera_ctx *ctx, uint32_t domid, uint32_t remote_port, ed_port_f
 			cap *= 2;
 		t = realloc(ev->by_port, cap * sizeof(*t));
 		if (!t) {
-			xenevtchn_unbind(ctx->hv.xce, (evtchn_port_t)local);
 			free(port);
-			return ed_error(EDERA_ENOMEM, "out of memory");
+			port = NULL;
+		} else {
+			memset(t + ev->cap, 0, (cap - ev->cap) * sizeof(*t));
+			ev->by_port = t;
+			ev->cap = cap;
 		}
-		memset(t + ev->cap, 0, (cap - ev->cap) * sizeof(*t));
-		ev->by_port = t;
-		ev->cap = cap;
+	}
+	if (!port) {
+		xenevtchn_unbind(ctx->hv.xce, (evtchn_port_t)local);
+		return ed_error(EDERA_ENOMEM, "out of memory");
 	}
 	port->ctx = ctx;
 	port->local = (uint32_t)local;
@@ -136,6 +124,41 @@ int ed_port_bind(edera_ctx *ctx, uint32_t domid, uint32_t remote_port, ed_port_f
 	ev->bound++;
 	*out = port;
 	return 0;
+}
+
+int ed_port_bind(edera_ctx *ctx, uint32_t domid, uint32_t remote_port, ed_port_fn fn,
+                 void *data, struct ed_port **out)
+{
+	xenevtchn_port_or_error_t local;
+	int rc;
+
+	*out = NULL;
+	rc = evtchn_start(ctx);
+	if (rc < 0)
+		return rc;
+	local = xenevtchn_bind_interdomain(ctx->hv.xce, domid, remote_port);
+	if (local < 0)
+		return ed_error(ed_errno_code(errno), "binding event channel %u of domain %u: %s",
+		                remote_port, domid, strerror(errno));
+	return port_add(ctx, local, fn, data, out);
+}
+
+int ed_port_alloc_unbound(edera_ctx *ctx, uint32_t domid, ed_port_fn fn, void *data,
+                          struct ed_port **out)
+{
+	xenevtchn_port_or_error_t local;
+	int rc;
+
+	*out = NULL;
+	rc = evtchn_start(ctx);
+	if (rc < 0)
+		return rc;
+	local = xenevtchn_bind_unbound_port(ctx->hv.xce, domid);
+	if (local < 0)
+		return ed_error(ed_errno_code(errno),
+		                "allocating an event channel for domain %u: %s", domid,
+		                strerror(errno));
+	return port_add(ctx, local, fn, data, out);
 }
 
 uint32_t ed_port_local(const struct ed_port *port)

@@ -19,6 +19,10 @@ typedef void (*ed_port_fn)(struct ed_port *port, void *data);
  * notifies.  Errors: EDERA_EINVAL (no such unbound port), EDERA_ENOMEM, ... */
 int ed_port_bind(edera_ctx *ctx, uint32_t domid, uint32_t remote_port, ed_port_fn fn,
                  void *data, struct ed_port **out);
+/* A new channel whose other end domain DOMID may bind.  Errors:
+ * EDERA_ENOSPC (no free port), EDERA_ENOMEM, ... */
+int ed_port_alloc_unbound(edera_ctx *ctx, uint32_t domid, ed_port_fn fn, void *data,
+                          struct ed_port **out);
 uint32_t ed_port_local(const struct ed_port *port);
 /* Signal the other end. */
 int ed_port_notify(struct ed_port *port);

@@ -125,6 +125,8 @@ void ed_hv_close(struct ed_hv *hv)
 {
 	if (hv->xfm)
 		xenforeignmemory_close(hv->xfm);
+	if (hv->xgs)
+		xengntshr_close(hv->xgs);
 	if (hv->xgt)
 		xengnttab_close(hv->xgt);
 	if (hv->xce)
@@ -133,6 +135,7 @@ void ed_hv_close(struct ed_hv *hv)
 		xc_interface_close(hv->xch);
 	hv->xfm = NULL;
 	hv->xgt = NULL;
+	hv->xgs = NULL;
 	hv->xce = NULL;
 	hv->xch = NULL;
 }

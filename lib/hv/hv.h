@@ -21,6 +21,7 @@ struct ed_hv {
 	xc_interface *xch;
 	xenevtchn_handle *xce;
 	xengnttab_handle *xgt;
+	xengntshr_handle *xgs; /* opened at the first share (zone/share.c) */
 	xenforeignmemory_handle *xfm;
 };
 

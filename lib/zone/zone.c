@@ -25,23 +25,6 @@
 #include "xenbus/xenbus.h"
 #include "zone.h"
 
-struct edera_zone {
-	struct edera_zone *prev, *next;
-	edera_ctx *ctx;
-	char *name;
-	uint8_t uuid[16];
-	char uuid_str[37];
-	uint32_t domid;
-	struct ed_pv_result res;
-	bool creating;
-	bool destroying; /* an edera_zone_destroy in flight */
-	bool exited;
-	edera_zone_exit_cb exit_cb;
-	void *exit_data;
-	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
-	struct ed_console *console;   /* NULL when xenconsoled serves it */
-	edera_device *devices;        /* attached or being attached */
-};
 
 struct shutdown_op {
 	uv_timer_t timer;
@@ -145,6 +128,8 @@ static void free_zone(edera_zone *z)
 		ed_error(EDERA_ECANCELED, "zone '%s' was destroyed", z->name);
 		shutdown_finish(z, EDERA_ECANCELED);
 	}
+	ed_resize_zone_gone(z);
+	ed_share_zone_free(z);
 	ed_console_free(z->console);
 	z->console = NULL;
 	/* Devices still here belong to a zone that keeps running (the
@@ -431,6 +416,8 @@ int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
 		r.max_vcpus = di.max_vcpu_id + 1;
 		r.cpu_time_ns = di.cpu_time;
 	}
+	r.target_memory_kib = z->target_kib;
+	r.vcpus_target = z->vcpus_target;
 	r.sz = info->sz;
 	memcpy(info, &r, info->sz < sizeof(r) ? info->sz : sizeof(r));
 	return 0;
@@ -499,6 +486,9 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		ed_console_disconnect(z->console, true);
 		/* its devices' backends go, and their loop devices with them */
 		ed_xb_zone_gone(z, NULL);
+		/* what the caller shared or mapped with it; pending resizes */
+		ed_share_zone_gone(z);
+		ed_resize_zone_gone(z);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			destroy_domain_async(ctx, z, true);
 		else
@@ -1073,6 +1063,10 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->p.max_memory_kib = c.max_memory_mib * 1024;
 	op->p.vcpus = c.vcpus;
 	op->p.max_vcpus = c.max_vcpus;
+	z->max_kib = op->p.max_memory_kib;
+	z->target_kib = op->p.memory_kib;
+	z->max_vcpus = c.max_vcpus;
+	z->vcpus_target = c.vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
 	link_zone(z); /* at once, so the name is taken */
 	rc = ed_offload(ctx, build_work, build_after, op);
@@ -1172,6 +1166,8 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 	if (status == 0) {
 		ed_console_disconnect(op->zone->console, false);
 		ed_xb_zone_gone(op->zone, NULL);
+		ed_share_zone_gone(op->zone);
+		ed_resize_zone_gone(op->zone);
 	}
 	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
 		destroy_finish(ctx, op, status);
@@ -1258,10 +1254,10 @@ void ed_zones_fini(edera_ctx *ctx)
 /* ---- re-attach ------------------------------------------------------------ */
 
 enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_CONS_TYPE,
-       RA_N };
+       RA_STATIC_MAX, RA_TARGET, RA_N };
 static const char *const ra_rel[RA_N] = {
 	"edera/uuid",   "name",         "store/ring-ref", "store/port",
-	"console/ring-ref", "console/port", "console/type",
+	"console/ring-ref", "console/port", "console/type", "memory/static-max", "memory/target",
 };
 
 struct reattach_op;
@@ -1352,6 +1348,18 @@ static uint64_t ra_num(const char *s)
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
+/* An adopted zone's vCPU counts: its maximum from Xen, the target taken as
+ * what runs now (the availability nodes are not read back). */
+static void ra_vcpus(edera_ctx *ctx, edera_zone *z)
+{
+	xc_dominfo_t di;
+
+	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid) {
+		z->max_vcpus = di.max_vcpu_id + 1;
+		z->vcpus_target = di.nr_online_vcpus;
+	}
+}
+
 /* A handle for a marked zone found in XenStore; NULL when out of memory. */
 static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_t uuid[16])
 {
@@ -1379,6 +1387,9 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
 	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
 	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
+	z->max_kib = ra_num(c->v[RA_STATIC_MAX]);
+	z->target_kib = ra_num(c->v[RA_TARGET]);
+	ra_vcpus(ctx, z);
 	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&
 	    ed_console_new(ctx, z, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024, &z->console) < 0) {
 		free(z->name);

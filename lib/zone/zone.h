@@ -2,7 +2,49 @@
 #ifndef EDERA_ZONE_INTERNAL_H
 #define EDERA_ZONE_INTERNAL_H
 
+#include <stdbool.h>
+
+#include "build/pv.h"
+#include "edera/device.h"
+#include "edera/share.h"
 #include "edera/zone.h"
+
+struct edera_zone {
+	struct edera_zone *prev, *next;
+	edera_ctx *ctx;
+	char *name;
+	uint8_t uuid[16];
+	char uuid_str[37];
+	uint32_t domid;
+	struct ed_pv_result res;
+	bool creating;
+	bool destroying; /* an edera_zone_destroy in flight */
+	bool exited;
+	edera_zone_exit_cb exit_cb;
+	void *exit_data;
+	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
+	struct ed_console *console;   /* NULL when xenconsoled serves it */
+	edera_device *devices;        /* attached or being attached */
+	/* run-time resources (resize.c, share.c) */
+	uint64_t max_kib;             /* memory/static-max */
+	uint64_t target_kib;          /* memory/target as last written */
+	uint32_t max_vcpus;
+	uint32_t vcpus_target;
+	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
+	struct edera_share *shares;
+	struct edera_evtchn *channels;
+};
+
+bool ed_zone_running(const edera_zone *zone);
+
+/* resize.c: end pending memory and vCPU requests (the zone stopped, or its
+ * handle goes) with EDERA_ECANCELED. */
+void ed_resize_zone_gone(edera_zone *zone);
+
+/* share.c: the zone went away: unmap, revoke and unbind what is left (the
+ * handles stay, dead).  ed_share_zone_free also frees the handles. */
+void ed_share_zone_gone(edera_zone *zone);
+void ed_share_zone_free(edera_zone *zone);
 
 /* Free the context's zone handles (the zones keep running). */
 void ed_zones_fini(edera_ctx *ctx);

@@ -1,0 +1,363 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Public grants and event channels.  Each handle sits on its zone's list so
+ * that whatever the caller leaves is let go of when the zone goes: shared
+ * pages revoked (dom0's gntalloc frees a page once the zone's mapping of it
+ * is gone too), mapped pages unmapped (a dead domain's memory stays with
+ * Xen until then), ports unbound. */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "ctx.h"
+#include "hv/evtchn.h"
+#include "zone.h"
+
+struct edera_share {
+	struct edera_share *prev, *next;
+	edera_zone *zone;
+	bool mapped; /* the zone's pages mapped here, or ours granted */
+	void *addr;  /* NULL once dead */
+	size_t n;
+	uint32_t refs[];
+};
+
+struct edera_evtchn {
+	struct edera_evtchn *prev, *next;
+	edera_zone *zone;
+	struct ed_port *port; /* NULL once dead */
+	edera_evtchn_cb cb;
+	void *data;
+	bool in_cb;
+	bool closed; /* closed inside its callback: freed after it */
+	bool detached; /* off the zone's list (its zone handle is gone) */
+};
+
+/* ---- pages ------------------------------------------------------------------ */
+
+static int check_zone(edera_zone *z, const char *fn)
+{
+	if (!z || !ed_zone_running(z))
+		return ed_error(EDERA_EINVAL, "%s: no running zone", fn);
+	return 0;
+}
+
+static int check_count(size_t n, const char *fn)
+{
+	if (n == 0 || n > EDERA_SHARE_MAX_PAGES)
+		return ed_error(EDERA_EINVAL, "%s: %zu pages asked; 1 to %d are allowed", fn, n,
+		                EDERA_SHARE_MAX_PAGES);
+	return 0;
+}
+
+static edera_share *share_new(edera_zone *z, size_t n, bool mapped)
+{
+	edera_share *s = calloc(1, sizeof(*s) + n * sizeof(uint32_t));
+
+	if (!s) {
+		ed_error(EDERA_ENOMEM, "out of memory");
+		return NULL;
+	}
+	s->zone = z;
+	s->n = n;
+	s->mapped = mapped;
+	return s;
+}
+
+static void share_link(edera_share *s)
+{
+	edera_zone *z = s->zone;
+
+	s->next = z->shares;
+	if (s->next)
+		s->next->prev = s;
+	z->shares = s;
+}
+
+int edera_share_pages(edera_zone *z, size_t n, int flags, edera_share **out)
+{
+	struct ed_hv *hv;
+	edera_share *s;
+	int rc;
+
+	if (!out)
+		return ed_error(EDERA_EINVAL, "edera_share_pages: OUT is NULL");
+	*out = NULL;
+	rc = check_zone(z, "edera_share_pages");
+	if (rc == 0)
+		rc = check_count(n, "edera_share_pages");
+	if (rc < 0)
+		return rc;
+	hv = &z->ctx->hv;
+	if (!hv->xgs) {
+		hv->xgs = xengntshr_open(&hv->logger.vtable, 0);
+		if (!hv->xgs)
+			return ed_error(errno == ENOENT ? EDERA_ENODEV : ed_errno_code(errno),
+			                "cannot open /dev/xen/gntalloc to grant pages: %s (load "
+			                "module xen-gntalloc)",
+			                strerror(errno));
+	}
+	s = share_new(z, n, false);
+	if (!s)
+		return EDERA_ENOMEM;
+	s->addr = xengntshr_share_pages(hv->xgs, z->domid, (int)n, s->refs,
+	                                !(flags & EDERA_SHARE_READONLY));
+	if (!s->addr) {
+		rc = ed_error(errno == ENOMEM ? EDERA_ENOMEM : EDERA_EIO,
+		              "granting %zu pages to zone '%s': %s", n, z->name, strerror(errno));
+		free(s);
+		return rc;
+	}
+	/* gntalloc hands out zeroed pages; say so, whatever the kernel does */
+	memset(s->addr, 0, n * EDERA_PAGE_SIZE);
+	share_link(s);
+	*out = s;
+	return 0;
+}
+
+int edera_share_map(edera_zone *z, const uint32_t *refs, size_t n, int flags, edera_share **out)
+{
+	edera_share *s;
+	int rc, prot = PROT_READ | (flags & EDERA_SHARE_READONLY ? 0 : PROT_WRITE);
+
+	if (!out)
+		return ed_error(EDERA_EINVAL, "edera_share_map: OUT is NULL");
+	*out = NULL;
+	rc = check_zone(z, "edera_share_map");
+	if (rc == 0)
+		rc = check_count(n, "edera_share_map");
+	if (rc == 0 && !refs)
+		rc = ed_error(EDERA_EINVAL, "edera_share_map: REFS is NULL");
+	if (rc < 0)
+		return rc;
+	s = share_new(z, n, true);
+	if (!s)
+		return EDERA_ENOMEM;
+	memcpy(s->refs, refs, n * sizeof(*refs));
+	s->addr = xengnttab_map_domain_grant_refs(z->ctx->hv.xgt, (uint32_t)n, z->domid, s->refs,
+	                                          prot);
+	if (!s->addr) {
+		int e = errno;
+
+		/* Xen refuses a reference not granted to us (or read-only for
+		 * a writable mapping) with EINVAL from the ioctl's status */
+		rc = ed_error(e == EINVAL || e == EPERM || e == EACCES ? EDERA_EACCES
+		              : e == ENOMEM                         ? EDERA_ENOMEM
+		                                                    : EDERA_EIO,
+		              "mapping %zu pages zone '%s' granted: %s (are the references "
+		              "granted to domain 0%s?)",
+		              n, z->name, strerror(e), prot & PROT_WRITE ? ", writable" : "");
+		free(s);
+		return rc;
+	}
+	share_link(s);
+	*out = s;
+	return 0;
+}
+
+void *edera_share_addr(const edera_share *s)
+{
+	return s ? s->addr : NULL;
+}
+
+size_t edera_share_pages_count(const edera_share *s)
+{
+	return s ? s->n : 0;
+}
+
+const uint32_t *edera_share_refs(const edera_share *s)
+{
+	return s ? s->refs : NULL;
+}
+
+edera_zone *edera_share_zone(const edera_share *s)
+{
+	return s ? s->zone : NULL;
+}
+
+/* Give the pages back; the handle stays. */
+static void share_drop(edera_share *s)
+{
+	struct ed_hv *hv = &s->zone->ctx->hv;
+
+	if (!s->addr)
+		return;
+	if (s->mapped)
+		xengnttab_unmap(hv->xgt, s->addr, (uint32_t)s->n);
+	else
+		xengntshr_unshare(hv->xgs, s->addr, (uint32_t)s->n);
+	s->addr = NULL;
+}
+
+void edera_share_release(edera_share *s)
+{
+	edera_zone *z;
+
+	if (!s)
+		return;
+	z = s->zone;
+	share_drop(s);
+	if (s->prev)
+		s->prev->next = s->next;
+	else
+		z->shares = s->next;
+	if (s->next)
+		s->next->prev = s->prev;
+	free(s);
+}
+
+/* ---- event channels ----------------------------------------------------------- */
+
+static void evtchn_free(edera_evtchn *ch)
+{
+	edera_zone *z = ch->zone;
+
+	ed_port_close(ch->port);
+	ch->port = NULL;
+	if (!ch->detached) {
+		if (ch->prev)
+			ch->prev->next = ch->next;
+		else
+			z->channels = ch->next;
+		if (ch->next)
+			ch->next->prev = ch->prev;
+	}
+	free(ch);
+}
+
+static void on_port(struct ed_port *port, void *data)
+{
+	edera_evtchn *ch = data;
+	edera_ctx *ctx = ch->zone->ctx;
+
+	ch->in_cb = true;
+	ED_CALLBACK(ctx, ch->cb(ctx, ch, ch->data));
+	ch->in_cb = false;
+	if (ch->closed)
+		evtchn_free(ch);
+	else if (ch->port)
+		ed_port_unmask(ch->port); /* may fire again */
+}
+
+static int evtchn_new(edera_zone *z, bool bind, uint32_t remote, edera_evtchn_cb cb, void *data,
+                      edera_evtchn **out)
+{
+	const char *fn = bind ? "edera_evtchn_bind" : "edera_evtchn_alloc_unbound";
+	edera_evtchn *ch;
+	int rc;
+
+	if (!out)
+		return ed_error(EDERA_EINVAL, "%s: OUT is NULL", fn);
+	*out = NULL;
+	rc = check_zone(z, fn);
+	if (rc == 0 && !cb)
+		rc = ed_error(EDERA_EINVAL, "%s: a callback is required", fn);
+	if (rc < 0)
+		return rc;
+	ch = calloc(1, sizeof(*ch));
+	if (!ch)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	ch->zone = z;
+	ch->cb = cb;
+	ch->data = data;
+	if (bind)
+		rc = ed_port_bind(z->ctx, z->domid, remote, on_port, ch, &ch->port);
+	else
+		rc = ed_port_alloc_unbound(z->ctx, z->domid, on_port, ch, &ch->port);
+	if (rc < 0) {
+		if (bind && rc == EDERA_EINVAL)
+			ed_error(rc, "zone '%s' has no port %u left unbound for domain 0", z->name,
+			         remote);
+		free(ch);
+		return rc;
+	}
+	/* ports start masked in our dispatch until unmasked */
+	ed_port_unmask(ch->port);
+	ch->next = z->channels;
+	if (ch->next)
+		ch->next->prev = ch;
+	z->channels = ch;
+	*out = ch;
+	return 0;
+}
+
+int edera_evtchn_alloc_unbound(edera_zone *z, edera_evtchn_cb cb, void *data, edera_evtchn **out)
+{
+	return evtchn_new(z, false, 0, cb, data, out);
+}
+
+int edera_evtchn_bind(edera_zone *z, uint32_t remote_port, edera_evtchn_cb cb, void *data,
+                      edera_evtchn **out)
+{
+	return evtchn_new(z, true, remote_port, cb, data, out);
+}
+
+uint32_t edera_evtchn_port(const edera_evtchn *ch)
+{
+	return ch && ch->port ? ed_port_local(ch->port) : 0;
+}
+
+edera_zone *edera_evtchn_zone(const edera_evtchn *ch)
+{
+	return ch ? ch->zone : NULL;
+}
+
+int edera_evtchn_notify(edera_evtchn *ch)
+{
+	if (!ch)
+		return ed_error(EDERA_EINVAL, "edera_evtchn_notify: channel is NULL");
+	if (!ch->port || ch->closed)
+		return ed_error(EDERA_ENOTCONN, "the event channel's zone '%s' is gone",
+		                ch->zone->name);
+	return ed_port_notify(ch->port);
+}
+
+void edera_evtchn_close(edera_evtchn *ch)
+{
+	if (!ch || ch->closed)
+		return;
+	if (ch->in_cb) {
+		/* on_port frees it once the callback returns */
+		ch->closed = true;
+		ed_port_close(ch->port);
+		ch->port = NULL;
+		return;
+	}
+	evtchn_free(ch);
+}
+
+/* ---- the zone goes -------------------------------------------------------------- */
+
+void ed_share_zone_gone(edera_zone *z)
+{
+	for (edera_share *s = z->shares; s; s = s->next)
+		share_drop(s);
+	for (edera_evtchn *ch = z->channels; ch; ch = ch->next) {
+		ed_port_close(ch->port);
+		ch->port = NULL;
+	}
+}
+
+void ed_share_zone_free(edera_zone *z)
+{
+	ed_share_zone_gone(z);
+	while (z->shares)
+		edera_share_release(z->shares);
+	while (z->channels) {
+		edera_evtchn *ch = z->channels;
+
+		if (ch->in_cb) {
+			/* freed by on_port after the callback; off the list now */
+			ch->closed = true;
+			ch->detached = true;
+			z->channels = ch->next;
+			if (ch->next)
+				ch->next->prev = NULL;
+			ch->next = ch->prev = NULL;
+			continue;
+		}
+		evtchn_free(ch);
+	}
+}

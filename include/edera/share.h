@@ -83,7 +83,10 @@ typedef void (*edera_evtchn_cb)(edera_ctx *ctx, edera_evtchn *ch, void *data);
 EDERA_API int edera_evtchn_alloc_unbound(edera_zone *zone, edera_evtchn_cb cb, void *data,
                                          edera_evtchn **out);
 /*
- * Bind to REMOTE_PORT, a channel ZONE allocated unbound for dom0.  Errors:
+ * Bind to REMOTE_PORT, a channel ZONE allocated unbound for dom0.  Xen
+ * marks the new port pending as it binds it (a notification sent before
+ * the binding is otherwise lost), so CB runs once soon after, whether or
+ * not the zone notified.  Errors:
  * EDERA_EINVAL (no running zone; no such unbound port of the zone),
  * EDERA_EIO.
  */

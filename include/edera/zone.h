@@ -218,7 +218,10 @@ EDERA_API int edera_zone_set_memory_sync(edera_zone *zone, uint64_t target_mib,
  * follows by starting or parking vCPUs.  CB (may be NULL) runs with 0 once
  * Xen counts ONLINE running vCPUs, with EDERA_ETIMEDOUT after TIMEOUT_MS (0:
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) if it does not, with EDERA_ECANCELED if a
- * newer request replaced it or the zone stopped.
+ * newer request replaced it or the zone stopped.  A Linux guest takes a
+ * vCPU offline by itself, but only makes an added one present: onlining it
+ * is userspace's job (a distribution's udev rule, 40-vm-hotadd.rules in
+ * Debian); a guest without one times out growing.
  * Errors at once: EDERA_EINVAL (no running zone, ONLINE out of range).
  */
 EDERA_API int edera_zone_set_vcpus(edera_zone *zone, uint32_t online, unsigned int timeout_ms,

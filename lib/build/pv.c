@@ -103,6 +103,12 @@ static int create_domain(struct build *b)
 	 * for the pages Xen itself charges to the domain. */
 	if (xc_domain_setmaxmem(b->hv->xch, b->domid, b->p->max_memory_kib + 1024) < 0)
 		return xc_fail("setting the memory ceiling");
+	/* The guest's memory map spans the ceiling, not just what it boots
+	 * with: a Linux PV kernel sizes its address space from this map, and
+	 * without one it fakes a map of its boot size (plus 8 MiB), beyond
+	 * which its balloon driver can never grow. */
+	if (xc_domain_set_memmap_limit(b->hv->xch, b->domid, b->p->max_memory_kib) < 0)
+		return xc_fail("setting the memory map");
 	return 0;
 }
 

@@ -18,8 +18,12 @@ export EDERA_GUEST_CONSOLE="$abs_top_builddir/tests/guest/console.cpio.gz"
 export EDERA_GUEST_DEV="$abs_top_builddir/tests/guest/dev.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkdevinitramfs.sh" "$EDERA_GUEST_DEV" \
 	"$abs_top_builddir/tests/guest/net-send" "$EDERA_RIG_CACHE"
-# dom0's backends and what the device tests need there
-export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge"
+export EDERA_GUEST_RES="$abs_top_builddir/tests/guest/res.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkresinitramfs.sh" "$EDERA_GUEST_RES" \
+	"$abs_top_builddir/tests/guest/res-guest" "$EDERA_RIG_CACHE"
+# dom0's backends and what the device tests need there; gntalloc lets dom0
+# grant pages (edera_share_pages)
+export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge xen-gntalloc"
 export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_XS" \
 	-t "$abs_top_builddir/tests/guest/xs-guest"

@@ -9,5 +9,6 @@ Suite *xs_suite(void);
 Suite *zone_suite(void);
 Suite *console_suite(void);
 Suite *device_suite(void);
+Suite *resource_suite(void);
 
 #endif

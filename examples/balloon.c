@@ -3,19 +3,64 @@
  * zone with room to grow, balloon it down and back up, bring a second vCPU
  * online and take it away again, printing what Xen reports at each step.
  *
- *   ./balloon [--keep] KERNEL INITRD|- [CMDLINE]
+ *   ./balloon [--keep] [--ready TEXT] KERNEL INITRD|- [CMDLINE]
  *
  * The zone's kernel needs a balloon driver (Linux: CONFIG_XEN_BALLOON) and
  * vCPU hot-plug (CONFIG_HOTPLUG_CPU); a kernel without them leaves the
- * requests unanswered, which the example reports as timeouts.  The zone is
+ * requests unanswered, which the example reports as timeouts.  The guest
+ * should have booted before its resources change (a kernel still starting
+ * may miss a vCPU change): --ready TEXT waits for TEXT on its console
+ * first (for instance a line its init prints).  The zone is
  * destroyed at the end unless --keep.  Run it in dom0, as root.
  * Build against an installed libedera:
- *   cc balloon.c $(pkg-config --cflags --libs edera) -o balloon */
+ *   cc balloon.c $(pkg-config --cflags --libs edera libuv) -o balloon */
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <edera/edera.h>
+#include <uv.h>
+
+struct ready {
+	const char *text;
+	char tail[4096]; /* recent output, to find TEXT across chunks */
+	size_t len;
+	int seen;
+};
+
+static void on_output(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
+{
+	struct ready *r = data;
+
+	fwrite(bytes, 1, len, stdout);
+	for (size_t i = 0; i < len && !r->seen; i++) {
+		if (r->len == sizeof(r->tail) - 1) {
+			memmove(r->tail, r->tail + r->len / 2, r->len - r->len / 2);
+			r->len -= r->len / 2;
+		}
+		r->tail[r->len++] = bytes[i];
+		r->tail[r->len] = '\0';
+		r->seen = strstr(r->tail, r->text) != NULL;
+	}
+}
+
+/* Run the loop until the zone printed R->TEXT (or 120 s passed). */
+static int wait_ready(edera_ctx *ctx, edera_zone *z, struct ready *r)
+{
+	uv_loop_t *loop = edera_ctx_loop(ctx);
+	uint64_t end = uv_now(loop) + 120000;
+	edera_console_sub *sub;
+
+	if (edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, on_output, r, &sub) < 0)
+		return -1;
+	while (!r->seen && uv_now(loop) < end) {
+		uv_run(loop, UV_RUN_ONCE);
+		uv_update_time(loop);
+	}
+	edera_console_unsubscribe(sub);
+	printf("\n");
+	return r->seen ? 0 : -1;
+}
 
 static void show(edera_ctx *ctx, edera_zone *z, const char *when)
 {
@@ -75,14 +120,19 @@ int main(int argc, char **argv)
 	edera_zone_config cfg;
 	edera_ctx *ctx;
 	edera_zone *zone;
+	struct ready ready = { 0 };
 	int a = 1, keep = 0, rc;
 
-	if (a < argc && strcmp(argv[a], "--keep") == 0) {
-		keep = 1;
-		a++;
+	for (; a < argc && strncmp(argv[a], "--", 2) == 0; a++) {
+		if (strcmp(argv[a], "--keep") == 0)
+			keep = 1;
+		else if (strcmp(argv[a], "--ready") == 0 && a + 1 < argc)
+			ready.text = argv[++a];
+		else
+			break;
 	}
 	if (argc - a < 2) {
-		fprintf(stderr, "usage: balloon [--keep] KERNEL INITRD|- [CMDLINE]\n");
+		fprintf(stderr, "usage: balloon [--keep] [--ready TEXT] KERNEL INITRD|- [CMDLINE]\n");
 		return 2;
 	}
 	if (edera_ctx_open(&ctx, NULL) < 0) {
@@ -104,6 +154,13 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	show(ctx, zone, "started:");
+	if (ready.text && wait_ready(ctx, zone, &ready) < 0) {
+		fprintf(stderr, "balloon: no '%s' from the zone: %s\n", ready.text,
+		        edera_last_error());
+		edera_zone_destroy_sync(zone);
+		edera_ctx_close(ctx);
+		return 1;
+	}
 	rc = set_memory(ctx, zone, 128);
 	if (rc == 0)
 		rc = set_memory(ctx, zone, 384);

@@ -411,7 +411,8 @@ int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
 		        : di.paused                           ? EDERA_ZONE_PAUSED
 		                                              : EDERA_ZONE_RUNNING;
 		r.memory_kib = (uint64_t)di.nr_pages * 4;
-		r.max_memory_kib = di.max_memkb;
+		/* the ceiling the zone was given (Xen's holds 1 MiB of slack) */
+		r.max_memory_kib = z->max_kib ? z->max_kib : di.max_memkb;
 		r.vcpus_online = di.nr_online_vcpus;
 		r.max_vcpus = di.max_vcpu_id + 1;
 		r.cpu_time_ns = di.cpu_time;

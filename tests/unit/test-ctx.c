@@ -90,6 +90,38 @@ START_TEST(null_is_harmless)
 }
 END_TEST
 
+/* The run-time resource calls refuse a missing zone or output pointer
+ * with a message, and the accessors and releases take NULL. */
+START_TEST(resource_calls_check_arguments)
+{
+	edera_share *s = (edera_share *)&s;
+	edera_evtchn *ch = (edera_evtchn *)&ch;
+	uint32_t ref = 1;
+	uint64_t reached = 7;
+
+	ck_assert_int_eq(edera_zone_set_memory(NULL, 128, 0, NULL, NULL), EDERA_EINVAL);
+	ck_assert_ptr_nonnull(strstr(edera_last_error(), "no running zone"));
+	ck_assert_int_eq(edera_zone_set_memory_sync(NULL, 128, 0, &reached), EDERA_EINVAL);
+	ck_assert_uint_eq(reached, 0);
+	ck_assert_int_eq(edera_zone_set_vcpus(NULL, 1, 0, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_zone_set_vcpus_sync(NULL, 1, 0), EDERA_EINVAL);
+	ck_assert_int_eq(edera_share_pages(NULL, 1, 0, &s), EDERA_EINVAL);
+	ck_assert_ptr_null(s);
+	ck_assert_int_eq(edera_share_pages(NULL, 1, 0, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_share_map(NULL, &ref, 1, 0, &s), EDERA_EINVAL);
+	ck_assert_int_eq(edera_evtchn_alloc_unbound(NULL, NULL, NULL, &ch), EDERA_EINVAL);
+	ck_assert_ptr_null(ch);
+	ck_assert_int_eq(edera_evtchn_bind(NULL, 5, NULL, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_evtchn_notify(NULL), EDERA_EINVAL);
+	ck_assert_ptr_null(edera_share_addr(NULL));
+	ck_assert_ptr_null(edera_share_refs(NULL));
+	ck_assert_uint_eq(edera_share_pages_count(NULL), 0);
+	ck_assert_uint_eq(edera_evtchn_port(NULL), 0);
+	edera_share_release(NULL);
+	edera_evtchn_close(NULL);
+}
+END_TEST
+
 Suite *ctx_suite(void)
 {
 	Suite *s = suite_create("ctx");
@@ -99,6 +131,7 @@ Suite *ctx_suite(void)
 	tcase_add_test(tc, open_rejects_bad_options);
 	tcase_add_test(tc, options_init_and_macros_agree);
 	tcase_add_test(tc, null_is_harmless);
+	tcase_add_test(tc, resource_calls_check_arguments);
 	suite_add_tcase(s, tc);
 	return s;
 }

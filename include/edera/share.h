@@ -39,7 +39,10 @@ enum edera_share_flags {
  * references edera_share_refs gives (for instance through /dev/xen/gntdev
  * in a Linux guest).  Errors: EDERA_EINVAL (no running zone, N_PAGES 0 or
  * above EDERA_SHARE_MAX_PAGES), EDERA_ENODEV (dom0 cannot grant: module
- * xen-gntalloc not loaded), EDERA_ENOMEM, EDERA_EIO.
+ * xen-gntalloc not loaded), EDERA_ENOSPC (dom0's gntalloc limit — its
+ * module parameter "limit", 1024 pages by default — counts every page
+ * shared through it, by any process, until released and unmapped by the
+ * zone), EDERA_ENOMEM, EDERA_EIO.
  */
 EDERA_API int edera_share_pages(edera_zone *zone, size_t n_pages, int flags, edera_share **out);
 
@@ -48,7 +51,7 @@ EDERA_API int edera_share_pages(edera_zone *zone, size_t n_pages, int flags, ede
  * contiguously, writable unless FLAGS has EDERA_SHARE_READONLY.  Errors:
  * EDERA_EINVAL (no running zone, bad count), EDERA_EACCES (a reference is
  * not granted to dom0, or read-only and a writable mapping was asked),
- * EDERA_EIO.
+ * EDERA_ENOMEM, EDERA_EIO.
  */
 EDERA_API int edera_share_map(edera_zone *zone, const uint32_t *refs, size_t n_pages, int flags,
                               edera_share **out);
@@ -77,8 +80,8 @@ typedef void (*edera_evtchn_cb)(edera_ctx *ctx, edera_evtchn *ch, void *data);
 /*
  * A new event channel whose other end ZONE may bind (its guest binds to
  * dom0's port edera_evtchn_port(CH)).  CB runs on the loop for each
- * notification.  Errors: EDERA_EINVAL (no running zone), EDERA_ENOSPC (no
- * free port), EDERA_EIO.
+ * notification.  Errors: EDERA_EINVAL (no running zone, CB NULL),
+ * EDERA_ENOSPC (no free port), EDERA_ENOMEM, EDERA_EIO.
  */
 EDERA_API int edera_evtchn_alloc_unbound(edera_zone *zone, edera_evtchn_cb cb, void *data,
                                          edera_evtchn **out);
@@ -87,8 +90,8 @@ EDERA_API int edera_evtchn_alloc_unbound(edera_zone *zone, edera_evtchn_cb cb, v
  * marks the new port pending as it binds it (a notification sent before
  * the binding is otherwise lost), so CB runs once soon after, whether or
  * not the zone notified.  Errors:
- * EDERA_EINVAL (no running zone; no such unbound port of the zone),
- * EDERA_EIO.
+ * EDERA_EINVAL (no running zone, CB NULL; no such unbound port of the
+ * zone), EDERA_ENOMEM, EDERA_EIO.
  */
 EDERA_API int edera_evtchn_bind(edera_zone *zone, uint32_t remote_port, edera_evtchn_cb cb,
                                 void *data, edera_evtchn **out);

@@ -186,7 +186,8 @@ EDERA_API int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached,
  * the target.  EDERA_ETIMEDOUT: it did not get there in time; REACHED_KIB
  * is what it holds then (the request stays: the guest may still get there
  * later).  EDERA_ECANCELED: a newer request replaced this one, or the zone
- * stopped, or the context closed.  Other errors: writing the target failed.
+ * stopped (the callback then runs after the exit event), or the context
+ * closed.  Other errors (EDERA_ECONNRESET, ...): writing the target failed.
  */
 typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zone,
                                      uint64_t reached_kib, void *data);
@@ -203,7 +204,8 @@ typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * Errors at once: EDERA_EINVAL (no running zone; target above the zone's
  * maximum or below EDERA_ZONE_MEMORY_FLOOR_MIB: the message says the
  * bounds), EDERA_ENOMEM (growing needs more than the host has free: the
- * message says how much is free), EDERA_ENOMEM (out of memory).
+ * message says how much is free), EDERA_ENOMEM (out of memory), XenStore
+ * errors (EDERA_ENOTCONN, EDERA_ECONNRESET, ...).
  */
 EDERA_API int edera_zone_set_memory(edera_zone *zone, uint64_t target_mib,
                                     unsigned int timeout_ms, edera_zone_memory_cb cb,
@@ -218,11 +220,14 @@ EDERA_API int edera_zone_set_memory_sync(edera_zone *zone, uint64_t target_mib,
  * follows by starting or parking vCPUs.  CB (may be NULL) runs with 0 once
  * Xen counts ONLINE running vCPUs, with EDERA_ETIMEDOUT after TIMEOUT_MS (0:
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) if it does not, with EDERA_ECANCELED if a
- * newer request replaced it or the zone stopped.  A Linux guest takes a
+ * newer request replaced it, the zone stopped or the context closed, with
+ * a XenStore error if writing the nodes failed.  A Linux guest takes a
  * vCPU offline by itself, but only makes an added one present: onlining it
  * is userspace's job (a distribution's udev rule, 40-vm-hotadd.rules in
  * Debian); a guest without one times out growing.
- * Errors at once: EDERA_EINVAL (no running zone, ONLINE out of range).
+ * Errors at once: EDERA_EINVAL (no running zone, ONLINE out of range),
+ * EDERA_ENOMEM, XenStore errors (then some nodes may have been written: a
+ * pending request ends with EDERA_ECANCELED).
  */
 EDERA_API int edera_zone_set_vcpus(edera_zone *zone, uint32_t online, unsigned int timeout_ms,
                                    edera_zone_done_cb cb, void *data);

@@ -56,9 +56,10 @@ static void finish(struct ed_resize *op, int status, uint64_t reached_kib)
 	if (!z)
 		return;
 	ctx = z->ctx;
-	if (op->mem)
+	/* a newer request may already have taken the zone's slot */
+	if (op->mem && z->mem_op == op)
 		z->mem_op = NULL;
-	else
+	else if (!op->mem && z->vcpu_op == op)
 		z->vcpu_op = NULL;
 	op->zone = NULL;
 	uv_timer_stop(&op->timer);
@@ -75,9 +76,13 @@ static void poll_tick(uv_timer_t *t)
 	edera_zone *z = op->zone;
 	xc_dominfo_t di;
 	uint64_t cur = 0;
-	bool there = false;
+	bool there = false, found;
 
-	if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid) {
+	memset(&di, 0, sizeof(di));
+	found = xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid;
+	if (!found)
+		memset(&di, 0, sizeof(di));
+	if (found) {
 		if (op->mem) {
 			uint64_t tol = tolerance_kib(op->target_kib);
 
@@ -94,7 +99,10 @@ static void poll_tick(uv_timer_t *t)
 		return;
 	}
 	if (uv_now(z->ctx->loop) >= op->deadline) {
-		if (op->mem)
+		if (!found)
+			ed_error(EDERA_ETIMEDOUT, "zone '%s': Xen no longer reports its domain",
+			         z->name);
+		else if (op->mem)
 			ed_error(EDERA_ETIMEDOUT,
 			         "zone '%s' holds %llu MiB, not the %llu MiB asked: its balloon "
 			         "driver did not get there in time (is there one? can it free that "
@@ -155,6 +163,8 @@ static void resize_abort(struct ed_resize *op)
 	uv_close((uv_handle_t *)&op->timer, timer_closed);
 }
 
+/* End OLD, which a newer request replaced (already in the zone's slot, so
+ * OLD's callback may even make a third). */
 static void supersede(struct ed_resize *old)
 {
 	if (!old)
@@ -168,7 +178,7 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
                           edera_zone_memory_cb cb, void *data)
 {
 	uint64_t target_kib, max_kib, cur_kib;
-	struct ed_resize *op;
+	struct ed_resize *op, *old;
 	xc_dominfo_t di;
 	xc_physinfo_t phys = { 0 };
 	char value[32];
@@ -178,8 +188,9 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 		return ed_error(EDERA_EINVAL, "edera_zone_set_memory: no running zone");
 	if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 || di.domid != z->domid)
 		return ed_error(EDERA_EINVAL, "zone '%s' has no domain any more", z->name);
-	/* the ceiling: what the zone was created with, else what Xen allows */
-	max_kib = z->max_kib ? z->max_kib : di.max_memkb;
+	/* the ceiling: what the zone was created with, else what Xen allows
+	 * (less the 1 MiB of slack the builder adds) */
+	max_kib = z->max_kib ? z->max_kib : di.max_memkb > 1024 ? di.max_memkb - 1024 : di.max_memkb;
 	if (target_mib > max_kib >> 10)
 		return ed_error(EDERA_EINVAL,
 		                "zone '%s' cannot grow to %llu MiB: its maximum is %llu MiB "
@@ -220,10 +231,11 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 		resize_abort(op);
 		return rc;
 	}
-	supersede(z->mem_op);
+	old = z->mem_op;
 	z->mem_op = op;
 	z->target_kib = target_kib;
 	uv_timer_start(&op->timer, poll_tick, RESIZE_POLL_MS, RESIZE_POLL_MS);
+	supersede(old);
 	return 0;
 }
 
@@ -264,11 +276,19 @@ int edera_zone_set_memory_sync(edera_zone *z, uint64_t target_mib, unsigned int 
 int edera_zone_set_vcpus(edera_zone *z, uint32_t online, unsigned int timeout_ms,
                          edera_zone_done_cb cb, void *data)
 {
-	struct ed_resize *op;
+	struct ed_resize *op, *old;
+	uint32_t sent = 0;
 	int rc = 0;
 
 	if (!z || !ed_zone_running(z))
 		return ed_error(EDERA_EINVAL, "edera_zone_set_vcpus: no running zone");
+	if (z->max_vcpus == 0) {
+		/* an adopted zone whose count could not be read then */
+		xc_dominfo_t di;
+
+		if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid)
+			z->max_vcpus = di.max_vcpu_id + 1;
+	}
 	if (online < 1 || online > z->max_vcpus)
 		return ed_error(EDERA_EINVAL,
 		                "zone '%s' can run 1 to %u vCPUs (max_vcpus, set at creation), "
@@ -287,16 +307,28 @@ int edera_zone_set_vcpus(edera_zone *z, uint32_t online, unsigned int timeout_ms
 
 		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
 		rc = write_node(op, rel, i < online ? "online" : "offline");
+		if (rc == 0)
+			sent++;
 	}
 	if (rc < 0) {
-		/* the writes already sent end on their own (op->refs) */
+		/* The writes already sent end on their own (op->refs).  If
+		 * some went out, the guest may act on them: a pending request
+		 * no longer describes what was asked. */
 		resize_abort(op);
+		if (sent && z->vcpu_op) {
+			int saved = rc;
+
+			supersede(z->vcpu_op);
+			ed_error(saved, "zone '%s': only %u of %u vCPU nodes were written", z->name,
+			         sent, z->max_vcpus);
+		}
 		return rc;
 	}
-	supersede(z->vcpu_op);
+	old = z->vcpu_op;
 	z->vcpu_op = op;
 	z->vcpus_target = online;
 	uv_timer_start(&op->timer, poll_tick, RESIZE_POLL_MS, RESIZE_POLL_MS);
+	supersede(old);
 	return 0;
 }
 
@@ -321,12 +353,11 @@ int edera_zone_set_vcpus_sync(edera_zone *z, uint32_t online, unsigned int timeo
 
 void ed_resize_zone_gone(edera_zone *z)
 {
-	if (z->mem_op) {
-		ed_error(EDERA_ECANCELED, "zone '%s' is gone (it stopped, or its context closed)", z->name);
-		finish(z->mem_op, EDERA_ECANCELED, 0);
-	}
-	if (z->vcpu_op) {
-		ed_error(EDERA_ECANCELED, "zone '%s' is gone (it stopped, or its context closed)", z->name);
-		finish(z->vcpu_op, EDERA_ECANCELED, 0);
+	/* The zone is no longer running (its callers made sure), so a
+	 * callback cannot start another request; loop all the same. */
+	while (z->mem_op || z->vcpu_op) {
+		ed_error(EDERA_ECANCELED, "zone '%s' is gone (it stopped, or its context closed)",
+		         z->name);
+		finish(z->mem_op ? z->mem_op : z->vcpu_op, EDERA_ECANCELED, 0);
 	}
 }

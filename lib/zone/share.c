@@ -105,8 +105,15 @@ int edera_share_pages(edera_zone *z, size_t n, int flags, edera_share **out)
 	s->addr = xengntshr_share_pages(hv->xgs, z->domid, (int)n, s->refs,
 	                                !(flags & EDERA_SHARE_READONLY));
 	if (!s->addr) {
-		rc = ed_error(errno == ENOMEM ? EDERA_ENOMEM : EDERA_EIO,
-		              "granting %zu pages to zone '%s': %s", n, z->name, strerror(errno));
+		int e = errno;
+
+		/* gntalloc counts every grant dom0 holds through it against
+		 * one limit (module parameter "limit", 1024 by default) */
+		rc = ed_error(e == ENOSPC ? EDERA_ENOSPC : e == ENOMEM ? EDERA_ENOMEM : EDERA_EIO,
+		              "granting %zu pages to zone '%s': %s%s", n, z->name, strerror(e),
+		              e == ENOSPC ? " (dom0's gntalloc limit, module parameter 'limit', "
+		                            "counts all shared pages still granted or mapped)"
+		                          : "");
 		free(s);
 		return rc;
 	}

@@ -124,6 +124,9 @@ bool ed_zone_running(const edera_zone *z)
 
 static void free_zone(edera_zone *z)
 {
+	/* The handle goes: callbacks run below must not start anything new
+	 * on it (requests check for a running zone). */
+	z->exited = true;
 	if (z->shutdown) {
 		ed_error(EDERA_ECANCELED, "zone '%s' was destroyed", z->name);
 		shutdown_finish(z, EDERA_ECANCELED);
@@ -487,9 +490,8 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		ed_console_disconnect(z->console, true);
 		/* its devices' backends go, and their loop devices with them */
 		ed_xb_zone_gone(z, NULL);
-		/* what the caller shared or mapped with it; pending resizes */
+		/* what the caller shared or mapped with it */
 		ed_share_zone_gone(z);
-		ed_resize_zone_gone(z);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			destroy_domain_async(ctx, z, true);
 		else
@@ -501,6 +503,10 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		for (edera_zone *it = ctx->zones; it; it = it->next)
 			if (it == z) {
 				shutdown_finish(z, 0);
+				/* pending resizes: cancelled, after the exit
+				 * event (a destroy from their callbacks then
+				 * fires none) */
+				ed_resize_zone_gone(z);
 				break;
 			}
 	}
@@ -1246,6 +1252,9 @@ void ed_zones_fini(edera_ctx *ctx)
 			 * handles go with the context. */
 			ed_console_disconnect(z->console, false);
 			ed_xb_zone_forget(z);
+			/* its ports go with the context's event channels
+			 * below: let go of them (and of its pages) now */
+			ed_share_zone_gone(z);
 			unlink_zone(z);
 		} else
 			free_zone(z);

@@ -109,6 +109,7 @@ struct mem_result {
 	int status;
 	uint64_t reached;
 	char msg[512];
+	struct mem_result *next; /* reissue_cb: the request it makes */
 };
 
 static void mem_cb(edera_ctx *ctx, int status, edera_zone *zone, uint64_t reached_kib, void *data)
@@ -119,6 +120,17 @@ static void mem_cb(edera_ctx *ctx, int status, edera_zone *zone, uint64_t reache
 	r->status = status;
 	r->reached = reached_kib;
 	snprintf(r->msg, sizeof(r->msg), "%s", status < 0 ? edera_last_error() : "");
+}
+
+/* Replaced, it asks for 72 MiB itself (re-entering the API). */
+static void reissue_cb(edera_ctx *ctx, int status, edera_zone *zone, uint64_t reached_kib,
+                       void *data)
+{
+	struct mem_result *r = data;
+
+	mem_cb(ctx, status, zone, reached_kib, data);
+	if (status == EDERA_ECANCELED)
+		ck_assert_int_eq(edera_zone_set_memory(zone, 72, 1500, mem_cb, r->next), 0);
 }
 
 static uint64_t xen_kib(edera_zone *z)
@@ -226,7 +238,8 @@ START_TEST(unreachable_target_times_out_with_the_size_reached)
 	edera_zone_config cfg;
 	edera_zone *z = NULL;
 	edera_host_info host;
-	struct mem_result r = { 0 }, first = { 0 };
+	edera_zone_info info;
+	struct mem_result r = { 0 }, first = { 0 }, second = { 0 };
 	double t0;
 
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
@@ -239,15 +252,22 @@ START_TEST(unreachable_target_times_out_with_the_size_reached)
 	cfg.max_memory_mib = 65536;
 	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
 
-	/* a newer request replaces a pending one */
-	ck_assert_int_eq(edera_zone_set_memory(z, 80, 60000, mem_cb, &first), 0);
+	/* A newer request replaces a pending one; the replaced one's callback
+	 * makes a third, which replaces the second in turn. */
+	first.next = &r;
+	ck_assert_int_eq(edera_zone_set_memory(z, 80, 60000, reissue_cb, &first), 0);
 	t0 = now();
-	ck_assert_int_eq(edera_zone_set_memory(z, 64, 1500, mem_cb, &r), 0);
+	ck_assert_int_eq(edera_zone_set_memory(z, 64, 1500, mem_cb, &second), 0);
 	ck_assert_int_eq(first.done, 1);
 	ck_assert_int_eq(first.status, EDERA_ECANCELED);
+	ck_assert_int_eq(second.done, 1);
+	ck_assert_int_eq(second.status, EDERA_ECANCELED);
 	ck_assert(run_until(ctx, &r.done, 30));
 	ck_assert_int_eq(r.status, EDERA_ETIMEDOUT);
-	ck_assert_msg(strstr(r.msg, "not the 64 MiB"), "%s", r.msg);
+	ck_assert_msg(strstr(r.msg, "not the 72 MiB"), "%s", r.msg);
+	edera_zone_info_init(&info);
+	ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+	ck_assert_uint_eq(info.target_memory_kib, 72 * 1024); /* the last one asked */
 	ck_assert_uint_le(r.reached, 97 * 1024); /* where it was */
 	ck_assert_uint_ge(r.reached, 95 * 1024);
 	ck_assert(now() - t0 >= 1.4);

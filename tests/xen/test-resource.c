@@ -435,6 +435,58 @@ START_TEST(pages_and_event_channels_both_ways)
 }
 END_TEST
 
+/* Handles the caller never releases, on the three other ways a zone
+ * handle goes: context close with the zone running, destroy, and context
+ * close while a destroy is in flight.  Under ASan (asan-resource) a leak or
+ * a use after free fails; here, the zones must end as asked. */
+START_TEST(forgotten_handles_go_with_the_zone_handle)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z, *z2;
+	edera_share *s;
+	edera_evtchn *ch;
+	edera_zone_info info;
+	unsigned int attached = 0, cleaned = 0;
+	int events = 0, domains = xl_domains();
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	z = mini(ctx, "res-forgot", "reason=wait", 0);
+	ck_assert_int_eq(edera_share_pages(z, 3, 0, &s), 0);
+	ck_assert_int_eq(edera_evtchn_alloc_unbound(z, count_cb, &events, &ch), 0);
+	/* a request pending too (the minimal kernel never balloons) */
+	edera_zone_info_init(&info);
+	ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+	ck_assert_int_eq(info.max_memory_kib, 16 * 1024);
+	ck_assert_int_eq(edera_zone_set_vcpus(z, 1, 60000, NULL, NULL), 0);
+	edera_ctx_close(ctx); /* the zone keeps running */
+	ck_assert_int_eq(xl_domains(), domains + 1);
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_int_eq(edera_zone_reattach_sync(ctx, &attached, &cleaned), 0);
+	ck_assert_uint_eq(attached, 1);
+	z = edera_zone_lookup_domid(ctx, edera_zone_domid(edera_zone_next(ctx, NULL)));
+	ck_assert_ptr_nonnull(z);
+	/* adopted: its ceiling and vCPUs read back */
+	ck_assert_int_eq(edera_zone_set_memory(z, 65, 0, NULL, NULL), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "maximum is 16 MiB"), "%s", edera_last_error());
+	ck_assert_int_eq(edera_zone_set_vcpus(z, 2, 0, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_share_pages(z, 2, 0, &s), 0);
+	ck_assert_int_eq(edera_evtchn_alloc_unbound(z, count_cb, &events, &ch), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0); /* frees them */
+
+	z2 = mini(ctx, "res-forgot-2", "reason=wait", 0);
+	ck_assert_int_eq(edera_share_pages(z2, 1, 0, &s), 0);
+	ck_assert_int_eq(edera_evtchn_alloc_unbound(z2, count_cb, &events, &ch), 0);
+	ck_assert_int_eq(edera_zone_set_vcpus(z2, 1, 60000, NULL, NULL), 0);
+	ck_assert_int_eq(edera_zone_destroy(z2, NULL, NULL), 0);
+	edera_ctx_close(ctx); /* during the destroy */
+	for (int i = 0; i < 100 && xl_domains() != domains; i++)
+		uv_sleep(100);
+	ck_assert_int_eq(xl_domains(), domains);
+	ck_assert_int_eq(events, 0); /* nobody ever notified */
+}
+END_TEST
+
 Suite *resource_suite(void)
 {
 	Suite *s = suite_create("resource");
@@ -444,6 +496,7 @@ Suite *resource_suite(void)
 	tcase_add_test(tc, unreachable_target_times_out_with_the_size_reached);
 	tcase_add_test(tc, memory_and_vcpus_change_at_run_time);
 	tcase_add_test(tc, pages_and_event_channels_both_ways);
+	tcase_add_test(tc, forgotten_handles_go_with_the_zone_handle);
 	suite_add_tcase(s, tc);
 	return s;
 }

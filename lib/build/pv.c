@@ -99,9 +99,9 @@ static int create_domain(struct build *b)
 	 * count the domain was created for. */
 	if (xc_domain_max_vcpus(b->hv->xch, b->domid, b->p->max_vcpus) < 0)
 		return xc_fail("creating the vCPUs");
-	/* The ceiling allows ballooning up to max_memory; +1 MiB of slack
-	 * for the pages Xen itself charges to the domain. */
-	if (xc_domain_setmaxmem(b->hv->xch, b->domid, b->p->max_memory_kib + 1024) < 0)
+	/* The ceiling allows ballooning up to max_memory, with slack */
+	if (xc_domain_setmaxmem(b->hv->xch, b->domid,
+	                        b->p->max_memory_kib + ED_PV_MAXMEM_SLACK_KIB) < 0)
 		return xc_fail("setting the memory ceiling");
 	/* The guest's memory map spans the ceiling, not just what it boots
 	 * with: a Linux PV kernel sizes its address space from this map, and

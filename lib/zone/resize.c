@@ -188,9 +188,7 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 		return ed_error(EDERA_EINVAL, "edera_zone_set_memory: no running zone");
 	if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 || di.domid != z->domid)
 		return ed_error(EDERA_EINVAL, "zone '%s' has no domain any more", z->name);
-	/* the ceiling: what the zone was created with, else what Xen allows
-	 * (less the 1 MiB of slack the builder adds) */
-	max_kib = z->max_kib ? z->max_kib : di.max_memkb > 1024 ? di.max_memkb - 1024 : di.max_memkb;
+	max_kib = ed_zone_ceiling_kib(&di);
 	if (target_mib > max_kib >> 10)
 		return ed_error(EDERA_EINVAL,
 		                "zone '%s' cannot grow to %llu MiB: its maximum is %llu MiB "
@@ -277,23 +275,20 @@ int edera_zone_set_vcpus(edera_zone *z, uint32_t online, unsigned int timeout_ms
                          edera_zone_done_cb cb, void *data)
 {
 	struct ed_resize *op, *old;
-	uint32_t sent = 0;
+	uint32_t sent = 0, max_vcpus;
+	xc_dominfo_t di;
 	int rc = 0;
 
 	if (!z || !ed_zone_running(z))
 		return ed_error(EDERA_EINVAL, "edera_zone_set_vcpus: no running zone");
-	if (z->max_vcpus == 0) {
-		/* an adopted zone whose count could not be read then */
-		xc_dominfo_t di;
-
-		if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid)
-			z->max_vcpus = di.max_vcpu_id + 1;
-	}
-	if (online < 1 || online > z->max_vcpus)
+	if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 || di.domid != z->domid)
+		return ed_error(EDERA_EINVAL, "zone '%s' has no domain any more", z->name);
+	max_vcpus = di.max_vcpu_id + 1;
+	if (online < 1 || online > max_vcpus)
 		return ed_error(EDERA_EINVAL,
 		                "zone '%s' can run 1 to %u vCPUs (max_vcpus, set at creation), "
 		                "not %u",
-		                z->name, z->max_vcpus, online);
+		                z->name, max_vcpus, online);
 	op = resize_new(z, false, timeout_ms);
 	if (!op)
 		return EDERA_ENOMEM;
@@ -302,7 +297,7 @@ int edera_zone_set_vcpus(edera_zone *z, uint32_t online, unsigned int timeout_ms
 	op->data = data;
 	/* Every vCPU's node, so a guest that missed an earlier change sees the
 	 * whole picture; its kernel acts only on the ones that differ. */
-	for (uint32_t i = 0; i < z->max_vcpus && rc == 0; i++) {
+	for (uint32_t i = 0; i < max_vcpus && rc == 0; i++) {
 		char rel[48];
 
 		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
@@ -320,7 +315,7 @@ int edera_zone_set_vcpus(edera_zone *z, uint32_t online, unsigned int timeout_ms
 
 			supersede(z->vcpu_op);
 			ed_error(saved, "zone '%s': only %u of %u vCPU nodes were written", z->name,
-			         sent, z->max_vcpus);
+			         sent, max_vcpus);
 		}
 		return rc;
 	}

@@ -414,8 +414,7 @@ int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
 		        : di.paused                           ? EDERA_ZONE_PAUSED
 		                                              : EDERA_ZONE_RUNNING;
 		r.memory_kib = (uint64_t)di.nr_pages * 4;
-		/* the ceiling the zone was given (Xen's holds 1 MiB of slack) */
-		r.max_memory_kib = z->max_kib ? z->max_kib : di.max_memkb;
+		r.max_memory_kib = ed_zone_ceiling_kib(&di);
 		r.vcpus_online = di.nr_online_vcpus;
 		r.max_vcpus = di.max_vcpu_id + 1;
 		r.cpu_time_ns = di.cpu_time;
@@ -1070,9 +1069,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->p.max_memory_kib = c.max_memory_mib * 1024;
 	op->p.vcpus = c.vcpus;
 	op->p.max_vcpus = c.max_vcpus;
-	z->max_kib = op->p.max_memory_kib;
 	z->target_kib = op->p.memory_kib;
-	z->max_vcpus = c.max_vcpus;
 	z->vcpus_target = c.vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
 	link_zone(z); /* at once, so the name is taken */
@@ -1264,10 +1261,10 @@ void ed_zones_fini(edera_ctx *ctx)
 /* ---- re-attach ------------------------------------------------------------ */
 
 enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_CONS_TYPE,
-       RA_STATIC_MAX, RA_TARGET, RA_N };
+       RA_TARGET, RA_N };
 static const char *const ra_rel[RA_N] = {
 	"edera/uuid",   "name",         "store/ring-ref", "store/port",
-	"console/ring-ref", "console/port", "console/type", "memory/static-max", "memory/target",
+	"console/ring-ref", "console/port", "console/type", "memory/target",
 };
 
 struct reattach_op;
@@ -1358,16 +1355,14 @@ static uint64_t ra_num(const char *s)
 	return s ? strtoull(s, NULL, 10) : 0;
 }
 
-/* An adopted zone's vCPU counts: its maximum from Xen, the target taken as
- * what runs now (the availability nodes are not read back). */
+/* An adopted zone's vCPU target, taken as what runs now (the availability
+ * nodes are not read back). */
 static void ra_vcpus(edera_ctx *ctx, edera_zone *z)
 {
 	xc_dominfo_t di;
 
-	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid) {
-		z->max_vcpus = di.max_vcpu_id + 1;
+	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid)
 		z->vcpus_target = di.nr_online_vcpus;
-	}
 }
 
 /* A handle for a marked zone found in XenStore; NULL when out of memory. */
@@ -1397,7 +1392,6 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
 	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
 	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
-	z->max_kib = ra_num(c->v[RA_STATIC_MAX]);
 	z->target_kib = ra_num(c->v[RA_TARGET]);
 	ra_vcpus(ctx, z);
 	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&

@@ -26,9 +26,7 @@ struct edera_zone {
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
 	edera_device *devices;        /* attached or being attached */
 	/* run-time resources (resize.c, share.c) */
-	uint64_t max_kib;             /* memory/static-max */
 	uint64_t target_kib;          /* memory/target as last written */
-	uint32_t max_vcpus;
 	uint32_t vcpus_target;
 	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
 	struct edera_share *shares;
@@ -36,6 +34,14 @@ struct edera_zone {
 };
 
 bool ed_zone_running(const edera_zone *zone);
+
+/* A zone's memory ceiling (max_memory_mib at creation) from what Xen says
+ * of its domain. */
+static inline uint64_t ed_zone_ceiling_kib(const xc_dominfo_t *di)
+{
+	return di->max_memkb > ED_PV_MAXMEM_SLACK_KIB ? di->max_memkb - ED_PV_MAXMEM_SLACK_KIB
+	                                              : di->max_memkb;
+}
 
 /* resize.c: end pending memory and vCPU requests (the zone stopped, or its
  * handle goes) with EDERA_ECANCELED. */

@@ -14,30 +14,7 @@
 #include <termios.h>
 #include <unistd.h>
 
-static void raw(int fd)
-{
-	struct termios t;
-
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
-	}
-}
-
-static int put(const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(1, p, n);
-
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
+#include "guest-tty.h"
 
 static int do_flood(unsigned long n, uint32_t x)
 {

@@ -63,6 +63,7 @@ typedef uint16_t domid_t;
 #include <xen/sys/gntalloc.h>
 #include <xen/sys/gntdev.h>
 
+#include "guest-tty.h"
 #include "res-proto.h"
 
 #define MAX_PAGES 1024		/* also xen-gntalloc's default grant limit */
@@ -82,33 +83,6 @@ static struct {
 
 /* The devices are opened on first use and kept open. */
 static int gntdev_fd = -1, gntalloc_fd = -1, evtchn_fd = -1;
-
-static void raw(int fd)
-{
-	struct termios t;
-
-	if (tcgetattr(fd, &t) == 0) {
-		cfmakeraw(&t);
-		tcsetattr(fd, TCSANOW, &t);
-	}
-}
-
-static int put(const void *buf, size_t n)
-{
-	const char *p = buf;
-
-	while (n > 0) {
-		ssize_t w = write(1, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 /* Every answer is one line, written with one write(2) where it fits, so
  * that kernel messages on the same console are less likely to land inside

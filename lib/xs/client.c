@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -223,7 +224,8 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		return;
 	}
 	rc = ed_xs_reader_feed(&conn->reader, buf->base, (size_t)nread, on_message, conn);
-	if (rc == EDERA_EPROTO && conn->xs && conn->xs->conn == conn) {
+	/* a bad message (or no memory for a long one): the stream is lost */
+	if (rc < 0 && conn->xs && conn->xs->conn == conn) {
 		conn->xs->protocol_errors++;
 		ed_xs_disconnect(conn->xs, EDERA_EPROTO);
 	}
@@ -233,11 +235,15 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 
 static void conn_close_cb(uv_handle_t *h)
 {
-	free(ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe));
+	struct ed_xs_conn *conn = ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe);
+
+	ed_xs_reader_fini(&conn->reader);
+	free(conn);
 }
 
 int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
 {
+	struct stat st;
 	struct ed_xs_conn *conn;
 	int rc;
 
@@ -265,7 +271,11 @@ int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
 		                uv_strerror(rc));
 	}
 	conn->xs = xs;
-	ed_xs_reader_init(&conn->reader);
+	/* Only the kernel's xenbus device is a ring, with the protocol's cap
+	 * on a message; a socket may carry longer replies (oxenstored). */
+	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+	                                         ? ED_XS_SOCKET_PAYLOAD_MAX
+	                                         : XENSTORE_PAYLOAD_MAX);
 	xs->conn = conn;
 	xs->conn_gen++; /* transactions of earlier connections are void */
 	snprintf(xs->where, sizeof(xs->where), "%s", what);

@@ -10,8 +10,9 @@
 #include "ctx.h"
 #include "xs_internal.h"
 
-/* The most names or permissions one 4096-byte payload can carry. */
-#define MAX_ITEMS (XENSTORE_PAYLOAD_MAX / 2 + 1)
+/* The most permissions a payload of LEN bytes can carry (each at least
+ * two bytes with its NUL); a socket reply may be longer than 4096 bytes. */
+#define MAX_ITEMS(len) ((len) / 2 + 1)
 
 static int fail_status(struct ed_xs_req *req, int status)
 {
@@ -55,9 +56,9 @@ static void complete_perms(struct ed_xs *xs, struct ed_xs_req *req, int status,
 	size_t n = 0;
 
 	if (status == 0) {
-		items = malloc(MAX_ITEMS * sizeof(*items));
-		perms = malloc(MAX_ITEMS * sizeof(*perms));
-		status = items && perms ? ed_xs_split(payload, len, items, MAX_ITEMS, &n)
+		items = malloc(MAX_ITEMS(len) * sizeof(*items));
+		perms = malloc(MAX_ITEMS(len) * sizeof(*perms));
+		status = items && perms ? ed_xs_split(payload, len, items, MAX_ITEMS(len), &n)
 		                        : EDERA_ENOMEM;
 		if (status == 0 && n == 0)
 			status = ed_error(EDERA_EPROTO, "xenstored sent an empty permission list");

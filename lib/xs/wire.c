@@ -87,16 +87,48 @@ int ed_xs_encode(uint32_t type, uint32_t req_id, uint32_t tx_id, const struct ed
 	return 0;
 }
 
-void ed_xs_reader_init(struct ed_xs_reader *r)
+void ed_xs_reader_init(struct ed_xs_reader *r, uint32_t max)
 {
 	r->have = 0;
+	r->max = max;
+	r->payload = r->small;
+	r->big = NULL;
 	r->failed = false;
+}
+
+void ed_xs_reader_fini(struct ed_xs_reader *r)
+{
+	free(r->big);
+	r->big = NULL;
+	r->payload = r->small;
+}
+
+/* Where the current message's payload goes, once its header is known. */
+static int reader_place(struct ed_xs_reader *r)
+{
+	if (r->cur.len > r->max) {
+		r->failed = true;
+		return ed_error(EDERA_EPROTO, "xenstored sent a message of %u bytes (limit %u)",
+		                r->cur.len, r->max);
+	}
+	r->payload = r->small;
+	if (r->cur.len <= XENSTORE_PAYLOAD_MAX)
+		return 0;
+	r->big = malloc((size_t)r->cur.len + 1);
+	if (!r->big) {
+		r->failed = true;
+		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore reply of %u bytes",
+		                r->cur.len);
+	}
+	r->payload = r->big;
+	return 0;
 }
 
 int ed_xs_reader_feed(struct ed_xs_reader *r, const void *data, size_t len, ed_xs_msg_cb cb,
                       void *arg)
 {
 	const unsigned char *p = data;
+	int rc;
 
 	if (r->failed)
 		return EDERA_EPROTO;
@@ -114,26 +146,28 @@ int ed_xs_reader_feed(struct ed_xs_reader *r, const void *data, size_t len, ed_x
 			if (r->have < ED_XS_HDR_LEN)
 				break;
 			memcpy(&r->cur, r->hdr, ED_XS_HDR_LEN);
-			if (r->cur.len > XENSTORE_PAYLOAD_MAX) {
-				r->failed = true;
-				return ed_error(EDERA_EPROTO,
-				                "xenstored sent a message of %u bytes (limit %u)",
-				                r->cur.len, XENSTORE_PAYLOAD_MAX);
-			}
+			rc = reader_place(r);
+			if (rc < 0)
+				return rc;
 		}
-		take = ED_XS_HDR_LEN + r->cur.len - r->have;
+		take = ED_XS_HDR_LEN + (size_t)r->cur.len - r->have;
 		if (take > len)
 			take = len;
 		memcpy(r->payload + (r->have - ED_XS_HDR_LEN), p, take);
 		r->have += take;
 		p += take;
 		len -= take;
-		if (r->have == ED_XS_HDR_LEN + r->cur.len) {
-			int rc;
+		if (r->have == ED_XS_HDR_LEN + (size_t)r->cur.len) {
+			char *big = r->big;
 
 			r->payload[r->cur.len] = '\0';
 			r->have = 0;
+			/* the callback may feed no more; a long buffer is this
+			 * message's alone */
+			r->big = NULL;
 			rc = cb(&r->cur, r->payload, arg);
+			free(big);
+			r->payload = r->small;
 			if (rc)
 				return rc;
 		}
@@ -165,6 +199,10 @@ int ed_xs_error_code(const char *payload, size_t len)
 			}
 		}
 	}
+	/* oxenstored's own name for a quota reached (its per-domain limits on
+	 * nodes, watches, transactions); the C daemon says ENOSPC. */
+	if (n == 6 && memcmp(payload, "EQUOTA", 6) == 0)
+		return EDERA_ENOSPC;
 	return EDERA_EPROTO;
 }
 

@@ -45,22 +45,38 @@ int ed_xs_encode(uint32_t type, uint32_t req_id, uint32_t tx_id, const struct ed
 /*
  * Incremental decoder for the byte stream from xenstored.  Feed it whatever
  * arrives; it calls CB once per complete message with the payload (always
- * followed by a NUL the wire did not carry, for convenience).  A message
- * announcing more than XENSTORE_PAYLOAD_MAX bytes is a protocol error: the
- * stream cannot be resynchronized, so the reader stops (EDERA_EPROTO).
- * If CB returns non-zero, feeding stops and that value is returned.
+ * followed by a NUL the wire did not carry, for convenience).
+ *
+ * How long a message may be depends on the transport.  On the shared ring
+ * (/dev/xen/xenbus) the protocol caps every payload at XENSTORE_PAYLOAD_MAX.
+ * On dom0's Unix socket there is no ring to fit: the C daemon keeps to the
+ * cap all the same (a long listing gets E2BIG), but oxenstored answers
+ * XS_DIRECTORY in one reply of any length.  So a socket reader accepts up to
+ * ED_XS_SOCKET_PAYLOAD_MAX (the client's listing limit), held in a buffer
+ * allocated for that message only.  A message announcing more than the
+ * reader's limit is a protocol error: the stream cannot be resynchronized,
+ * so the reader stops (EDERA_EPROTO).  If CB returns non-zero, feeding
+ * stops and that value is returned.
  */
+#define ED_XS_SOCKET_PAYLOAD_MAX (16u << 20)
+
 struct ed_xs_reader {
 	unsigned char hdr[ED_XS_HDR_LEN];
 	size_t have; /* bytes of the current message received so far */
 	struct ed_xs_hdr cur;
-	char payload[XENSTORE_PAYLOAD_MAX + 1];
+	uint32_t max;    /* the longest payload accepted */
+	char *payload;   /* the current message's: SMALL, or BIG */
+	char *big;       /* allocated for a message longer than SMALL */
 	bool failed;
+	char small[XENSTORE_PAYLOAD_MAX + 1];
 };
 
 typedef int (*ed_xs_msg_cb)(const struct ed_xs_hdr *hdr, const char *payload, void *arg);
 
-void ed_xs_reader_init(struct ed_xs_reader *r);
+/* MAX: XENSTORE_PAYLOAD_MAX on the ring, ED_XS_SOCKET_PAYLOAD_MAX on the socket. */
+void ed_xs_reader_init(struct ed_xs_reader *r, uint32_t max);
+/* Frees a long message's buffer if one is held (a stream cut mid-message). */
+void ed_xs_reader_fini(struct ed_xs_reader *r);
 int ed_xs_reader_feed(struct ed_xs_reader *r, const void *data, size_t len, ed_xs_msg_cb cb,
                       void *arg);
 

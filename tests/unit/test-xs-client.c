@@ -329,7 +329,9 @@ END_TEST
 static void script_oversized(int fd, void *arg)
 {
 	struct msg m;
-	uint32_t hdr[4] = { XS_READ, 0, 0, 100000 };
+	/* past what even a socket may carry (longer than 4096 is fine there:
+	 * oxenstored sends long listings in one reply) */
+	uint32_t hdr[4] = { XS_READ, 0, 0, ED_XS_SOCKET_PAYLOAD_MAX + 1 };
 
 	ck_assert_int_eq(srv_recv(fd, &m), 0);
 	hdr[1] = m.id;
@@ -618,6 +620,70 @@ START_TEST(directory_in_parts)
 }
 END_TEST
 
+/* oxenstored's way: a listing longer than 4096 bytes in one XS_DIRECTORY
+ * reply over the socket, no E2BIG.  A read sent after it still gets its
+ * own reply: the connection survives. */
+#define LONG_DIR_NAMES 3000
+
+static void script_dir_long(int fd, void *arg)
+{
+	size_t cap = LONG_DIR_NAMES * 8, len = 0;
+	char *buf = malloc(16 + cap);
+	uint32_t hdr[4] = { XS_DIRECTORY, 0, 0, 0 };
+	struct msg m;
+
+	for (int i = 0; i < LONG_DIR_NAMES; i++)
+		len += (size_t)snprintf(buf + 16 + len, cap - len, "n%d", i) + 1;
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_DIRECTORY);
+	hdr[1] = m.id;
+	hdr[3] = (uint32_t)len;
+	memcpy(buf, hdr, 16);
+	ck_assert_int_eq(write(fd, buf, 16 + len), (ssize_t)(16 + len));
+	free(buf);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_READ);
+	srv_send(fd, XS_READ, m.id, 0, "still", 5);
+}
+
+static void rec_long_list(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                          void *data)
+{
+	struct rec *r = data;
+	char want[24];
+
+	r->status[0] = status;
+	r->len[0] = n;
+	for (size_t i = 0; i < n; i++) {
+		snprintf(want, sizeof(want), "n%zu", i);
+		if (strcmp(names[i], want) != 0) {
+			r->status[0] = -1; /* a name lost or out of order */
+			break;
+		}
+	}
+	r->calls++;
+}
+
+START_TEST(directory_in_one_long_reply)
+{
+	struct fixture f;
+	struct rec r = { 0 }, v = { 0 };
+
+	start(&f, script_dir_long, NULL);
+	ck_assert_int_eq(edera_xs_directory(f.ctx, NULL, "/big", rec_long_list, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], 0);
+	ck_assert_uint_eq(r.len[0], LONG_DIR_NAMES);
+	ck_assert(edera_xs_connected(f.ctx));
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &v), 0);
+	run_until(&f, &v.calls, 1);
+	ck_assert_int_eq(v.status[0], 0);
+	ck_assert_str_eq(v.value[0], "still");
+	ck_assert_uint_eq(f.ctx->xs.protocol_errors, 0);
+	finish(&f);
+}
+END_TEST
+
 /* xenstored restarts: the context reconnects through XENSTORED_PATH and
  * registers its watch again. */
 struct listener {
@@ -797,6 +863,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, sync_refused_in_callback);
 	tcase_add_test(tc, close_cancels_pending);
 	tcase_add_test(tc, directory_in_parts);
+	tcase_add_test(tc, directory_in_one_long_reply);
 	tcase_add_test(tc, reconnect_restores_watches);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);

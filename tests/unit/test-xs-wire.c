@@ -84,6 +84,9 @@ struct seen {
 	struct ed_xs_hdr hdr[8];
 	char payload[8][64];
 	int stop_after;
+	const char *expect; /* a long payload to compare whole */
+	size_t expect_len;
+	int matched;
 };
 
 static int collect(const struct ed_xs_hdr *hdr, const char *payload, void *arg)
@@ -94,6 +97,8 @@ static int collect(const struct ed_xs_hdr *hdr, const char *payload, void *arg)
 	ck_assert_int_eq(payload[hdr->len], '\0'); /* NUL appended */
 	s->hdr[s->n] = *hdr;
 	memcpy(s->payload[s->n], payload, hdr->len < 63 ? hdr->len : 63);
+	if (s->expect && hdr->len == s->expect_len && memcmp(payload, s->expect, hdr->len) == 0)
+		s->matched++;
 	s->n++;
 	return s->stop_after && s->n == s->stop_after ? 42 : 0;
 }
@@ -117,7 +122,7 @@ START_TEST(decode_byte_by_byte)
 	len += put_msg(stream + len, XS_READ, 3, "hello", 5);
 	len += put_msg(stream + len, XS_WATCH_EVENT, 0, "/p\0tok\0", 7);
 	len += put_msg(stream + len, XS_WRITE, 4, "", 0);
-	ed_xs_reader_init(r);
+	ed_xs_reader_init(r, XENSTORE_PAYLOAD_MAX);
 	for (size_t i = 0; i < len; i++)
 		ck_assert_int_eq(ed_xs_reader_feed(r, stream + i, 1, collect, &s), 0);
 	ck_assert_int_eq(s.n, 3);
@@ -149,7 +154,7 @@ START_TEST(decode_callback_stops)
 
 	len += put_msg(stream + len, XS_READ, 1, "a", 1);
 	len += put_msg(stream + len, XS_READ, 2, "b", 1);
-	ed_xs_reader_init(r);
+	ed_xs_reader_init(r, XENSTORE_PAYLOAD_MAX);
 	ck_assert_int_eq(ed_xs_reader_feed(r, stream, len, collect, &s), 42);
 	ck_assert_int_eq(s.n, 1);
 	free(r);
@@ -163,7 +168,7 @@ START_TEST(decode_oversized_is_fatal)
 	uint32_t hdr[4] = { XS_READ, 1, 0, XENSTORE_PAYLOAD_MAX + 1 };
 	char ok[64];
 
-	ed_xs_reader_init(r);
+	ed_xs_reader_init(r, XENSTORE_PAYLOAD_MAX);
 	ck_assert_int_eq(ed_xs_reader_feed(r, hdr, 16, collect, &s), EDERA_EPROTO);
 	ck_assert_int_eq(s.n, 0);
 	/* the stream is lost: later good bytes are refused too */
@@ -174,11 +179,71 @@ START_TEST(decode_oversized_is_fatal)
 	{
 		static char big[16 + XENSTORE_PAYLOAD_MAX];
 		static char payload[XENSTORE_PAYLOAD_MAX];
-		ed_xs_reader_init(r);
+		ed_xs_reader_init(r, XENSTORE_PAYLOAD_MAX);
 		put_msg(big, XS_READ, 9, payload, XENSTORE_PAYLOAD_MAX);
 		ck_assert_int_eq(ed_xs_reader_feed(r, big, sizeof(big), collect, &s), 0);
 		ck_assert_int_eq(s.n, 1);
 	}
+	free(r);
+}
+END_TEST
+
+/* oxenstored answers a long XS_DIRECTORY over dom0's socket in one message:
+ * a socket reader takes it (in pieces, with messages around it), up to its
+ * own limit; a ring reader never does. */
+START_TEST(decode_long_socket_reply)
+{
+	struct ed_xs_reader *r = malloc(sizeof(*r));
+	struct seen s = { 0 };
+	size_t plen = 16890, len = 0;
+	char *stream = malloc(3 * 16 + plen + 8);
+	char *names = malloc(plen);
+	uint32_t hdr[4];
+
+	for (size_t i = 0; i < plen; i++)
+		names[i] = i % 7 == 6 ? '\0' : (char)('a' + i % 26);
+	names[plen - 1] = '\0';
+	len += put_msg(stream + len, XS_READ, 1, "x", 1);
+	len += put_msg(stream + len, XS_DIRECTORY, 2, names, (uint32_t)plen);
+	len += put_msg(stream + len, XS_READ, 3, "y", 1);
+	s.expect = names, s.expect_len = plen;
+	ed_xs_reader_init(r, ED_XS_SOCKET_PAYLOAD_MAX);
+	for (size_t off = 0; off < len; off += 1000) {
+		size_t take = len - off < 1000 ? len - off : 1000;
+		ck_assert_int_eq(ed_xs_reader_feed(r, stream + off, take, collect, &s), 0);
+	}
+	ck_assert_int_eq(s.n, 3);
+	ck_assert_uint_eq(s.hdr[1].type, XS_DIRECTORY);
+	ck_assert_uint_eq(s.hdr[1].len, plen);
+	ck_assert_int_eq(s.matched, 1);
+	ck_assert_str_eq(s.payload[2], "y");
+	ck_assert_ptr_null(r->big); /* the long buffer went with its message */
+	ed_xs_reader_fini(r);
+
+	/* the ring's cap: the same reply is a protocol error */
+	memset(&s, 0, sizeof(s));
+	ed_xs_reader_init(r, XENSTORE_PAYLOAD_MAX);
+	ck_assert_int_eq(ed_xs_reader_feed(r, stream, len, collect, &s), EDERA_EPROTO);
+	ck_assert_int_eq(s.n, 1);
+	ck_assert_ptr_nonnull(strstr(edera_last_error(), "16890 bytes (limit 4096)"));
+	ed_xs_reader_fini(r);
+
+	/* past the socket's limit: refused before anything is allocated */
+	memset(&s, 0, sizeof(s));
+	ed_xs_reader_init(r, ED_XS_SOCKET_PAYLOAD_MAX);
+	hdr[0] = XS_DIRECTORY, hdr[1] = 4, hdr[2] = 0, hdr[3] = ED_XS_SOCKET_PAYLOAD_MAX + 1;
+	ck_assert_int_eq(ed_xs_reader_feed(r, hdr, 16, collect, &s), EDERA_EPROTO);
+	ck_assert_ptr_null(r->big);
+	ck_assert_int_eq(s.n, 0);
+
+	/* a stream cut in the middle of a long message: fini frees it */
+	ed_xs_reader_init(r, ED_XS_SOCKET_PAYLOAD_MAX);
+	ck_assert_int_eq(ed_xs_reader_feed(r, stream + 16 + 1, 16 + 5000, collect, &s), 0);
+	ck_assert_ptr_nonnull(r->big);
+	ed_xs_reader_fini(r);
+	ck_assert_ptr_null(r->big);
+	free(names);
+	free(stream);
 	free(r);
 }
 END_TEST
@@ -191,6 +256,8 @@ START_TEST(error_names)
 	ck_assert_int_eq(ed_xs_error_code("EEXIST", 6), EDERA_EEXIST); /* no NUL */
 	ck_assert_int_eq(ed_xs_error_code("E2BIG", 6), EDERA_ERANGE);
 	ck_assert_int_eq(ed_xs_error_code("EWHAT", 6), EDERA_EPROTO);
+	ck_assert_int_eq(ed_xs_error_code("EQUOTA", 7), EDERA_ENOSPC); /* oxenstored's quota */
+	ck_assert_int_eq(ed_xs_error_code("EQUOTAX", 8), EDERA_EPROTO);
 	ck_assert_int_eq(ed_xs_error_code("ENOENTX", 8), EDERA_EPROTO);
 	ck_assert_int_eq(ed_xs_error_code("", 0), EDERA_EPROTO);
 }
@@ -248,6 +315,7 @@ Suite *xs_wire_suite(void)
 	tcase_add_test(tc, decode_byte_by_byte);
 	tcase_add_test(tc, decode_callback_stops);
 	tcase_add_test(tc, decode_oversized_is_fatal);
+	tcase_add_test(tc, decode_long_socket_reply);
 	tcase_add_test(tc, error_names);
 	tcase_add_test(tc, split_lists);
 	tcase_add_test(tc, perms_round_trip);

@@ -1,9 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Directory listings of any size.  XS_DIRECTORY answers in one payload of at
- * most 4096 bytes; a longer listing gets E2BIG, and is then read in chunks
- * with XS_DIRECTORY_PART (path, byte offset) -> generation, names, and an
- * extra NUL after the last chunk.  If the node's generation changes between
- * chunks, the listing starts over. */
+/* Directory listings of any size.  The C xenstored answers XS_DIRECTORY in
+ * one payload of at most 4096 bytes; a longer listing gets E2BIG, and is
+ * then read in chunks with XS_DIRECTORY_PART (path, byte offset) ->
+ * generation, names, and an extra NUL after the last chunk.  If the node's
+ * generation changes between chunks, the listing starts over.  oxenstored
+ * answers over dom0's socket in one reply of any length (the reader accepts
+ * it there), and has no XS_DIRECTORY_PART. */
 #include "config.h"
 
 #include <stdio.h>
@@ -55,12 +57,20 @@ static void deliver(struct ed_xs *xs, struct dir_op *op, const char *buf, size_t
 	free(names);
 }
 
+/* End the listing with STATUS, whose message is already set. */
 static void fail(struct ed_xs *xs, struct dir_op *op, int status)
+{
+	ED_CALLBACK(xs->ctx, op->cb(xs->ctx, status, NULL, 0, op->data));
+	op_free(op);
+}
+
+/* End it with a status xenstored's reply gave (a protocol error has its
+ * message from the client already). */
+static void fail_reply(struct ed_xs *xs, struct dir_op *op, int status)
 {
 	if (status != EDERA_EPROTO)
 		ed_error(status, "XenStore directory %s: %s", op->path, edera_strerror(status));
-	ED_CALLBACK(xs->ctx, op->cb(xs->ctx, status, NULL, 0, op->data));
-	op_free(op);
+	fail(xs, op, status);
 }
 
 static void part_done(struct ed_xs *xs, struct ed_xs_req *req, int status, const char *payload,
@@ -87,8 +97,20 @@ static void part_done(struct ed_xs *xs, struct ed_xs_req *req, int status, const
 	const char *d;
 	bool last;
 
+	if ((status == EDERA_ENOSYS || status == EDERA_EINVAL) && op->len == 0 && !op->restarts) {
+		/* oxenstored has no XS_DIRECTORY_PART; over a socket it never
+		 * says E2BIG (it sends the whole listing), over the ring it
+		 * does and then cannot go on. */
+		fail(xs, op, ed_error(EDERA_ENOTSUP,
+		                      "the listing of %s is longer than one 4096-byte reply and "
+		                      "xenstored (%s) does not support reading it in parts "
+		                      "(XS_DIRECTORY_PART; oxenstored has none): connect through "
+		                      "its socket instead",
+		                      op->path, xs->where));
+		return;
+	}
 	if (status < 0) {
-		fail(xs, op, status);
+		fail_reply(xs, op, status);
 		return;
 	}
 	glen = strnlen(payload, len);
@@ -159,11 +181,12 @@ static void dir_done(struct ed_xs *xs, struct ed_xs_req *req, int status, const 
 
 	if (status == EDERA_ERANGE) { /* E2BIG: too long for one reply */
 		status = send_part(xs, op);
-		if (status == 0)
-			return;
+		if (status < 0)
+			fail(xs, op, status);
+		return;
 	}
 	if (status < 0) {
-		fail(xs, op, status);
+		fail_reply(xs, op, status);
 		return;
 	}
 	deliver(xs, op, payload, len);

@@ -82,7 +82,12 @@ static void poll_tick(uv_timer_t *t)
 	found = xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid;
 	if (!found)
 		memset(&di, 0, sizeof(di));
-	if (found) {
+	/* A domain being destroyed gives its pages back to Xen one batch at a
+	 * time, so its count passes through any smaller target on the way to
+	 * zero; one that has shut down is about to go the same way.  Neither
+	 * has reached anything: the exit path ends the request (as cancelled).
+	 * Without this check a destroy racing a poll reported success. */
+	if (found && !di.dying && !di.shutdown) {
 		if (op->mem) {
 			uint64_t tol = tolerance_kib(op->target_kib);
 

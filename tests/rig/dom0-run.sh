@@ -20,13 +20,24 @@ grep -q control_d /proc/xen/capabilities || fail "not the control domain"
 
 xenbin=/usr/lib/xen-4.17/bin
 mkdir -p /run/xen /run/xenstored /var/lib/xen /var/log/xen/console
-"$xenbin/xenstored" --pid-file /run/xenstore.pid || fail "xenstored"
+# Either XenStore daemon (rig.sh --xenstored); both fork and write the pid.
+: "${RIG_XENSTORED:=xenstored}"
+case $RIG_XENSTORED in
+xenstored|oxenstored) ;;
+*) fail "unknown XenStore daemon '$RIG_XENSTORED'" ;;
+esac
+"$xenbin/$RIG_XENSTORED" --pid-file /run/xenstore.pid || fail "$RIG_XENSTORED"
+for _ in $(seq 50); do
+	[ -S /run/xenstored/socket ] && break
+	sleep 0.1
+done
+[ -S /run/xenstored/socket ] || fail "$RIG_XENSTORED: no socket at /run/xenstored/socket"
 "$xenbin/xen-init-dom0" >/dev/null || fail "xen-init-dom0"
 if [ "${RIG_XENCONSOLED:-0}" = 1 ]; then
 	"$xenbin/xenconsoled" --pid-file /run/xenconsoled.pid --log=guest \
 		--log-dir=/var/log/xen/console || fail "xenconsoled"
 fi
-say "dom0 ready: $(uname -r), $(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
+say "dom0 ready: $(uname -r), $RIG_XENSTORED, $(cat /sys/hypervisor/version/major).$(cat /sys/hypervisor/version/minor)$(cat /sys/hypervisor/version/extra)"
 echo READY >"$rundir/ready"
 
 cd "$(cat "$rundir/cwd")" || fail "cd"

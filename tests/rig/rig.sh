@@ -6,6 +6,8 @@
 #   --share DIR     share DIR read-write with dom0 at the same absolute path
 #                   (repeatable; default: the current directory)
 #   --xenconsoled   also start xenconsoled in dom0 (logs under /var/log/xen)
+#   --xenstored D   the XenStore daemon dom0 runs: xenstored (C, the default)
+#                   or oxenstored (OCaml); both ship in xen-utils-4.17
 #   --mem MIB       memory of the emulated machine (default 3072; dom0 gets 1024)
 #   --cpus N        emulated CPUs (default 2)
 #   --timeout SECS  limit for the command itself (default 1200)
@@ -27,18 +29,25 @@ set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 shares=()
 xenconsoled=0
+xenstored=xenstored
 mem=3072
 cpus=2
 timeout=1200
 boot_timeout=${EDERA_RIG_BOOT_TIMEOUT:-180}
 
-usage() { sed -n '4,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '4,17p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 die() { echo "rig: $*" >&2; exit 125; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
 	--share) shares+=("$(cd "${2:?--share needs a folder}" && pwd)"); shift 2 ;;
 	--xenconsoled) xenconsoled=1; shift ;;
+	--xenstored)
+		case ${2:-} in
+		xenstored|oxenstored) xenstored=$2 ;;
+		*) echo "rig: --xenstored takes xenstored or oxenstored, not '${2:-}'" >&2; usage ;;
+		esac
+		shift 2 ;;
 	--mem) mem=${2:?}; shift 2 ;;
 	--cpus) cpus=${2:?}; shift 2 ;;
 	--timeout) timeout=${2:?}; shift 2 ;;
@@ -57,7 +66,7 @@ done
 busybox=$(command -v busybox 2>/dev/null || true)
 [ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
 	die "a static busybox is needed (package busybox-static)"
-[ -x /usr/lib/xen-4.17/bin/xenstored ] || die "Xen 4.17 tools missing (package xen-utils-4.17)"
+[ -x /usr/lib/xen-4.17/bin/$xenstored ] || die "Xen 4.17 tools missing (package xen-utils-4.17)"
 
 cache=${EDERA_RIG_CACHE:-$here/cache}
 "$here/fetch.sh" "$cache" >&2 || die "could not fetch Xen and the kernel"
@@ -103,6 +112,7 @@ pwd >"$rundir/cwd"
 {
 	printf 'export RIG_CACHE=%q\n' "$cache"
 	printf 'export RIG_XENCONSOLED=%q\n' "$xenconsoled"
+	printf 'export RIG_XENSTORED=%q\n' "$xenstored"
 	printf 'export RIG_EXTRA_MODULES=%q\n' "${EDERA_RIG_MODULES:-}"
 	printf 'export PATH=%q\n' "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 	printf 'export HOME=/root TERM=dumb LANG=C.UTF-8\n'

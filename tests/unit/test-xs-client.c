@@ -684,6 +684,37 @@ START_TEST(directory_in_one_long_reply)
 }
 END_TEST
 
+/* oxenstored over the ring: E2BIG, and no XS_DIRECTORY_PART to go on with
+ * (it answers ENOSYS): a clear refusal, the connection kept. */
+static void script_dir_no_parts(int fd, void *arg)
+{
+	struct msg m;
+
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_DIRECTORY);
+	srv_send(fd, XS_ERROR, m.id, 0, "E2BIG", 6);
+	ck_assert_int_eq(srv_recv(fd, &m), 0);
+	ck_assert_uint_eq(m.type, XS_DIRECTORY_PART);
+	srv_send(fd, XS_ERROR, m.id, 0, "ENOSYS", 7);
+}
+
+START_TEST(directory_parts_unsupported)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+
+	start(&f, script_dir_no_parts, NULL);
+	ck_assert_int_eq(edera_xs_directory(f.ctx, NULL, "/big", rec_list, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], EDERA_ENOTSUP);
+	ck_assert_msg(strstr(edera_last_error(), "/big") &&
+	                      strstr(edera_last_error(), "XS_DIRECTORY_PART"),
+	              "%s", edera_last_error());
+	ck_assert(edera_xs_connected(f.ctx));
+	finish(&f);
+}
+END_TEST
+
 /* xenstored restarts: the context reconnects through XENSTORED_PATH and
  * registers its watch again. */
 struct listener {
@@ -864,6 +895,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, close_cancels_pending);
 	tcase_add_test(tc, directory_in_parts);
 	tcase_add_test(tc, directory_in_one_long_reply);
+	tcase_add_test(tc, directory_parts_unsupported);
 	tcase_add_test(tc, reconnect_restores_watches);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);

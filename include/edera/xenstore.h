@@ -20,10 +20,16 @@
  * (relative).  A request whose path and value exceed the protocol's 4096-byte
  * payload is refused with EDERA_EINVAL before anything is sent.
  *
+ * The daemon may allow less: the C xenstored takes paths of up to 2048
+ * bytes below a domain's home, oxenstored 1024 as Debian configures it;
+ * longer ones come back as EDERA_EINVAL.
+ *
  * Errors xenstored reports arrive as EDERA_ENOENT, EDERA_EACCES,
- * EDERA_EEXIST, EDERA_EINVAL, EDERA_ENOSPC, EDERA_EAGAIN (transaction
- * conflict), EDERA_EBUSY, ...; a lost connection as EDERA_ECONNRESET; a
- * malformed reply as EDERA_EPROTO.
+ * EDERA_EEXIST, EDERA_EINVAL, EDERA_ENOSPC (also oxenstored's EQUOTA: a
+ * per-domain quota reached), EDERA_EAGAIN (transaction conflict),
+ * EDERA_EBUSY, ...; a lost connection as EDERA_ECONNRESET; a malformed reply
+ * as EDERA_EPROTO.  Both XenStore daemons Xen ships, xenstored and
+ * oxenstored, are supported.
  */
 #ifndef EDERA_XENSTORE_H
 #define EDERA_XENSTORE_H
@@ -81,6 +87,11 @@ EDERA_API int edera_xs_mkdir(edera_ctx *ctx, edera_xs_txn *txn, const char *path
 /* Remove a node and everything below it. */
 EDERA_API int edera_xs_rm(edera_ctx *ctx, edera_xs_txn *txn, const char *path,
                           edera_xs_done_cb cb, void *data);
+/* A listing of any length up to 16 MiB (EDERA_ERANGE past that): read in
+ * parts from the C xenstored, in one long reply from oxenstored over its
+ * socket.  Over the xenbus ring oxenstored cannot give more than 4096 bytes
+ * (it has no XS_DIRECTORY_PART): EDERA_ENOTSUP.  A directory that keeps
+ * changing while read in parts: EDERA_EAGAIN. */
 EDERA_API int edera_xs_directory(edera_ctx *ctx, edera_xs_txn *txn, const char *path,
                                  edera_xs_list_cb cb, void *data);
 EDERA_API int edera_xs_get_perms(edera_ctx *ctx, edera_xs_txn *txn, const char *path,

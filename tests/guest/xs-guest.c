@@ -25,7 +25,28 @@ static void on_watch(edera_ctx *ctx, int status, const char *path, void *data)
 		(*events)++;
 }
 
-int main(void)
+/* "chatty SECONDS": write its own node as fast as it can for that long (a
+ * guest that keeps XenStore busy, for dom0's transactions to meet). */
+static int chatty(edera_ctx *ctx, uv_loop_t *loop, int seconds)
+{
+	uint64_t end = uv_now(loop) + (uint64_t)seconds * 1000;
+	unsigned long n = 0;
+	char v[32];
+	int rc = 0;
+
+	printf("EDERA-XS-GUEST chatty start\n");
+	fflush(stdout);
+	while (rc == 0 && uv_now(loop) < end) {
+		snprintf(v, sizeof(v), "%lu", ++n);
+		rc = edera_xs_write_sync(ctx, NULL, "data/chatty", v, strlen(v));
+		uv_update_time(loop);
+	}
+	printf("EDERA-XS-GUEST chatty %lu writes\n", n);
+	report("chatty", rc);
+	return rc < 0;
+}
+
+int main(int argc, char **argv)
 {
 	uv_loop_t loop;
 	edera_ctx *ctx;
@@ -42,6 +63,8 @@ int main(void)
 	if (rc < 0)
 		return 1;
 	printf("EDERA-XS-GUEST via %s\n", ctx->xs.where);
+	if (argc == 3 && strcmp(argv[1], "chatty") == 0)
+		return chatty(ctx, &loop, atoi(argv[2]));
 
 	/* Its own home (relative paths) is writable. */
 	report("write-own", edera_xs_write_sync(ctx, NULL, "data/edera-test", "guest-ok", 8));

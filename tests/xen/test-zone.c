@@ -649,6 +649,100 @@ START_TEST(xl_list_agrees)
 }
 END_TEST
 
+/* A guest that writes its own node as fast as it can while dom0 runs
+ * transactions and creates a zone.  oxenstored's conflict detection is
+ * coarser than the C daemon's (a transaction whose nodes share only "/"
+ * with the guest's conflicts with every write it makes), so this is where
+ * the client's 64 attempts could run out; oxenstored's answer is to hold
+ * back a domain that keeps making others' commits fail. */
+#define CHATTY_TXNS 20
+
+struct chatty_txn {
+	int bodies;
+};
+
+static int chatty_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	struct chatty_txn *t = data;
+	char *v = NULL;
+	int rc;
+
+	t->bodies++;
+	/* nothing of the guest's: nodes of dom0's own on two branches, as a
+	 * zone's skeleton has (/local/domain/N and /vm/UUID) */
+	rc = edera_xs_read_sync(ctx, txn, "/edera-test-chatty/a", &v, NULL);
+	edera_free(v);
+	if (rc == EDERA_ENOENT)
+		rc = 0;
+	if (rc == 0)
+		rc = edera_xs_write_sync(ctx, txn, "/edera-test-chatty/a", "x", 1);
+	if (rc == 0)
+		rc = edera_xs_write_sync(ctx, txn, "/local/domain/0/edera-test-chatty", "y", 1);
+	return rc;
+}
+
+static unsigned long chatty_count(edera_ctx *ctx, const char *node)
+{
+	char *v = NULL;
+	unsigned long n = 0;
+
+	if (edera_xs_read_sync(ctx, NULL, node, &v, NULL) == 0)
+		n = strtoul(v, NULL, 10);
+	edera_free(v);
+	return n;
+}
+
+START_TEST(transactions_beside_a_chatty_guest)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_zone *z = NULL, *m;
+	char node[64];
+	unsigned long before, after;
+	int most = 0, total = 0;
+	time_t deadline;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_zone_config_init(&cfg);
+	cfg.name = "edera-xs-chatty";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_XS");
+	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=chatty,90";
+	cfg.memory_mib = 128;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "create: %s", edera_last_error());
+	snprintf(node, sizeof(node), "/local/domain/%u/data/chatty", edera_zone_domid(z));
+	deadline = time(NULL) + 120;
+	while (chatty_count(ctx, node) < 100) {
+		ck_assert_msg(time(NULL) < deadline, "the guest never started writing");
+		usleep(100 * 1000);
+	}
+
+	before = chatty_count(ctx, node);
+	for (int i = 0; i < CHATTY_TXNS; i++) {
+		struct chatty_txn t = { 0 };
+		int rc = edera_xs_transaction_sync(ctx, chatty_body, &t);
+
+		ck_assert_msg(rc == 0, "transaction %d after %d attempts: %s", i, t.bodies,
+		              edera_last_error());
+		most = t.bodies > most ? t.bodies : most;
+		total += t.bodies;
+	}
+	/* and a zone's creation, whose skeleton is one transaction */
+	m = mini(ctx, "edera-xs-chatty-mini", "reason=wait", 0);
+	after = chatty_count(ctx, node);
+	printf("beside a guest that wrote %lu times meanwhile: %d transactions took %d attempts "
+	       "(at most %d); a zone was created\n",
+	       after - before, CHATTY_TXNS, total, most);
+	/* the guest kept writing all along, or this proved nothing */
+	ck_assert_uint_gt(after - before, 100);
+	ck_assert_int_eq(edera_zone_destroy_sync(m), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	ck_assert_int_eq(edera_xs_rm_sync(ctx, NULL, "/edera-test-chatty"), 0);
+	ck_assert_int_eq(edera_xs_rm_sync(ctx, NULL, "/local/domain/0/edera-test-chatty"), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 Suite *zone_suite(void)
 {
 	Suite *s = suite_create("zone");
@@ -665,6 +759,7 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, reattach_after_restart);
 	tcase_add_test(tc, close_during_create_leaves_nothing);
 	tcase_add_test(tc, xl_list_agrees);
+	tcase_add_test(tc, transactions_beside_a_chatty_guest);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -10,8 +10,12 @@ pkgs=(
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, and libFuzzer for the fuzz targets
 	valgrind clang libclang-rt-14-dev
-	# device tests: ext4 images made on the host, read back after detach
-	e2fsprogs
+	# device tests: ext4 images made on the host, read back after detach;
+	# bridges, addresses and loop devices set up in dom0 (from the host's root)
+	e2fsprogs iproute2 mount
+	# what tests/rig/rig.sh checks for besides: xenstore-read (a test reads a
+	# node as a second client would), awk and find
+	xenstore-utils mawk findutils coreutils
 )
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

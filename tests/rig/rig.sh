@@ -60,9 +60,36 @@ done
 [ ${#shares[@]} -gt 0 ] || shares=("$PWD")
 
 [ "$(id -u)" = 0 ] || die "must run as root (QEMU exports the host root to dom0)"
-for tool in qemu-system-x86_64 cpio gzip modprobe; do
-	command -v "$tool" >/dev/null || die "'$tool' not found; run scripts/install-deps.sh"
-done
+# Every command the rig, the guest-image scripts and the tests in dom0 call
+# (dom0 runs on the host's root, so they come from the host), with the
+# Debian package that provides it: a minimal Debian 12 lacks several, and a
+# missing one is clearer here than as failures deep inside three suites.
+missing=()
+while read -r tool pkg; do
+	command -v "$tool" >/dev/null || missing+=("'$tool' (package $pkg)")
+done <<'TOOLS'
+qemu-system-x86_64 qemu-system-x86
+cpio cpio
+gzip gzip
+modprobe kmod
+depmod kmod
+apt-get apt
+dpkg dpkg
+ldd libc-bin
+ip iproute2
+losetup mount
+mkfs.ext4 e2fsprogs
+debugfs e2fsprogs
+truncate coreutils
+timeout coreutils
+seq coreutils
+awk mawk
+find findutils
+xenstore-read xenstore-utils
+valgrind valgrind
+TOOLS
+[ ${#missing[@]} = 0 ] ||
+	die "missing: ${missing[*]}; run scripts/install-deps.sh (it installs them all)"
 busybox=$(command -v busybox 2>/dev/null || true)
 [ -n "$busybox" ] && ! ldd "$busybox" >/dev/null 2>&1 ||
 	die "a static busybox is needed (package busybox-static)"

@@ -95,6 +95,72 @@ START_TEST(tiny_kernel_small_domain)
 }
 END_TEST
 
+/* What a successful layout promises the builder: every segment in order,
+ * inside the domain's pages, at its own virtual address. */
+static void assert_sound(const struct ed_layout_in *in, const struct ed_layout *l)
+{
+	uint64_t next_pfn = l->kernel.pfn;
+
+	for (const struct ed_seg *s = &l->kernel; s <= &l->stack; s++) {
+		ck_assert_uint_eq(s->pfn, next_pfn);
+		ck_assert_uint_le(s->pages, in->nr_pages);
+		ck_assert_uint_le(s->pfn, in->nr_pages - s->pages);
+		ck_assert_uint_eq(s->vstart, in->virt_base + (s->pfn << 12));
+		next_pfn = s->pfn + s->pages;
+	}
+	ck_assert_uint_le(l->virt_alloc_end, l->virt_pgtab_end);
+	ck_assert_uint_le((l->virt_pgtab_end - in->virt_base) >> 12, in->nr_pages);
+}
+
+/* Crafted kernels whose ranges make the placement cursor wrap past 2^64:
+ * refused, never a layout with pages beyond the domain's last. */
+START_TEST(wrapping_ranges_refused)
+{
+	static const struct ed_layout_in crafted[] = {
+		/* the kernel itself spans almost the whole address space */
+		{ .nr_pages = 65536, .virt_base = 0, .virt_kstart = 0x1000,
+		  .virt_kend = 0xfffffffffffff000ull },
+		/* its length rounds up past 2^64 when counted in pages */
+		{ .nr_pages = 65536, .virt_base = 0, .virt_kstart = 0,
+		  .virt_kend = 0xffffffffffffffffull },
+		/* a kernel at the top; the initrd carries the cursor over */
+		{ .nr_pages = 65536, .virt_base = VBASE, .virt_kstart = 0xfffffffffff00000ull,
+		  .virt_kend = 0xfffffffffffff000ull, .ramdisk_len = 2u << 20 },
+		/* the boot structures after it wrap (p2m, special pages) */
+		{ .nr_pages = 65536, .virt_base = VBASE, .virt_kstart = 0xffffffffffe00000ull,
+		  .virt_kend = 0xfffffffffffff000ull },
+		/* the tables' end rounds past 2^64 */
+		{ .nr_pages = 65536, .virt_base = VBASE, .virt_kstart = 0xffffffffffc00000ull,
+		  .virt_kend = 0xffffffffffc01000ull },
+		/* an initrd as long as the address space */
+		{ .nr_pages = 1ull << 40, .virt_base = 0x400000, .virt_kstart = 0x400000,
+		  .virt_kend = 0x401000, .ramdisk_len = 0xfffffffffffff001ull },
+	};
+
+	for (size_t i = 0; i < sizeof(crafted) / sizeof(crafted[0]); i++) {
+		struct ed_layout l;
+		int rc = ed_layout_compute(&crafted[i], &l);
+
+		if (rc == 0)
+			assert_sound(&crafted[i], &l); /* fails: that is the bug */
+		ck_assert_msg(rc == EDERA_EINVAL || rc == EDERA_ERANGE, "case %zu: %d", i, rc);
+	}
+}
+END_TEST
+
+START_TEST(good_layouts_are_sound)
+{
+	struct ed_layout_in in = linux_256m;
+	struct ed_layout l;
+
+	ck_assert_int_eq(ed_layout_compute(&in, &l), 0);
+	assert_sound(&in, &l);
+	in.nr_pages = 1ull << 20; /* 4 GiB: more table pages */
+	ck_assert_int_eq(ed_layout_compute(&in, &l), 0);
+	assert_sound(&in, &l);
+}
+END_TEST
+
 /* The hypercall page: stub N at N*32 loads N into %eax and traps with
  * syscall; iret's stub also pushes %rax and does not return. */
 START_TEST(hypercall_page_stubs)
@@ -126,6 +192,8 @@ Suite *layout_suite(void)
 	tcase_add_test(tc, tables_cover_everything);
 	tcase_add_test(tc, too_small_or_bad);
 	tcase_add_test(tc, tiny_kernel_small_domain);
+	tcase_add_test(tc, wrapping_ranges_refused);
+	tcase_add_test(tc, good_layouts_are_sound);
 	tcase_add_test(tc, hypercall_page_stubs);
 	suite_add_tcase(s, tc);
 	return s;

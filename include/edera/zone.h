@@ -200,12 +200,18 @@ typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) with the size reached — a guest without a
  * balloon driver, or one that cannot give memory back, never leaves the
  * caller waiting longer.  A new request replaces a pending one (whose
- * callback runs with EDERA_ECANCELED).
+ * callback runs with EDERA_ECANCELED).  Xen's own maximum for the domain
+ * moves with the target, before the guest is asked (as xl mem-set does), and
+ * a zone is created with it at memory_mib: a guest that ignores a smaller
+ * target, or reaches it and grows back, or balloons up unasked, can never
+ * hold more than its last target (plus 1 MiB Xen charges to it), so what it
+ * gave back stays free for other zones.
  * Errors at once: EDERA_EINVAL (no running zone; target above the zone's
  * maximum or below EDERA_ZONE_MEMORY_FLOOR_MIB: the message says the
  * bounds), EDERA_ENOMEM (growing needs more than the host has free: the
  * message says how much is free), EDERA_ENOMEM (out of memory), XenStore
- * errors (EDERA_ENOTCONN, EDERA_ECONNRESET, ...).
+ * errors (EDERA_ENOTCONN, EDERA_ECONNRESET, ...), EDERA_EIO (Xen refused the
+ * new maximum).
  */
 EDERA_API int edera_zone_set_memory(edera_zone *zone, uint64_t target_mib,
                                     unsigned int timeout_ms, edera_zone_memory_cb cb,

@@ -99,10 +99,12 @@ static int create_domain(struct build *b)
 	 * count the domain was created for. */
 	if (xc_domain_max_vcpus(b->hv->xch, b->domid, b->p->max_vcpus) < 0)
 		return xc_fail("creating the vCPUs");
-	/* The ceiling allows ballooning up to max_memory, with slack */
+	/* Xen's maximum is what the zone boots with (plus slack), not its
+	 * ceiling: a guest ballooning up on its own would take memory nobody
+	 * gave it.  edera_zone_set_memory moves the maximum with the target. */
 	if (xc_domain_setmaxmem(b->hv->xch, b->domid,
-	                        b->p->max_memory_kib + ED_PV_MAXMEM_SLACK_KIB) < 0)
-		return xc_fail("setting the memory ceiling");
+	                        b->p->memory_kib + ED_PV_MAXMEM_SLACK_KIB) < 0)
+		return xc_fail("setting the memory maximum");
 	/* The guest's memory map spans the ceiling, not just what it boots
 	 * with: a Linux PV kernel sizes its address space from this map, and
 	 * without one it fakes a map of its boot size (plus 8 MiB), beyond

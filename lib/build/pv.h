@@ -38,9 +38,8 @@ struct ed_pv_result {
  * domain is destroyed and nothing is left behind; the thread's message says
  * what was wrong ("kernel image 'x': ...").
  */
-/* What Xen's memory ceiling for a zone holds beyond its max_memory_kib:
- * slack for the pages Xen itself charges to the domain.  The zone's own
- * ceiling is Xen's less this. */
+/* What Xen's maximum for a zone holds beyond its memory target: slack for
+ * the pages Xen itself charges to the domain. */
 #define ED_PV_MAXMEM_SLACK_KIB 1024
 
 int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,

@@ -193,7 +193,7 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 		return ed_error(EDERA_EINVAL, "edera_zone_set_memory: no running zone");
 	if (xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 || di.domid != z->domid)
 		return ed_error(EDERA_EINVAL, "zone '%s' has no domain any more", z->name);
-	max_kib = ed_zone_ceiling_kib(&di);
+	max_kib = z->ceiling_kib;
 	if (target_mib > max_kib >> 10)
 		return ed_error(EDERA_EINVAL,
 		                "zone '%s' cannot grow to %llu MiB: its maximum is %llu MiB "
@@ -228,9 +228,22 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 	op->target_kib = target_kib;
 	op->mem_cb = cb;
 	op->data = data;
+	/* Xen's maximum moves with the target, first (as xl mem-set does): a
+	 * guest that ignores a smaller target, or reaches it and grows back,
+	 * cannot hold more than it was given; a larger one is allowed before
+	 * it is asked for.  (Xen lets the maximum fall below what the domain
+	 * holds: it then gets no new pages until it is back under.) */
+	if (xc_domain_setmaxmem(z->ctx->hv.xch, z->domid, target_kib + ED_PV_MAXMEM_SLACK_KIB) < 0) {
+		rc = ed_error(ed_errno_code(errno), "zone '%s': setting Xen's memory maximum: %s",
+		              z->name, strerror(errno));
+		resize_abort(op);
+		return rc;
+	}
 	snprintf(value, sizeof(value), "%llu", (unsigned long long)target_kib);
 	rc = write_node(op, "memory/target", value);
 	if (rc < 0) {
+		/* the target stays what it was: so does the maximum */
+		xc_domain_setmaxmem(z->ctx->hv.xch, z->domid, z->target_kib + ED_PV_MAXMEM_SLACK_KIB);
 		resize_abort(op);
 		return rc;
 	}

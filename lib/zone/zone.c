@@ -414,7 +414,7 @@ int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
 		        : di.paused                           ? EDERA_ZONE_PAUSED
 		                                              : EDERA_ZONE_RUNNING;
 		r.memory_kib = (uint64_t)di.nr_pages * 4;
-		r.max_memory_kib = ed_zone_ceiling_kib(&di);
+		r.max_memory_kib = z->ceiling_kib;
 		r.vcpus_online = di.nr_online_vcpus;
 		r.max_vcpus = di.max_vcpu_id + 1;
 		r.cpu_time_ns = di.cpu_time;
@@ -1070,6 +1070,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->p.vcpus = c.vcpus;
 	op->p.max_vcpus = c.max_vcpus;
 	z->target_kib = op->p.memory_kib;
+	z->ceiling_kib = op->p.max_memory_kib;
 	z->vcpus_target = c.vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
 	link_zone(z); /* at once, so the name is taken */
@@ -1261,10 +1262,11 @@ void ed_zones_fini(edera_ctx *ctx)
 /* ---- re-attach ------------------------------------------------------------ */
 
 enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_CONS_TYPE,
-       RA_TARGET, RA_N };
+       RA_TARGET, RA_STATIC_MAX, RA_N };
 static const char *const ra_rel[RA_N] = {
 	"edera/uuid",   "name",         "store/ring-ref", "store/port",
 	"console/ring-ref", "console/port", "console/type", "memory/target",
+	"memory/static-max",
 };
 
 struct reattach_op;
@@ -1361,8 +1363,13 @@ static void ra_vcpus(edera_ctx *ctx, edera_zone *z)
 {
 	xc_dominfo_t di;
 
-	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid)
+	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid) {
 		z->vcpus_target = di.nr_online_vcpus;
+		/* no memory/static-max (written since 0.1 by every creation):
+		 * the most Xen lets it hold is all that can be said */
+		if (!z->ceiling_kib)
+			z->ceiling_kib = ed_zone_xen_max_less_slack(&di);
+	}
 }
 
 /* A handle for a marked zone found in XenStore; NULL when out of memory. */
@@ -1393,6 +1400,7 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
 	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
 	z->target_kib = ra_num(c->v[RA_TARGET]);
+	z->ceiling_kib = ra_num(c->v[RA_STATIC_MAX]);
 	ra_vcpus(ctx, z);
 	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&
 	    ed_console_new(ctx, z, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024, &z->console) < 0) {

@@ -27,6 +27,7 @@ struct edera_zone {
 	edera_device *devices;        /* attached or being attached */
 	/* run-time resources (resize.c, share.c) */
 	uint64_t target_kib;          /* memory/target as last written */
+	uint64_t ceiling_kib;         /* max_memory at creation (memory/static-max) */
 	uint32_t vcpus_target;
 	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
 	struct edera_share *shares;
@@ -35,9 +36,11 @@ struct edera_zone {
 
 bool ed_zone_running(const edera_zone *zone);
 
-/* A zone's memory ceiling (max_memory_mib at creation) from what Xen says
- * of its domain. */
-static inline uint64_t ed_zone_ceiling_kib(const xc_dominfo_t *di)
+/* What Xen's own maximum of a domain says its target is: the builder and
+ * every resize set it to the target plus the slack (so a guest cannot hold
+ * more than it was asked to); a zone's ceiling is kept apart, in
+ * ceiling_kib and memory/static-max. */
+static inline uint64_t ed_zone_xen_max_less_slack(const xc_dominfo_t *di)
 {
 	return di->max_memkb > ED_PV_MAXMEM_SLACK_KIB ? di->max_memkb - ED_PV_MAXMEM_SLACK_KIB
 	                                              : di->max_memkb;

@@ -292,6 +292,35 @@ static void cmd_mem(void)
 	reply("RES MEM %lu %lu", total, free_kb);
 }
 
+/* "inflate KIB": what a guest that wants more memory than it was given can
+ * do by itself — set its own balloon driver's target (root in the guest may)
+ * and let it take pages from Xen. */
+static void cmd_inflate(char **argv, int argc)
+{
+	const char *path = "/sys/devices/system/xen_memory/xen_memory0/target_kb";
+	unsigned long kib;
+	char v[32];
+	int fd, n;
+
+	if (argc != 2 || parse_ul(argv[1], ULONG_MAX >> 10, &kib) < 0) {
+		reply("RES ERR inflate: usage: inflate KIB");
+		return;
+	}
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fail("inflate", path, errno);
+		return;
+	}
+	n = snprintf(v, sizeof(v), "%lu", kib);
+	if (write(fd, v, (size_t)n) != n) {
+		fail("inflate", path, errno);
+		close(fd);
+		return;
+	}
+	close(fd);
+	reply("RES INFLATE %lu", kib);
+}
+
 static void cmd_cpus(void)
 {
 	char buf[256];
@@ -751,6 +780,8 @@ static void dispatch(char *line)
 		return;
 	if (strcmp(argv[0], "mem") == 0) {
 		cmd_mem();
+	} else if (strcmp(argv[0], "inflate") == 0) {
+		cmd_inflate(argv, argc);
 	} else if (strcmp(argv[0], "cpus") == 0) {
 		cmd_cpus();
 	} else if (strcmp(argv[0], "map") == 0) {

@@ -289,6 +289,67 @@ START_TEST(unreachable_target_times_out_with_the_size_reached)
 }
 END_TEST
 
+/* A guest shrunk to 128 MiB sets its own balloon's target back to 256 MiB:
+ * Xen's maximum moved with the target, so it stays at 128 — and the 128 MiB
+ * it gave back are there for another zone, created while it tries. */
+START_TEST(shrunk_zone_cannot_grow_back)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *z, *other = NULL;
+	edera_zone_config cfg;
+	edera_host_info host;
+	edera_zone_info info;
+	struct text t;
+	uint64_t reached = 0, most = 0, free_mib;
+	const char *l;
+	double end;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	z = res_zone(ctx, "res-regrow", 256, 256, 1, 1, &t);
+	ck_assert_msg(edera_zone_set_memory_sync(z, 128, 60000, &reached) == 0, "%s",
+	              edera_last_error());
+	edera_host_info_init(&host);
+	ck_assert_int_eq(edera_host_info_get(ctx, &host), 0);
+	free_mib = host.free_memory_kib >> 10;
+
+	l = ask(ctx, z, &t, 30, "inflate %u", 256 * 1024);
+	ck_assert_msg(strncmp(l, "RES INFLATE", 11) == 0, "'%s'", l);
+	/* the balloon took 0.4 s for 128 MiB in the run-time test: give it 5 */
+	end = now() + 5;
+	while (now() < end) {
+		uint64_t kib = xen_kib(z);
+
+		most = kib > most ? kib : most;
+		uv_run(edera_ctx_loop(ctx), UV_RUN_NOWAIT);
+		usleep(100 * 1000);
+	}
+	printf("shrunk to %llu KiB; after the guest asked its balloon for 256 MiB: at most "
+	       "%llu KiB\n", (unsigned long long)reached, (unsigned long long)most);
+	ck_assert_uint_le(most, 129 * 1024 + 256); /* 128 MiB, and Xen's 1 MiB */
+	edera_zone_info_init(&info);
+	ck_assert_int_eq(edera_zone_info_get(z, &info), 0);
+	ck_assert_uint_eq(info.max_memory_kib, 256 * 1024); /* its ceiling is still 256 */
+	ck_assert_uint_eq(info.target_memory_kib, 128 * 1024);
+
+	/* a zone that needs nearly all that is free, the 128 MiB included */
+	edera_zone_config_init(&cfg);
+	cfg.name = "res-regrow-other";
+	cfg.kernel = env("EDERA_MINI_KERNEL");
+	cfg.cmdline = "reason=wait";
+	cfg.memory_mib = free_mib - 32;
+	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &other) == 0, "%llu MiB: %s",
+	              (unsigned long long)cfg.memory_mib, edera_last_error());
+	ck_assert_int_eq(edera_zone_destroy_sync(other), 0);
+
+	/* and growing it again is still the caller's to ask */
+	ck_assert_msg(edera_zone_set_memory_sync(z, 256, 60000, &reached) == 0, "%s",
+	              edera_last_error());
+	ck_assert_uint_ge(reached, 255 * 1024);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 static void fill(void *addr, size_t len, uint32_t seed)
 {
 	uint8_t *p = addr;
@@ -495,6 +556,7 @@ Suite *resource_suite(void)
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, unreachable_target_times_out_with_the_size_reached);
 	tcase_add_test(tc, memory_and_vcpus_change_at_run_time);
+	tcase_add_test(tc, shrunk_zone_cannot_grow_back);
 	tcase_add_test(tc, pages_and_event_channels_both_ways);
 	tcase_add_test(tc, forgotten_handles_go_with_the_zone_handle);
 	suite_add_tcase(s, tc);

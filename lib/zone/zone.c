@@ -636,8 +636,41 @@ static void bperms(struct create_op *op, const char *path, bool guest_writes)
 		op->pending++;
 }
 
+/* A removal in the batch; a node already gone is fine. */
+static void brm_done(edera_ctx *ctx, int status, void *data)
+{
+	batch_done(ctx, status == EDERA_ENOENT ? 0 : status, data);
+}
+
+static void brm(struct create_op *op, const char *path)
+{
+	int rc = edera_xs_rm(op->ctx, op->txn, path, brm_done, op);
+
+	if (rc < 0 && op->status == 0)
+		op->status = rc;
+	else if (rc == 0)
+		op->pending++;
+}
+
+/* What an earlier domain with this domid left (a process that died before
+ * cleaning up, a toolstack that never did): its /vm entry goes too. */
+static void old_vm_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct create_op *op = data;
+	char vm[64];
+
+	snprintf(vm, sizeof(vm), "/vm/%s", op->zone->uuid_str);
+	if (status == 0 && len > 4 && len < 64 && strncmp(value, "/vm/", 4) == 0 &&
+	    strcmp(value, vm) != 0 && ed_xs_check_path(value, len, false) == 0)
+		brm(op, value);
+	batch_done(ctx, status == EDERA_ENOENT ? 0 : status, op);
+}
+
 /* The subtree a careful toolstack writes: the guest reads all of it, and
- * writes only where its drivers report (control features, data, ...). */
+ * writes only where its drivers report (control features, data, ...).
+ * Anything an earlier domain of the same domid left there goes first, in
+ * the same transaction: re-attach must never find a stale marker on the
+ * domain this one becomes. */
 static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 {
 	static const char *const guest_rw[] = {
@@ -648,6 +681,7 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	struct create_op *op = data;
 	edera_zone *z = op->zone;
 	char dom[32], p[128], vm[64];
+	int rc;
 
 	op->txn = txn;
 	op->pending = 1; /* held until every request is issued */
@@ -655,6 +689,13 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
 
+	snprintf(p, sizeof(p), "%s/vm", dom);
+	rc = edera_xs_read(ctx, txn, p, old_vm_read, op);
+	if (rc == 0)
+		op->pending++;
+	else if (op->status == 0)
+		op->status = rc;
+	brm(op, dom);
 	bwrite(op, dom, "%s", "");
 	bperms(op, dom, false);
 	bwrite(op, vm, "%s", "");
@@ -706,6 +747,19 @@ static void created(struct create_op *op)
 	z->creating = false;
 	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
 	op_free(op);
+	/* @releaseDomain skips zones still being created: a guest that
+	 * stopped meanwhile (connected its last device and powered off, or
+	 * crashed) is found now, and its exit reported like any other, after
+	 * the caller had the zone and could set its exit callback. */
+	if (ctx->closing)
+		return;
+	/* (the callback cannot free the handle synchronously: a destroy it
+	 * starts completes later, and marks the zone exited at once) */
+	for (edera_zone *it = ctx->zones; it; it = it->next)
+		if (it == z && !z->exited && exit_reason(ctx, z) >= 0) {
+			on_release(ctx, 0, NULL, NULL);
+			break;
+		}
 }
 
 /* One device settled (attached, or connected by the guest): note a
@@ -1412,6 +1466,34 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	return z;
 }
 
+/* Whether this context already has a zone on DOMID (being created
+ * included: its marker is written before its creation completes). */
+static bool ra_ours_already(edera_ctx *ctx, uint32_t domid)
+{
+	for (edera_zone *z = ctx->zones; z; z = z->next)
+		if (z->domid == domid && !(z->exited && !z->destroying))
+			return true;
+	return false;
+}
+
+/* A marker on a domain whose Xen handle is not the marker's UUID: the
+ * zone it named is long gone and its domid belongs to another domain now
+ * (or someone wrote a marker that was never ours).  The domain is not
+ * ours to adopt or destroy; only the stale marker (and the old zone's /vm
+ * entry) go. */
+static void ra_stale_marker(struct reattach_op *op, const struct ra_cand *c)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/edera", c->domid);
+	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
+		op->pending++;
+	snprintf(path, sizeof(path), "/vm/%s", c->v[RA_UUID]);
+	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
+		op->pending++;
+	op->cleaned++;
+}
+
 /* Every marker read: decide for each candidate. */
 static void ra_process(struct reattach_op *op)
 {
@@ -1427,8 +1509,16 @@ static void ra_process(struct reattach_op *op)
 
 		if (!c->v[RA_UUID] || !parse_uuid(c->v[RA_UUID], uuid))
 			continue; /* not a zone of ours (or a marker we cannot read) */
+		/* a creation of this context wrote it while the markers were read */
+		if (ra_ours_already(ctx, c->domid))
+			continue;
 		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
 		         di.domid == c->domid && !di.dying;
+		/* the builder gives every zone's domain its UUID as Xen's handle */
+		if (exists && memcmp(di.handle, uuid, sizeof(uuid)) != 0) {
+			ra_stale_marker(op, c);
+			continue;
+		}
 		if (exists && !di.shutdown && !di.crashed) {
 			z = ra_zone(ctx, c, uuid);
 			if (!z) {
@@ -1518,7 +1608,7 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 		struct ra_cand *c = &op->c[op->n];
 
 		if (*end || end == names[i] || d == 0 || d >= DOMID_FIRST_RESERVED ||
-		    edera_zone_lookup_domid(ctx, (uint32_t)d))
+		    ra_ours_already(ctx, (uint32_t)d))
 			continue;
 		c->domid = (uint32_t)d;
 		for (int k = 0; k < RA_N; k++) {

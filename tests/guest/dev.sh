@@ -9,6 +9,7 @@
 #               bring eth0 up as IP/24, ping PEER (EDERA-PING-OK), then send
 #               BYTES of the test stream to PEER:PORT (EDERA-NET-SENT)
 #   idle        wait until shut down
+#   crash       crash the kernel at once (its drivers connected already)
 wait_for() { # path seconds
 	i=0
 	while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
@@ -48,6 +49,9 @@ while [ $# -gt 0 ]; do
 		/bin/net-send "$peer" "$port" "$bytes" || exit 1
 		echo "EDERA-NET-SENT"
 		;;
+	crash)
+		echo "EDERA-CRASHING"
+		echo c >/proc/sysrq-trigger ;;
 	idle)
 		echo "EDERA-IDLE"
 		exec sleep 100000 ;;

@@ -483,6 +483,185 @@ static void create_status(edera_ctx *ctx, int status, edera_zone *zone, void *da
 
 /* The context closes while a zone's disk is being attached at creation:
  * the creation fails with EDERA_ECANCELED and leaves nothing. */
+/* The domain's state letters as xl prints them ("r-----", "--p---",
+ * "----c-"), or "" when xl does not list it. */
+static void xl_state(const char *name, char *out, size_t size)
+{
+	char cmd[256];
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "/usr/lib/xen-4.17/bin/xl list %s 2>/dev/null | "
+	         "awk 'NR == 2 {print $5}'", name);
+	out[0] = '\0';
+	p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	if (!fgets(out, (int)size, p))
+		out[0] = '\0';
+	out[strcspn(out, "\n")] = '\0';
+	pclose(p);
+}
+
+static int never(void *arg)
+{
+	return 0;
+}
+
+struct early {
+	int done, status, exits, reason;
+	edera_zone *zone;
+};
+
+static void early_created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct early *e = data;
+
+	e->done = 1;
+	e->status = status;
+	e->zone = zone;
+}
+
+static void early_exit(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
+{
+	struct early *e = data;
+
+	e->exits++;
+	e->reason = reason;
+}
+
+/* A guest that connects its disk and crashes at once: its exit comes while
+ * the zone is still being created (the loop is held still meanwhile, so
+ * the order is certain).  Creation completes, then the exit is reported —
+ * not a zone reported running that never exits. */
+START_TEST(exit_during_creation_is_reported)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_disk_config disk;
+	const edera_disk_config *disks[1] = { &disk };
+	struct early e = { 0 };
+	char state[32];
+	int before = xl_domains();
+	double end;
+
+	images();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_disk_config_init(&disk);
+	disk.path = WORK "/disk.img";
+	disk.vdev = "xvda";
+	edera_zone_config_init(&cfg);
+	cfg.name = "dev-early-exit";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_DEV");
+	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=crash";
+	cfg.memory_mib = 256;
+	cfg.disks = disks;
+	cfg.n_disks = 1;
+	cfg.device_timeout_ms = 180000;
+	ck_assert_int_eq(edera_zone_create(ctx, &cfg, early_created, &e), 0);
+
+	/* the loop runs until the guest does (unpaused, waiting for its drivers) */
+	end = now() + 120;
+	for (;;) {
+		xl_state(cfg.name, state, sizeof(state));
+		if (state[0] && !strchr(state, 'p'))
+			break;
+		ck_assert_msg(now() < end && !e.done, "the guest never ran (state '%s')", state);
+		run_pred(ctx, never, NULL, 0.2);
+	}
+	/* then it is held still while the guest connects and crashes */
+	end = now() + 180;
+	while (!strchr(state, 'c')) {
+		ck_assert_msg(now() < end, "the guest did not crash (state '%s')", state);
+		sleep(1);
+		xl_state(cfg.name, state, sizeof(state));
+	}
+	ck_assert_msg(run_until(ctx, &e.done, 120), "creation never completed");
+	ck_assert_msg(e.status == 0, "creation: %s", edera_last_error());
+	edera_zone_on_exit(e.zone, early_exit, &e);
+	ck_assert_msg(run_until(ctx, &e.exits, 60), "the crash was never reported");
+	ck_assert_int_eq(e.reason, EDERA_ZONE_EXIT_CRASH);
+	end = now() + 60;
+	while (xl_domains() != before && now() < end)
+		run_pred(ctx, never, NULL, 0.5);
+	ck_assert_int_eq(xl_domains(), before); /* its memory is back */
+	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(e.zone), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
+struct ra_result {
+	int done, status;
+	unsigned int attached, cleaned;
+};
+
+static void ra_cb(edera_ctx *ctx, int status, unsigned int attached, unsigned int cleaned,
+                  void *data)
+{
+	struct ra_result *r = data;
+
+	r->done = 1;
+	r->status = status;
+	r->attached = attached;
+	r->cleaned = cleaned;
+}
+
+/* Re-attach while a creation of the same context waits for its guest's
+ * driver: the zone's marker is already in XenStore, but it is this
+ * context's zone — not adopted a second time. */
+START_TEST(reattach_during_creation_adopts_nothing)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone_config cfg;
+	edera_disk_config disk;
+	const edera_disk_config *disks[1] = { &disk };
+	struct early e = { 0 };
+	struct ra_result r = { 0 };
+	char state[32];
+	int zones = 0;
+	double end;
+
+	images();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_disk_config_init(&disk);
+	disk.path = WORK "/disk.img";
+	disk.vdev = "xvda";
+	edera_zone_config_init(&cfg);
+	cfg.name = "dev-reattach-create";
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_DEV");
+	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=idle";
+	cfg.memory_mib = 256;
+	cfg.disks = disks;
+	cfg.n_disks = 1;
+	cfg.device_timeout_ms = 180000;
+	ck_assert_int_eq(edera_zone_create(ctx, &cfg, early_created, &e), 0);
+	/* until its domain runs: marker written, creation still waiting */
+	end = now() + 120;
+	for (;;) {
+		xl_state(cfg.name, state, sizeof(state));
+		if (state[0] && !strchr(state, 'p'))
+			break;
+		ck_assert_msg(now() < end && !e.done, "the guest never ran (state '%s')", state);
+		run_pred(ctx, never, NULL, 0.2);
+	}
+	ck_assert_msg(!e.done, "creation completed before re-attach could run");
+	ck_assert_int_eq(edera_zone_reattach(ctx, ra_cb, &r), 0);
+	ck_assert(run_until(ctx, &r.done, 60));
+	ck_assert_int_eq(r.status, 0);
+	ck_assert_uint_eq(r.attached, 0);
+	ck_assert_uint_eq(r.cleaned, 0);
+	ck_assert(run_until(ctx, &e.done, 180));
+	ck_assert_msg(e.status == 0, "creation: %s", edera_last_error());
+	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z))
+		zones++;
+	ck_assert_int_eq(zones, 1);
+	ck_assert_ptr_eq(edera_zone_lookup(ctx, cfg.name), e.zone);
+	ck_assert_int_eq(edera_zone_destroy_sync(e.zone), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 START_TEST(close_during_device_attach_leaves_nothing)
 {
 	edera_ctx *ctx = NULL;
@@ -530,6 +709,8 @@ Suite *device_suite(void)
 	tcase_add_test(tc, cycles_leave_nothing);
 	tcase_add_test(tc, nic_on_a_bridge_ping_and_tcp);
 	tcase_add_test(tc, close_during_device_attach_leaves_nothing);
+	tcase_add_test(tc, exit_during_creation_is_reported);
+	tcase_add_test(tc, reattach_during_creation_adopts_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -649,6 +649,44 @@ START_TEST(xl_list_agrees)
 }
 END_TEST
 
+/* A marker naming a zone of ours on a domain xl created (its domid reused,
+ * or a marker never ours): Xen's handle for that domain is not the
+ * marker's UUID, so re-attach neither adopts nor destroys it; only the
+ * stale marker goes. */
+START_TEST(foreign_marker_left_alone)
+{
+	edera_ctx *ctx = NULL;
+	const char *cfg = env("EDERA_GUEST_CFG");
+	const char *uuid = "1f1f1f1f-2222-4333-8444-555566667777";
+	unsigned int attached = 99, cleaned = 99, id = 0;
+	char cmd[512], path[96], state[16];
+
+	snprintf(cmd, sizeof(cmd), XL " create -q -p %s 'name=\"edera-foreign\"'", cfg);
+	ck_assert_int_eq(system(cmd), 0);
+	ck_assert(xl_find("edera-foreign", &id, state, NULL));
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	snprintf(path, sizeof(path), "/local/domain/%u/edera/managed", id);
+	ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, path, "1", 1), 0);
+	snprintf(path, sizeof(path), "/local/domain/%u/edera/uuid", id);
+	ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, path, uuid, strlen(uuid)), 0);
+
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	ck_assert_ptr_null(edera_zone_lookup_domid(ctx, id));
+	ck_assert_ptr_null(edera_zone_lookup(ctx, "edera-foreign"));
+	ck_assert_uint_eq(attached, 0);
+	ck_assert_uint_eq(cleaned, 1);
+	/* xl's domain is still there, with its own nodes; the marker is gone */
+	ck_assert(xl_find("edera-foreign", NULL, state, NULL));
+	snprintf(path, sizeof(path), "/local/domain/%u/name", id);
+	ck_assert(xs_exists(ctx, path));
+	snprintf(path, sizeof(path), "/local/domain/%u/edera", id);
+	ck_assert(!xs_exists(ctx, path));
+	edera_ctx_close(ctx);
+	ck_assert_int_eq(system(XL " destroy edera-foreign"), 0);
+}
+END_TEST
+
 /* A guest that writes its own node as fast as it can while dom0 runs
  * transactions and creates a zone.  oxenstored's conflict detection is
  * coarser than the C daemon's (a transaction whose nodes share only "/"
@@ -760,6 +798,7 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, close_during_create_leaves_nothing);
 	tcase_add_test(tc, xl_list_agrees);
 	tcase_add_test(tc, transactions_beside_a_chatty_guest);
+	tcase_add_test(tc, foreign_marker_left_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }

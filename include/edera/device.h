@@ -11,6 +11,14 @@
  * still booting for longer than the timeout) fails the attach with
  * EDERA_ETIMEDOUT — and then nothing is left: no XenStore node, no loop
  * device, no interface.  Devices go away with their zone.
+ *
+ * Handles: a device handle (an attach's result, or found with
+ * edera_device_next) is valid until its detach completes, or until its
+ * zone's handle is freed (edera_zone_destroy completes, or the context
+ * closes).  When the zone stops on its own (the guest decides when), its
+ * devices are torn down and their handles stay valid but dead:
+ * edera_device_detach returns EDERA_ENOTCONN; the kind, id, host name and
+ * MAC still say what the device was.
  */
 #ifndef EDERA_DEVICE_H
 #define EDERA_DEVICE_H
@@ -73,7 +81,8 @@ EDERA_API int edera_zone_attach_nic_sync(edera_zone *zone, const edera_nic_confi
  * host side (loop device, interface).  A guest that does not answer is
  * detached anyway once the time is up.  CB (may be NULL) runs when all is
  * released; DEV is valid during CB and freed after.  Errors here:
- * EDERA_EBUSY (still attaching, or already detaching).
+ * EDERA_EBUSY (still attaching, or already detaching), EDERA_ENOTCONN (its
+ * zone is gone: the device went with it).
  */
 typedef void (*edera_device_done_cb)(edera_ctx *ctx, int status, void *data);
 EDERA_API int edera_device_detach(edera_device *dev, unsigned int timeout_ms,

@@ -92,8 +92,11 @@ static void maybe_free(edera_device *d)
 	stop(&d->deadline);
 	stop(&d->poll);
 	unwatch(d);
-	if (d->kind->free)
+	if (d->kind->free && !d->priv_freed)
 		d->kind->free(d);
+	d->priv_freed = true;
+	if (d->keep)
+		return; /* the caller's handle, dead: goes with its zone's */
 	free(d);
 }
 
@@ -708,6 +711,14 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 		d->zone_gone = true;
 		if (quiet && d->attach_data == quiet)
 			d->attach_cb = NULL;
+		if (d->phase == P_CONNECTED) {
+			/* attached: the caller may hold it (an attach's result,
+			 * or found with edera_device_next) */
+			d->keep = true;
+			d->owner = zone;
+			d->dead_next = *ed_zone_dead_devices(zone);
+			*ed_zone_dead_devices(zone) = d;
+		}
 		if (d->phase < P_CONNECTED) {
 			ed_error(EDERA_ECANCELED, "zone '%s' stopped while its %s device %u was being "
 			         "attached", d->zone_name, d->kind->name, d->id);
@@ -742,6 +753,29 @@ void ed_xb_zone_forget(edera_zone *zone)
 		}
 		/* a detach in flight goes on to its end (counted) */
 	}
+}
+
+void ed_xb_zone_free(edera_zone *zone)
+{
+	edera_device **dead = ed_zone_dead_devices(zone);
+
+	while (*dead) {
+		edera_device *d = *dead;
+
+		*dead = d->dead_next;
+		d->dead_next = NULL;
+		d->owner = NULL;
+		d->keep = false;
+		/* torn down already: free now; otherwise at the end of it */
+		if (d->phase == P_DONE && d->refs == 0)
+			free(d);
+	}
+}
+
+/* A handle whose zone went away (calls on it: EDERA_ENOTCONN). */
+static bool dead(const edera_device *d)
+{
+	return d->zone_gone;
 }
 
 /* ---- public API ----------------------------------------------------------------------------- */
@@ -929,6 +963,9 @@ int edera_device_detach(edera_device *d, unsigned int timeout_ms, edera_device_d
 {
 	if (!d)
 		return ed_error(EDERA_EINVAL, "edera_device_detach: dev is NULL");
+	if (dead(d))
+		return ed_error(EDERA_ENOTCONN, "%s device %u: its zone '%s' is gone (the device "
+		                "went with it)", d->kind->name, d->id, d->zone_name);
 	if (d->phase < P_CONNECTED)
 		return ed_error(EDERA_EBUSY, "%s device %u is still being attached", d->kind->name,
 		                d->id);

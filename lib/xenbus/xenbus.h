@@ -76,6 +76,13 @@ struct edera_device {
 	edera_device_done_cb detach_cb;
 	void *detach_data;
 	unsigned int detach_timeout_ms;
+	/* A device its zone lost while attached: the caller may still hold the
+	 * handle, so it stays (dead) on the zone handle's list until that is
+	 * freed (ed_xb_zone_free), whatever the teardown does meanwhile. */
+	bool keep;
+	bool priv_freed;              /* the kind's free ran */
+	edera_zone *owner;            /* whose dead list it is on, NULL once off */
+	struct edera_device *dead_next;
 };
 
 /* For zone creation: attach a disk (DISK non-NULL) or a NIC to a zone being
@@ -93,9 +100,12 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet);
 /* The context closes with the zone running: let go of the handles only
  * (the devices stay attached; blkback keeps its loop device). */
 void ed_xb_zone_forget(edera_zone *zone);
+/* The zone's handle is freed: the dead device handles it kept go with it. */
+void ed_xb_zone_free(edera_zone *zone);
 
 /* zone.c */
 edera_device **ed_zone_devices(edera_zone *zone);
+edera_device **ed_zone_dead_devices(edera_zone *zone);
 uint32_t ed_zone_domid(const edera_zone *zone);
 edera_ctx *ed_zone_ctx(const edera_zone *zone);
 bool ed_zone_running(const edera_zone *zone);

@@ -107,6 +107,11 @@ edera_device **ed_zone_devices(edera_zone *z)
 	return &z->devices;
 }
 
+edera_device **ed_zone_dead_devices(edera_zone *z)
+{
+	return &z->dead_devices;
+}
+
 uint32_t ed_zone_domid(const edera_zone *z)
 {
 	return z->domid;
@@ -138,6 +143,7 @@ static void free_zone(edera_zone *z)
 	/* Devices still here belong to a zone that keeps running (the
 	 * context closes): only their handles go. */
 	ed_xb_zone_forget(z);
+	ed_xb_zone_free(z);
 	unlink_zone(z);
 	free(z->name);
 	free(z);

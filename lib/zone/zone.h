@@ -25,6 +25,7 @@ struct edera_zone {
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
 	edera_device *devices;        /* attached or being attached */
+	edera_device *dead_devices;   /* lost with the zone, the caller's handles */
 	/* run-time resources (resize.c, share.c) */
 	uint64_t target_kib;          /* memory/target as last written */
 	uint64_t ceiling_kib;         /* max_memory at creation (memory/static-max) */

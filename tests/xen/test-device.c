@@ -590,6 +590,49 @@ START_TEST(exit_during_creation_is_reported)
 }
 END_TEST
 
+/* The guest powers off by itself with a disk attached: the caller's handle
+ * (found with edera_device_next) stays valid, dead, until the zone's handle
+ * goes.  Under AddressSanitizer (asan-device), a use after free fails. */
+START_TEST(device_handles_outlive_a_guest_poweroff)
+{
+	edera_ctx *ctx = NULL;
+	edera_disk_config c;
+	edera_zone *z;
+	edera_device *d;
+	struct text t;
+	char host[64];
+	uint32_t id;
+	int exits = 0;
+
+	images();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_disk_config_init(&c);
+	c.path = WORK "/disk.img";
+	c.vdev = "xvda";
+	z = dev_zone_with(ctx, "dev-handles", "disk", &t, &c);
+	edera_zone_on_exit(z, on_exit_flag, &exits);
+	d = edera_device_next(z, NULL);
+	ck_assert_ptr_nonnull(d);
+	id = edera_device_id(d);
+	snprintf(host, sizeof(host), "%s", edera_device_host_name(d));
+	ck_assert_msg(run_until(ctx, &exits, 180), "the guest never powered off: '%s'", t.buf);
+	ck_assert_ptr_null(edera_device_next(z, NULL)); /* gone from the zone */
+	/* let the teardown finish: the loop device is released */
+	for (int i = 0; i < 100 && loops_on(WORK "/disk.img") > 0; i++)
+		run_pred(ctx, never, NULL, 0.1);
+	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
+	/* the handle: dead, not freed */
+	ck_assert_int_eq(edera_device_kind(d), EDERA_DEVICE_DISK);
+	ck_assert_uint_eq(edera_device_id(d), id);
+	ck_assert_str_eq(edera_device_host_name(d), host);
+	ck_assert_int_eq(edera_device_detach(d, 0, NULL, NULL), EDERA_ENOTCONN);
+	ck_assert_msg(strstr(edera_last_error(), "dev-handles"), "%s", edera_last_error());
+	ck_assert_int_eq(edera_device_detach_sync(d, 0), EDERA_ENOTCONN);
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0); /* frees it with the zone's handle */
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 struct ra_result {
 	int done, status;
 	unsigned int attached, cleaned;
@@ -711,6 +754,7 @@ Suite *device_suite(void)
 	tcase_add_test(tc, close_during_device_attach_leaves_nothing);
 	tcase_add_test(tc, exit_during_creation_is_reported);
 	tcase_add_test(tc, reattach_during_creation_adopts_nothing);
+	tcase_add_test(tc, device_handles_outlive_a_guest_poweroff);
 	suite_add_tcase(s, tc);
 	return s;
 }

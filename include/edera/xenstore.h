@@ -175,6 +175,22 @@ typedef int (*edera_xs_txn_sync_body_cb)(edera_ctx *ctx, edera_xs_txn *txn, void
 EDERA_API int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_cb body,
                                         void *data);
 
+/* What the context's XenStore client has done: for watching its load (a
+ * guest that writes its nodes in a loop shows as watch events, and must not
+ * show as requests). */
+typedef struct edera_xs_stats {
+	size_t sz;                /* set by edera_xs_stats_init */
+	uint64_t requests;        /* sent since the context opened */
+	uint64_t watch_events;    /* received (for live watches or not) */
+	uint64_t protocol_errors; /* replies and events that could not be used */
+	uint32_t pending;         /* requests waiting for their reply now */
+	uint32_t watches;         /* registered now */
+} edera_xs_stats;
+
+EDERA_API void edera_xs_stats_init(edera_xs_stats *st);
+/* Errors: EDERA_EINVAL. */
+EDERA_API int edera_xs_stats_get(edera_ctx *ctx, edera_xs_stats *st);
+
 /* Whether the context is connected to xenstored. */
 EDERA_API int edera_xs_connected(edera_ctx *ctx);
 /* Connect again after the connection was lost (or drop and remake it).

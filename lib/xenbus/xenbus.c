@@ -127,11 +127,14 @@ struct state_read {
 	bool backend;
 };
 
+static void state_changed(edera_ctx *ctx, int status, void *data, bool backend,
+                          const char *path);
+
 static void state_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
 {
 	struct state_read *r = data;
 	edera_device *d = r->d;
-	bool backend = r->backend;
+	bool backend = r->backend, again;
 	int st = XB_UNKNOWN;
 
 	free(r);
@@ -139,41 +142,80 @@ static void state_read(edera_ctx *ctx, int status, const char *value, size_t len
 		st = atoi(value);
 	if (settled(d))
 		return;
+	again = backend ? d->be_dirty : d->fe_dirty;
+	if (backend)
+		d->be_reading = d->be_dirty = false;
+	else
+		d->fe_reading = d->fe_dirty = false;
 	if (backend)
 		d->be_state = st;
 	else
 		d->fe_state = st;
+	if (!again) {
+		step(d);
+		return;
+	}
+	/* Changed again while this read was out: one more read covers every
+	 * change made meanwhile, however many.  Held across step, which may
+	 * tear the device down. */
+	d->refs++;
 	step(d);
+	if (!settled(d))
+		state_changed(ctx, 0, d, backend, NULL);
 }
 
-static void state_changed(edera_ctx *ctx, int status, void *data, bool backend)
+/* An end's directory changed.  Only its state (or the directory itself,
+ * created or removed) matters; a guest writing other nodes of its end in a
+ * loop costs a string compare per write.  One read of the state at a time
+ * per end: changes while it is out mark the end dirty and are read once it
+ * is back, so no amount of writing queues more than one request.
+ * PATH NULL: look now. */
+static void state_changed(edera_ctx *ctx, int status, void *data, bool backend,
+                          const char *path)
 {
 	edera_device *d = data;
+	const char *dir = backend ? d->be : d->fe;
+	size_t dlen = strlen(dir);
 	struct state_read *r;
 	char p[128];
 
 	if (status < 0 || d->phase >= P_REMOVING)
 		return;
+	if (path && !(strncmp(path, dir, dlen) == 0 &&
+	              (path[dlen] == '\0' || strcmp(path + dlen, "/state") == 0)))
+		return;
+	if (backend ? d->be_reading : d->fe_reading) {
+		if (backend)
+			d->be_dirty = true;
+		else
+			d->fe_dirty = true;
+		return;
+	}
 	r = calloc(1, sizeof(*r));
 	if (!r)
 		return;
 	r->d = d;
 	r->backend = backend;
-	snprintf(p, sizeof(p), "%s/state", backend ? d->be : d->fe);
-	if (edera_xs_read(ctx, NULL, p, state_read, r) == 0)
+	snprintf(p, sizeof(p), "%s/state", dir);
+	if (edera_xs_read(ctx, NULL, p, state_read, r) == 0) {
 		d->refs++;
-	else
+		if (backend)
+			d->be_reading = true;
+		else
+			d->fe_reading = true;
+	} else {
 		free(r);
+	}
 }
 
 static void fe_changed(edera_ctx *ctx, int status, const char *path, void *data)
 {
-	state_changed(ctx, status, data, false);
+	state_changed(ctx, status, data, false, path);
 }
 
 static void be_changed(edera_ctx *ctx, int status, const char *path, void *data)
 {
-	state_changed(ctx, status, data, true);
+	state_changed(ctx, status, data, true, path);
 }
 
 /* ---- teardown ------------------------------------------------------------------------ */
@@ -847,8 +889,8 @@ int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, vo
 	d->attach_data = data;
 	d->phase = P_FRONTEND;
 	/* the states may be there already: look again now */
-	state_changed(d->ctx, 0, d, false);
-	state_changed(d->ctx, 0, d, true);
+	state_changed(d->ctx, 0, d, false, NULL);
+	state_changed(d->ctx, 0, d, true, NULL);
 	return 0;
 }
 

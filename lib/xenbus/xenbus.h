@@ -60,6 +60,8 @@ struct edera_device {
 	/* where it is (P_* in xenbus.c) */
 	int phase;
 	int fe_state, be_state;
+	bool fe_reading, be_reading; /* a read of that end's state is out */
+	bool fe_dirty, be_dirty;     /* and it changed again meanwhile */
 	edera_xs_watch *fe_watch, *be_watch;
 	uv_timer_t *deadline; /* attach or detach timeout */
 	uv_timer_t *poll;     /* plumbing retries, waiting for the host side to go */

@@ -141,6 +141,7 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
 		xs->oldest = req;
 	xs->newest = req;
 	xs->npending++;
+	xs->requests++;
 	if (out)
 		*out = req;
 	return 0;
@@ -153,16 +154,17 @@ static void dispatch_watch_event(struct ed_xs *xs, const char *payload, size_t l
 	const char *items[2];
 	size_t n;
 
+	xs->watch_events++;
 	/* path\0token\0; an event for a watch already removed is normal. */
 	if (ed_xs_split(payload, len, items, 2, &n) < 0 || n != 2) {
 		xs->protocol_errors++;
 		return;
 	}
-	for (struct edera_xs_watch *w = xs->watches; w; w = w->next) {
-		if (strcmp(w->token, items[1]) == 0) {
+	{
+		struct edera_xs_watch *w = ed_xs_watch_find(xs, items[1]);
+
+		if (w)
 			ED_CALLBACK(xs->ctx, w->cb(xs->ctx, 0, items[0], w->data));
-			return;
-		}
 	}
 }
 
@@ -370,6 +372,33 @@ void ed_xs_fini(struct ed_xs *xs)
 	ed_xs_disconnect(xs, EDERA_ECANCELED);
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);
+}
+
+void edera_xs_stats_init(edera_xs_stats *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sz = sizeof(*st);
+}
+
+int edera_xs_stats_get(edera_ctx *ctx, edera_xs_stats *st)
+{
+	edera_xs_stats r;
+	int rc;
+
+	if (!ctx || !st)
+		return ed_error(EDERA_EINVAL, "edera_xs_stats_get: ctx and st are required");
+	rc = ed_sized_check(st, st->sz, sizeof(*st), "edera_xs_stats");
+	if (rc < 0)
+		return rc;
+	edera_xs_stats_init(&r);
+	r.requests = ctx->xs.requests;
+	r.watch_events = ctx->xs.watch_events;
+	r.protocol_errors = ctx->xs.protocol_errors;
+	r.pending = (uint32_t)ctx->xs.npending;
+	r.watches = ctx->xs.nwatches;
+	r.sz = st->sz;
+	memcpy(st, &r, st->sz < sizeof(r) ? st->sz : sizeof(r));
+	return 0;
 }
 
 int edera_xs_connected(edera_ctx *ctx)

@@ -72,7 +72,8 @@ int edera_xs_watch_add(edera_ctx *ctx, edera_xs_watch **out, const char *path,
 	w->lost_seq = ctx->xs.lost_seq;
 	w->cb = cb;
 	w->data = data;
-	snprintf(w->token, sizeof(w->token), "edera-%" PRIx64, ctx->xs.next_token++);
+	w->id = ctx->xs.next_token++;
+	snprintf(w->token, sizeof(w->token), "edera-%" PRIx64, w->id);
 	rc = send_watch(&ctx->xs, w, XS_WATCH);
 	if (rc < 0) {
 		free(w->path);
@@ -83,18 +84,50 @@ int edera_xs_watch_add(edera_ctx *ctx, edera_xs_watch **out, const char *path,
 	if (w->next)
 		w->next->prev = w;
 	ctx->xs.watches = w;
+	w->hnext = ctx->xs.wbuckets[w->id % ED_XS_BUCKETS];
+	ctx->xs.wbuckets[w->id % ED_XS_BUCKETS] = w;
+	ctx->xs.nwatches++;
 	*out = w;
 	return 0;
 }
 
 static void unlink_watch(struct ed_xs *xs, struct edera_xs_watch *w)
 {
+	struct edera_xs_watch **pp = &xs->wbuckets[w->id % ED_XS_BUCKETS];
+
 	if (w->prev)
 		w->prev->next = w->next;
 	else
 		xs->watches = w->next;
 	if (w->next)
 		w->next->prev = w->prev;
+	while (*pp && *pp != w)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = w->hnext;
+	xs->nwatches--;
+}
+
+struct edera_xs_watch *ed_xs_watch_find(struct ed_xs *xs, const char *token)
+{
+	uint64_t id = 0;
+	const char *p;
+
+	/* "edera-<hex>", as edera_xs_watch_add makes them; anything else is
+	 * no watch of ours (an event for one already removed is normal) */
+	if (strncmp(token, "edera-", 6) != 0 || !token[6] || strlen(token + 6) > 16)
+		return NULL;
+	for (p = token + 6; *p; p++) {
+		int v = *p >= '0' && *p <= '9' ? *p - '0' : *p >= 'a' && *p <= 'f' ? *p - 'a' + 10 : -1;
+
+		if (v < 0)
+			return NULL;
+		id = id << 4 | (uint64_t)v;
+	}
+	for (struct edera_xs_watch *w = xs->wbuckets[id % ED_XS_BUCKETS]; w; w = w->hnext)
+		if (w->id == id && strcmp(w->token, token) == 0)
+			return w;
+	return NULL;
 }
 
 void edera_xs_watch_remove(edera_xs_watch *w)

@@ -49,11 +49,15 @@ struct ed_xs {
 	struct ed_xs_req *oldest, *newest;
 	size_t npending;
 	struct edera_xs_watch *watches;
+	struct edera_xs_watch *wbuckets[ED_XS_BUCKETS]; /* by token number */
 	uint64_t next_token;
 	uv_idle_t *defer;        /* runs deferred transaction endings */
 	struct edera_xs_txn *deferred;
 	struct edera_xs_txn *txns; /* live asynchronous transactions */
 	uint64_t protocol_errors; /* replies we could not use */
+	uint64_t requests;        /* sent, ever */
+	uint64_t watch_events;    /* received, ever */
+	uint32_t nwatches;        /* registered now */
 	bool closing;             /* the context is closing: no reconnects */
 	unsigned int lost_seq;    /* counts connection losses */
 	unsigned int conn_gen;    /* counts connections: xenstored's transaction

@@ -7,6 +7,8 @@
 
 struct edera_xs_watch {
 	struct edera_xs_watch *prev, *next;
+	struct edera_xs_watch *hnext; /* the token index's chain */
+	uint64_t id;                  /* the number in its token */
 	struct ed_xs *xs;
 	char *path;
 	char token[32];
@@ -46,6 +48,9 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
  * TXN is not usable now. */
 int ed_xs_txn_id(struct ed_xs *xs, edera_xs_txn *txn, uint32_t *id);
 
+/* The watch a token names (an event's), or NULL: O(1), whatever the number
+ * of watches. */
+struct edera_xs_watch *ed_xs_watch_find(struct ed_xs *xs, const char *token);
 void ed_xs_watches_lost(struct ed_xs *xs, int status);
 int ed_xs_watches_restore(struct ed_xs *xs);
 void ed_xs_watches_free(struct ed_xs *xs);

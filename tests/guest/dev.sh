@@ -10,6 +10,9 @@
 #               BYTES of the test stream to PEER:PORT (EDERA-NET-SENT)
 #   idle        wait until shut down
 #   crash       crash the kernel at once (its drivers connected already)
+#   flood SECONDS
+#               write a node of its disk's frontend directory in a loop
+#               (xs-guest chatty): EDERA-FLOOD-DONE
 wait_for() { # path seconds
 	i=0
 	while [ ! -e "$1" ] && [ $i -lt $(($2 * 10)) ]; do sleep 0.1; i=$((i + 1)); done
@@ -49,6 +52,12 @@ while [ $# -gt 0 ]; do
 		/bin/net-send "$peer" "$port" "$bytes" || exit 1
 		echo "EDERA-NET-SENT"
 		;;
+	flood)
+		wait_for /dev/xvda 120 || { echo "EDERA-DISK-MISSING"; exit 1; }
+		echo "EDERA-FLOOD-START"
+		/bin/xs-guest chatty "$2" device/vbd/51712/flood || exit 1
+		echo "EDERA-FLOOD-DONE"
+		shift 2 ;;
 	crash)
 		echo "EDERA-CRASHING"
 		echo c >/proc/sysrq-trigger ;;

@@ -25,9 +25,11 @@ static void on_watch(edera_ctx *ctx, int status, const char *path, void *data)
 		(*events)++;
 }
 
-/* "chatty SECONDS": write its own node as fast as it can for that long (a
- * guest that keeps XenStore busy, for dom0's transactions to meet). */
-static int chatty(edera_ctx *ctx, uv_loop_t *loop, int seconds)
+/* "chatty SECONDS [NODE]": write one of its own nodes (data/chatty by
+ * default; a path relative to its home) as fast as it can for that long: a
+ * guest that keeps XenStore busy, for dom0's transactions and watches to
+ * meet. */
+static int chatty(edera_ctx *ctx, uv_loop_t *loop, int seconds, const char *node)
 {
 	uint64_t end = uv_now(loop) + (uint64_t)seconds * 1000;
 	unsigned long n = 0;
@@ -38,7 +40,7 @@ static int chatty(edera_ctx *ctx, uv_loop_t *loop, int seconds)
 	fflush(stdout);
 	while (rc == 0 && uv_now(loop) < end) {
 		snprintf(v, sizeof(v), "%lu", ++n);
-		rc = edera_xs_write_sync(ctx, NULL, "data/chatty", v, strlen(v));
+		rc = edera_xs_write_sync(ctx, NULL, node, v, strlen(v));
 		uv_update_time(loop);
 	}
 	printf("EDERA-XS-GUEST chatty %lu writes\n", n);
@@ -63,8 +65,8 @@ int main(int argc, char **argv)
 	if (rc < 0)
 		return 1;
 	printf("EDERA-XS-GUEST via %s\n", ctx->xs.where);
-	if (argc == 3 && strcmp(argv[1], "chatty") == 0)
-		return chatty(ctx, &loop, atoi(argv[2]));
+	if ((argc == 3 || argc == 4) && strcmp(argv[1], "chatty") == 0)
+		return chatty(ctx, &loop, atoi(argv[2]), argc == 4 ? argv[3] : "data/chatty");
 
 	/* Its own home (relative paths) is writable. */
 	report("write-own", edera_xs_write_sync(ctx, NULL, "data/edera-test", "guest-ok", 8));

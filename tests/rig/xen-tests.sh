@@ -17,7 +17,8 @@ export EDERA_GUEST_CONSOLE="$abs_top_builddir/tests/guest/console.cpio.gz"
 	-t "$abs_top_builddir/tests/guest/console-guest"
 export EDERA_GUEST_DEV="$abs_top_builddir/tests/guest/dev.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkdevinitramfs.sh" "$EDERA_GUEST_DEV" \
-	"$abs_top_builddir/tests/guest/net-send" "$EDERA_RIG_CACHE"
+	"$abs_top_builddir/tests/guest/net-send" "$EDERA_RIG_CACHE" \
+	"$abs_top_builddir/tests/guest/xs-guest"
 export EDERA_GUEST_RES="$abs_top_builddir/tests/guest/res.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkresinitramfs.sh" "$EDERA_GUEST_RES" \
 	"$abs_top_builddir/tests/guest/res-guest" "$EDERA_RIG_CACHE"

@@ -15,6 +15,7 @@
 #include "ctx.h"
 #include "suites.h"
 #include "xs/xs.h"
+#include "xs/xs_internal.h"
 
 /* ---- the fake server ------------------------------------------------------ */
 
@@ -620,6 +621,82 @@ START_TEST(directory_in_parts)
 }
 END_TEST
 
+/* Many watches: an event's token finds its watch through the index (no
+ * scan), removed ones and foreign tokens find none. */
+static void script_ack_watches(int fd, void *arg)
+{
+	int *n = arg;
+	struct msg m;
+
+	for (int i = 0; i < *n; i++) {
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_WATCH);
+		srv_send(fd, XS_WATCH, m.id, 0, "OK", 3);
+	}
+	while (srv_recv(fd, &m) == 0) /* UNWATCHes, until the client goes */
+		;
+}
+
+static void count_event(edera_ctx *ctx, int status, const char *path, void *data)
+{
+	(*(int *)data)++;
+}
+
+#define N_WATCHES 2000
+
+START_TEST(watch_tokens_indexed)
+{
+	static edera_xs_watch *w[N_WATCHES];
+	static int events[N_WATCHES];
+	struct fixture f;
+	int n = N_WATCHES;
+
+	start(&f, script_ack_watches, &n);
+	for (int i = 0; i < N_WATCHES; i++) {
+		char path[32];
+
+		snprintf(path, sizeof(path), "/w/%d", i);
+		ck_assert_int_eq(edera_xs_watch_add(f.ctx, &w[i], path, count_event, &events[i]), 0);
+	}
+	while (f.ctx->xs.npending)
+		uv_run(&f.loop, UV_RUN_ONCE);
+	{
+		edera_xs_stats st;
+
+		edera_xs_stats_init(&st);
+		ck_assert_int_eq(edera_xs_stats_get(f.ctx, &st), 0);
+		ck_assert_uint_eq(st.watches, N_WATCHES);
+		ck_assert_uint_eq(st.requests, N_WATCHES);
+		ck_assert_uint_eq(st.pending, 0);
+		st.sz = 3; /* not set by the _init function */
+		ck_assert_int_eq(edera_xs_stats_get(f.ctx, &st), EDERA_EINVAL);
+	}
+	for (int i = 0; i < N_WATCHES; i++)
+		ck_assert_ptr_eq(ed_xs_watch_find(&f.ctx->xs, w[i]->token), w[i]);
+	ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, "edera-"));
+	ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, "edera-zz"));
+	ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, "edera-11111111111111111"));
+	ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, "other-1"));
+	ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, "edera-ffffff"));
+	{
+		char token[32];
+
+		snprintf(token, sizeof(token), "%s", w[1234]->token);
+		edera_xs_watch_remove(w[1234]);
+		ck_assert_ptr_null(ed_xs_watch_find(&f.ctx->xs, token));
+		ck_assert_ptr_eq(ed_xs_watch_find(&f.ctx->xs, w[1234 + ED_XS_BUCKETS]->token),
+		                 w[1234 + ED_XS_BUCKETS]);
+		ck_assert_ptr_eq(ed_xs_watch_find(&f.ctx->xs, w[1234 - ED_XS_BUCKETS]->token),
+		                 w[1234 - ED_XS_BUCKETS]);
+	}
+	for (int i = 0; i < N_WATCHES; i++)
+		if (i != 1234)
+			edera_xs_watch_remove(w[i]);
+	ck_assert_uint_eq(f.ctx->xs.nwatches, 0);
+	finish(&f);
+}
+END_TEST
+
 /* oxenstored's way: a listing longer than 4096 bytes in one XS_DIRECTORY
  * reply over the socket, no E2BIG.  A read sent after it still gets its
  * own reply: the connection survives. */
@@ -890,6 +967,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, server_death_fails_everything);
 	tcase_add_test(tc, malformed_replies_end_connection);
 	tcase_add_test(tc, watch_events_dispatched);
+	tcase_add_test(tc, watch_tokens_indexed);
 	tcase_add_test(tc, transaction_retried_on_conflict);
 	tcase_add_test(tc, sync_refused_in_callback);
 	tcase_add_test(tc, close_cancels_pending);

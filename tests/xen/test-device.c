@@ -633,6 +633,49 @@ START_TEST(device_handles_outlive_a_guest_poweroff)
 }
 END_TEST
 
+/* A guest writing a node of its disk's frontend directory in a loop: each
+ * write is a watch event for dom0, and none may cost a request (only the
+ * state matters, and one read of it at a time per end). */
+START_TEST(frontend_writes_cost_no_requests)
+{
+	edera_ctx *ctx = NULL;
+	edera_disk_config c;
+	edera_xs_stats s0, s1;
+	edera_zone *z;
+	edera_device *d;
+	struct text t;
+	uint64_t events, requests;
+
+	images();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	edera_disk_config_init(&c);
+	c.path = WORK "/disk.img";
+	c.vdev = "xvda";
+	z = dev_zone_with(ctx, "dev-flood", "flood,40", &t, &c);
+	d = edera_device_next(z, NULL);
+	ck_assert_ptr_nonnull(d);
+	expect(ctx, &t, "EDERA-FLOOD-START", 120);
+	run_pred(ctx, never, NULL, 2); /* under way */
+	edera_xs_stats_init(&s0);
+	ck_assert_int_eq(edera_xs_stats_get(ctx, &s0), 0);
+	run_pred(ctx, never, NULL, 20);
+	edera_xs_stats_init(&s1);
+	ck_assert_int_eq(edera_xs_stats_get(ctx, &s1), 0);
+	events = s1.watch_events - s0.watch_events;
+	requests = s1.requests - s0.requests;
+	printf("20 s of a guest writing its frontend node: %llu watch events, %llu requests\n",
+	       (unsigned long long)events, (unsigned long long)requests);
+	ck_assert_uint_gt(events, 200); /* it did write (or this proves nothing) */
+	ck_assert_uint_lt(requests, 10);
+	ck_assert_uint_eq(s1.protocol_errors, 0);
+	/* the device still works as a device: detached while the guest writes */
+	ck_assert_msg(edera_device_detach_sync(d, 10000) == 0, "%s", edera_last_error());
+	ck_assert_int_eq(edera_zone_destroy_sync(z), 0);
+	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 struct ra_result {
 	int done, status;
 	unsigned int attached, cleaned;
@@ -755,6 +798,7 @@ Suite *device_suite(void)
 	tcase_add_test(tc, exit_during_creation_is_reported);
 	tcase_add_test(tc, reattach_during_creation_adopts_nothing);
 	tcase_add_test(tc, device_handles_outlive_a_guest_poweroff);
+	tcase_add_test(tc, frontend_writes_cost_no_requests);
 	suite_add_tcase(s, tc);
 	return s;
 }

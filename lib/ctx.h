@@ -20,6 +20,7 @@ struct edera_ctx {
 	unsigned int work_pending; /* threadpool work in flight */
 	struct edera_zone *zones;  /* this context's zone handles */
 	edera_xs_watch *release_watch; /* @releaseDomain, for zone exits */
+	uv_timer_t *exit_recheck;      /* looks for exits @releaseDomain skipped */
 	bool closing;              /* edera_ctx_close called; freed when work is done */
 	bool xs_gone;              /* the XenStore client is shut: send nothing more */
 	unsigned int cleanups;     /* zone clean-ups in flight (destroy, node removal) */

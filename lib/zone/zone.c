@@ -517,11 +517,40 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 	}
 }
 
+static void recheck_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 static void zones_fini(edera_ctx *ctx)
 {
+	if (ctx->exit_recheck) {
+		uv_close((uv_handle_t *)ctx->exit_recheck, recheck_closed);
+		ctx->exit_recheck = NULL;
+	}
 	ed_zones_fini(ctx);
 	ed_consoles_fini(ctx);
 	ed_evtchn_fini(ctx);
+}
+
+static void recheck_fired(uv_timer_t *t)
+{
+	on_release(t->data, 0, NULL, NULL);
+}
+
+/* Look for stopped zones on the next loop turn, as if @releaseDomain had
+ * fired: a caller that had a zone's creation complete sets its exit
+ * callback on return, and hears of the exit then (as it would of any). */
+static void recheck_exits_soon(edera_ctx *ctx)
+{
+	if (!ctx->exit_recheck) {
+		ctx->exit_recheck = malloc(sizeof(*ctx->exit_recheck));
+		if (!ctx->exit_recheck)
+			return; /* the next @releaseDomain event finds it */
+		uv_timer_init(ctx->loop, ctx->exit_recheck);
+		ctx->exit_recheck->data = ctx;
+	}
+	uv_timer_start(ctx->exit_recheck, recheck_fired, 0, 0);
 }
 
 static int ensure_release_watch(edera_ctx *ctx)
@@ -755,15 +784,15 @@ static void created(struct create_op *op)
 	op_free(op);
 	/* @releaseDomain skips zones still being created: a guest that
 	 * stopped meanwhile (connected its last device and powered off, or
-	 * crashed) is found now, and its exit reported like any other, after
-	 * the caller had the zone and could set its exit callback. */
+	 * crashed) is found on the next loop turn, and its exit reported like
+	 * any other, once the caller has the zone and its exit callback set.
+	 * (The callback cannot free the handle synchronously: a destroy it
+	 * starts completes later, and marks the zone exited at once.) */
 	if (ctx->closing)
 		return;
-	/* (the callback cannot free the handle synchronously: a destroy it
-	 * starts completes later, and marks the zone exited at once) */
 	for (edera_zone *it = ctx->zones; it; it = it->next)
 		if (it == z && !z->exited && exit_reason(ctx, z) >= 0) {
-			on_release(ctx, 0, NULL, NULL);
+			recheck_exits_soon(ctx);
 			break;
 		}
 }

@@ -81,7 +81,9 @@ EDERA_API int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg,
 EDERA_API int edera_zone_create_sync(edera_ctx *ctx, const edera_zone_config *cfg,
                                      edera_zone **out);
 
-/* Called once when the zone stops for any reason but edera_zone_destroy. */
+/* Called once when the zone stops for any reason but edera_zone_destroy.
+ * A zone that stopped before CB was set (even in the loop turn that
+ * completed its creation) has CB called on the next loop turn. */
 EDERA_API void edera_zone_on_exit(edera_zone *zone, edera_zone_exit_cb cb, void *data);
 
 /*

@@ -62,12 +62,18 @@ edera_zone *edera_zone_lookup(edera_ctx *ctx, const char *name)
 	return NULL;
 }
 
+static void recheck_exits_soon(edera_ctx *ctx);
+
 void edera_zone_on_exit(edera_zone *z, edera_zone_exit_cb cb, void *data)
 {
 	if (!z)
 		return;
 	z->exit_cb = cb;
 	z->exit_data = data;
+	/* an exit that came first (say, in the same loop turn as its
+	 * creation's completion) is delivered on the next turn */
+	if (cb && z->exit_undelivered)
+		recheck_exits_soon(z->ctx);
 }
 
 static void unlink_zone(edera_zone *z)
@@ -503,8 +509,12 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 			remove_nodes(ctx, z->domid, z->uuid_str, true, NULL, NULL);
 		/* The exit event first, then the shutdown request it answers;
 		 * either callback may destroy the zone. */
-		if (z->exit_cb)
+		if (z->exit_cb) {
 			ED_CALLBACK(ctx, z->exit_cb(ctx, z, reason, z->exit_data));
+		} else {
+			z->exit_undelivered = true;
+			z->exit_reason = reason;
+		}
 		for (edera_zone *it = ctx->zones; it; it = it->next)
 			if (it == z) {
 				shutdown_finish(z, 0);
@@ -535,7 +545,21 @@ static void zones_fini(edera_ctx *ctx)
 
 static void recheck_fired(uv_timer_t *t)
 {
-	on_release(t->data, 0, NULL, NULL);
+	edera_ctx *ctx = t->data;
+
+	/* exits that came before their callback was set; a callback may
+	 * change the list: look again after each */
+	for (;;) {
+		edera_zone *z = ctx->zones;
+
+		while (z && !(z->exit_undelivered && z->exit_cb))
+			z = z->next;
+		if (!z)
+			break;
+		z->exit_undelivered = false;
+		ED_CALLBACK(ctx, z->exit_cb(ctx, z, z->exit_reason, z->exit_data));
+	}
+	on_release(ctx, 0, NULL, NULL);
 }
 
 /* Look for stopped zones on the next loop turn, as if @releaseDomain had

@@ -22,6 +22,8 @@ struct edera_zone {
 	bool exited;
 	edera_zone_exit_cb exit_cb;
 	void *exit_data;
+	bool exit_undelivered;        /* it exited before its callback was set */
+	int exit_reason;              /* then: why */
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
 	edera_device *devices;        /* attached or being attached */

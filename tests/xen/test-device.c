@@ -528,6 +528,44 @@ static void early_exit(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
 	e->reason = reason;
 }
 
+/* Start creating a zone (dev guest running ARGS, the test disk at
+ * creation) and run the loop until its domain runs: unpaused, creation
+ * waiting for the guest's driver.  E hears of the creation. */
+static void start_disk_zone(edera_ctx *ctx, const char *name, const char *args, struct early *e)
+{
+	static edera_disk_config disk;
+	static const edera_disk_config *disks[1] = { &disk };
+	static char cmdline[128];
+	edera_zone_config cfg;
+	char state[32];
+	double end;
+
+	images();
+	edera_disk_config_init(&disk);
+	disk.path = WORK "/disk.img";
+	disk.vdev = "xvda";
+	snprintf(cmdline, sizeof(cmdline), "console=hvc0 quiet loglevel=0 edera.test.args=%s",
+	         args);
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = linux_kernel();
+	cfg.initrd = env("EDERA_GUEST_DEV");
+	cfg.cmdline = cmdline;
+	cfg.memory_mib = 256;
+	cfg.disks = disks;
+	cfg.n_disks = 1;
+	cfg.device_timeout_ms = 180000;
+	ck_assert_int_eq(edera_zone_create(ctx, &cfg, early_created, e), 0);
+	end = now() + 120;
+	for (;;) {
+		xl_state(name, state, sizeof(state));
+		if (state[0] && !strchr(state, 'p'))
+			break;
+		ck_assert_msg(now() < end && !e->done, "the guest never ran (state '%s')", state);
+		run_pred(ctx, never, NULL, 0.2);
+	}
+}
+
 /* A guest that connects its disk and crashes at once: its exit comes while
  * the zone is still being created (the loop is held still meanwhile, so
  * the order is certain).  Creation completes, then the exit is reported —
@@ -535,45 +573,19 @@ static void early_exit(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
 START_TEST(exit_during_creation_is_reported)
 {
 	edera_ctx *ctx = NULL;
-	edera_zone_config cfg;
-	edera_disk_config disk;
-	const edera_disk_config *disks[1] = { &disk };
 	struct early e = { 0 };
-	char state[32];
+	char state[32] = "";
 	int before = xl_domains();
 	double end;
 
-	images();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
-	edera_disk_config_init(&disk);
-	disk.path = WORK "/disk.img";
-	disk.vdev = "xvda";
-	edera_zone_config_init(&cfg);
-	cfg.name = "dev-early-exit";
-	cfg.kernel = linux_kernel();
-	cfg.initrd = env("EDERA_GUEST_DEV");
-	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=crash";
-	cfg.memory_mib = 256;
-	cfg.disks = disks;
-	cfg.n_disks = 1;
-	cfg.device_timeout_ms = 180000;
-	ck_assert_int_eq(edera_zone_create(ctx, &cfg, early_created, &e), 0);
-
-	/* the loop runs until the guest does (unpaused, waiting for its drivers) */
-	end = now() + 120;
-	for (;;) {
-		xl_state(cfg.name, state, sizeof(state));
-		if (state[0] && !strchr(state, 'p'))
-			break;
-		ck_assert_msg(now() < end && !e.done, "the guest never ran (state '%s')", state);
-		run_pred(ctx, never, NULL, 0.2);
-	}
+	start_disk_zone(ctx, "dev-early-exit", "crash", &e);
 	/* then it is held still while the guest connects and crashes */
 	end = now() + 180;
 	while (!strchr(state, 'c')) {
 		ck_assert_msg(now() < end, "the guest did not crash (state '%s')", state);
 		sleep(1);
-		xl_state(cfg.name, state, sizeof(state));
+		xl_state("dev-early-exit", state, sizeof(state));
 	}
 	ck_assert_msg(run_until(ctx, &e.done, 120), "creation never completed");
 	ck_assert_msg(e.status == 0, "creation: %s", edera_last_error());
@@ -698,39 +710,13 @@ static void ra_cb(edera_ctx *ctx, int status, unsigned int attached, unsigned in
 START_TEST(reattach_during_creation_adopts_nothing)
 {
 	edera_ctx *ctx = NULL;
-	edera_zone_config cfg;
-	edera_disk_config disk;
-	const edera_disk_config *disks[1] = { &disk };
 	struct early e = { 0 };
 	struct ra_result r = { 0 };
-	char state[32];
 	int zones = 0;
-	double end;
 
-	images();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
-	edera_disk_config_init(&disk);
-	disk.path = WORK "/disk.img";
-	disk.vdev = "xvda";
-	edera_zone_config_init(&cfg);
-	cfg.name = "dev-reattach-create";
-	cfg.kernel = linux_kernel();
-	cfg.initrd = env("EDERA_GUEST_DEV");
-	cfg.cmdline = "console=hvc0 quiet loglevel=0 edera.test.args=idle";
-	cfg.memory_mib = 256;
-	cfg.disks = disks;
-	cfg.n_disks = 1;
-	cfg.device_timeout_ms = 180000;
-	ck_assert_int_eq(edera_zone_create(ctx, &cfg, early_created, &e), 0);
 	/* until its domain runs: marker written, creation still waiting */
-	end = now() + 120;
-	for (;;) {
-		xl_state(cfg.name, state, sizeof(state));
-		if (state[0] && !strchr(state, 'p'))
-			break;
-		ck_assert_msg(now() < end && !e.done, "the guest never ran (state '%s')", state);
-		run_pred(ctx, never, NULL, 0.2);
-	}
+	start_disk_zone(ctx, "dev-reattach-create", "idle", &e);
 	ck_assert_msg(!e.done, "creation completed before re-attach could run");
 	ck_assert_int_eq(edera_zone_reattach(ctx, ra_cb, &r), 0);
 	ck_assert(run_until(ctx, &r.done, 60));
@@ -742,7 +728,7 @@ START_TEST(reattach_during_creation_adopts_nothing)
 	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z))
 		zones++;
 	ck_assert_int_eq(zones, 1);
-	ck_assert_ptr_eq(edera_zone_lookup(ctx, cfg.name), e.zone);
+	ck_assert_ptr_eq(edera_zone_lookup(ctx, "dev-reattach-create"), e.zone);
 	ck_assert_int_eq(edera_zone_destroy_sync(e.zone), 0);
 	edera_ctx_close(ctx);
 }

@@ -87,9 +87,10 @@ EDERA_API int edera_xs_mkdir(edera_ctx *ctx, edera_xs_txn *txn, const char *path
 /* Remove a node and everything below it. */
 EDERA_API int edera_xs_rm(edera_ctx *ctx, edera_xs_txn *txn, const char *path,
                           edera_xs_done_cb cb, void *data);
-/* A listing of any length up to 16 MiB (EDERA_ERANGE past that): read in
- * parts from the C xenstored, in one long reply from oxenstored over its
- * socket.  Over the xenbus ring oxenstored cannot give more than 4096 bytes
+/* A listing of any length up to 16 MiB: read in parts from the C xenstored
+ * (EDERA_ERANGE past 16 MiB), in one long reply from oxenstored over its
+ * socket (a reply past 16 MiB is taken as a broken stream: EDERA_EPROTO,
+ * and the connection is dropped, as for any malformed message).  Over the xenbus ring oxenstored cannot give more than 4096 bytes
  * (it has no XS_DIRECTORY_PART): EDERA_ENOTSUP.  A directory that keeps
  * changing while read in parts: EDERA_EAGAIN. */
 EDERA_API int edera_xs_directory(edera_ctx *ctx, edera_xs_txn *txn, const char *path,

@@ -212,8 +212,10 @@ typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * maximum or below EDERA_ZONE_MEMORY_FLOOR_MIB: the message says the
  * bounds), EDERA_ENOMEM (growing needs more than the host has free: the
  * message says how much is free), EDERA_ENOMEM (out of memory), XenStore
- * errors (EDERA_ENOTCONN, EDERA_ECONNRESET, ...), EDERA_EIO (Xen refused the
- * new maximum).
+ * errors (EDERA_ENOTCONN, EDERA_ECONNRESET, ...), Xen's refusal of the new
+ * maximum (EDERA_EPERM, EDERA_EINVAL, EDERA_EIO, with its reason).  If the
+ * write of memory/target fails later (CB gets the error), the maximum goes
+ * back to the previous target.
  */
 EDERA_API int edera_zone_set_memory(edera_zone *zone, uint64_t target_mib,
                                     unsigned int timeout_ms, edera_zone_memory_cb cb,

@@ -757,7 +757,6 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 			/* attached: the caller may hold it (an attach's result,
 			 * or found with edera_device_next) */
 			d->keep = true;
-			d->owner = zone;
 			d->dead_next = *ed_zone_dead_devices(zone);
 			*ed_zone_dead_devices(zone) = d;
 		}
@@ -806,7 +805,6 @@ void ed_xb_zone_free(edera_zone *zone)
 
 		*dead = d->dead_next;
 		d->dead_next = NULL;
-		d->owner = NULL;
 		d->keep = false;
 		/* torn down already: free now; otherwise at the end of it */
 		if (d->phase == P_DONE && d->refs == 0)

@@ -83,7 +83,6 @@ struct edera_device {
 	 * freed (ed_xb_zone_free), whatever the teardown does meanwhile. */
 	bool keep;
 	bool priv_freed;              /* the kind's free ran */
-	edera_zone *owner;            /* whose dead list it is on, NULL once off */
 	struct edera_device *dead_next;
 };
 

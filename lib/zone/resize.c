@@ -22,6 +22,7 @@ struct ed_resize {
 	edera_zone *zone;  /* NULL once ended */
 	bool mem;          /* memory, or vCPUs */
 	uint64_t target_kib;
+	uint64_t prev_target_kib; /* memory: the target it replaced */
 	uint32_t vcpus;
 	uint64_t deadline; /* loop time (ms) */
 	int refs;          /* the timer handle, and each write in flight */
@@ -87,11 +88,12 @@ static void poll_tick(uv_timer_t *t)
 	 * zero; one that has shut down is about to go the same way.  Neither
 	 * has reached anything: the exit path ends the request (as cancelled).
 	 * Without this check a destroy racing a poll reported success. */
+	if (found)
+		cur = (uint64_t)di.nr_pages * 4;
 	if (found && !di.dying && !di.shutdown) {
 		if (op->mem) {
 			uint64_t tol = tolerance_kib(op->target_kib);
 
-			cur = (uint64_t)di.nr_pages * 4;
 			there = cur + tol >= op->target_kib && cur <= op->target_kib + tol;
 		} else {
 			there = di.nr_online_vcpus == op->vcpus;
@@ -127,8 +129,19 @@ static void written(edera_ctx *ctx, int status, void *data)
 {
 	struct ed_resize *op = data;
 
-	if (status < 0 && op->zone)
+	edera_zone *z = op->zone;
+
+	if (status < 0 && z) {
+		/* memory/target was not written: the guest was never asked, so
+		 * Xen's maximum and the zone's target go back to what they were
+		 * (unless a newer request has moved them since) */
+		if (op->mem && z->mem_op == op) {
+			xc_domain_setmaxmem(z->ctx->hv.xch, z->domid,
+			                    op->prev_target_kib + ED_PV_MAXMEM_SLACK_KIB);
+			z->target_kib = op->prev_target_kib;
+		}
 		finish(op, status, 0);
+	}
 	resize_unref(op);
 }
 
@@ -226,6 +239,7 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 	if (!op)
 		return EDERA_ENOMEM;
 	op->target_kib = target_kib;
+	op->prev_target_kib = z->target_kib;
 	op->mem_cb = cb;
 	op->data = data;
 	/* Xen's maximum moves with the target, first (as xl mem-set does): a

@@ -1525,12 +1525,13 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	return z;
 }
 
-/* Whether this context already has a zone on DOMID (being created
- * included: its marker is written before its creation completes). */
+/* Whether this context already has a handle on DOMID: a zone being
+ * created (its marker is written before its creation completes), running,
+ * or stopped with its clean-up still under way. */
 static bool ra_ours_already(edera_ctx *ctx, uint32_t domid)
 {
 	for (edera_zone *z = ctx->zones; z; z = z->next)
-		if (z->domid == domid && !(z->exited && !z->destroying))
+		if (z->domid == domid)
 			return true;
 	return false;
 }

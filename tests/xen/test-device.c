@@ -273,7 +273,7 @@ START_TEST(nic_on_a_bridge_ping_and_tcp)
 	pthread_t th;
 	char path[128], master[PATH_MAX], vif[32], *sum;
 	unsigned int guest_sum = 0;
-	int exited = 0, one = 1;
+	int exited = 0, one = 1, pings;
 	ssize_t n;
 
 	bridge();
@@ -303,7 +303,15 @@ START_TEST(nic_on_a_bridge_ping_and_tcp)
 	ck_assert_msg(strstr(master, BRIDGE), "%s is on %s", vif, master);
 
 	expect(ctx, &t, "EDERA-PING-OK", 120);
-	ck_assert_int_eq(system("busybox ping -c 2 -W 5 10.99.0.2 >/dev/null"), 0);
+	/* dom0 reaches the guest too.  The guest starts its 50 MiB stream at
+	 * once, and a full ring drops packets (netback does, by design): one
+	 * answer in ten tries is the proof, the tries taken are printed. */
+	for (pings = 1; pings <= 10; pings++)
+		if (system("busybox ping -c 1 -W 3 10.99.0.2 >/dev/null") == 0)
+			break;
+	ck_assert_msg(pings <= 10, "dom0 got no answer to 10 pings of the guest");
+	if (pings > 1)
+		printf("device: the guest answered dom0's ping on try %d\n", pings);
 	expect(ctx, &t, "EDERA-NET-SENT", 600);
 	/* the guest reports once its socket took the last byte; the rest may
 	 * still be on the way (slow under ASan and emulation) */
@@ -720,6 +728,7 @@ START_TEST(reattach_during_creation_adopts_nothing)
 	struct ra_result r = { 0 };
 	int zones = 0;
 
+	sweep_leftovers();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	/* until its domain runs: marker written, creation still waiting */
 	start_disk_zone(ctx, "dev-reattach-create", "idle", &e);

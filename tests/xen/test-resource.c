@@ -508,8 +508,10 @@ START_TEST(forgotten_handles_go_with_the_zone_handle)
 	edera_evtchn *ch;
 	edera_zone_info info;
 	unsigned int attached = 0, cleaned = 0;
-	int events = 0, domains = xl_domains();
+	int events = 0, domains;
 
+	sweep_leftovers();
+	domains = xl_domains();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	z = mini(ctx, "res-forgot", "reason=wait", 0);
 	ck_assert_int_eq(edera_share_pages(z, 3, 0, &s), 0);

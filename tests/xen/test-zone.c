@@ -466,12 +466,14 @@ START_TEST(reattach_after_restart)
 	edera_zone_info info;
 	unsigned int attached = 99, cleaned = 99, xl_id = 0;
 	char state[16] = "", *v = NULL;
-	int before = xl_domains(), status = -1;
+	int before, status = -1;
 	time_t deadline = time(NULL) + 60;
 	pid_t pid;
 	struct destroy_state ds = { 0, 1 };
 	const char *stale_uuid = "0e0e0e0e-1111-4222-8333-444455556666";
 
+	sweep_leftovers();
+	before = xl_domains();
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
@@ -661,6 +663,7 @@ START_TEST(foreign_marker_left_alone)
 	unsigned int attached = 99, cleaned = 99, id = 0;
 	char cmd[512], path[96], state[16];
 
+	sweep_leftovers();
 	snprintf(cmd, sizeof(cmd), XL " create -q -p %s 'name=\"edera-foreign\"'", cfg);
 	ck_assert_int_eq(system(cmd), 0);
 	ck_assert(xl_find("edera-foreign", &id, state, NULL));

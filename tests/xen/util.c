@@ -39,6 +39,23 @@ int xl_domains(void)
 	return n;
 }
 
+void sweep_leftovers(void)
+{
+	edera_ctx *ctx = NULL;
+	unsigned int attached = 0, cleaned = 0;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	while (edera_zone_next(ctx, NULL))
+		ck_assert_msg(edera_zone_destroy_sync(edera_zone_next(ctx, NULL)) == 0, "%s",
+		              edera_last_error());
+	if (attached || cleaned)
+		printf("(zones an earlier test left: %u running, %u stopped or stale; removed)\n",
+		       attached, cleaned);
+	edera_ctx_close(ctx);
+}
+
 int xs_exists(edera_ctx *ctx, const char *path)
 {
 	char *v = NULL;

@@ -12,6 +12,10 @@ const char *env(const char *var);
 const char *linux_kernel(void);
 /* Domains Xen knows (dom0 included), from xl. */
 int xl_domains(void);
+/* Zones an earlier test left behind (it failed half-way, its process
+ * gone): taken over and destroyed, so that a test counting what re-attach
+ * finds counts only its own.  Says so when there were any. */
+void sweep_leftovers(void);
 /* Whether the XenStore node PATH exists. */
 int xs_exists(edera_ctx *ctx, const char *path);
 double now(void);

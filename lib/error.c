@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Error codes, their names and descriptions, and the per-thread last error. */
+/* Error codes, their names and descriptions, the per-thread last error, and
+ * the crash points of the crash-consistency tests. */
 #include "config.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -127,4 +129,12 @@ int ed_sized_check(const void *ptr, size_t sz, size_t known, const char *what)
 			                "unknown fields are set; link a newer libedera",
 			                what, sz, known);
 	return 0;
+}
+
+const char *ed_die_at;
+
+void ed_die_point(const char *step)
+{
+	if (ed_die_at && strcmp(ed_die_at, step) == 0)
+		raise(SIGKILL);
 }

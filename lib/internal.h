@@ -30,4 +30,14 @@ int ed_errno_code(int e);
 	((ptr)->sz >= offsetof(__typeof__(*(ptr)), field) + sizeof((ptr)->field))
 int ed_sized_check(const void *ptr, size_t sz, size_t known, const char *what);
 
+/*
+ * Crash points.  The crash-consistency tests (tests/xen/die-creating,
+ * linked with the library's internals) set ed_die_at to a step's name, and
+ * the process is killed there with SIGKILL, as a crash at that instruction
+ * would kill it.  NULL in every other program: one compare per step.
+ * Steps: "parse", "build", "skeleton", "devices", "connecting".
+ */
+extern const char *ed_die_at;
+void ed_die_point(const char *step);
+
 #endif

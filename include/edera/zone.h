@@ -71,6 +71,8 @@ typedef void (*edera_zone_create_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * skeleton in one transaction, introduce it to xenstored, and start it
  * unless cfg->start_paused.  CB gets the zone, or STATUS < 0 and NULL (then
  * nothing is left behind: no domain, no XenStore node, no event channel).
+ * If the process dies meanwhile, edera_zone_reattach (in any process)
+ * undoes what the creation had built.
  * Errors at once: EDERA_EINVAL (bad config: what and why in
  * edera_last_error), EDERA_EEXIST (name in use), EDERA_ENOMEM.
  * Errors in CB: EDERA_ENOENT (kernel or initrd missing), EDERA_EINVAL
@@ -160,12 +162,27 @@ EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
  *     (found by edera_zone_next and the look-ups; set its exit callback);
  *   - a zone whose domain has stopped (shut down or crashed, with nobody to
  *     clean it up) is destroyed;
- *   - a marker whose domain is gone has its XenStore nodes removed.
+ *   - a marker whose domain is gone has its XenStore nodes removed;
+ *   - a marker whose domain does not carry the marker's UUID as its Xen
+ *     handle (the domid was reused by a domain that is not a zone) is
+ *     removed, and that domain left alone;
+ *   - a creation cut short by its process's death (killed, crashed) at any
+ *     step is undone: its domain (found by its Xen handle, even before any
+ *     XenStore node names it), its nodes and its devices' backends (their
+ *     loop devices and interfaces go with them).  Every creation records
+ *     itself, with its process, under /local/domain/0/edera/creating
+ *     before its domain exists and until it completes; a creation whose
+ *     process still runs (found by its pid and start time, so processes
+ *     must share the pid namespace) is under way and left alone, neither
+ *     taken over nor undone.  A process that dies in the instant between
+ *     a creation's completion and its callback may leave a complete zone
+ *     that is then undone rather than taken over.
  * Zones this context already has are left as they are.  A taken-over zone's
  * console is served by this context from then on (with an empty history),
  * unless another process still serves it: its console then stays
  * disconnected (edera_console_stats_get says so).  CB gets the number
- * of zones taken over and the number cleaned up.  Errors: XenStore ones
+ * of zones taken over and the number cleaned up (stopped zones, stale
+ * markers and creations undone).  Errors: XenStore ones
  * (EDERA_ECONNRESET, EDERA_EACCES, ...), EDERA_ENOMEM.
  */
 typedef void (*edera_zone_reattach_cb)(edera_ctx *ctx, int status, unsigned int attached,

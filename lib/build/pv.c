@@ -412,9 +412,12 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 	if (rc < 0)
 		goto out;
 
+	ed_die_point("parse");
 	rc = create_domain(&b);
 	if (rc == 0)
 		rc = populate(&b);
+	if (rc == 0)
+		ed_die_point("build");
 	if (rc == 0)
 		rc = map_boot_area(&b);
 	if (rc == 0) {

@@ -1,10 +1,16 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Zone lifecycle.  Creation is one operation with named steps:
+ *   INTENT     a dom0-only record names the creation and its process, so
+ *              that what a crash leaves half-built can be found
  *   BUILD      the domain is built on the threadpool (lib/build/pv.c)
  *   SKELETON   its XenStore subtree is written in one transaction
  *   INTRODUCE  xenstored is told about its ring
- *   RUNNING    unpaused (unless asked not to); the caller gets the zone
- * A failure at any step undoes the earlier ones.  Exits are found through
+ *   DEVICES    the backends of its disks and NICs (if any); unpaused, the
+ *              guest's drivers connect them
+ *   RUNNING    unpaused (unless asked not to); the record goes and the
+ *              caller gets the zone
+ * A failure at any step undoes the earlier ones; a crash at any step is
+ * undone by the next edera_zone_reattach (see "creation intents").  Exits are found through
  * the @releaseDomain watch, which xenstored fires when a domain shuts down
  * or goes away. */
 #include "config.h"
@@ -15,6 +21,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/random.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 #include "build/pv.h"
@@ -171,6 +178,60 @@ static void new_uuid(edera_zone *z)
 	         z->uuid[12], z->uuid[13], z->uuid[14], z->uuid[15]);
 }
 
+/* ---- creation intents ---------------------------------------------------------- */
+
+/* Before its domain exists, a creation records its intent where only dom0
+ * can read or write, ED_INTENTS/<uuid> = "<pid> <start time> <name>", and
+ * the domain gets the same UUID as its Xen handle.  The record goes when
+ * the creation completes (the zone's marker, written in the skeleton,
+ * takes over) or once a failed one is undone.  A process that dies
+ * mid-way leaves it, and edera_zone_reattach (in any process) destroys
+ * the domain found by that handle and everything written for it; a record
+ * whose process still runs is a creation under way there, left alone. */
+#define ED_INTENTS "/local/domain/0/edera/creating"
+
+/* When the process PID started (clock ticks since boot, from /proc), or 0
+ * when it does not run (a zombie does not: it runs no more code). */
+static unsigned long long proc_start(long pid)
+{
+	char path[64], buf[1024], *p;
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* "pid (comm) state ...": comm may hold anything, ')' included */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ' || p[2] == 'Z' || p[2] == 'X')
+		return 0;
+	/* the start time is field 22: 20 spaces after the ')' */
+	for (int i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	return p ? strtoull(p + 1, NULL, 10) : 0;
+}
+
+static void intent_removed(edera_ctx *ctx, int status, void *data)
+{
+	ctx->cleanups--;
+}
+
+/* The record of a creation that completed, or was undone. */
+static void intent_rm(edera_ctx *ctx, const char *uuid)
+{
+	char path[96];
+
+	if (ctx->xs_gone)
+		return;
+	snprintf(path, sizeof(path), ED_INTENTS "/%s", uuid);
+	if (edera_xs_rm(ctx, NULL, path, intent_removed, NULL) == 0)
+		ctx->cleanups++;
+}
+
 /* ---- cleanup shared by failures, exits and destroy ---------------------------- */
 
 /* XenStore side: forget the domain and remove its nodes, asynchronously;
@@ -258,6 +319,7 @@ struct destroy_work {
 	uint32_t domid;
 	char uuid[37];
 	bool introduced;
+	bool intent; /* a failed creation: its record goes last */
 };
 
 static int destroy_work(void *arg)
@@ -277,13 +339,17 @@ static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
 	struct destroy_work *w = arg;
 
 	remove_nodes(ctx, w->domid, w->uuid, w->introduced, NULL, NULL);
+	if (w->intent)
+		intent_rm(ctx, w->uuid);
 	free(w);
 	ctx->cleanups--;
 }
 
 /* Destroy in the background, then clean XenStore up (failure and exit
- * paths; the zone handle may be gone by then). */
-static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool introduced)
+ * paths; the zone handle may be gone by then).  INTENT: the zone's
+ * creation failed, and its record goes once the rest is gone. */
+static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool introduced,
+                                 bool intent)
 {
 	struct destroy_work *w = calloc(1, sizeof(*w));
 
@@ -291,6 +357,7 @@ static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intro
 		w->hv = &ctx->hv;
 		w->domid = z->domid;
 		w->introduced = introduced;
+		w->intent = intent;
 		memcpy(w->uuid, z->uuid_str, sizeof(w->uuid));
 		if (ed_offload(ctx, destroy_work, destroy_after_cleanup, w) == 0) {
 			ctx->cleanups++;
@@ -300,6 +367,8 @@ static void destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intro
 	}
 	xc_domain_destroy(ctx->hv.xch, z->domid);
 	remove_nodes(ctx, z->domid, z->uuid_str, introduced, NULL, NULL);
+	if (intent)
+		intent_rm(ctx, z->uuid_str);
 }
 
 /* ---- shutdown requests -------------------------------------------------------- */
@@ -504,7 +573,7 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		/* what the caller shared or mapped with it */
 		ed_share_zone_gone(z);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
-			destroy_domain_async(ctx, z, true);
+			destroy_domain_async(ctx, z, true, false);
 		else
 			remove_nodes(ctx, z->domid, z->uuid_str, true, NULL, NULL);
 		/* The exit event first, then the shutdown request it answers;
@@ -641,7 +710,9 @@ static void create_fail(struct create_op *op, int status, bool built, bool intro
 	/* devices attached so far go, with their host side */
 	ed_xb_zone_gone(z, op);
 	if (built)
-		destroy_domain_async(ctx, z, introduced);
+		destroy_domain_async(ctx, z, introduced, true);
+	else
+		intent_rm(ctx, z->uuid_str);
 	free_zone(z);
 	ed_error(status, "%s", msg);
 	ED_CALLBACK(ctx, op->cb(ctx, status, NULL, op->data));
@@ -656,10 +727,12 @@ static void batch_done(edera_ctx *ctx, int status, void *data)
 		op->status = status;
 	if (--op->pending > 0)
 		return;
-	if (op->status < 0)
+	if (op->status < 0) {
 		edera_xs_txn_abort(op->txn, op->status);
-	else
+	} else {
+		ed_die_point("skeleton");
 		edera_xs_txn_commit(op->txn);
+	}
 }
 
 static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
@@ -804,6 +877,8 @@ static void created(struct create_op *op)
 	edera_zone *z = op->zone;
 
 	z->creating = false;
+	/* the zone's marker stands for it from here on */
+	intent_rm(ctx, z->uuid_str);
 	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
 	op_free(op);
 	/* @releaseDomain skips zones still being created: a guest that
@@ -865,6 +940,7 @@ static void devices_attached(struct create_op *op)
 
 	if (devices_failed(op))
 		return;
+	ed_die_point("devices");
 	if (op->paused) {
 		created(op);
 		return;
@@ -875,6 +951,7 @@ static void devices_attached(struct create_op *op)
 		            true, true);
 		return;
 	}
+	ed_die_point("connecting");
 	op->dev_pending = 1; /* held while the waits start */
 	for (size_t i = 0; i < op->n_devs; i++) {
 		int rc = ed_xb_await(op->devs[i], op->dev_timeout_ms, device_connected, op);
@@ -1007,6 +1084,36 @@ static void build_after(edera_ctx *ctx, int status, void *arg)
 	rc = edera_xs_transaction(ctx, skeleton_body, skeleton_done, op);
 	if (rc < 0)
 		create_fail(op, rc, true, false);
+}
+
+/* The record is in XenStore: the domain may be built. */
+static void intent_written(edera_ctx *ctx, int status, void *data)
+{
+	struct create_op *op = data;
+	int rc;
+
+	if (status == 0 && ctx->closing)
+		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
+		                  op->zone->name);
+	if (status < 0) {
+		create_fail(op, status, false, false);
+		return;
+	}
+	rc = ed_offload(ctx, build_work, build_after, op);
+	if (rc < 0)
+		create_fail(op, rc, false, false);
+}
+
+static int intent_write(struct create_op *op)
+{
+	long pid = (long)getpid();
+	unsigned long long start = proc_start(pid);
+	edera_zone *z = op->zone;
+	char path[96], v[128];
+
+	snprintf(path, sizeof(path), ED_INTENTS "/%s", z->uuid_str);
+	snprintf(v, sizeof(v), "%ld %llu %s", pid, start, z->name);
+	return edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
 }
 
 static char *dup_opt(const char *s, bool *oom)
@@ -1187,7 +1294,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	z->vcpus_target = c.vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
 	link_zone(z); /* at once, so the name is taken */
-	rc = ed_offload(ctx, build_work, build_after, op);
+	rc = intent_write(op);
 	if (rc < 0) {
 		free_zone(z);
 		op_free(op);
@@ -1395,6 +1502,18 @@ struct ra_cand {
 	char *v[RA_N];
 };
 
+/* A creation's record (see "creation intents"), and for one whose process
+ * is gone, the domains Xen has with its UUID as their handle. */
+struct ra_intent {
+	struct reattach_op *op;
+	char uuid[37];
+	char *val;
+	bool dead;
+	uint32_t domids[4];
+	bool dying[4];
+	unsigned int n_domids;
+};
+
 struct reattach_op {
 	edera_ctx *ctx;
 	edera_zone_reattach_cb cb;
@@ -1402,6 +1521,8 @@ struct reattach_op {
 	struct ra_cand *c;
 	struct ra_read *r;
 	size_t n;
+	struct ra_intent *in;
+	size_t n_in;
 	int pending;
 	int status;
 	unsigned int attached, cleaned;
@@ -1414,6 +1535,9 @@ static void ra_free(struct reattach_op *op)
 			free(op->c[i].v[k]);
 	free(op->c);
 	free(op->r);
+	for (size_t i = 0; i < op->n_in; i++)
+		free(op->in[i].val);
+	free(op->in);
 	free(op);
 }
 
@@ -1554,6 +1678,95 @@ static void ra_stale_marker(struct reattach_op *op, const struct ra_cand *c)
 	op->cleaned++;
 }
 
+static struct ra_intent *ra_intent_find(struct reattach_op *op, const char *uuid)
+{
+	for (size_t i = 0; i < op->n_in; i++)
+		if (strcasecmp(op->in[i].uuid, uuid) == 0)
+			return &op->in[i];
+	return NULL;
+}
+
+/* On the threadpool: the domains of the dead creations (by Xen handle),
+ * destroyed. */
+static int ra_halfbuilt_work(void *arg)
+{
+	struct reattach_op *op = arg;
+	xc_dominfo_t di[64];
+	uint32_t next = 0;
+	int got, rc = 0;
+
+	while ((got = xc_domain_getinfo(op->ctx->hv.xch, next, ED_ARRAY_SIZE(di), di)) > 0) {
+		for (int k = 0; k < got; k++) {
+			for (size_t i = 0; i < op->n_in; i++) {
+				struct ra_intent *in = &op->in[i];
+				uint8_t uuid[16];
+
+				if (!in->dead || in->n_domids == ED_ARRAY_SIZE(in->domids) ||
+				    !parse_uuid(in->uuid, uuid) ||
+				    memcmp(di[k].handle, uuid, sizeof(uuid)) != 0)
+					continue;
+				in->dying[in->n_domids] = di[k].dying;
+				in->domids[in->n_domids++] = di[k].domid;
+				if (!di[k].dying && xc_domain_destroy(op->ctx->hv.xch, di[k].domid) < 0 &&
+				    errno != ESRCH && rc == 0)
+					rc = ed_error(ed_errno_code(errno),
+					              "destroying domain %u, left half-built by a "
+					              "creation that died: %s",
+					              di[k].domid, strerror(errno));
+			}
+		}
+		next = di[got - 1].domid + 1;
+		if (got < (int)ED_ARRAY_SIZE(di) || next >= DOMID_FIRST_RESERVED)
+			break;
+	}
+	if (got < 0 && rc == 0)
+		rc = ed_error(ed_errno_code(errno), "listing Xen's domains: %s", strerror(errno));
+	return rc;
+}
+
+/* Their domains are dying: what was written for them goes, then the
+ * records themselves (a crash meanwhile leaves them for the next time). */
+static void ra_halfbuilt_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct reattach_op *op = arg;
+
+	if (status == 0 && !ctx->xs_gone) {
+		for (size_t i = 0; i < op->n_in; i++) {
+			struct ra_intent *in = &op->in[i];
+			char path[96];
+
+			if (!in->dead)
+				continue;
+			for (unsigned int k = 0; k < in->n_domids; k++) {
+				op->pending++;
+				remove_nodes(ctx, in->domids[k], in->uuid, true, ra_step_done, op);
+			}
+			snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
+			if (edera_xs_rm(ctx, NULL, path, ra_step_done, op) == 0)
+				op->pending++;
+			op->cleaned++;
+		}
+	}
+	ra_step_done(ctx, status, op);
+}
+
+/* Creations whose process is gone: undo what they built. */
+static void ra_undo_halfbuilt(struct reattach_op *op)
+{
+	bool any = false;
+	int rc;
+
+	for (size_t i = 0; i < op->n_in; i++)
+		any = any || op->in[i].dead;
+	if (!any || op->status < 0)
+		return;
+	rc = ed_offload(op->ctx, ra_halfbuilt_work, ra_halfbuilt_after, op);
+	if (rc < 0)
+		op->status = rc;
+	else
+		op->pending++;
+}
+
 /* Every marker read: decide for each candidate. */
 static void ra_process(struct reattach_op *op)
 {
@@ -1571,6 +1784,10 @@ static void ra_process(struct reattach_op *op)
 			continue; /* not a zone of ours (or a marker we cannot read) */
 		/* a creation of this context wrote it while the markers were read */
 		if (ra_ours_already(ctx, c->domid))
+			continue;
+		/* a creation under way in another process, or a half-built
+		 * zone undone below */
+		if (ra_intent_find(op, c->v[RA_UUID]))
 			continue;
 		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
 		         di.domid == c->domid && !di.dying;
@@ -1613,6 +1830,7 @@ static void ra_process(struct reattach_op *op)
 			op->cleaned++;
 		}
 	}
+	ra_undo_halfbuilt(op);
 	ra_step_done(ctx, 0, op);
 }
 
@@ -1691,6 +1909,89 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 	ra_read_settled(ctx, op);
 }
 
+/* Every record read: whose process is gone, then the markers. */
+static void ra_intents_settled(edera_ctx *ctx, struct reattach_op *op)
+{
+	int rc;
+
+	if (--op->pending > 0)
+		return;
+	for (size_t i = 0; op->status == 0 && i < op->n_in; i++) {
+		struct ra_intent *in = &op->in[i];
+		long pid = 0;
+		unsigned long long start = 0;
+
+		/* gone meanwhile: that creation completed or was undone */
+		if (!in->val)
+			continue;
+		/* a record nobody could have written is undone too */
+		in->dead = sscanf(in->val, "%ld %llu", &pid, &start) != 2 || pid <= 0 ||
+		           proc_start(pid) != start;
+	}
+	if (op->status < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, op->status, op);
+		return;
+	}
+	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
+	if (rc < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, rc, op);
+	}
+}
+
+static void ra_intent_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct ra_intent *in = data;
+	struct reattach_op *op = in->op;
+
+	if (status == 0) {
+		in->val = strndup(value, len);
+		if (!in->val)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	ra_intents_settled(ctx, op);
+}
+
+static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                              void *data)
+{
+	struct reattach_op *op = data;
+	uint8_t uuid[16];
+
+	if (status == EDERA_ENOENT) { /* no creation ever recorded */
+		status = 0;
+		n = 0;
+	}
+	if (status == 0 && n) {
+		op->in = calloc(n, sizeof(*op->in));
+		if (!op->in)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	op->pending = 1; /* held while the reads go out */
+	op->status = status;
+	for (size_t i = 0; i < n && op->status == 0; i++) {
+		struct ra_intent *in = &op->in[op->n_in];
+		char path[96];
+		int rc;
+
+		if (!parse_uuid(names[i], uuid))
+			continue; /* not a record of ours */
+		in->op = op;
+		snprintf(in->uuid, sizeof(in->uuid), "%s", names[i]);
+		op->n_in++;
+		snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
+		rc = edera_xs_read(ctx, NULL, path, ra_intent_read, in);
+		if (rc < 0)
+			op->status = rc;
+		else
+			op->pending++;
+	}
+	ra_intents_settled(ctx, op);
+}
+
 int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)
 {
 	struct reattach_op *op;
@@ -1708,7 +2009,7 @@ int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)
 	op->ctx = ctx;
 	op->cb = cb;
 	op->data = data;
-	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
+	rc = edera_xs_directory(ctx, NULL, ED_INTENTS, ra_intents_listed, op);
 	if (rc < 0)
 		free(op);
 	return rc;

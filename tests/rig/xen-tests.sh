@@ -8,6 +8,7 @@ export EDERA_GUEST_HELLO="$abs_top_builddir/tests/guest/hello.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_HELLO" \
 	-t "$abs_top_builddir/tests/guest/hello"
 export EDERA_MINI_KERNEL="$abs_top_builddir/tests/guest/mini/mini-kernel"
+export EDERA_DIE_CREATING="$abs_top_builddir/tests/xen/die-creating"
 export EDERA_GUEST_WAIT="$abs_top_builddir/tests/guest/wait.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkinitramfs.sh" "$EDERA_GUEST_WAIT" -t "$abs_top_srcdir/tests/guest/wait.sh"
 export EDERA_GUEST_CRASH="$abs_top_builddir/tests/guest/crash.cpio.gz"

@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <edera/edera.h>
@@ -749,6 +751,171 @@ START_TEST(reattach_during_creation_adopts_nothing)
 }
 END_TEST
 
+/* ---- crash consistency --------------------------------------------------------------------- */
+
+/* The newest domain xl lists (Xen gives out domids in increasing order). */
+static unsigned int newest_domid(void)
+{
+	char line[256];
+	unsigned int id, max = 0;
+	FILE *p = popen("/usr/lib/xen-4.17/bin/xl list 2>/dev/null", "r");
+
+	ck_assert_ptr_nonnull(p);
+	while (fgets(line, sizeof(line), p))
+		if (sscanf(line, "%*s %u", &id) == 1 && id > max)
+			max = id;
+	pclose(p);
+	return max;
+}
+
+/* Records of creations under way (or of ones a crash cut short). */
+static size_t creation_records(edera_ctx *ctx)
+{
+	char **names = NULL;
+	size_t n = 0;
+	int rc = edera_xs_directory_sync(ctx, NULL, "/local/domain/0/edera/creating", &names, &n);
+
+	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s", edera_last_error());
+	edera_free(names);
+	return rc == 0 ? n : 0;
+}
+
+/* die-creating STEP NAME KERNEL INITRD CMDLINE (with the disk and the
+ * bridge) in a new process; its pid. */
+static pid_t die_creating(const char *step, const char *name, const char *kernel,
+                          const char *initrd, const char *cmdline)
+{
+	const char *die = env("EDERA_DIE_CREATING");
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		execl(die, die, step, name, kernel, initrd, cmdline, WORK "/disk.img", BRIDGE,
+		      (char *)NULL);
+		_exit(127);
+	}
+	return pid;
+}
+
+/* Nothing is left of the zone that was domain DOMID (0: it had none): no
+ * domain, no XenStore nodes, no loop device on the disk, no backend
+ * interface, no creation record.  Teardowns finish in the background:
+ * given 60 s. */
+static void nothing_left(edera_ctx *ctx, unsigned int domid, int domains)
+{
+	char vif[32];
+	double end = now() + 60;
+
+	snprintf(vif, sizeof(vif), "vif%u.0", domid);
+	while ((xl_domains() != domains || loops_on(WORK "/disk.img") ||
+	        (domid && if_nametoindex(vif))) &&
+	       now() < end)
+		run_pred(ctx, never, NULL, 0.5);
+	ck_assert_int_eq(xl_domains(), domains);
+	ck_assert_int_eq(loops_on(WORK "/disk.img"), 0);
+	ck_assert_uint_eq(creation_records(ctx), 0);
+	if (!domid)
+		return;
+	ck_assert_msg(!if_nametoindex(vif), "%s is still there", vif);
+	ck_assert(!xs_node(ctx, "/local/domain/%u", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vbd/%u", domid));
+	ck_assert(!xs_node(ctx, "/local/domain/0/backend/vif/%u", domid));
+}
+
+/* A process creating a zone (a disk and a NIC) is killed at each step of
+ * the creation in turn; each time, a new process's re-attach finds what it
+ * left and removes all of it. */
+START_TEST(creation_killed_at_any_step_leaves_nothing)
+{
+	static const char *const steps[] = { "parse", "build", "skeleton", "devices", "connecting" };
+
+	sweep_leftovers();
+	images();
+	bridge();
+	for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		edera_ctx *ctx = NULL;
+		unsigned int attached = 99, cleaned = 99, domid = 0, last = newest_domid();
+		int domains = xl_domains(), status = 0, loops;
+		pid_t pid = die_creating(steps[i], "dev-die", linux_kernel(), env("EDERA_GUEST_DEV"),
+		                         "console=hvc0 quiet loglevel=0 edera.test.args=idle");
+
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+		              "at %s: die-creating ended with status %#x, not killed", steps[i],
+		              status);
+		ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+		/* what the crash left: its record, from the build on a domain */
+		ck_assert_uint_eq(creation_records(ctx), 1);
+		if (i > 0) {
+			ck_assert_int_eq(xl_domains(), domains + 1);
+			domid = newest_domid();
+			ck_assert_uint_gt(domid, last);
+		} else {
+			ck_assert_int_eq(xl_domains(), domains);
+		}
+		loops = loops_on(WORK "/disk.img");
+		if (i >= 3) {
+			ck_assert_int_eq(loops, 1);
+			ck_assert(xs_node(ctx, "/local/domain/0/backend/vbd/%u", domid));
+		}
+		ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+		              edera_last_error());
+		ck_assert_uint_eq(attached, 0);
+		ck_assert_uint_eq(cleaned, 1);
+		ck_assert_ptr_null(edera_zone_next(ctx, NULL));
+		nothing_left(ctx, domid, domains);
+		printf("killed at %-10s left a record, %d domain(s), %d loop device(s): all removed\n",
+		       steps[i], i > 0, loops);
+		edera_ctx_close(ctx);
+	}
+}
+END_TEST
+
+/* A creation under way in another process is neither adopted nor undone;
+ * once that process is killed, it is. */
+START_TEST(creation_under_way_elsewhere_is_left_alone)
+{
+	edera_ctx *ctx = NULL;
+	unsigned int attached = 99, cleaned = 99, domid;
+	char state[32] = "";
+	double end = now() + 120;
+	int domains, status = 0;
+	pid_t pid;
+
+	sweep_leftovers();
+	images();
+	bridge();
+	domains = xl_domains();
+	/* the minimal kernel never connects its devices: the creation waits */
+	pid = die_creating("none", "dev-elsewhere", env("EDERA_MINI_KERNEL"), "-", "reason=wait");
+	while (!state[0] || strchr(state, 'p')) {
+		ck_assert_msg(now() < end && waitpid(pid, &status, WNOHANG) == 0,
+		              "the zone never ran (state '%s', status %#x)", state, status);
+		usleep(200000);
+		xl_state("dev-elsewhere", state, sizeof(state));
+	}
+	domid = newest_domid();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	ck_assert_uint_eq(attached, 0);
+	ck_assert_uint_eq(cleaned, 0);
+	ck_assert_ptr_null(edera_zone_lookup(ctx, "dev-elsewhere"));
+	xl_state("dev-elsewhere", state, sizeof(state));
+	ck_assert_msg(state[0], "the other process's zone was destroyed");
+	ck_assert_uint_eq(creation_records(ctx), 1);
+
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	ck_assert_uint_eq(attached, 0);
+	ck_assert_uint_eq(cleaned, 1);
+	nothing_left(ctx, domid, domains);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 START_TEST(close_during_device_attach_leaves_nothing)
 {
 	edera_ctx *ctx = NULL;
@@ -803,6 +970,12 @@ Suite *device_suite(void)
 	tcase_add_test(tc, reattach_during_creation_adopts_nothing);
 	tcase_add_test(tc, device_handles_outlive_a_guest_poweroff);
 	tcase_add_test(tc, frontend_writes_cost_no_requests);
+	suite_add_tcase(s, tc);
+	/* a process killed while it creates a zone (CK_RUN_CASE=crash) */
+	tc = tcase_create("crash");
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, creation_killed_at_any_step_leaves_nothing);
+	tcase_add_test(tc, creation_under_way_elsewhere_is_left_alone);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -54,6 +54,8 @@ static double run(edera_ctx *ctx, const char *kernel, unsigned long bytes, int m
 	cfg.memory_mib = 16;
 	cfg.console_mode = mode;
 	cfg.console_log = mode == EDERA_CONSOLE_LIBRARY ? log : NULL;
+	/* the whole run in one file (no rotation) */
+	cfg.console_log_max_kib = (uint32_t)(bytes / 1024 + 1024);
 	cfg.start_paused = 1;
 	if (edera_zone_create_sync(ctx, &cfg, &z) < 0) {
 		fprintf(stderr, "console-bench: %s\n", edera_last_error());

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "console/log.h"
 #include "ctx.h"
 
 void edera_ctx_options_init(edera_ctx_options *opts)
@@ -96,6 +97,7 @@ static void ctx_free(edera_ctx *ctx)
 		close_own_loop(ctx);
 	ed_hv_close(&ctx->hv);
 	ed_kcache_fini(&ctx->kcache);
+	ed_logw_fini(ctx->logw);
 	free(ctx);
 }
 

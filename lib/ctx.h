@@ -33,6 +33,7 @@ struct edera_ctx {
 	/* consoles with output left for a later turn (console/console.c) */
 	struct ed_console *con_rq_head, *con_rq_tail;
 	uv_idle_t *con_idle;
+	struct ed_logw *logw; /* console logs' writer thread (console/log.c) */
 };
 
 /* Called after threadpool work completes: frees a context closed meanwhile. */

@@ -40,6 +40,8 @@ enum edera_console_mode {
 /* History kept when cfg.console_history_kib is 0, and the most allowed. */
 #define EDERA_CONSOLE_HISTORY_DEFAULT_KIB 64
 #define EDERA_CONSOLE_HISTORY_MAX_KIB 16384
+/* A console log's size before it rotates, unless the zone's config says. */
+#define EDERA_CONSOLE_LOG_DEFAULT_KIB 10240
 
 /* Output of ZONE's guest: LEN bytes (any bytes; not NUL-terminated). */
 typedef void (*edera_console_output_cb)(edera_ctx *ctx, edera_zone *zone, const char *bytes,
@@ -84,9 +86,19 @@ EDERA_API int edera_console_on_writable(edera_zone *zone, edera_console_writable
 
 /*
  * Append the zone's output to the file PATH from now on (created 0640 if
- * missing); NULL stops logging.  The file is written on the loop thread
- * (write(2) to a local file); a write error stops logging and is counted in
- * log_errors.  Errors: EDERA_ENOTSUP, open(2)'s (EDERA_EACCES, EDERA_ENOENT...).
+ * missing); NULL stops logging (what is queued is still written).  The
+ * file is written by the context's log writer thread, never on the loop: a
+ * slow or stuck file costs its zone's log bytes, not other zones' time.
+ * Each log queues at most 2 MiB for the writer; output beyond that is
+ * dropped from the log (the history and subscribers still get it) and
+ * counted in log_dropped.  A regular file is rotated when it would grow
+ * past the zone's console_log_max_kib (edera_zone_config; default
+ * EDERA_CONSOLE_LOG_DEFAULT_KIB): PATH becomes PATH.1, replacing the
+ * previous PATH.1, and PATH starts empty, so a zone's log never takes
+ * more than twice its limit.  A write or rotation error stops logging and
+ * is counted in log_errors.  edera_ctx_close waits until every queued byte
+ * is written.  Errors: EDERA_ENOTSUP, open(2)'s (EDERA_EACCES,
+ * EDERA_ENOENT...), EDERA_ENOMEM, EDERA_EIO (no writer thread).
  */
 EDERA_API int edera_console_log(edera_zone *zone, const char *path);
 
@@ -97,8 +109,14 @@ typedef struct edera_console_stats {
 	uint32_t input_queued;  /* waiting for the guest to read */
 	uint32_t history_bytes; /* held in the history */
 	uint64_t ring_errors;   /* impossible indices seen (a buggy or hostile guest) */
-	uint64_t log_errors;    /* failed log writes */
+	uint64_t log_errors;    /* failed log writes (the first one stops the log) */
 	int connected;          /* non-zero while the ring is served */
+	/* the current log file's (edera_console_log), since it was set: */
+	uint64_t log_bytes;     /* written to it */
+	uint64_t log_dropped;   /* output it lost: its queue was full (a slow file), or
+	                           it stopped on an error */
+	uint32_t log_queued;    /* waiting for the log writer */
+	uint32_t log_rotations; /* times it was rotated (PATH -> PATH.1) */
 } edera_console_stats;
 
 EDERA_API void edera_console_stats_init(edera_console_stats *st);

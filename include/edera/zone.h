@@ -45,6 +45,9 @@ typedef struct edera_zone_config {
 	const struct edera_nic_config *const *nics;
 	size_t n_nics;
 	unsigned int device_timeout_ms;
+	/* console_log rotates when it would grow past this (PATH -> PATH.1;
+	 * default EDERA_CONSOLE_LOG_DEFAULT_KIB, 10 MiB): see edera_console_log */
+	uint32_t console_log_max_kib;
 } edera_zone_config;
 
 EDERA_API void edera_zone_config_init(edera_zone_config *cfg);

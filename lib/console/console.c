@@ -28,6 +28,7 @@
 #include <xen/io/console.h>
 
 #include "console/console.h"
+#include "console/log.h"
 #include "console/ring.h"
 #include "hv/evtchn.h"
 
@@ -70,10 +71,11 @@ struct ed_console {
 	bool want_writable;
 	edera_console_writable_cb writable_cb;
 	void *writable_data;
-	/* log */
-	int log_fd;
+	/* log (console/log.c) */
+	struct ed_log *log;
+	uint64_t log_max;
 	/* statistics */
-	uint64_t output_bytes, input_bytes, ring_errors, log_errors;
+	uint64_t output_bytes, input_bytes, ring_errors;
 };
 
 /* ---- run queue ------------------------------------------------------------- */
@@ -215,24 +217,6 @@ static void history_segments(const struct ed_console *c, size_t n, const uint8_t
 	}
 }
 
-static void log_write(struct ed_console *c, const uint8_t *b, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(c->log_fd, b, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			c->log_errors++;
-			close(c->log_fd);
-			c->log_fd = -1;
-			return;
-		}
-		b += w;
-		n -= (size_t)w;
-	}
-}
-
 static void subs_sweep(struct ed_console *c)
 {
 	struct edera_console_sub **pp = &c->subs;
@@ -254,8 +238,8 @@ static void deliver(struct ed_console *c, const uint8_t *b, size_t n)
 {
 	c->output_bytes += n;
 	history_append(c, b, n);
-	if (c->log_fd >= 0)
-		log_write(c, b, n);
+	if (c->log)
+		ed_log_append(c->log, b, n);
 	/* Subscribers added meanwhile go to the head: they do not see this
 	 * chunk twice (a replay already held it). */
 	c->dispatching++;
@@ -407,7 +391,7 @@ int ed_console_new(edera_ctx *ctx, edera_zone *zone, size_t history, struct ed_c
 	c->ctx = ctx;
 	c->zone = zone;
 	c->hist_cap = history;
-	c->log_fd = -1;
+	c->log_max = (uint64_t)EDERA_CONSOLE_LOG_DEFAULT_KIB * 1024;
 	*out = c;
 	return 0;
 }
@@ -514,8 +498,7 @@ static void really_free(struct ed_console *c)
 		n = s->next;
 		free(s);
 	}
-	if (c->log_fd >= 0)
-		close(c->log_fd);
+	ed_log_close(c->log);
 	free(c->hist);
 	free(c->inq);
 	free(c);
@@ -679,25 +662,26 @@ int edera_console_on_writable(edera_zone *zone, edera_console_writable_cb cb, vo
 	return 0;
 }
 
+void ed_console_log_max(struct ed_console *c, uint64_t max_bytes)
+{
+	c->log_max = max_bytes;
+}
+
 int edera_console_log(edera_zone *zone, const char *path)
 {
 	struct ed_console *c;
-	int fd, rc = get(zone, "edera_console_log", &c);
+	struct ed_log *l = NULL;
+	int rc = get(zone, "edera_console_log", &c);
 
 	if (rc < 0)
 		return rc;
-	if (!path) {
-		if (c->log_fd >= 0)
-			close(c->log_fd);
-		c->log_fd = -1;
-		return 0;
+	if (path) {
+		rc = ed_log_open(c->ctx, path, c->log_max, &l);
+		if (rc < 0)
+			return rc;
 	}
-	fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
-	if (fd < 0)
-		return ed_error(ed_errno_code(errno), "console log '%s': %s", path, strerror(errno));
-	if (c->log_fd >= 0)
-		close(c->log_fd);
-	c->log_fd = fd;
+	ed_log_close(c->log);
+	c->log = l;
 	return 0;
 }
 
@@ -727,7 +711,16 @@ int edera_console_stats_get(edera_zone *zone, edera_console_stats *st)
 	r.input_queued = (uint32_t)c->in_len;
 	r.history_bytes = (uint32_t)c->hist_len;
 	r.ring_errors = c->ring_errors;
-	r.log_errors = c->log_errors;
+	if (c->log) {
+		struct ed_log_stats ls;
+
+		ed_log_stats_get(c->log, &ls);
+		r.log_errors = ls.errors;
+		r.log_bytes = ls.written;
+		r.log_dropped = ls.dropped;
+		r.log_queued = ls.queued;
+		r.log_rotations = (uint32_t)ls.rotations;
+	}
 	r.connected = c->intf != NULL && !c->disconnect_due;
 	r.sz = st->sz;
 	memcpy(st, &r, st->sz < sizeof(r) ? st->sz : sizeof(r));

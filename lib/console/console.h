@@ -21,6 +21,9 @@ int ed_console_connect(struct ed_console *c, uint32_t domid, uint64_t mfn, uint3
  * The history and subscriptions stay. */
 void ed_console_disconnect(struct ed_console *c, bool drain);
 void ed_console_free(struct ed_console *c);
+/* The size at which its log rotates (edera_zone_config.console_log_max_kib);
+ * set before edera_console_log. */
+void ed_console_log_max(struct ed_console *c, uint64_t max_bytes);
 
 /* At context close, after every zone handle is gone. */
 void ed_consoles_fini(edera_ctx *ctx);

@@ -1267,6 +1267,8 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	new_uuid(z);
 	if (c.console_mode == EDERA_CONSOLE_LIBRARY) {
 		rc = ed_console_new(ctx, z, (size_t)c.console_history_kib * 1024, &z->console);
+		if (rc == 0 && c.console_log_max_kib)
+			ed_console_log_max(z->console, (uint64_t)c.console_log_max_kib * 1024);
 		if (rc == 0 && c.console_log)
 			rc = edera_console_log(z, c.console_log);
 		if (rc < 0) {

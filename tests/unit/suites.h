@@ -12,5 +12,6 @@ Suite *offload_suite(void);
 Suite *image_suite(void);
 Suite *layout_suite(void);
 Suite *ring_suite(void);
+Suite *log_suite(void);
 
 #endif

@@ -5,9 +5,12 @@
  * a guest publishing impossible ring indices, a guest that never reads its
  * input, and a zone re-attached by another process. */
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -132,6 +135,89 @@ static void flood_cb(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t
 	flood_bytes(data, bytes, len);
 }
 
+static int never_true(void *arg)
+{
+	return 0;
+}
+
+static int output_past(void *arg)
+{
+	edera_console_stats st;
+	const uint64_t *want = arg;
+
+	edera_console_stats_init(&st);
+	return edera_console_stats_get(*(edera_zone **)(want + 1), &st) == 0 &&
+	       st.output_bytes >= *want;
+}
+
+/* A zone logging to a file that stops taking data (a FIFO nobody reads,
+ * standing for a stuck disk) while it floods its console: the loop keeps
+ * serving it and its neighbours; its log loses what its queue cannot hold,
+ * counted.  (When the log was written on the loop, the loop stopped for
+ * good in write(2) once the pipe was full.) */
+START_TEST(stuck_log_file_stalls_nothing)
+{
+	static const char fifo[] = "/tmp/edera-console-stuck.fifo";
+	edera_ctx *ctx = NULL;
+	edera_zone *flood, *other;
+	edera_console_stats st, before;
+	struct {
+		uint64_t want;
+		edera_zone *z;
+	} past;
+	char buf[65536];
+	int rd;
+
+	unlink(fifo);
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	rd = open(fifo, O_RDONLY | O_NONBLOCK); /* a reader that never reads */
+	ck_assert_int_ge(rd, 0);
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	other = mini(ctx, "edera-con-neighbour", "flood=0 reason=wait", 16);
+	flood = mini(ctx, "edera-con-stuck", "flood=0 reason=wait", 16);
+	ck_assert_int_eq(edera_console_log(flood, fifo), 0);
+	edera_console_stats_init(&before);
+	ck_assert_int_eq(edera_console_stats_get(other, &before), 0);
+	/* 8 MiB more from the flooder: far past the pipe and the log's queue */
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(flood, &st), 0);
+	past.want = st.output_bytes + 8 * 1024 * 1024;
+	past.z = flood;
+	ck_assert_msg(run_pred(ctx, output_past, &past, 300),
+	              "the stuck log stalled its own console");
+	edera_console_stats_init(&st);
+	ck_assert_int_eq(edera_console_stats_get(flood, &st), 0);
+	printf("console: a stuck log: %llu bytes logged, %llu dropped, %u queued; the zone's "
+	       "console went on\n",
+	       (unsigned long long)st.log_bytes, (unsigned long long)st.log_dropped,
+	       st.log_queued);
+	ck_assert_uint_gt(st.log_dropped, 4 * 1024 * 1024);
+	ck_assert_uint_eq(st.log_errors, 0);
+	/* its neighbour went on too */
+	past.want = before.output_bytes + 1024 * 1024;
+	past.z = other;
+	ck_assert_msg(run_pred(ctx, output_past, &past, 120), "the neighbour's console stalled");
+	/* its log closes with it; what is queued is still written once the
+	 * file takes data again, and then the writer closes it (EOF here) */
+	ck_assert_int_eq(edera_zone_destroy_sync(flood), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(other), 0);
+	for (double end = now() + 60;;) {
+		ssize_t n = read(rd, buf, sizeof(buf));
+
+		if (n == 0)
+			break;
+		if (n < 0) {
+			ck_assert_msg(errno == EAGAIN || errno == EINTR, "%s", strerror(errno));
+			ck_assert_msg(now() < end, "the log writer never closed the file");
+			usleep(10000);
+		}
+	}
+	close(rd);
+	edera_ctx_close(ctx);
+	unlink(fifo);
+}
+END_TEST
+
 START_TEST(linux_output_10mib_byte_exact)
 {
 	static const char logpath[] = "/tmp/edera-console-flood.log";
@@ -165,6 +251,7 @@ START_TEST(linux_output_10mib_byte_exact)
 	cfg.cmdline = cmdline;
 	cfg.memory_mib = 256;
 	cfg.console_log = logpath;
+	cfg.console_log_max_kib = 16 * 1024; /* all of it in one file */
 	ck_assert_msg(edera_zone_create_sync(ctx, &cfg, &z) == 0, "%s", edera_last_error());
 	ck_assert_int_eq(edera_console_subscribe(z, EDERA_CONSOLE_REPLAY, flood_cb, &f, NULL), 0);
 	edera_zone_on_exit(z, on_exit_flag, &exited);
@@ -191,6 +278,15 @@ START_TEST(linux_output_10mib_byte_exact)
 	ck_assert_int_eq(st.connected, 0);
 	ck_assert_uint_eq(st.ring_errors, 0);
 	ck_assert_uint_eq(st.log_errors, 0);
+	ck_assert_uint_eq(st.log_rotations, 0);
+	/* the log's writer thread catches up with what is queued */
+	for (int i = 0; i < 600 && st.log_queued; i++) {
+		run_pred(ctx, never_true, NULL, 0.1);
+		ck_assert_int_eq(edera_console_stats_get(z, &st), 0);
+	}
+	ck_assert_uint_eq(st.log_queued, 0);
+	ck_assert_uint_eq(st.log_dropped, 0);
+	ck_assert_uint_eq(st.log_bytes, st.output_bytes);
 	/* and holds the newest output, in order, across its many wrap-arounds:
 	 * the end of the stream, then what followed it */
 	hn = edera_console_history(z, hist, sizeof(hist));
@@ -513,6 +609,7 @@ Suite *console_suite(void)
 	tcase_set_timeout(traffic, 900);
 	tcase_add_test(traffic, echo_with_backpressure_beside_a_flooding_zone);
 	tcase_add_test(traffic, linux_output_10mib_byte_exact);
+	tcase_add_test(traffic, stuck_log_file_stalls_nothing);
 	suite_add_tcase(s, traffic);
 	return s;
 }

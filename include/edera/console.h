@@ -117,6 +117,11 @@ typedef struct edera_console_stats {
 	                           it stopped on an error */
 	uint32_t log_queued;    /* waiting for the log writer */
 	uint32_t log_rotations; /* times it was rotated (PATH -> PATH.1) */
+	/* the console's event channel, while it is served (0 after): */
+	uint64_t notifications;      /* handled */
+	uint64_t notifications_held; /* times it used up its budget (32 per 10 ms:
+	                                a guest notifying in a loop, or writing
+	                                over 6 MiB/s) and waited for the next */
 } edera_console_stats;
 
 EDERA_API void edera_console_stats_init(edera_console_stats *st);

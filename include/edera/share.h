@@ -74,7 +74,10 @@ EDERA_API void edera_share_release(edera_share *share);
 typedef struct edera_evtchn edera_evtchn;
 
 /* The zone notified.  Notifications that arrive before the callback runs
- * coalesce into one call.  CH may be closed inside the callback. */
+ * coalesce into one call.  A channel's callback runs at most 32 times per
+ * 10 ms: past that, notifications wait (coalesced) for the next 10 ms, so
+ * a guest notifying in a loop costs the loop bounded time.  CH may be
+ * closed inside the callback. */
 typedef void (*edera_evtchn_cb)(edera_ctx *ctx, edera_evtchn *ch, void *data);
 
 /*

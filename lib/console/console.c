@@ -119,7 +119,7 @@ static void enqueue(struct ed_console *c)
 		ctx->con_idle = calloc(1, sizeof(*ctx->con_idle));
 		if (!ctx->con_idle) {
 			/* No turn later: take the events again instead. */
-			ed_port_unmask(c->port);
+			ed_port_unmask(c->port, false);
 			return;
 		}
 		uv_idle_init(ctx->loop, ctx->con_idle);
@@ -367,7 +367,7 @@ static void service(struct ed_console *c)
 	if (again || __atomic_load_n(&c->intf->out_prod, __ATOMIC_ACQUIRE) != c->out_cons)
 		enqueue(c); /* the port stays masked until the queue drains */
 	else
-		ed_port_unmask(c->port);
+		ed_port_unmask(c->port, true);
 }
 
 static void on_event(struct ed_port *port, void *data)
@@ -722,6 +722,8 @@ int edera_console_stats_get(edera_zone *zone, edera_console_stats *st)
 		r.log_rotations = (uint32_t)ls.rotations;
 	}
 	r.connected = c->intf != NULL && !c->disconnect_due;
+	if (c->port)
+		ed_port_stats(c->port, &r.notifications, &r.notifications_held);
 	r.sz = st->sz;
 	memcpy(st, &r, st->sz < sizeof(r) ? st->sz : sizeof(r));
 	return 0;

@@ -7,6 +7,7 @@
 #ifndef EDERA_HV_EVTCHN_H
 #define EDERA_HV_EVTCHN_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "edera/ctx.h"
@@ -26,8 +27,16 @@ int ed_port_alloc_unbound(edera_ctx *ctx, uint32_t domid, ed_port_fn fn, void *d
 uint32_t ed_port_local(const struct ed_port *port);
 /* Signal the other end. */
 int ed_port_notify(struct ed_port *port);
-/* Let the port fire again. */
-void ed_port_unmask(struct ed_port *port);
+/* Charged notifications a port may deliver per window: past that, its
+ * unmask is held until the window ends (see evtchn.c). */
+#define ED_PORT_WINDOW_MS 10
+#define ED_PORT_BUDGET 32
+/* Let the port fire again: at once, or when its window ends if it used up
+ * its budget.  CHARGE: the notification that fired it counts against the
+ * budget (it did no work the owner can see, or the owner cannot tell). */
+void ed_port_unmask(struct ed_port *port, bool charge);
+/* Notifications handled, and times the port was held for its budget. */
+void ed_port_stats(const struct ed_port *port, uint64_t *events, uint64_t *throttled);
 /* Unbind and free (never from inside the port's own FN while it still uses
  * PORT afterwards). */
 void ed_port_close(struct ed_port *port);

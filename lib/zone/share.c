@@ -245,7 +245,7 @@ static void on_port(struct ed_port *port, void *data)
 	if (ch->closed)
 		evtchn_free(ch);
 	else if (ch->port)
-		ed_port_unmask(ch->port); /* may fire again */
+		ed_port_unmask(ch->port, true); /* may fire again; each call is charged */
 }
 
 static int evtchn_new(edera_zone *z, bool bind, uint32_t remote, edera_evtchn_cb cb, void *data,
@@ -281,7 +281,7 @@ static int evtchn_new(edera_zone *z, bool bind, uint32_t remote, edera_evtchn_cb
 		return rc;
 	}
 	/* ports start masked in our dispatch until unmasked */
-	ed_port_unmask(ch->port);
+	ed_port_unmask(ch->port, false);
 	ch->next = z->channels;
 	if (ch->next)
 		ch->next->prev = ch;

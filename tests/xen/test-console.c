@@ -218,6 +218,60 @@ START_TEST(stuck_log_file_stalls_nothing)
 }
 END_TEST
 
+static double thread_cpu(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A guest notifying its console's channel in a tight loop, with nothing in
+ * the ring: the channel's budget (32 notifications per 10 ms, console.h)
+ * bounds what it costs, and a neighbour's console keeps flowing. */
+START_TEST(notification_flood_is_budgeted)
+{
+	edera_ctx *ctx = NULL;
+	edera_zone *noisy, *calm;
+	edera_console_stats a, b, ca, cb;
+	double t0, t1, c0, c1;
+	uint64_t handled, bound;
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	calm = mini(ctx, "edera-con-calm", "flood=0 reason=wait", 16);
+	noisy = mini(ctx, "edera-con-notify", "notify reason=wait", 16);
+	run_pred(ctx, never_true, NULL, 1); /* under way */
+	edera_console_stats_init(&a);
+	edera_console_stats_init(&ca);
+	ck_assert_int_eq(edera_console_stats_get(noisy, &a), 0);
+	ck_assert_int_eq(edera_console_stats_get(calm, &ca), 0);
+	t0 = now();
+	c0 = thread_cpu();
+	run_pred(ctx, never_true, NULL, 5);
+	c1 = thread_cpu();
+	t1 = now();
+	edera_console_stats_init(&b);
+	edera_console_stats_init(&cb);
+	ck_assert_int_eq(edera_console_stats_get(noisy, &b), 0);
+	ck_assert_int_eq(edera_console_stats_get(calm, &cb), 0);
+	handled = b.notifications - a.notifications;
+	/* at most 32 in each 10 ms window, whatever the machine's speed */
+	bound = ((uint64_t)((t1 - t0) * 100) + 2) * 32;
+	printf("console: a guest notifying in a loop: %llu notifications in %.1f s (at most "
+	       "%llu), held %llu times; loop thread %.0f%% busy; the neighbour wrote %.1f MiB\n",
+	       (unsigned long long)handled, t1 - t0, (unsigned long long)bound,
+	       (unsigned long long)(b.notifications_held - a.notifications_held),
+	       100 * (c1 - c0) / (t1 - t0), (double)(cb.output_bytes - ca.output_bytes) / 1048576);
+	fflush(stdout);
+	ck_assert_uint_le(handled, bound);
+	ck_assert_uint_gt(b.notifications_held, a.notifications_held);
+	ck_assert_uint_gt(cb.output_bytes, ca.output_bytes);
+	ck_assert_int_eq(edera_zone_destroy_sync(noisy), 0);
+	ck_assert_int_eq(edera_zone_destroy_sync(calm), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 START_TEST(linux_output_10mib_byte_exact)
 {
 	static const char logpath[] = "/tmp/edera-console-flood.log";
@@ -610,6 +664,7 @@ Suite *console_suite(void)
 	tcase_add_test(traffic, echo_with_backpressure_beside_a_flooding_zone);
 	tcase_add_test(traffic, linux_output_10mib_byte_exact);
 	tcase_add_test(traffic, stuck_log_file_stalls_nothing);
+	tcase_add_test(traffic, notification_flood_is_budgeted);
 	suite_add_tcase(s, traffic);
 	return s;
 }

@@ -11,7 +11,9 @@
  *   flood=N    write N bytes of numbered 64-byte lines as fast as the
  *              backend takes them (N=0: forever)
  *   garbage    publish an impossible output index once (a hostile guest),
- *              then write "EDERA-AFTER-GARBAGE" */
+ *              then write "EDERA-AFTER-GARBAGE"
+ *   notify     notify its console's event channel in a tight loop, with
+ *              nothing in the ring, forever (a hostile guest) */
 #include <stdint.h>
 /* Without this, xen.h maps the hypercall names to their pre-3.2 "compat"
  * forms: sched_op becomes sched_op_compat (6), which takes the shutdown
@@ -176,6 +178,13 @@ void kmain(start_info_t *si)
 	}
 	if (find(cmd, "flood="))
 		flood(c, port, number(find(cmd, "flood=")));
+	if (find(cmd, "notify")) {
+		struct evtchn_send send = { .port = port };
+
+		for (;;)
+			hypercall2(__HYPERVISOR_event_channel_op, EVTCHNOP_send,
+			           (unsigned long)&send);
+	}
 	/* Let the backend take the line before the domain goes away. */
 	for (int spins = 0; c->out_cons != c->out_prod && spins < 100000; spins++)
 		hypercall2(__HYPERVISOR_sched_op, SCHEDOP_yield, 0);

@@ -4,7 +4,7 @@
 
 #include <uv.h>
 
-#include "build/kcache.h"
+#include "builder/kcache.h"
 #include "hv/hv.h"
 #include "internal.h"
 #include "xs/xs.h"

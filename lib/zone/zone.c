@@ -2,7 +2,7 @@
 /* Zone lifecycle.  Creation is one operation with named steps:
  *   INTENT     a dom0-only record names the creation and its process, so
  *              that what a crash leaves half-built can be found
- *   BUILD      the domain is built on the threadpool (lib/build/pv.c)
+ *   BUILD      the domain is built on the threadpool (lib/builder/pv.c)
  *   SKELETON   its XenStore subtree is written in one transaction
  *   INTRODUCE  xenstored is told about its ring
  *   DEVICES    the backends of its disks and NICs (if any); unpaused, the
@@ -24,7 +24,7 @@
 #include <sys/types.h>
 #include <unistd.h>
 
-#include "build/pv.h"
+#include "builder/pv.h"
 #include "console/console.h"
 #include "ctx.h"
 #include "hv/evtchn.h"

@@ -4,7 +4,7 @@
 
 #include <stdbool.h>
 
-#include "build/pv.h"
+#include "builder/pv.h"
 #include "edera/device.h"
 #include "edera/share.h"
 #include "edera/zone.h"

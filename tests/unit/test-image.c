@@ -13,8 +13,8 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "build/image.h"
-#include "build/kcache.h"
+#include "builder/image.h"
+#include "builder/kcache.h"
 #include "internal.h"
 #include "suites.h"
 

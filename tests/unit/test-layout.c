@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include <string.h>
 
-#include "build/layout.h"
+#include "builder/layout.h"
 #include "internal.h"
 #include "suites.h"
 

@@ -9,7 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "build/pv.h"
+#include "builder/pv.h"
 #include "ctx.h"
 
 static int xsw(edera_ctx *ctx, uint32_t domid, const char *rel, const char *fmt, ...)

@@ -491,8 +491,6 @@ static void create_status(edera_ctx *ctx, int status, edera_zone *zone, void *da
 	*(int *)data = status == 0 ? 1 : status;
 }
 
-/* The context closes while a zone's disk is being attached at creation:
- * the creation fails with EDERA_ECANCELED and leaves nothing. */
 /* The domain's state letters as xl prints them ("r-----", "--p---",
  * "----c-"), or "" when xl does not list it. */
 static void xl_state(const char *name, char *out, size_t size)
@@ -916,6 +914,8 @@ START_TEST(creation_under_way_elsewhere_is_left_alone)
 }
 END_TEST
 
+/* The context closes while a zone's disk is being attached at creation:
+ * the creation fails with EDERA_ECANCELED and leaves nothing. */
 START_TEST(close_during_device_attach_leaves_nothing)
 {
 	edera_ctx *ctx = NULL;

@@ -97,7 +97,8 @@ EDERA_API int edera_console_on_writable(edera_zone *zone, edera_console_writable
  * previous PATH.1, and PATH starts empty, so a zone's log never takes
  * more than twice its limit.  A write or rotation error stops logging and
  * is counted in log_errors.  edera_ctx_close waits until every queued byte
- * is written.  Errors: EDERA_ENOTSUP, open(2)'s (EDERA_EACCES,
+ * is written — except what a FIFO, socket or terminal nobody reads does not
+ * take: that is dropped, and the close goes on.  Errors: EDERA_ENOTSUP, open(2)'s (EDERA_EACCES,
  * EDERA_ENOENT...), EDERA_ENOMEM, EDERA_EIO (no writer thread).
  */
 EDERA_API int edera_console_log(edera_zone *zone, const char *path);
@@ -119,9 +120,9 @@ typedef struct edera_console_stats {
 	uint32_t log_rotations; /* times it was rotated (PATH -> PATH.1) */
 	/* the console's event channel, while it is served (0 after): */
 	uint64_t notifications;      /* handled */
-	uint64_t notifications_held; /* times it used up its budget (32 per 10 ms:
-	                                a guest notifying in a loop, or writing
-	                                over 6 MiB/s) and waited for the next */
+	uint64_t notifications_held; /* times it used up its budget (32 per 10 ms
+	                                of notifications bringing under 32 bytes:
+	                                a guest notifying in a loop) and waited */
 } edera_console_stats;
 
 EDERA_API void edera_console_stats_init(edera_console_stats *st);

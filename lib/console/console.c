@@ -34,6 +34,9 @@
 
 /* Output bytes one console may take per turn. */
 #define ED_CONSOLE_SLICE (64 * 1024)
+/* A notification that brought less output than this (and no room for
+ * input) is charged against the channel's budget (hv/evtchn.c). */
+#define ED_CONSOLE_CHEAP 32
 
 struct edera_console_sub {
 	struct edera_console_sub *next;
@@ -335,7 +338,8 @@ static void really_free(struct ed_console *c);
 
 static void service(struct ed_console *c)
 {
-	bool again = false, notify;
+	bool again = false, notify, input = false;
+	uint64_t before = c->output_bytes;
 
 	if (!c->intf)
 		return;
@@ -343,7 +347,7 @@ static void service(struct ed_console *c)
 	notify = read_output(c, ED_CONSOLE_SLICE, &again);
 	if (c->intf && !c->disconnect_due && !c->free_due) {
 		if (flush_input(c))
-			notify = true;
+			notify = input = true;
 		if (notify)
 			ed_port_notify(c->port);
 		if (c->in_len == 0 && c->want_writable && c->writable_cb) {
@@ -367,7 +371,11 @@ static void service(struct ed_console *c)
 	if (again || __atomic_load_n(&c->intf->out_prod, __ATOMIC_ACQUIRE) != c->out_cons)
 		enqueue(c); /* the port stays masked until the queue drains */
 	else
-		ed_port_unmask(c->port, true);
+		/* a notification that brought (next to) nothing is charged
+		 * against the channel's budget; one that brought output is
+		 * work, bounded like any flood by the slices above (a Linux
+		 * guest pushes its output 256 bytes per notification) */
+		ed_port_unmask(c->port, !input && c->output_bytes - before < ED_CONSOLE_CHEAP);
 }
 
 static void on_event(struct ed_port *port, void *data)

@@ -16,16 +16,22 @@
  * writer's list; the file itself (fd, size) belongs to the writer once the
  * log is open.  Closing a log hands it to the writer, which writes what is
  * queued, closes the file and frees it.  The context's end (ed_logw_fini)
- * waits for every queued byte. */
+ * waits for every queued byte a file takes.  A file that is not a regular
+ * one (a FIFO, a socket, a terminal) is written non-blocking: the writer
+ * waits in poll(2) for it or for the context's end, so a reader that never
+ * reads cannot hold the context's close; what it did not take then is
+ * dropped, counted. */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -57,7 +63,8 @@ struct ed_logw {
 	pthread_cond_t cv;
 	struct ed_log *head, *tail; /* logs with work for the writer */
 	struct ed_log *all;
-	bool stop;
+	bool stop;   /* written under mu, read anywhere (atomic) */
+	int wake_fd; /* an eventfd: the context's end, for a writer in poll(2) */
 };
 
 static void log_free(struct ed_log *l)
@@ -111,7 +118,8 @@ static int rotate(struct ed_log *l)
 
 	if ((size_t)snprintf(old, sizeof(old), "%s.1", l->path) >= sizeof(old))
 		return -1;
-	if (rename(l->path, old) < 0)
+	/* moved or deleted meanwhile (by hand, by logrotate): start afresh */
+	if (rename(l->path, old) < 0 && errno != ENOENT)
 		return -1;
 	fd = open(l->path, O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC | O_NOCTTY, 0640);
 	if (fd < 0)
@@ -144,6 +152,18 @@ static size_t write_out(struct ed_log *l, const uint8_t *b, size_t n, uint64_t *
 		w = write(l->fd, b + done, k);
 		if (w < 0 && errno == EINTR)
 			continue;
+		if (w < 0 && errno == EAGAIN) {
+			struct pollfd p[2] = { { .fd = l->fd, .events = POLLOUT },
+				               { .fd = l->w->wake_fd, .events = POLLIN } };
+
+			/* a file that takes nothing more at the context's end:
+			 * the rest is dropped */
+			if (__atomic_load_n(&l->w->stop, __ATOMIC_ACQUIRE))
+				break;
+			if (poll(p, 2, -1) < 0 && errno != EINTR)
+				break;
+			continue;
+		}
 		if (w <= 0)
 			break;
 		done += (size_t)w;
@@ -231,6 +251,12 @@ static int logw_get(edera_ctx *ctx, struct ed_logw **out)
 	w = calloc(1, sizeof(*w));
 	if (!w)
 		return ed_error(EDERA_ENOMEM, "out of memory");
+	w->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->wake_fd < 0) {
+		e = errno;
+		free(w);
+		return ed_error(ed_errno_code(e), "console log writer: eventfd: %s", strerror(e));
+	}
 	pthread_mutex_init(&w->mu, NULL);
 	pthread_cond_init(&w->cv, NULL);
 	/* signals are the application's threads' business (and a write to a
@@ -243,6 +269,7 @@ static int logw_get(edera_ctx *ctx, struct ed_logw **out)
 	if (e) {
 		pthread_cond_destroy(&w->cv);
 		pthread_mutex_destroy(&w->mu);
+		close(w->wake_fd);
 		free(w);
 		return ed_error(EDERA_EIO, "cannot start the console log writer: %s", strerror(e));
 	}
@@ -264,23 +291,38 @@ int ed_log_open(edera_ctx *ctx, const char *path, uint64_t max_bytes, struct ed_
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	l->fd = -1;
 	l->max = max_bytes ? max_bytes : 1;
-	l->path = strdup(path);
+	/* absolute: a rotation after the caller changed directory renames
+	 * the same file */
+	if (path[0] == '/') {
+		l->path = strdup(path);
+	} else {
+		char *cwd = getcwd(NULL, 0);
+		size_t len = cwd ? strlen(cwd) + strlen(path) + 2 : 0;
+
+		l->path = cwd ? malloc(len) : NULL;
+		if (l->path)
+			snprintf(l->path, len, "%s/%s", cwd, path);
+		free(cwd);
+	}
 	if (!l->path) {
 		log_free(l);
-		return ed_error(EDERA_ENOMEM, "out of memory");
+		return ed_error(EDERA_ENOMEM, "console log '%s': out of memory (or no working "
+		                "directory)", path);
 	}
 	/* non-blocking, so that a FIFO without a reader is an error (ENXIO)
-	 * rather than an open(2) that waits on the loop; the writer's writes
-	 * may block (on its own thread) */
+	 * rather than an open(2) that waits on the loop; a regular file's
+	 * writes then block as usual (on the writer's thread), others stay
+	 * non-blocking (see above) */
 	l->fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0640);
-	if (l->fd < 0 || fcntl(l->fd, F_SETFL, O_APPEND) < 0) {
+	if (l->fd >= 0 && fstat(l->fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		l->regular = true;
+		l->size = (uint64_t)st.st_size;
+	}
+	if (l->fd < 0 ||
+	    fcntl(l->fd, F_SETFL, l->regular ? O_APPEND : O_APPEND | O_NONBLOCK) < 0) {
 		rc = ed_error(ed_errno_code(errno), "console log '%s': %s", path, strerror(errno));
 		log_free(l);
 		return rc;
-	}
-	if (fstat(l->fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		l->regular = true;
-		l->size = (uint64_t)st.st_size;
 	}
 	rc = logw_get(ctx, &w);
 	if (rc < 0) {
@@ -369,10 +411,15 @@ void ed_logw_fini(struct ed_logw *w)
 	if (!w)
 		return;
 	pthread_mutex_lock(&w->mu);
-	w->stop = true;
+	__atomic_store_n(&w->stop, true, __ATOMIC_RELEASE);
 	pthread_cond_signal(&w->cv);
 	pthread_mutex_unlock(&w->mu);
+	/* a writer waiting for a file in poll(2) */
+	if (write(w->wake_fd, &(uint64_t){ 1 }, sizeof(uint64_t)) < 0) {
+		/* the counter cannot overflow from one write: never */
+	}
 	pthread_join(w->thread, NULL);
+	close(w->wake_fd);
 	/* logs still open (their console outlived the context: never) */
 	while (w->all) {
 		struct ed_log *l = w->all;

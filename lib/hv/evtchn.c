@@ -1,18 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The context's event channels (see evtchn.h).
  *
- * Each port has a budget: ED_PORT_BUDGET notifications per window of
- * ED_PORT_WINDOW_MS, charged as its owner unmasks the port after one.  A
- * port that used up its budget stays masked until its window ends (one
- * timer for the context serves all such ports): whatever a guest does with
- * its channels — notifying one in a tight loop, or every one it has — each
- * costs the loop at most ED_PORT_BUDGET handler runs per window, and other
- * zones' events are served in between.  Every notification is charged,
- * whether it brought work or not (a guest sending a byte per notification
- * costs as much as one sending none).  Real traffic fits: a console that
- * waits out a window finds its ring full, so it still moves 2 KiB per
- * notification (over 6 MiB/s); the caller's channels are documented as
- * coalescing notifications. */
+ * Each port has a budget: ED_PORT_BUDGET charged notifications per window
+ * of ED_PORT_WINDOW_MS.  Its owner says, as it unmasks the port after a
+ * notification, whether that one is charged: a console charges those that
+ * brought next to nothing (output that did bring something is work, which
+ * the console's own slices already bound, as for any flood of output); a
+ * caller's channel charges every one (the library cannot tell).  A port
+ * that used up its budget stays masked until its window ends (one timer
+ * for the context serves all such ports): a guest notifying in a tight
+ * loop, on one channel or on every one it has, costs the loop at most
+ * ED_PORT_BUDGET handler runs per window and channel, and other zones'
+ * events are served in between. */
 #include "config.h"
 
 #include <errno.h>

@@ -16,6 +16,8 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -215,6 +217,76 @@ static unsigned long long proc_start(long pid)
 	return p ? strtoull(p + 1, NULL, 10) : 0;
 }
 
+/* This process's creations under way, by UUID: a record naming this
+ * process is alive only if its creation is here (a context closed on the
+ * caller's loop may leave the record of one that ended). */
+struct live {
+	struct live *next;
+	char uuid[37];
+};
+static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct live *live_head;
+
+static int live_add(const char *uuid)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	if (!l)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	snprintf(l->uuid, sizeof(l->uuid), "%s", uuid);
+	pthread_mutex_lock(&live_mu);
+	l->next = live_head;
+	live_head = l;
+	pthread_mutex_unlock(&live_mu);
+	return 0;
+}
+
+static void live_del(const char *uuid)
+{
+	struct live **pp, *gone = NULL;
+
+	pthread_mutex_lock(&live_mu);
+	for (pp = &live_head; *pp; pp = &(*pp)->next)
+		if (strcmp((*pp)->uuid, uuid) == 0) {
+			gone = *pp;
+			*pp = gone->next;
+			break;
+		}
+	pthread_mutex_unlock(&live_mu);
+	free(gone);
+}
+
+static bool live_has(const char *uuid)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&live_mu);
+	for (struct live *l = live_head; l && !found; l = l->next)
+		found = strcasecmp(l->uuid, uuid) == 0;
+	pthread_mutex_unlock(&live_mu);
+	return found;
+}
+
+/* Whether the creation a record names (its text REC, its UUID) is still
+ * under way: its process runs (same pid, same start time) and, when that
+ * is this process, the creation is in the live set. */
+static bool intent_alive(const char *rec, const char *uuid)
+{
+	long pid = 0;
+	unsigned long long start = 0;
+
+	/* a record nobody could have written: not alive */
+	if (!rec || sscanf(rec, "%ld %llu", &pid, &start) != 2 || pid <= 0)
+		return false;
+	if (pid == (long)getpid())
+		return live_has(uuid);
+	/* the creator could not read its own start time (no /proc there):
+	 * whether the pid exists is all that can be said */
+	if (start == 0)
+		return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+	return proc_start(pid) == start;
+}
+
 static void intent_removed(edera_ctx *ctx, int status, void *data)
 {
 	ctx->cleanups--;
@@ -225,6 +297,7 @@ static void intent_rm(edera_ctx *ctx, const char *uuid)
 {
 	char path[96];
 
+	live_del(uuid);
 	if (ctx->xs_gone)
 		return;
 	snprintf(path, sizeof(path), ED_INTENTS "/%s", uuid);
@@ -1110,10 +1183,16 @@ static int intent_write(struct create_op *op)
 	unsigned long long start = proc_start(pid);
 	edera_zone *z = op->zone;
 	char path[96], v[128];
+	int rc = live_add(z->uuid_str);
 
+	if (rc < 0)
+		return rc;
 	snprintf(path, sizeof(path), ED_INTENTS "/%s", z->uuid_str);
 	snprintf(v, sizeof(v), "%ld %llu %s", pid, start, z->name);
-	return edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
+	rc = edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
+	if (rc < 0)
+		live_del(z->uuid_str);
+	return rc;
 }
 
 static char *dup_opt(const char *s, bool *oom)
@@ -1682,8 +1761,9 @@ static void ra_stale_marker(struct reattach_op *op, const struct ra_cand *c)
 
 static struct ra_intent *ra_intent_find(struct reattach_op *op, const char *uuid)
 {
+	/* a record gone by the time it was read: that creation ended */
 	for (size_t i = 0; i < op->n_in; i++)
-		if (strcasecmp(op->in[i].uuid, uuid) == 0)
+		if (op->in[i].val && strcasecmp(op->in[i].uuid, uuid) == 0)
 			return &op->in[i];
 	return NULL;
 }
@@ -1732,7 +1812,10 @@ static void ra_halfbuilt_after(edera_ctx *ctx, int status, void *arg)
 {
 	struct reattach_op *op = arg;
 
-	if (status == 0 && !ctx->xs_gone) {
+	if (status == 0 && ctx->xs_gone)
+		status = ed_error(EDERA_ECANCELED, "the context was closed: the nodes of creations "
+		                  "undone are left for the next re-attach");
+	if (status == 0) {
 		for (size_t i = 0; i < op->n_in; i++) {
 			struct ra_intent *in = &op->in[i];
 			char path[96];
@@ -1777,6 +1860,7 @@ static void ra_process(struct reattach_op *op)
 	op->pending = 1; /* held while the work goes out */
 	for (size_t i = 0; i < op->n && op->status == 0; i++) {
 		struct ra_cand *c = &op->c[i];
+		struct ra_intent *in;
 		uint8_t uuid[16];
 		xc_dominfo_t di;
 		bool exists;
@@ -1787,12 +1871,19 @@ static void ra_process(struct reattach_op *op)
 		/* a creation of this context wrote it while the markers were read */
 		if (ra_ours_already(ctx, c->domid))
 			continue;
-		/* a creation under way in another process, or a half-built
-		 * zone undone below */
-		if (ra_intent_find(op, c->v[RA_UUID]))
-			continue;
 		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
 		         di.domid == c->domid && !di.dying;
+		/* a creation under way elsewhere, or a half-built zone undone
+		 * below (by its domain's handle; its marker here too when that
+		 * domain is already gone) */
+		in = ra_intent_find(op, c->v[RA_UUID]);
+		if (in) {
+			if (in->dead && !exists) {
+				op->pending++;
+				remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
+			}
+			continue;
+		}
 		/* the builder gives every zone's domain its UUID as Xen's handle */
 		if (exists && memcmp(di.handle, uuid, sizeof(uuid)) != 0) {
 			ra_stale_marker(op, c);
@@ -1836,16 +1927,28 @@ static void ra_process(struct reattach_op *op)
 	ra_step_done(ctx, 0, op);
 }
 
+static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                              void *data);
+
 /* One read (or the hold while they go out) settled. */
 static void ra_read_settled(edera_ctx *ctx, struct reattach_op *op)
 {
+	int rc;
+
 	if (--op->pending > 0)
 		return;
 	if (op->status < 0) {
 		op->pending = 1;
 		ra_step_done(ctx, op->status, op);
-	} else {
-		ra_process(op);
+		return;
+	}
+	/* The records after the markers: a record exists from before its
+	 * zone's marker until after the creation, so a marker read above
+	 * whose creation is still under way has its record read below. */
+	rc = edera_xs_directory(ctx, NULL, ED_INTENTS, ra_intents_listed, op);
+	if (rc < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, rc, op);
 	}
 }
 
@@ -1911,35 +2014,20 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 	ra_read_settled(ctx, op);
 }
 
-/* Every record read: whose process is gone, then the markers. */
+/* Every record read: whose creation is still under way; then decide. */
 static void ra_intents_settled(edera_ctx *ctx, struct reattach_op *op)
 {
-	int rc;
-
 	if (--op->pending > 0)
 		return;
-	for (size_t i = 0; op->status == 0 && i < op->n_in; i++) {
-		struct ra_intent *in = &op->in[i];
-		long pid = 0;
-		unsigned long long start = 0;
-
-		/* gone meanwhile: that creation completed or was undone */
-		if (!in->val)
-			continue;
-		/* a record nobody could have written is undone too */
-		in->dead = sscanf(in->val, "%ld %llu", &pid, &start) != 2 || pid <= 0 ||
-		           proc_start(pid) != start;
-	}
+	/* a record gone meanwhile (no value): that creation ended */
+	for (size_t i = 0; op->status == 0 && i < op->n_in; i++)
+		op->in[i].dead = op->in[i].val && !intent_alive(op->in[i].val, op->in[i].uuid);
 	if (op->status < 0) {
 		op->pending = 1;
 		ra_step_done(ctx, op->status, op);
 		return;
 	}
-	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
-	if (rc < 0) {
-		op->pending = 1;
-		ra_step_done(ctx, rc, op);
-	}
+	ra_process(op);
 }
 
 static void ra_intent_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
@@ -2011,7 +2099,7 @@ int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)
 	op->ctx = ctx;
 	op->cb = cb;
 	op->data = data;
-	rc = edera_xs_directory(ctx, NULL, ED_INTENTS, ra_intents_listed, op);
+	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
 	if (rc < 0)
 		free(op);
 	return rc;

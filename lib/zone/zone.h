@@ -7,6 +7,7 @@
 #include "builder/pv.h"
 #include "edera/device.h"
 #include "edera/share.h"
+#include "edera/xenstore.h"
 #include "edera/zone.h"
 
 struct edera_zone {
@@ -60,5 +61,36 @@ void ed_share_zone_free(edera_zone *zone);
 
 /* Free the context's zone handles (the zones keep running). */
 void ed_zones_fini(edera_ctx *ctx);
+
+/* ---- shared by the zone layer's files (zone.c, create.c, stop.c,
+ * reattach.c) ---- */
+
+/* zone.c: the context's registry; a handle's end (its subsystems' parts
+ * freed with it). */
+void ed_zone_link(edera_zone *z);
+void ed_zone_unlink(edera_zone *z);
+void ed_zone_free(edera_zone *z);
+
+/* create.c: the records of creations under way (see its "creation
+ * intents"): where they live, whether the one for UUID (its text REC) is
+ * still under way, and removing one. */
+#define ED_INTENTS "/local/domain/0/edera/creating"
+bool ed_zone_intent_alive(const char *rec, const char *uuid);
+void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid);
+
+/* stop.c: the domain's XenStore nodes removed (DONE may be NULL); the
+ * domain destroyed in the background then its nodes (INTENT: a failed
+ * creation's record goes last); a zone's exit reason, or -1 while it runs;
+ * exits looked for on the next loop turn; the @releaseDomain watch (and
+ * the context's zone clean-up hook) set up; a pending shutdown request
+ * ended with STATUS. */
+void ed_zone_remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced,
+                          edera_xs_done_cb done, void *data);
+void ed_zone_destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool introduced,
+                                  bool intent);
+int ed_zone_exit_reason(edera_ctx *ctx, const edera_zone *z);
+void ed_zone_recheck_exits_soon(edera_ctx *ctx);
+int ed_zone_watch_releases(edera_ctx *ctx);
+void ed_zone_shutdown_finish(edera_zone *z, int status);
 
 #endif

@@ -1,0 +1,602 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Re-attach: take over the zones an earlier process left, in four steps:
+ *   MARKERS   list /local/domain and read each domain's marker (edera/uuid
+ *             and what a handle needs)
+ *   RECORDS   then the creation records (create.c): a record outlives its
+ *             zone's creation, so a marker read first whose creation is
+ *             still under way has its record read here
+ *   DECIDE    per marker: adopt a running zone, destroy a stopped one,
+ *             drop a marker whose domain is gone or is not ours (Xen's
+ *             handle is not the marker's UUID); skip creations under way
+ *   UNDO      creations whose process is gone: their domains (by handle)
+ *             destroyed on the threadpool, then their nodes and records */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "console/console.h"
+#include "ctx.h"
+#include "hv/offload.h"
+#include "zone.h"
+
+/* ---- re-attach ------------------------------------------------------------ */
+
+enum { RA_UUID, RA_NAME, RA_STORE_REF, RA_STORE_PORT, RA_CONS_REF, RA_CONS_PORT, RA_CONS_TYPE,
+       RA_TARGET, RA_STATIC_MAX, RA_N };
+static const char *const ra_rel[RA_N] = {
+	"edera/uuid",   "name",         "store/ring-ref", "store/port",
+	"console/ring-ref", "console/port", "console/type", "memory/target",
+	"memory/static-max",
+};
+
+struct reattach_op;
+
+struct ra_read {
+	struct reattach_op *op;
+	size_t cand;
+	int key;
+};
+
+struct ra_cand {
+	uint32_t domid;
+	char *v[RA_N];
+};
+
+/* A creation's record (see "creation intents"), and for one whose process
+ * is gone, the domains Xen has with its UUID as their handle. */
+struct ra_intent {
+	struct reattach_op *op;
+	char uuid[37];
+	char *val;
+	bool dead;
+	uint32_t domids[4];
+	bool dying[4];
+	unsigned int n_domids;
+};
+
+struct reattach_op {
+	edera_ctx *ctx;
+	edera_zone_reattach_cb cb;
+	void *data;
+	struct ra_cand *c;
+	struct ra_read *r;
+	size_t n;
+	struct ra_intent *in;
+	size_t n_in;
+	int pending;
+	int status;
+	unsigned int attached, cleaned;
+};
+
+static void ra_free(struct reattach_op *op)
+{
+	for (size_t i = 0; i < op->n; i++)
+		for (int k = 0; k < RA_N; k++)
+			free(op->c[i].v[k]);
+	free(op->c);
+	free(op->r);
+	for (size_t i = 0; i < op->n_in; i++)
+		free(op->in[i].val);
+	free(op->in);
+	free(op);
+}
+
+static void ra_step_done(edera_ctx *ctx, int status, void *data)
+{
+	struct reattach_op *op = data;
+
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	if (--op->pending > 0)
+		return;
+	ED_CALLBACK(ctx, op->cb(ctx, op->status, op->attached, op->cleaned, op->data));
+	ra_free(op);
+}
+
+static void ra_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	ra_step_done(ctx, status, data);
+}
+
+static int hexval(char c)
+{
+	return c >= '0' && c <= '9' ? c - '0'
+	     : c >= 'a' && c <= 'f' ? c - 'a' + 10
+	     : c >= 'A' && c <= 'F' ? c - 'A' + 10
+	                            : -1;
+}
+
+static bool parse_uuid(const char *s, uint8_t out[16])
+{
+	size_t j = 0;
+
+	if (!s || strlen(s) != 36)
+		return false;
+	for (size_t i = 0; i < 36; i++) {
+		int hi, lo;
+
+		if (i == 8 || i == 13 || i == 18 || i == 23) {
+			if (s[i] != '-')
+				return false;
+			continue;
+		}
+		hi = hexval(s[i]);
+		lo = hexval(s[++i]);
+		if (hi < 0 || lo < 0 || j >= 16)
+			return false;
+		out[j++] = (uint8_t)(hi << 4 | lo);
+	}
+	return j == 16;
+}
+
+static uint64_t ra_num(const char *s)
+{
+	return s ? strtoull(s, NULL, 10) : 0;
+}
+
+/* An adopted zone's vCPU target, taken as what runs now (the availability
+ * nodes are not read back). */
+static void ra_vcpus(edera_ctx *ctx, edera_zone *z)
+{
+	xc_dominfo_t di;
+
+	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid) {
+		z->vcpus_target = di.nr_online_vcpus;
+		/* no memory/static-max (written since 0.1 by every creation):
+		 * the most Xen lets it hold is all that can be said */
+		if (!z->ceiling_kib)
+			z->ceiling_kib = ed_zone_xen_max_less_slack(&di);
+	}
+}
+
+/* A handle for a marked zone found in XenStore; NULL when out of memory. */
+static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_t uuid[16])
+{
+	edera_zone *z = calloc(1, sizeof(*z));
+	char fallback[32];
+	const char *name = c->v[RA_NAME];
+
+	if (!z)
+		return NULL;
+	snprintf(fallback, sizeof(fallback), "zone-%u", c->domid);
+	/* Two live zones must not share a name in one context. */
+	if (!name || !*name || edera_zone_lookup(ctx, name))
+		name = fallback;
+	z->name = strdup(name);
+	if (!z->name) {
+		free(z);
+		return NULL;
+	}
+	z->ctx = ctx;
+	z->domid = c->domid;
+	memcpy(z->uuid, uuid, 16);
+	snprintf(z->uuid_str, sizeof(z->uuid_str), "%s", c->v[RA_UUID]);
+	z->res.domid = c->domid;
+	z->res.store_mfn = ra_num(c->v[RA_STORE_REF]);
+	z->res.store_evtchn = (uint32_t)ra_num(c->v[RA_STORE_PORT]);
+	z->res.cons_mfn = ra_num(c->v[RA_CONS_REF]);
+	z->res.cons_evtchn = (uint32_t)ra_num(c->v[RA_CONS_PORT]);
+	z->target_kib = ra_num(c->v[RA_TARGET]);
+	z->ceiling_kib = ra_num(c->v[RA_STATIC_MAX]);
+	ra_vcpus(ctx, z);
+	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&
+	    ed_console_new(ctx, z, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024, &z->console) < 0) {
+		free(z->name);
+		free(z);
+		return NULL;
+	}
+	ed_zone_link(z);
+	return z;
+}
+
+/* Whether this context already has a handle on DOMID: a zone being
+ * created (its marker is written before its creation completes), running,
+ * or stopped with its clean-up still under way. */
+static bool ra_ours_already(edera_ctx *ctx, uint32_t domid)
+{
+	for (edera_zone *z = ctx->zones; z; z = z->next)
+		if (z->domid == domid)
+			return true;
+	return false;
+}
+
+/* A marker on a domain whose Xen handle is not the marker's UUID: the
+ * zone it named is long gone and its domid belongs to another domain now
+ * (or someone wrote a marker that was never ours).  The domain is not
+ * ours to adopt or destroy; only the stale marker (and the old zone's /vm
+ * entry) go. */
+static void ra_stale_marker(struct reattach_op *op, const struct ra_cand *c)
+{
+	char path[96];
+
+	snprintf(path, sizeof(path), "/local/domain/%u/edera", c->domid);
+	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
+		op->pending++;
+	snprintf(path, sizeof(path), "/vm/%s", c->v[RA_UUID]);
+	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
+		op->pending++;
+	op->cleaned++;
+}
+
+static struct ra_intent *ra_intent_find(struct reattach_op *op, const char *uuid)
+{
+	/* a record gone by the time it was read: that creation ended */
+	for (size_t i = 0; i < op->n_in; i++)
+		if (op->in[i].val && strcasecmp(op->in[i].uuid, uuid) == 0)
+			return &op->in[i];
+	return NULL;
+}
+
+/* On the threadpool: the domains of the dead creations (by Xen handle),
+ * destroyed. */
+static int ra_halfbuilt_work(void *arg)
+{
+	struct reattach_op *op = arg;
+	xc_dominfo_t di[64];
+	uint32_t next = 0;
+	int got, rc = 0;
+
+	while ((got = xc_domain_getinfo(op->ctx->hv.xch, next, ED_ARRAY_SIZE(di), di)) > 0) {
+		for (int k = 0; k < got; k++) {
+			for (size_t i = 0; i < op->n_in; i++) {
+				struct ra_intent *in = &op->in[i];
+				uint8_t uuid[16];
+
+				if (!in->dead || in->n_domids == ED_ARRAY_SIZE(in->domids) ||
+				    !parse_uuid(in->uuid, uuid) ||
+				    memcmp(di[k].handle, uuid, sizeof(uuid)) != 0)
+					continue;
+				in->dying[in->n_domids] = di[k].dying;
+				in->domids[in->n_domids++] = di[k].domid;
+				if (!di[k].dying && xc_domain_destroy(op->ctx->hv.xch, di[k].domid) < 0 &&
+				    errno != ESRCH && rc == 0)
+					rc = ed_error(ed_errno_code(errno),
+					              "destroying domain %u, left half-built by a "
+					              "creation that died: %s",
+					              di[k].domid, strerror(errno));
+			}
+		}
+		next = di[got - 1].domid + 1;
+		if (got < (int)ED_ARRAY_SIZE(di) || next >= DOMID_FIRST_RESERVED)
+			break;
+	}
+	if (got < 0 && rc == 0)
+		rc = ed_error(ed_errno_code(errno), "listing Xen's domains: %s", strerror(errno));
+	return rc;
+}
+
+/* Their domains are dying: what was written for them goes, then the
+ * records themselves (a crash meanwhile leaves them for the next time). */
+static void ra_halfbuilt_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct reattach_op *op = arg;
+
+	if (status == 0 && ctx->xs_gone)
+		status = ed_error(EDERA_ECANCELED, "the context was closed: the nodes of creations "
+		                  "undone are left for the next re-attach");
+	if (status == 0) {
+		for (size_t i = 0; i < op->n_in; i++) {
+			struct ra_intent *in = &op->in[i];
+			char path[96];
+
+			if (!in->dead)
+				continue;
+			for (unsigned int k = 0; k < in->n_domids; k++) {
+				op->pending++;
+				ed_zone_remove_nodes(ctx, in->domids[k], in->uuid, true, ra_step_done, op);
+			}
+			snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
+			if (edera_xs_rm(ctx, NULL, path, ra_step_done, op) == 0)
+				op->pending++;
+			op->cleaned++;
+		}
+	}
+	ra_step_done(ctx, status, op);
+}
+
+/* Creations whose process is gone: undo what they built. */
+static void ra_undo_halfbuilt(struct reattach_op *op)
+{
+	bool any = false;
+	int rc;
+
+	for (size_t i = 0; i < op->n_in; i++)
+		any = any || op->in[i].dead;
+	if (!any || op->status < 0)
+		return;
+	rc = ed_offload(op->ctx, ra_halfbuilt_work, ra_halfbuilt_after, op);
+	if (rc < 0)
+		op->status = rc;
+	else
+		op->pending++;
+}
+
+/* Every marker read: decide for each candidate. */
+static void ra_process(struct reattach_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+
+	op->pending = 1; /* held while the work goes out */
+	for (size_t i = 0; i < op->n && op->status == 0; i++) {
+		struct ra_cand *c = &op->c[i];
+		struct ra_intent *in;
+		uint8_t uuid[16];
+		xc_dominfo_t di;
+		bool exists;
+		edera_zone *z;
+
+		if (!c->v[RA_UUID] || !parse_uuid(c->v[RA_UUID], uuid))
+			continue; /* not a zone of ours (or a marker we cannot read) */
+		/* a creation of this context wrote it while the markers were read */
+		if (ra_ours_already(ctx, c->domid))
+			continue;
+		exists = xc_domain_getinfo(ctx->hv.xch, c->domid, 1, &di) == 1 &&
+		         di.domid == c->domid && !di.dying;
+		/* a creation under way elsewhere, or a half-built zone undone
+		 * below (by its domain's handle; its marker here too when that
+		 * domain is already gone) */
+		in = ra_intent_find(op, c->v[RA_UUID]);
+		if (in) {
+			if (in->dead && !exists) {
+				op->pending++;
+				ed_zone_remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
+			}
+			continue;
+		}
+		/* the builder gives every zone's domain its UUID as Xen's handle */
+		if (exists && memcmp(di.handle, uuid, sizeof(uuid)) != 0) {
+			ra_stale_marker(op, c);
+			continue;
+		}
+		if (exists && !di.shutdown && !di.crashed) {
+			z = ra_zone(ctx, c, uuid);
+			if (!z) {
+				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+			} else {
+				op->attached++;
+				/* Serve its console from here on.  If that fails
+				 * (another process still serves it), the zone is
+				 * still ours; its console stays disconnected. */
+				if (z->console)
+					ed_console_connect(z->console, z->domid, z->res.cons_mfn,
+					                   z->res.cons_evtchn);
+			}
+		} else if (exists) {
+			/* Stopped with nobody to clean up after it. */
+			z = ra_zone(ctx, c, uuid);
+			if (!z) {
+				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+			} else {
+				int rc = edera_zone_destroy(z, ra_destroyed, op);
+
+				if (rc < 0) {
+					op->status = rc; /* the handle stays: still a zone */
+				} else {
+					op->pending++;
+					op->cleaned++;
+				}
+			}
+		} else {
+			op->pending++;
+			ed_zone_remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
+			op->cleaned++;
+		}
+	}
+	ra_undo_halfbuilt(op);
+	ra_step_done(ctx, 0, op);
+}
+
+static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                              void *data);
+
+/* One read (or the hold while they go out) settled. */
+static void ra_read_settled(edera_ctx *ctx, struct reattach_op *op)
+{
+	int rc;
+
+	if (--op->pending > 0)
+		return;
+	if (op->status < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, op->status, op);
+		return;
+	}
+	/* The records after the markers: a record exists from before its
+	 * zone's marker until after the creation, so a marker read above
+	 * whose creation is still under way has its record read below. */
+	rc = edera_xs_directory(ctx, NULL, ED_INTENTS, ra_intents_listed, op);
+	if (rc < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, rc, op);
+	}
+}
+
+static void ra_read_done(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct ra_read *r = data;
+	struct reattach_op *op = r->op;
+
+	if (status == 0) {
+		char *v = malloc(len + 1);
+
+		if (!v) {
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+		} else {
+			memcpy(v, value, len);
+			v[len] = '\0';
+			op->c[r->cand].v[r->key] = v;
+		}
+	}
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	ra_read_settled(ctx, op);
+}
+
+static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size_t n, void *data)
+{
+	struct reattach_op *op = data;
+
+	if (status == 0) {
+		op->c = calloc(n ? n : 1, sizeof(*op->c));
+		op->r = calloc(n ? n * RA_N : 1, sizeof(*op->r));
+		if (!op->c || !op->r)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	op->pending = 1; /* held while the reads go out */
+	op->status = status;
+	for (size_t i = 0; i < n && op->status == 0; i++) {
+		char *end;
+		unsigned long d = strtoul(names[i], &end, 10);
+		struct ra_cand *c = &op->c[op->n];
+
+		if (*end || end == names[i] || d == 0 || d >= DOMID_FIRST_RESERVED ||
+		    ra_ours_already(ctx, (uint32_t)d))
+			continue;
+		c->domid = (uint32_t)d;
+		for (int k = 0; k < RA_N; k++) {
+			struct ra_read *r = &op->r[op->n * RA_N + k];
+			char path[96];
+			int rc;
+
+			r->op = op;
+			r->cand = op->n;
+			r->key = k;
+			snprintf(path, sizeof(path), "/local/domain/%u/%s", c->domid, ra_rel[k]);
+			rc = edera_xs_read(ctx, NULL, path, ra_read_done, r);
+			if (rc < 0)
+				op->status = rc;
+			else
+				op->pending++;
+		}
+		op->n++;
+	}
+	ra_read_settled(ctx, op);
+}
+
+/* Every record read: whose creation is still under way; then decide. */
+static void ra_intents_settled(edera_ctx *ctx, struct reattach_op *op)
+{
+	if (--op->pending > 0)
+		return;
+	/* a record gone meanwhile (no value): that creation ended */
+	for (size_t i = 0; op->status == 0 && i < op->n_in; i++)
+		op->in[i].dead = op->in[i].val && !ed_zone_intent_alive(op->in[i].val, op->in[i].uuid);
+	if (op->status < 0) {
+		op->pending = 1;
+		ra_step_done(ctx, op->status, op);
+		return;
+	}
+	ra_process(op);
+}
+
+static void ra_intent_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct ra_intent *in = data;
+	struct reattach_op *op = in->op;
+
+	if (status == 0) {
+		in->val = strndup(value, len);
+		if (!in->val)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
+		op->status = status;
+	ra_intents_settled(ctx, op);
+}
+
+static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                              void *data)
+{
+	struct reattach_op *op = data;
+	uint8_t uuid[16];
+
+	if (status == EDERA_ENOENT) { /* no creation ever recorded */
+		status = 0;
+		n = 0;
+	}
+	if (status == 0 && n) {
+		op->in = calloc(n, sizeof(*op->in));
+		if (!op->in)
+			status = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	op->pending = 1; /* held while the reads go out */
+	op->status = status;
+	for (size_t i = 0; i < n && op->status == 0; i++) {
+		struct ra_intent *in = &op->in[op->n_in];
+		char path[96];
+		int rc;
+
+		if (!parse_uuid(names[i], uuid))
+			continue; /* not a record of ours */
+		in->op = op;
+		snprintf(in->uuid, sizeof(in->uuid), "%s", names[i]);
+		op->n_in++;
+		snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
+		rc = edera_xs_read(ctx, NULL, path, ra_intent_read, in);
+		if (rc < 0)
+			op->status = rc;
+		else
+			op->pending++;
+	}
+	ra_intents_settled(ctx, op);
+}
+
+int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)
+{
+	struct reattach_op *op;
+	int rc;
+
+	if (!ctx || !cb)
+		return ed_error(EDERA_EINVAL, "edera_zone_reattach: ctx and cb are required");
+	/* Watch before looking, so no exit falls between the two. */
+	rc = ed_zone_watch_releases(ctx);
+	if (rc < 0)
+		return rc;
+	op = calloc(1, sizeof(*op));
+	if (!op)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->ctx = ctx;
+	op->cb = cb;
+	op->data = data;
+	rc = edera_xs_directory(ctx, NULL, "/local/domain", ra_listed, op);
+	if (rc < 0)
+		free(op);
+	return rc;
+}
+
+struct sync_reattach {
+	struct ed_sync s; /* first */
+	unsigned int attached, cleaned;
+};
+
+static void sync_reattached(edera_ctx *ctx, int status, unsigned int attached,
+                            unsigned int cleaned, void *data)
+{
+	struct sync_reattach *s = data;
+
+	s->attached = attached;
+	s->cleaned = cleaned;
+	ed_sync_finish(&s->s, status);
+}
+
+int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached, unsigned int *cleaned)
+{
+	struct sync_reattach s;
+	int rc = ed_ctx_check_blocking(ctx, "edera_zone_reattach_sync");
+
+	if (rc < 0)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	rc = ed_sync_wait(ctx, edera_zone_reattach(ctx, sync_reattached, &s), &s.s);
+	if (attached)
+		*attached = s.attached;
+	if (cleaned)
+		*cleaned = s.cleaned;
+	return rc;
+}
+

@@ -38,7 +38,8 @@ daemons=${EDERA_RIG_DAEMONS:-xenstored oxenstored}
 status=0
 for daemon in $daemons; do
 	echo "=== rig boot with $daemon"
-	"$abs_top_srcdir/tests/rig/rig.sh" --xenconsoled --xenstored "$daemon" \
+	# the first boot runs about 20 minutes here: room for a slower machine
+	"$abs_top_srcdir/tests/rig/rig.sh" --xenconsoled --xenstored "$daemon" --timeout 2400 \
 		--share "$abs_top_srcdir" --share "$abs_top_builddir" \
 		-- "$abs_top_builddir/tests/xen/run-all.sh" || status=$?
 done

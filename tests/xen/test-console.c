@@ -89,6 +89,7 @@ struct flood_check {
 	size_t tail_len;
 	unsigned char recent[65536]; /* the stream's newest bytes, a ring */
 	double t_begin, t_end;
+	uint64_t notifications, held; /* the console's channel, last seen */
 };
 
 static uint32_t xorshift(uint32_t *x)
@@ -132,7 +133,15 @@ static void flood_bytes(struct flood_check *f, const char *b, size_t n)
 
 static void flood_cb(edera_ctx *ctx, edera_zone *zone, const char *bytes, size_t len, void *data)
 {
-	flood_bytes(data, bytes, len);
+	struct flood_check *f = data;
+	edera_console_stats st;
+
+	flood_bytes(f, bytes, len);
+	edera_console_stats_init(&st);
+	if (edera_console_stats_get(zone, &st) == 0 && st.notifications) {
+		f->notifications = st.notifications;
+		f->held = st.notifications_held;
+	}
 }
 
 static int never_true(void *arg)
@@ -324,8 +333,10 @@ START_TEST(linux_output_10mib_byte_exact)
 	              "no checksum line from the guest: '%s'", f.tail);
 	ck_assert_msg(guest_sum == f.h, "guest checksum %08x, host %08x", guest_sum, f.h);
 	ck_assert_msg(strstr(f.tail, "EDERA-GUEST-EXIT 0"), "guest program failed: '%s'", f.tail);
-	printf("console: 10 MiB from a Linux guest in %.2f s (%.2f MiB/s), checksum %08x\n",
-	       f.t_end - f.t_begin, 10.0 / (f.t_end - f.t_begin), f.h);
+	printf("console: 10 MiB from a Linux guest in %.2f s (%.2f MiB/s), checksum %08x; "
+	       "%llu notifications, held %llu times for the budget\n",
+	       f.t_end - f.t_begin, 10.0 / (f.t_end - f.t_begin), f.h,
+	       (unsigned long long)f.notifications, (unsigned long long)f.held);
 
 	/* the history is bounded; the stats agree */
 	edera_console_stats_init(&st);

@@ -851,11 +851,12 @@ START_TEST(creation_killed_at_any_step_leaves_nothing)
 		} else {
 			ck_assert_int_eq(xl_domains(), domains);
 		}
+		/* from the devices step on, its disk's backend; its loop device
+		 * too once blkback opened it (it may not have yet: the process's
+		 * own hold on it went with the process) */
 		loops = loops_on(WORK "/disk.img");
-		if (i >= 3) {
-			ck_assert_int_eq(loops, 1);
+		if (i >= 3)
 			ck_assert(xs_node(ctx, "/local/domain/0/backend/vbd/%u", domid));
-		}
 		ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
 		              edera_last_error());
 		ck_assert_uint_eq(attached, 0);

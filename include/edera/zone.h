@@ -178,8 +178,10 @@ EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
  *     process still runs (found by its pid and start time, so processes
  *     must share the pid namespace) is under way and left alone, neither
  *     taken over nor undone.  A process that dies in the instant between
- *     a creation's completion and its callback may leave a complete zone
- *     that is then undone rather than taken over.
+ *     a creation's completion and its callback, or a context closed on the
+ *     caller's loop right after one completed (its record's removal still
+ *     unsent), may leave a complete zone that is then undone rather than
+ *     taken over.
  * Zones this context already has are left as they are.  A taken-over zone's
  * console is served by this context from then on (with an empty history),
  * unless another process still serves it: its console then stays

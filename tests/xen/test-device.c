@@ -677,19 +677,19 @@ START_TEST(frontend_writes_cost_no_requests)
 	edera_disk_config_init(&c);
 	c.path = WORK "/disk.img";
 	c.vdev = "xvda";
-	z = dev_zone_with(ctx, "dev-flood", "flood,40", &t, &c);
+	z = dev_zone_with(ctx, "dev-flood", "flood,25", &t, &c);
 	d = edera_device_next(z, NULL);
 	ck_assert_ptr_nonnull(d);
 	expect(ctx, &t, "EDERA-FLOOD-START", 120);
 	run_pred(ctx, never, NULL, 2); /* under way */
 	edera_xs_stats_init(&s0);
 	ck_assert_int_eq(edera_xs_stats_get(ctx, &s0), 0);
-	run_pred(ctx, never, NULL, 20);
+	run_pred(ctx, never, NULL, 10);
 	edera_xs_stats_init(&s1);
 	ck_assert_int_eq(edera_xs_stats_get(ctx, &s1), 0);
 	events = s1.watch_events - s0.watch_events;
 	requests = s1.requests - s0.requests;
-	printf("20 s of a guest writing its frontend node: %llu watch events, %llu requests\n",
+	printf("10 s of a guest writing its frontend node: %llu watch events, %llu requests\n",
 	       (unsigned long long)events, (unsigned long long)requests);
 	ck_assert_uint_gt(events, 200); /* it did write (or this proves nothing) */
 	ck_assert_uint_lt(requests, 10);

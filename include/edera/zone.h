@@ -177,11 +177,9 @@ EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
  *     before its domain exists and until it completes; a creation whose
  *     process still runs (found by its pid and start time, so processes
  *     must share the pid namespace) is under way and left alone, neither
- *     taken over nor undone.  A process that dies in the instant between
- *     a creation's completion and its callback, or a context closed on the
- *     caller's loop right after one completed (its record's removal still
- *     unsent), may leave a complete zone that is then undone rather than
- *     taken over.
+ *     taken over nor undone.  The record goes before a creation's
+ *     callback runs: a process that exits as soon as it has the zone
+ *     leaves a zone to take over.
  * Zones this context already has are left as they are.  A taken-over zone's
  * console is served by this context from then on (with an empty history),
  * unless another process still serves it: its console then stays

@@ -392,14 +392,23 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	batch_done(ctx, 0, op); /* release the hold */
 }
 
-static void created(struct create_op *op)
+/* The record is gone: the zone's marker stands for it from here on, and
+ * the caller gets it. */
+static void record_removed(edera_ctx *ctx, int status, void *data)
 {
-	edera_ctx *ctx = op->ctx;
+	struct create_op *op = data;
 	edera_zone *z = op->zone;
 
+	if (ctx->closing) {
+		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
+		                         z->name),
+		            true, true);
+		return;
+	}
+	/* (a removal XenStore refused leaves the record: a complete zone a
+	 * later re-attach may undo — see edera_zone_reattach) */
+	live_del(z->uuid_str);
 	z->creating = false;
-	/* the zone's marker stands for it from here on */
-	ed_zone_intent_rm(ctx, z->uuid_str);
 	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
 	op_free(op);
 	/* @releaseDomain skips zones still being created: a guest that
@@ -415,6 +424,20 @@ static void created(struct create_op *op)
 			ed_zone_recheck_exits_soon(ctx);
 			break;
 		}
+}
+
+/* Every step done: the creation's record goes before the caller hears of
+ * the zone, so that a process that exits (or crashes) as soon as it has
+ * the zone leaves a zone to take over, not a creation to undo. */
+static void created(struct create_op *op)
+{
+	char path[96];
+	int rc;
+
+	snprintf(path, sizeof(path), ED_INTENTS "/%s", op->zone->uuid_str);
+	rc = edera_xs_rm(op->ctx, NULL, path, record_removed, op);
+	if (rc < 0)
+		record_removed(op->ctx, rc, op);
 }
 
 /* One device settled (attached, or connected by the guest): note a

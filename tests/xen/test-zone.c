@@ -479,11 +479,24 @@ START_TEST(reattach_after_restart)
 	if (pid == 0) {
 		/* The "orchestrator" that dies: no destroy, no close. */
 		edera_ctx *c = NULL;
+		edera_zone_config cfg;
+		edera_zone *z2 = NULL;
 
 		if (edera_ctx_open(&c, NULL) < 0)
 			_exit(2);
 		mini_zone(c, "edera-orphan", "wait");
-		mini_zone(c, "edera-orphan-stopped", "poweroff");
+		/* created paused, unpaused as the process goes: it powers off
+		 * with nobody left to clean up after it (run, it could stop
+		 * while this process still served its loop, which would clean
+		 * up after it as it should) */
+		edera_zone_config_init(&cfg);
+		cfg.name = "edera-orphan-stopped";
+		cfg.kernel = env("EDERA_MINI_KERNEL");
+		cfg.cmdline = "reason=poweroff";
+		cfg.memory_mib = 16;
+		cfg.start_paused = 1;
+		if (edera_zone_create_sync(c, &cfg, &z2) < 0 || edera_zone_unpause(z2) < 0)
+			_exit(3);
 		_exit(0);
 	}
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "console/log.h"
 #include "ctx.h"
 
 void edera_ctx_options_init(edera_ctx_options *opts)
@@ -97,7 +96,8 @@ static void ctx_free(edera_ctx *ctx)
 		close_own_loop(ctx);
 	ed_hv_close(&ctx->hv);
 	ed_kcache_fini(&ctx->kcache);
-	ed_logw_fini(ctx->logw);
+	if (ctx->parts_free)
+		ctx->parts_free(ctx);
 	free(ctx);
 }
 
@@ -168,7 +168,7 @@ void ed_sync_finish(struct ed_sync *s, int status)
 	s->done = true;
 	s->status = status;
 	if (status < 0)
-		snprintf(s->msg, sizeof(s->msg), "%s", edera_last_error());
+		ed_error_save_code(&s->err, status);
 }
 
 int ed_sync_wait(edera_ctx *ctx, int rc, struct ed_sync *s)
@@ -178,5 +178,5 @@ int ed_sync_wait(edera_ctx *ctx, int rc, struct ed_sync *s)
 	rc = ed_ctx_wait(ctx, &s->done);
 	if (rc < 0)
 		return rc;
-	return s->status < 0 ? ed_error(s->status, "%s", s->msg) : s->status;
+	return s->status < 0 ? ed_error_restore(&s->err) : s->status;
 }

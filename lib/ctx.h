@@ -30,6 +30,9 @@ struct edera_ctx {
 	 * XenStore client (tests/guest/xs-guest, linked statically) does not
 	 * pull in the rest. */
 	void (*zones_fini)(edera_ctx *ctx);
+	/* and what the zones' parts keep until the context is freed (the
+	 * console logs' writer thread) */
+	void (*parts_free)(edera_ctx *ctx);
 	/* consoles with output left for a later turn (console/console.c) */
 	struct ed_console *con_rq_head, *con_rq_tail;
 	uv_idle_t *con_idle;
@@ -64,7 +67,7 @@ int ed_ctx_wait(edera_ctx *ctx, const bool *done);
 struct ed_sync {
 	bool done;
 	int status;
-	char msg[1024];
+	struct ed_err err;
 };
 void ed_sync_finish(struct ed_sync *s, int status);
 /* RC is the asynchronous call's own result: < 0 means it never started. */

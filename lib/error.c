@@ -91,6 +91,56 @@ int ed_error(int code, const char *fmt, ...)
 	return code;
 }
 
+void ed_error_save(struct ed_err *e)
+{
+	ed_error_save_code(e, last.code);
+}
+
+void ed_error_save_code(struct ed_err *e, int code)
+{
+	e->code = code;
+	snprintf(e->msg, sizeof(e->msg), "%s", last.msg);
+}
+
+int ed_error_restore(const struct ed_err *e)
+{
+	return ed_error(e->code, "%s", e->msg);
+}
+
+void ed_gather_start(struct ed_gather *g, void (*done)(struct ed_gather *g))
+{
+	g->pending = 1;
+	g->status = 0;
+	g->err.code = 0;
+	g->err.msg[0] = '\0';
+	g->done = done;
+}
+
+void ed_gather_issued(struct ed_gather *g, int rc)
+{
+	if (rc == 0) {
+		g->pending++;
+	} else if (rc < 0 && g->status == 0) {
+		g->status = rc;
+		ed_error_save_code(&g->err, rc);
+	}
+}
+
+bool ed_gather_settle(struct ed_gather *g, int status)
+{
+	if (status < 0 && g->status == 0) {
+		g->status = status;
+		ed_error_save_code(&g->err, status);
+	}
+	if (--g->pending > 0)
+		return false;
+	if (g->done) {
+		g->done(g);
+		return false;
+	}
+	return true;
+}
+
 int ed_errno_code(int e)
 {
 	switch (e) {

@@ -18,6 +18,39 @@
 int ed_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int ed_verror(int code, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 
+/* The thread's last error, kept across code that may overwrite it (a
+ * callback run meanwhile, a clean-up's own failures, the loop run by a
+ * blocking call): ed_error_save copies it, ed_error_restore makes it the
+ * thread's last error again and returns its code.  The one place such
+ * copies are made. */
+struct ed_err {
+	int code;
+	char msg[1024];
+};
+void ed_error_save(struct ed_err *e);
+/* (as ed_error_save, with CODE for the code) */
+void ed_error_save_code(struct ed_err *e, int code);
+int ed_error_restore(const struct ed_err *e);
+
+/*
+ * Several requests out at once, waited for together, the first failure
+ * kept with its message.  ed_gather_start holds it while the requests go
+ * out; each issued one is counted with ed_gather_issued (which also
+ * notes a request that could not be sent); each completion, and finally
+ * the hold, calls ed_gather_settle, which returns true for the last one.
+ * DONE, when set, is called then instead (for gathers shared between
+ * files).  The status is g->status and the message ed_error_restore(&g->err).
+ */
+struct ed_gather {
+	int pending;
+	int status;
+	struct ed_err err;
+	void (*done)(struct ed_gather *g);
+};
+void ed_gather_start(struct ed_gather *g, void (*done)(struct ed_gather *g));
+void ed_gather_issued(struct ed_gather *g, int rc);
+bool ed_gather_settle(struct ed_gather *g, int status);
+
 /* The EDERA_E* code for errno value E (EDERA_EIO when none fits). */
 int ed_errno_code(int e);
 

@@ -15,7 +15,7 @@ struct ed_work {
 	ed_after_fn after;
 	void *arg;
 	int status;
-	char msg[512]; /* the worker thread's error message */
+	struct ed_err err; /* the worker thread's error */
 };
 
 static void work_cb(uv_work_t *req)
@@ -24,7 +24,7 @@ static void work_cb(uv_work_t *req)
 
 	w->status = w->work(w->arg);
 	if (w->status < 0)
-		snprintf(w->msg, sizeof(w->msg), "%s", edera_last_error());
+		ed_error_save_code(&w->err, w->status);
 }
 
 static void after_cb(uv_work_t *req, int uvstatus)
@@ -36,7 +36,7 @@ static void after_cb(uv_work_t *req, int uvstatus)
 	if (uvstatus == UV_ECANCELED)
 		ed_error(status, "canceled: the context was closed before the work ran");
 	else if (status < 0)
-		ed_error(status, "%s", w->msg);
+		ed_error_restore(&w->err);
 	ctx->work_pending--;
 	ED_CALLBACK(ctx, w->after(ctx, status, w->arg));
 	free(w);

@@ -301,13 +301,13 @@ int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_cb body, vo
 		txn.sync = true;
 		body_rc = body(ctx, &txn, data);
 		if (body_rc < 0) {
-			char msg[1024];
+			struct ed_err err;
 
 			/* Report the body's failure, not the abort's outcome. */
-			snprintf(msg, sizeof(msg), "%s", edera_last_error());
+			ed_error_save_code(&err, body_rc);
 			if (txn.conn_gen == ctx->xs.conn_gen)
 				sync_step(ctx, XS_TRANSACTION_END, txn.id, "F", sync_ended, &s);
-			return ed_error(body_rc, "%s", msg);
+			return ed_error_restore(&err);
 		}
 		if (txn.conn_gen != ctx->xs.conn_gen)
 			return ed_error(EDERA_ECONNRESET,

@@ -1,18 +1,21 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Zone creation: one operation with named steps, in the order they run:
+/* Zone creation: one operation with named steps (enum create_step), in
+ * the order they run:
  *   INTENT     a dom0-only record names the creation and its process, so
  *              that what a crash leaves half-built can be found
  *   BUILD      the domain is built on the threadpool (lib/builder/pv.c)
  *   SKELETON   its XenStore subtree is written in one transaction
  *   INTRODUCE  xenstored is told about its ring
- *   DEVICES    the backends of its disks and NICs (if any); unpaused, the
- *              guest's drivers connect them
- *   RUNNING    unpaused (unless asked not to); the record goes and the
- *              caller gets the zone
- * A failure at any step undoes the earlier ones (create_fail); a crash at
- * any step is undone by the next edera_zone_reattach (see "creation
- * intents").  The file reads top to bottom: the records, then the steps
- * from the last one back to the first, then edera_zone_create. */
+ *   ATTACH     its parts (zone/part.h) start serving it, still paused: the
+ *              console connects, its disks' and NICs' backends get ready
+ *   CONNECT    unpaused (unless asked not to); the guest's drivers
+ *              connect its devices (creation waits for them here)
+ *   RECORD     the record goes and the caller gets the zone
+ * Each step's completion calls advance(), the one transition, which
+ * starts the next step or undoes according to the step reached
+ * (create_fail); a crash at any step is undone by the next
+ * edera_zone_reattach (see "creation intents").  The file reads top to
+ * bottom: the records, then the steps in order, then edera_zone_create. */
 #include "config.h"
 
 #include <errno.h>
@@ -28,10 +31,9 @@
 #include <unistd.h>
 
 #include "builder/pv.h"
-#include "console/console.h"
 #include "ctx.h"
 #include "hv/offload.h"
-#include "xenbus/xenbus.h"
+#include "part.h"
 #include "zone.h"
 
 static void new_uuid(edera_zone *z)
@@ -177,29 +179,47 @@ void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid)
 
 /* ---- creation ---------------------------------------------------------------- */
 
+/* The steps, in the order they run.  op->step is the one in flight: its
+ * work may be done or not, and a failure undoes what the steps before it
+ * did (create_fail).  Only advance() moves it, one step at a time. */
+enum create_step {
+	CS_INTENT,    /* the record being written (no domain yet) */
+	CS_BUILD,     /* the domain being built on the threadpool */
+	CS_SKELETON,  /* the domain exists; its XenStore subtree being written */
+	CS_INTRODUCE, /* xenstored being told of its ring */
+	CS_ATTACH,    /* introduced: its parts attaching (devices' backends) */
+	CS_CONNECT,   /* running (unless asked not to): the guest's side connecting */
+	CS_RECORD,    /* done: its record being removed, then the caller told */
+	CS_N,
+};
+
+static const char *const step_names[CS_N] = {
+	"intent", "build", "skeleton", "introduce", "attach", "connect", "record",
+};
+
 struct create_op {
 	edera_ctx *ctx;
 	edera_zone *zone;
+	enum create_step step;
 	struct ed_pv_params p;
 	char *kernel, *initrd, *cmdline;
 	bool paused;
 	edera_zone_create_cb cb;
 	void *data;
-	/* the skeleton transaction's batch of requests */
-	edera_xs_txn *txn;
-	int pending;
-	int status;
-	/* devices attached at creation (copies of the caller's configs) */
-	edera_disk_config *disks;
-	size_t n_disks;
-	edera_nic_config *nics;
-	size_t n_nics;
-	unsigned int dev_timeout_ms;
-	edera_device **devs;
-	size_t n_devs;
-	int dev_pending;
-	int dev_status;
-	char dev_msg[512];
+	edera_xs_txn *txn;   /* the skeleton's transaction */
+	struct ed_gather g;  /* the step's requests in flight */
+};
+
+static void build_start(struct create_op *op);
+static void skeleton_start(struct create_op *op);
+static void introduce_start(struct create_op *op);
+static void attach_start(struct create_op *op);
+static void connect_start(struct create_op *op);
+static void record_start(struct create_op *op);
+
+static void (*const step_start[CS_N])(struct create_op *op) = {
+	NULL /* edera_zone_create */, build_start, skeleton_start, introduce_start,
+	attach_start, connect_start, record_start,
 };
 
 static void op_free(struct create_op *op)
@@ -207,49 +227,131 @@ static void op_free(struct create_op *op)
 	free(op->kernel);
 	free(op->initrd);
 	free(op->cmdline);
-	for (size_t i = 0; i < op->n_disks; i++) {
-		free((char *)op->disks[i].path);
-		free((char *)op->disks[i].vdev);
-	}
-	for (size_t i = 0; i < op->n_nics; i++) {
-		free((char *)op->nics[i].bridge);
-		free((char *)op->nics[i].mac);
-	}
-	free(op->disks);
-	free(op->nics);
-	free(op->devs);
 	free(op);
 }
 
-static void create_fail(struct create_op *op, int status, bool built, bool introduced)
+/* Undo according to the step reached, then tell the caller. */
+static void create_fail(struct create_op *op, int status)
 {
 	edera_ctx *ctx = op->ctx;
 	edera_zone *z = op->zone;
-	char msg[1024];
+	struct ed_err err;
 
-	snprintf(msg, sizeof(msg), "%s", edera_last_error());
-	/* devices attached so far go, with their host side */
-	ed_xb_zone_gone(z, op);
-	if (built)
-		ed_zone_destroy_domain_async(ctx, z, introduced, true);
+	ed_error_save_code(&err, status);
+	/* what its parts started (devices attached so far go, with their
+	 * host side; their callbacks into this creation do not run) */
+	ED_PARTS_CALL(stopped, z, false);
+	ED_PARTS_CALL(created, z);
+	if (op->step >= CS_SKELETON)
+		/* the record goes once the domain and its nodes are gone; it
+		 * was introduced once that step was done */
+		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
 	else
 		ed_zone_intent_rm(ctx, z->uuid_str);
 	ed_zone_free(z);
-	ed_error(status, "%s", msg);
+	ed_error_restore(&err);
 	ED_CALLBACK(ctx, op->cb(ctx, status, NULL, op->data));
 	op_free(op);
 }
+
+/* The step in flight ended with STATUS: on to NEXT (the one after it:
+ * the only transition there is), or undo.  A context closed meanwhile
+ * ends the creation there. */
+static void advance(struct create_op *op, int status, enum create_step next)
+{
+	edera_zone *z = op->zone;
+
+	if (next != op->step + 1 || next >= CS_N) {
+		ed_error(EDERA_EIO, "zone '%s': internal error: creation step %s followed by %s",
+		         z->name, step_names[op->step], next < CS_N ? step_names[next] : "?");
+		create_fail(op, EDERA_EIO);
+		return;
+	}
+	if (status < 0) {
+		create_fail(op, status);
+		return;
+	}
+	op->step = next;
+	if (op->ctx->closing) {
+		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
+		                         z->name));
+		return;
+	}
+	step_start[next](op);
+}
+
+/* ---- INTENT ---- */
+
+static void intent_written(edera_ctx *ctx, int status, void *data)
+{
+	advance(data, status, CS_BUILD);
+}
+
+/* The first step, run by edera_zone_create itself: a failure here is its
+ * return value (nothing to undo), not a callback. */
+static int intent_start(struct create_op *op)
+{
+	long pid = (long)getpid();
+	unsigned long long start = proc_start(pid);
+	edera_zone *z = op->zone;
+	char path[96], v[128];
+	int rc = live_add(z->uuid_str);
+
+	if (rc == 0) {
+		snprintf(path, sizeof(path), ED_INTENTS "/%s", z->uuid_str);
+		snprintf(v, sizeof(v), "%ld %llu %s", pid, start, z->name);
+		rc = edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
+		if (rc < 0)
+			live_del(z->uuid_str);
+	}
+	return rc;
+}
+
+/* ---- BUILD ---- */
+
+static int build_work(void *arg)
+{
+	struct create_op *op = arg;
+
+	return ed_pv_build(&op->ctx->hv, &op->ctx->kcache, &op->p, &op->zone->res);
+}
+
+static void build_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct create_op *op = arg;
+
+	/* (a build that failed destroyed what it made) */
+	if (status == 0)
+		op->zone->domid = op->zone->res.domid;
+	advance(op, status, CS_SKELETON);
+}
+
+static void build_start(struct create_op *op)
+{
+	int rc = ed_offload(op->ctx, build_work, build_after, op);
+
+	if (rc < 0)
+		create_fail(op, rc);
+}
+
+/* ---- SKELETON ---- */
 
 static void batch_done(edera_ctx *ctx, int status, void *data)
 {
 	struct create_op *op = data;
 
-	if (status < 0 && op->status == 0)
-		op->status = status;
-	if (--op->pending > 0)
-		return;
-	if (op->status < 0) {
-		edera_xs_txn_abort(op->txn, op->status);
+	ed_gather_settle(&op->g, status);
+}
+
+/* Every request of the transaction settled: commit it, or abort it with
+ * the first failure. */
+static void batch_settled(struct ed_gather *g)
+{
+	struct create_op *op = ed_container_of(g, struct create_op, g);
+
+	if (g->status < 0) {
+		ed_error_restore(&g->err);
+		edera_xs_txn_abort(op->txn, g->status);
 	} else {
 		ed_die_point("skeleton");
 		edera_xs_txn_commit(op->txn);
@@ -263,16 +365,11 @@ static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
 {
 	char v[256];
 	va_list ap;
-	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(v, sizeof(v), fmt, ap);
 	va_end(ap);
-	rc = edera_xs_write(op->ctx, op->txn, path, v, strlen(v), batch_done, op);
-	if (rc < 0 && op->status == 0)
-		op->status = rc;
-	else if (rc == 0)
-		op->pending++;
+	ed_gather_issued(&op->g, edera_xs_write(op->ctx, op->txn, path, v, strlen(v), batch_done, op));
 }
 
 static void bperms(struct create_op *op, const char *path, bool guest_writes)
@@ -280,13 +377,10 @@ static void bperms(struct create_op *op, const char *path, bool guest_writes)
 	uint32_t d = op->zone->domid;
 	edera_xs_perm ro[2] = { { 0, EDERA_XS_PERM_NONE }, { d, EDERA_XS_PERM_READ } };
 	edera_xs_perm rw[1] = { { d, EDERA_XS_PERM_NONE } };
-	int rc = guest_writes ? edera_xs_set_perms(op->ctx, op->txn, path, rw, 1, batch_done, op)
-	                      : edera_xs_set_perms(op->ctx, op->txn, path, ro, 2, batch_done, op);
 
-	if (rc < 0 && op->status == 0)
-		op->status = rc;
-	else if (rc == 0)
-		op->pending++;
+	ed_gather_issued(&op->g, guest_writes
+	                         ? edera_xs_set_perms(op->ctx, op->txn, path, rw, 1, batch_done, op)
+	                         : edera_xs_set_perms(op->ctx, op->txn, path, ro, 2, batch_done, op));
 }
 
 /* A removal in the batch; a node already gone is fine. */
@@ -297,12 +391,7 @@ static void brm_done(edera_ctx *ctx, int status, void *data)
 
 static void brm(struct create_op *op, const char *path)
 {
-	int rc = edera_xs_rm(op->ctx, op->txn, path, brm_done, op);
-
-	if (rc < 0 && op->status == 0)
-		op->status = rc;
-	else if (rc == 0)
-		op->pending++;
+	ed_gather_issued(&op->g, edera_xs_rm(op->ctx, op->txn, path, brm_done, op));
 }
 
 /* What an earlier domain with this domid left (a process that died before
@@ -323,7 +412,8 @@ static void old_vm_read(edera_ctx *ctx, int status, const char *value, size_t le
  * writes only where its drivers report (control features, data, ...).
  * Anything an earlier domain of the same domid left there goes first, in
  * the same transaction: re-attach must never find a stale marker on the
- * domain this one becomes. */
+ * domain this one becomes.  (The body runs again if the transaction is
+ * retried.) */
 static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 {
 	static const char *const guest_rw[] = {
@@ -334,20 +424,14 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	struct create_op *op = data;
 	edera_zone *z = op->zone;
 	char dom[32], p[128], vm[64];
-	int rc;
 
 	op->txn = txn;
-	op->pending = 1; /* held until every request is issued */
-	op->status = 0;
+	ed_gather_start(&op->g, batch_settled);
 	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
 
 	snprintf(p, sizeof(p), "%s/vm", dom);
-	rc = edera_xs_read(ctx, txn, p, old_vm_read, op);
-	if (rc == 0)
-		op->pending++;
-	else if (op->status == 0)
-		op->status = rc;
+	ed_gather_issued(&op->g, edera_xs_read(ctx, txn, p, old_vm_read, op));
 	brm(op, dom);
 	bwrite(op, dom, "%s", "");
 	bperms(op, dom, false);
@@ -369,7 +453,7 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
 	bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
 	/* xenconsoled serves only consoles of type "xenconsoled". */
-	if (z->console) {
+	if (z->served_console) {
 		bwrite(op, P("console/type"), "%s", "edera");
 	} else {
 		bwrite(op, P("console/limit"), "%u", 1048576);
@@ -389,11 +473,118 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	bwrite(op, p, "%s", z->name);
 	snprintf(p, sizeof(p), "%s/uuid", vm);
 	bwrite(op, p, "%s", z->uuid_str);
-	batch_done(ctx, 0, op); /* release the hold */
+	ed_gather_settle(&op->g, 0); /* release the hold */
 }
 
-/* The record is gone: the zone's marker stands for it from here on, and
- * the caller gets it. */
+static void skeleton_done(edera_ctx *ctx, int status, void *data)
+{
+	advance(data, status, CS_INTRODUCE);
+}
+
+static void skeleton_start(struct create_op *op)
+{
+	int rc = edera_xs_transaction(op->ctx, skeleton_body, skeleton_done, op);
+
+	if (rc < 0)
+		create_fail(op, rc);
+}
+
+/* ---- INTRODUCE ---- */
+
+static void introduced(edera_ctx *ctx, int status, void *data)
+{
+	struct create_op *op = data;
+
+	/* A request cancelled (the context closing) may have reached
+	 * xenstored: undo as if it had (a release it refuses is fine). */
+	if (status == EDERA_ECANCELED) {
+		op->step = CS_ATTACH;
+		create_fail(op, status);
+		return;
+	}
+	advance(op, status, CS_ATTACH);
+}
+
+static void introduce_start(struct create_op *op)
+{
+	edera_zone *z = op->zone;
+	int rc = edera_xs_introduce(op->ctx, z->domid, z->res.store_mfn, z->res.store_evtchn,
+	                            introduced, op);
+
+	if (rc < 0)
+		create_fail(op, rc);
+}
+
+/* ---- ATTACH: the zone's parts, the guest still paused ---- */
+
+static void attached(struct ed_gather *g)
+{
+	struct create_op *op = ed_container_of(g, struct create_op, g);
+
+	if (g->status < 0)
+		ed_error_restore(&g->err);
+	else
+		ed_die_point("devices");
+	advance(op, g->status, CS_CONNECT);
+}
+
+static void attach_start(struct create_op *op)
+{
+	/* the console is served before the guest runs, so not a byte is
+	 * missed; devices' backends are ready before its drivers look */
+	int rc;
+
+	ed_gather_start(&op->g, attached);
+	rc = ed_parts_attach(op->zone, &op->g);
+	if (rc < 0) {
+		create_fail(op, rc); /* (nothing of it is in flight) */
+		return;
+	}
+	ed_gather_settle(&op->g, 0);
+}
+
+/* ---- CONNECT: the guest runs, and its drivers connect its devices ---- */
+
+static void connected(struct ed_gather *g)
+{
+	struct create_op *op = ed_container_of(g, struct create_op, g);
+
+	if (g->status < 0)
+		ed_error_restore(&g->err);
+	advance(op, g->status, CS_RECORD);
+}
+
+static void connect_start(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+	int rc;
+
+	/* a zone created paused: its caller unpauses it, and its devices
+	 * connect then */
+	if (op->paused) {
+		advance(op, 0, CS_RECORD);
+		return;
+	}
+	if (xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
+		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
+		                         strerror(errno)));
+		return;
+	}
+	ed_die_point("connecting");
+	ed_gather_start(&op->g, connected);
+	rc = ed_parts_connect(z, &op->g);
+	if (rc < 0) {
+		create_fail(op, rc);
+		return;
+	}
+	ed_gather_settle(&op->g, 0);
+}
+
+/* ---- RECORD: the record goes before the caller hears of the zone, so
+ * that a process that exits (or crashes) as soon as it has the zone
+ * leaves a zone to take over, not a creation to undo ---- */
+
 static void record_removed(edera_ctx *ctx, int status, void *data)
 {
 	struct create_op *op = data;
@@ -401,35 +592,27 @@ static void record_removed(edera_ctx *ctx, int status, void *data)
 
 	if (ctx->closing) {
 		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
-		                         z->name),
-		            true, true);
+		                         z->name));
 		return;
 	}
 	/* (a removal XenStore refused leaves the record: a complete zone a
 	 * later re-attach may undo — see edera_zone_reattach) */
 	live_del(z->uuid_str);
-	z->creating = false;
+	z->state = ED_ZS_RUNNING;
+	ED_PARTS_CALL(created, z);
+	ed_zone_ref(z);
 	ED_CALLBACK(ctx, op->cb(ctx, 0, z, op->data));
 	op_free(op);
 	/* @releaseDomain skips zones still being created: a guest that
 	 * stopped meanwhile (connected its last device and powered off, or
 	 * crashed) is found on the next loop turn, and its exit reported like
-	 * any other, once the caller has the zone and its exit callback set.
-	 * (The callback cannot free the handle synchronously: a destroy it
-	 * starts completes later, and marks the zone exited at once.) */
-	if (ctx->closing)
-		return;
-	for (edera_zone *it = ctx->zones; it; it = it->next)
-		if (it == z && !z->exited && ed_zone_exit_reason(ctx, z) >= 0) {
-			ed_zone_recheck_exits_soon(ctx);
-			break;
-		}
+	 * any other, once the caller has the zone and its exit callback set. */
+	if (!ctx->closing && z->state == ED_ZS_RUNNING && ed_zone_exit_reason(ctx, z) >= 0)
+		ed_zone_recheck_exits_soon(ctx);
+	ed_zone_unref(z);
 }
 
-/* Every step done: the creation's record goes before the caller hears of
- * the zone, so that a process that exits (or crashes) as soon as it has
- * the zone leaves a zone to take over, not a creation to undo. */
-static void created(struct create_op *op)
+static void record_start(struct create_op *op)
 {
 	char path[96];
 	int rc;
@@ -440,231 +623,7 @@ static void created(struct create_op *op)
 		record_removed(op->ctx, rc, op);
 }
 
-/* One device settled (attached, or connected by the guest): note a
- * failure; true when it was the last one out. */
-static bool device_settled(struct create_op *op, int status)
-{
-	if (status < 0 && op->dev_status == 0) {
-		op->dev_status = status;
-		snprintf(op->dev_msg, sizeof(op->dev_msg), "%s", edera_last_error());
-	}
-	return --op->dev_pending == 0;
-}
-
-static bool devices_failed(struct create_op *op)
-{
-	edera_ctx *ctx = op->ctx;
-
-	if (op->dev_status == 0 && ctx->closing) {
-		op->dev_status = EDERA_ECANCELED;
-		snprintf(op->dev_msg, sizeof(op->dev_msg), "zone '%s': the context was closed",
-		         op->zone->name);
-	}
-	if (op->dev_status == 0)
-		return false;
-	ed_error(op->dev_status, "%s", op->dev_msg);
-	create_fail(op, op->dev_status, true, true);
-	return true;
-}
-
-static void device_connected(edera_ctx *ctx, int status, edera_device *dev, void *data)
-{
-	struct create_op *op = data;
-
-	if (device_settled(op, status) && !devices_failed(op))
-		created(op);
-}
-
-/* Every device's backend is ready: run the guest, and wait for its drivers
- * to connect them. */
-static void devices_attached(struct create_op *op)
-{
-	edera_ctx *ctx = op->ctx;
-	edera_zone *z = op->zone;
-
-	if (devices_failed(op))
-		return;
-	ed_die_point("devices");
-	if (op->paused) {
-		created(op);
-		return;
-	}
-	if (xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
-		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
-		                         strerror(errno)),
-		            true, true);
-		return;
-	}
-	ed_die_point("connecting");
-	op->dev_pending = 1; /* held while the waits start */
-	for (size_t i = 0; i < op->n_devs; i++) {
-		int rc = ed_xb_await(op->devs[i], op->dev_timeout_ms, device_connected, op);
-
-		if (rc < 0) {
-			device_settled(op, rc);
-			op->dev_pending++;
-			break;
-		}
-		op->dev_pending++;
-	}
-	device_connected(ctx, 0, NULL, op);
-}
-
-static void device_attached(edera_ctx *ctx, int status, edera_device *dev, void *data)
-{
-	struct create_op *op = data;
-
-	if (status == 0 && dev)
-		op->devs[op->n_devs++] = dev;
-	if (device_settled(op, status))
-		devices_attached(op);
-}
-
-static void start_devices(struct create_op *op)
-{
-	edera_zone *z = op->zone;
-
-	op->devs = calloc(op->n_disks + op->n_nics, sizeof(*op->devs));
-	if (!op->devs) {
-		create_fail(op, ed_error(EDERA_ENOMEM, "out of memory"), true, true);
-		return;
-	}
-	op->dev_pending = 1; /* held while the attaches start */
-	for (size_t i = 0; i < op->n_disks + op->n_nics && op->dev_status == 0; i++) {
-		int rc = i < op->n_disks
-		       ? ed_xb_attach_early(z, &op->disks[i], NULL, op->dev_timeout_ms,
-		                            device_attached, op)
-		       : ed_xb_attach_early(z, NULL, &op->nics[i - op->n_disks], op->dev_timeout_ms,
-		                            device_attached, op);
-
-		op->dev_pending++;
-		if (rc < 0)
-			device_settled(op, rc);
-	}
-	device_attached(op->ctx, 0, NULL, op);
-}
-
-static void start_running(struct create_op *op)
-{
-	edera_ctx *ctx = op->ctx;
-	edera_zone *z = op->zone;
-
-	if (!op->paused && xc_domain_unpause(ctx->hv.xch, z->domid) < 0) {
-		create_fail(op, ed_error(ed_errno_code(errno), "unpausing domain %u: %s", z->domid,
-		                         strerror(errno)),
-		            true, true);
-		return;
-	}
-	created(op);
-}
-
-static void introduced(edera_ctx *ctx, int status, void *data)
-{
-	struct create_op *op = data;
-	edera_zone *z = op->zone;
-
-	if (status == 0 && ctx->closing)
-		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed", z->name);
-	if (status < 0) {
-		create_fail(op, status, true, status == EDERA_ECANCELED);
-		return;
-	}
-	/* Served before the guest runs, so not a byte is missed. */
-	if (z->console) {
-		int rc = ed_console_connect(z->console, z->domid, z->res.cons_mfn,
-		                            z->res.cons_evtchn);
-
-		if (rc < 0) {
-			create_fail(op, rc, true, true);
-			return;
-		}
-	}
-	if (op->n_disks + op->n_nics > 0)
-		start_devices(op);
-	else
-		start_running(op);
-}
-
-static void skeleton_done(edera_ctx *ctx, int status, void *data)
-{
-	struct create_op *op = data;
-	edera_zone *z = op->zone;
-	int rc;
-
-	if (status == 0 && ctx->closing)
-		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed", z->name);
-	if (status < 0) {
-		create_fail(op, status, true, false);
-		return;
-	}
-	rc = edera_xs_introduce(ctx, z->domid, z->res.store_mfn, z->res.store_evtchn, introduced, op);
-	if (rc < 0)
-		create_fail(op, rc, true, false);
-}
-
-static int build_work(void *arg)
-{
-	struct create_op *op = arg;
-
-	return ed_pv_build(&op->ctx->hv, &op->ctx->kcache, &op->p, &op->zone->res);
-}
-
-static void build_after(edera_ctx *ctx, int status, void *arg)
-{
-	struct create_op *op = arg;
-	int rc;
-
-	if (status < 0) {
-		create_fail(op, status, false, false);
-		return;
-	}
-	op->zone->domid = op->zone->res.domid;
-	if (ctx->closing) {
-		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
-		                         op->zone->name),
-		            true, false);
-		return;
-	}
-	rc = edera_xs_transaction(ctx, skeleton_body, skeleton_done, op);
-	if (rc < 0)
-		create_fail(op, rc, true, false);
-}
-
-/* The record is in XenStore: the domain may be built. */
-static void intent_written(edera_ctx *ctx, int status, void *data)
-{
-	struct create_op *op = data;
-	int rc;
-
-	if (status == 0 && ctx->closing)
-		status = ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
-		                  op->zone->name);
-	if (status < 0) {
-		create_fail(op, status, false, false);
-		return;
-	}
-	rc = ed_offload(ctx, build_work, build_after, op);
-	if (rc < 0)
-		create_fail(op, rc, false, false);
-}
-
-static int intent_write(struct create_op *op)
-{
-	long pid = (long)getpid();
-	unsigned long long start = proc_start(pid);
-	edera_zone *z = op->zone;
-	char path[96], v[128];
-	int rc = live_add(z->uuid_str);
-
-	if (rc < 0)
-		return rc;
-	snprintf(path, sizeof(path), ED_INTENTS "/%s", z->uuid_str);
-	snprintf(v, sizeof(v), "%ld %llu %s", pid, start, z->name);
-	rc = edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
-	if (rc < 0)
-		live_del(z->uuid_str);
-	return rc;
-}
+/* ---- the call ---- */
 
 static char *dup_opt(const char *s, bool *oom)
 {
@@ -777,57 +736,16 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	op->kernel = dup_opt(c.kernel, &oom);
 	op->initrd = dup_opt(c.initrd, &oom);
 	op->cmdline = dup_opt(c.cmdline, &oom);
-	op->dev_timeout_ms = c.device_timeout_ms ? c.device_timeout_ms : 60000;
-	if (c.n_disks) {
-		op->disks = calloc(c.n_disks, sizeof(*op->disks));
-		oom = oom || !op->disks;
-		for (size_t i = 0; op->disks && i < c.n_disks; i++) {
-			edera_disk_config_init(&op->disks[i]);
-			memcpy(&op->disks[i], c.disks[i],
-			       c.disks[i]->sz < sizeof(op->disks[i]) ? c.disks[i]->sz
-			                                             : sizeof(op->disks[i]));
-			op->disks[i].sz = sizeof(op->disks[i]);
-			op->disks[i].path = dup_opt(op->disks[i].path, &oom);
-			op->disks[i].vdev = dup_opt(op->disks[i].vdev, &oom);
-			op->n_disks++;
-		}
-	}
-	if (c.n_nics) {
-		op->nics = calloc(c.n_nics, sizeof(*op->nics));
-		oom = oom || !op->nics;
-		for (size_t i = 0; op->nics && i < c.n_nics; i++) {
-			edera_nic_config_init(&op->nics[i]);
-			memcpy(&op->nics[i], c.nics[i],
-			       c.nics[i]->sz < sizeof(op->nics[i]) ? c.nics[i]->sz
-			                                           : sizeof(op->nics[i]));
-			op->nics[i].sz = sizeof(op->nics[i]);
-			op->nics[i].bridge = dup_opt(op->nics[i].bridge, &oom);
-			op->nics[i].mac = dup_opt(op->nics[i].mac, &oom);
-			op->n_nics++;
-		}
-	}
-	if (oom) {
-		free(z->name);
-		free(z);
-		op_free(op);
-		return ed_error(EDERA_ENOMEM, "out of memory");
-	}
 	z->ctx = ctx;
-	z->creating = true;
+	z->state = ED_ZS_CREATING;
 	new_uuid(z);
-	if (c.console_mode == EDERA_CONSOLE_LIBRARY) {
-		rc = ed_console_new(ctx, z, (size_t)c.console_history_kib * 1024, &z->console);
-		if (rc == 0 && c.console_log_max_kib)
-			ed_console_log_max(z->console, (uint64_t)c.console_log_max_kib * 1024);
-		if (rc == 0 && c.console_log)
-			rc = edera_console_log(z, c.console_log);
-		if (rc < 0) {
-			ed_console_free(z->console);
-			free(z->name);
-			free(z);
-			op_free(op);
-			return rc;
-		}
+	/* what its parts take from the configuration (its console, copies
+	 * of its devices' configs) */
+	rc = oom ? ed_error(EDERA_ENOMEM, "out of memory") : ed_parts_prepare(z, &c);
+	if (rc < 0) {
+		ed_zone_free(z);
+		op_free(op);
+		return rc;
 	}
 	op->ctx = ctx;
 	op->zone = z;
@@ -846,7 +764,8 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	z->vcpus_target = c.vcpus;
 	memcpy(op->p.uuid, z->uuid, sizeof(z->uuid));
 	ed_zone_link(z); /* at once, so the name is taken */
-	rc = intent_write(op);
+	op->step = CS_INTENT;
+	rc = intent_start(op);
 	if (rc < 0) {
 		ed_zone_free(z);
 		op_free(op);

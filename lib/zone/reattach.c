@@ -9,7 +9,9 @@
  *             drop a marker whose domain is gone or is not ours (Xen's
  *             handle is not the marker's UUID); skip creations under way
  *   UNDO      creations whose process is gone: their domains (by handle)
- *             destroyed on the threadpool, then their nodes and records */
+ *             destroyed on the threadpool, then their nodes and records
+ * Each step's requests go out together (op->g); the step after starts
+ * when the last one settles, and a failure ends the operation there. */
 #include "config.h"
 
 #include <errno.h>
@@ -19,9 +21,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "console/console.h"
 #include "ctx.h"
 #include "hv/offload.h"
+#include "part.h"
 #include "zone.h"
 
 /* ---- re-attach ------------------------------------------------------------ */
@@ -68,8 +70,7 @@ struct reattach_op {
 	size_t n;
 	struct ra_intent *in;
 	size_t n_in;
-	int pending;
-	int status;
+	struct ed_gather g; /* the step's requests in flight */
 	unsigned int attached, cleaned;
 };
 
@@ -86,16 +87,28 @@ static void ra_free(struct reattach_op *op)
 	free(op);
 }
 
+/* The end, with the first failure (its message the thread's last error). */
+static void ra_end(struct reattach_op *op, int status)
+{
+	if (status < 0)
+		ed_error_restore(&op->g.err);
+	ED_CALLBACK(op->ctx, op->cb(op->ctx, status, op->attached, op->cleaned, op->data));
+	ra_free(op);
+}
+
+static void ra_finished(struct ed_gather *g)
+{
+	struct reattach_op *op = ed_container_of(g, struct reattach_op, g);
+
+	ra_end(op, g->status);
+}
+
+/* One request of a step settled (a node already gone is fine). */
 static void ra_step_done(edera_ctx *ctx, int status, void *data)
 {
 	struct reattach_op *op = data;
 
-	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
-		op->status = status;
-	if (--op->pending > 0)
-		return;
-	ED_CALLBACK(ctx, op->cb(ctx, op->status, op->attached, op->cleaned, op->data));
-	ra_free(op);
+	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
 }
 
 static void ra_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *data)
@@ -184,10 +197,10 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
 	z->target_kib = ra_num(c->v[RA_TARGET]);
 	z->ceiling_kib = ra_num(c->v[RA_STATIC_MAX]);
 	ra_vcpus(ctx, z);
-	if (c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0 &&
-	    ed_console_new(ctx, z, EDERA_CONSOLE_HISTORY_DEFAULT_KIB * 1024, &z->console) < 0) {
-		free(z->name);
-		free(z);
+	z->state = ED_ZS_RUNNING;
+	z->served_console = c->v[RA_CONS_TYPE] && strcmp(c->v[RA_CONS_TYPE], "xenconsoled") != 0;
+	if (ed_parts_adopt(z) < 0) {
+		ed_zone_free(z);
 		return NULL;
 	}
 	ed_zone_link(z);
@@ -215,11 +228,9 @@ static void ra_stale_marker(struct reattach_op *op, const struct ra_cand *c)
 	char path[96];
 
 	snprintf(path, sizeof(path), "/local/domain/%u/edera", c->domid);
-	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
-		op->pending++;
+	ed_gather_issued(&op->g, edera_xs_rm(op->ctx, NULL, path, ra_step_done, op));
 	snprintf(path, sizeof(path), "/vm/%s", c->v[RA_UUID]);
-	if (edera_xs_rm(op->ctx, NULL, path, ra_step_done, op) == 0)
-		op->pending++;
+	ed_gather_issued(&op->g, edera_xs_rm(op->ctx, NULL, path, ra_step_done, op));
 	op->cleaned++;
 }
 
@@ -287,12 +298,11 @@ static void ra_halfbuilt_after(edera_ctx *ctx, int status, void *arg)
 			if (!in->dead)
 				continue;
 			for (unsigned int k = 0; k < in->n_domids; k++) {
-				op->pending++;
+				ed_gather_issued(&op->g, 0); /* it always calls back */
 				ed_zone_remove_nodes(ctx, in->domids[k], in->uuid, true, ra_step_done, op);
 			}
 			snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
-			if (edera_xs_rm(ctx, NULL, path, ra_step_done, op) == 0)
-				op->pending++;
+			ed_gather_issued(&op->g, edera_xs_rm(ctx, NULL, path, ra_step_done, op));
 			op->cleaned++;
 		}
 	}
@@ -307,13 +317,10 @@ static void ra_undo_halfbuilt(struct reattach_op *op)
 
 	for (size_t i = 0; i < op->n_in; i++)
 		any = any || op->in[i].dead;
-	if (!any || op->status < 0)
+	if (!any || op->g.status < 0)
 		return;
 	rc = ed_offload(op->ctx, ra_halfbuilt_work, ra_halfbuilt_after, op);
-	if (rc < 0)
-		op->status = rc;
-	else
-		op->pending++;
+	ed_gather_issued(&op->g, rc);
 }
 
 /* Every marker read: decide for each candidate. */
@@ -321,8 +328,8 @@ static void ra_process(struct reattach_op *op)
 {
 	edera_ctx *ctx = op->ctx;
 
-	op->pending = 1; /* held while the work goes out */
-	for (size_t i = 0; i < op->n && op->status == 0; i++) {
+	ed_gather_start(&op->g, ra_finished);
+	for (size_t i = 0; i < op->n && op->g.status == 0; i++) {
 		struct ra_cand *c = &op->c[i];
 		struct ra_intent *in;
 		uint8_t uuid[16];
@@ -343,7 +350,7 @@ static void ra_process(struct reattach_op *op)
 		in = ra_intent_find(op, c->v[RA_UUID]);
 		if (in) {
 			if (in->dead && !exists) {
-				op->pending++;
+				ed_gather_issued(&op->g, 0);
 				ed_zone_remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
 			}
 			continue;
@@ -356,63 +363,58 @@ static void ra_process(struct reattach_op *op)
 		if (exists && !di.shutdown && !di.crashed) {
 			z = ra_zone(ctx, c, uuid);
 			if (!z) {
-				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+				ed_gather_issued(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
 			} else {
 				op->attached++;
-				/* Serve its console from here on.  If that fails
-				 * (another process still serves it), the zone is
-				 * still ours; its console stays disconnected. */
-				if (z->console)
-					ed_console_connect(z->console, z->domid, z->res.cons_mfn,
-					                   z->res.cons_evtchn);
+				/* Its parts serve it from here on (its console).
+				 * If that fails (another process still serves
+				 * it), the zone is still ours; that part stays
+				 * disconnected. */
+				ed_parts_attach(z, NULL);
 			}
 		} else if (exists) {
 			/* Stopped with nobody to clean up after it. */
 			z = ra_zone(ctx, c, uuid);
 			if (!z) {
-				op->status = ed_error(EDERA_ENOMEM, "out of memory");
+				ed_gather_issued(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
 			} else {
 				int rc = edera_zone_destroy(z, ra_destroyed, op);
 
-				if (rc < 0) {
-					op->status = rc; /* the handle stays: still a zone */
-				} else {
-					op->pending++;
+				/* (failed: the handle stays, still a zone) */
+				ed_gather_issued(&op->g, rc);
+				if (rc == 0)
 					op->cleaned++;
-				}
 			}
 		} else {
-			op->pending++;
+			ed_gather_issued(&op->g, 0);
 			ed_zone_remove_nodes(ctx, c->domid, c->v[RA_UUID], false, ra_step_done, op);
 			op->cleaned++;
 		}
 	}
 	ra_undo_halfbuilt(op);
-	ra_step_done(ctx, 0, op);
+	ed_gather_settle(&op->g, 0);
 }
 
 static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
                               void *data);
 
-/* One read (or the hold while they go out) settled. */
-static void ra_read_settled(edera_ctx *ctx, struct reattach_op *op)
+/* Every marker read. */
+static void ra_markers_read(struct ed_gather *g)
 {
+	struct reattach_op *op = ed_container_of(g, struct reattach_op, g);
 	int rc;
 
-	if (--op->pending > 0)
-		return;
-	if (op->status < 0) {
-		op->pending = 1;
-		ra_step_done(ctx, op->status, op);
+	if (g->status < 0) {
+		ra_end(op, g->status);
 		return;
 	}
 	/* The records after the markers: a record exists from before its
 	 * zone's marker until after the creation, so a marker read above
 	 * whose creation is still under way has its record read below. */
-	rc = edera_xs_directory(ctx, NULL, ED_INTENTS, ra_intents_listed, op);
+	rc = edera_xs_directory(op->ctx, NULL, ED_INTENTS, ra_intents_listed, op);
 	if (rc < 0) {
-		op->pending = 1;
-		ra_step_done(ctx, rc, op);
+		ed_gather_issued(g, rc);
+		ra_end(op, rc);
 	}
 }
 
@@ -432,9 +434,7 @@ static void ra_read_done(edera_ctx *ctx, int status, const char *value, size_t l
 			op->c[r->cand].v[r->key] = v;
 		}
 	}
-	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
-		op->status = status;
-	ra_read_settled(ctx, op);
+	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
 }
 
 static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size_t n, void *data)
@@ -447,9 +447,9 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 		if (!op->c || !op->r)
 			status = ed_error(EDERA_ENOMEM, "out of memory");
 	}
-	op->pending = 1; /* held while the reads go out */
-	op->status = status;
-	for (size_t i = 0; i < n && op->status == 0; i++) {
+	ed_gather_start(&op->g, ra_markers_read);
+	ed_gather_issued(&op->g, status);
+	for (size_t i = 0; i < n && op->g.status == 0; i++) {
 		char *end;
 		unsigned long d = strtoul(names[i], &end, 10);
 		struct ra_cand *c = &op->c[op->n];
@@ -461,36 +461,30 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 		for (int k = 0; k < RA_N; k++) {
 			struct ra_read *r = &op->r[op->n * RA_N + k];
 			char path[96];
-			int rc;
 
 			r->op = op;
 			r->cand = op->n;
 			r->key = k;
 			snprintf(path, sizeof(path), "/local/domain/%u/%s", c->domid, ra_rel[k]);
-			rc = edera_xs_read(ctx, NULL, path, ra_read_done, r);
-			if (rc < 0)
-				op->status = rc;
-			else
-				op->pending++;
+			ed_gather_issued(&op->g, edera_xs_read(ctx, NULL, path, ra_read_done, r));
 		}
 		op->n++;
 	}
-	ra_read_settled(ctx, op);
+	ed_gather_settle(&op->g, 0);
 }
 
 /* Every record read: whose creation is still under way; then decide. */
-static void ra_intents_settled(edera_ctx *ctx, struct reattach_op *op)
+static void ra_records_read(struct ed_gather *g)
 {
-	if (--op->pending > 0)
-		return;
-	/* a record gone meanwhile (no value): that creation ended */
-	for (size_t i = 0; op->status == 0 && i < op->n_in; i++)
-		op->in[i].dead = op->in[i].val && !ed_zone_intent_alive(op->in[i].val, op->in[i].uuid);
-	if (op->status < 0) {
-		op->pending = 1;
-		ra_step_done(ctx, op->status, op);
+	struct reattach_op *op = ed_container_of(g, struct reattach_op, g);
+
+	if (g->status < 0) {
+		ra_end(op, g->status);
 		return;
 	}
+	/* a record gone meanwhile (no value): that creation ended */
+	for (size_t i = 0; i < op->n_in; i++)
+		op->in[i].dead = op->in[i].val && !ed_zone_intent_alive(op->in[i].val, op->in[i].uuid);
 	ra_process(op);
 }
 
@@ -504,9 +498,7 @@ static void ra_intent_read(edera_ctx *ctx, int status, const char *value, size_t
 		if (!in->val)
 			status = ed_error(EDERA_ENOMEM, "out of memory");
 	}
-	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
-		op->status = status;
-	ra_intents_settled(ctx, op);
+	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
 }
 
 static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
@@ -524,12 +516,11 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 		if (!op->in)
 			status = ed_error(EDERA_ENOMEM, "out of memory");
 	}
-	op->pending = 1; /* held while the reads go out */
-	op->status = status;
-	for (size_t i = 0; i < n && op->status == 0; i++) {
+	ed_gather_start(&op->g, ra_records_read);
+	ed_gather_issued(&op->g, status);
+	for (size_t i = 0; i < n && op->g.status == 0; i++) {
 		struct ra_intent *in = &op->in[op->n_in];
 		char path[96];
-		int rc;
 
 		if (!parse_uuid(names[i], uuid))
 			continue; /* not a record of ours */
@@ -537,13 +528,9 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 		snprintf(in->uuid, sizeof(in->uuid), "%s", names[i]);
 		op->n_in++;
 		snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
-		rc = edera_xs_read(ctx, NULL, path, ra_intent_read, in);
-		if (rc < 0)
-			op->status = rc;
-		else
-			op->pending++;
+		ed_gather_issued(&op->g, edera_xs_read(ctx, NULL, path, ra_intent_read, in));
 	}
-	ra_intents_settled(ctx, op);
+	ed_gather_settle(&op->g, 0);
 }
 
 int edera_zone_reattach(edera_ctx *ctx, edera_zone_reattach_cb cb, void *data)

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ctx.h"
+#include "part.h"
 #include "zone.h"
 
 /* How often Xen is asked while a request is pending. */
@@ -378,7 +379,7 @@ int edera_zone_set_vcpus_sync(edera_zone *z, uint32_t online, unsigned int timeo
 	                    &s);
 }
 
-void ed_resize_zone_gone(edera_zone *z)
+static void resize_zone_gone(edera_zone *z)
 {
 	/* The zone is no longer running (its callers made sure), so a
 	 * callback cannot start another request; loop all the same. */
@@ -388,3 +389,11 @@ void ed_resize_zone_gone(edera_zone *z)
 		finish(z->mem_op ? z->mem_op : z->vcpu_op, EDERA_ECANCELED, 0);
 	}
 }
+
+/* Pending requests end when the zone has stopped (after its exit event:
+ * a destroy from their callbacks then fires none) or its handle goes. */
+const struct ed_zone_part ed_resize_part = {
+	.name = "resize",
+	.ended = resize_zone_gone,
+	.free = resize_zone_gone,
+};

@@ -13,6 +13,7 @@
 
 #include "ctx.h"
 #include "hv/evtchn.h"
+#include "part.h"
 #include "zone.h"
 
 struct edera_share {
@@ -337,7 +338,7 @@ void edera_evtchn_close(edera_evtchn *ch)
 
 /* ---- the zone goes -------------------------------------------------------------- */
 
-void ed_share_zone_gone(edera_zone *z)
+static void share_zone_gone(edera_zone *z)
 {
 	for (edera_share *s = z->shares; s; s = s->next)
 		share_drop(s);
@@ -347,9 +348,9 @@ void ed_share_zone_gone(edera_zone *z)
 	}
 }
 
-void ed_share_zone_free(edera_zone *z)
+static void share_zone_free(edera_zone *z)
 {
-	ed_share_zone_gone(z);
+	share_zone_gone(z);
 	while (z->shares)
 		edera_share_release(z->shares);
 	while (z->channels) {
@@ -368,3 +369,24 @@ void ed_share_zone_free(edera_zone *z)
 		evtchn_free(ch);
 	}
 }
+
+static void share_zone_stopped(edera_zone *z, bool drain)
+{
+	share_zone_gone(z);
+}
+
+static void share_ctx_close(edera_ctx *ctx)
+{
+	/* the ports still bound (the zones' and the caller's own) */
+	ed_evtchn_fini(ctx);
+}
+
+/* What the caller shared or mapped with a zone goes when it stops: the
+ * handles stay (dead) until released or the zone's handle is freed. */
+const struct ed_zone_part ed_share_part = {
+	.name = "share",
+	.stopped = share_zone_stopped,
+	.forget = share_zone_gone,
+	.free = share_zone_free,
+	.ctx_close = share_ctx_close,
+};

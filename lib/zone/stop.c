@@ -18,11 +18,9 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "console/console.h"
 #include "ctx.h"
-#include "hv/evtchn.h"
 #include "hv/offload.h"
-#include "xenbus/xenbus.h"
+#include "part.h"
 #include "zone.h"
 
 struct shutdown_op {
@@ -206,11 +204,11 @@ static void shutdown_written(edera_ctx *ctx, int status, void *data)
 {
 	edera_zone *z = data;
 
-	/* The zone may have been destroyed meanwhile: only act on a live
-	 * request of a zone still in the registry. */
-	for (edera_zone *it = ctx->zones; it; it = it->next)
-		if (it == z && z->shutdown && status < 0)
-			ed_zone_shutdown_finish(z, status);
+	/* The zone may have been destroyed meanwhile (its handle is held
+	 * until here): only a live request ends. */
+	if (z->state != ED_ZS_FREED && z->shutdown && status < 0)
+		ed_zone_shutdown_finish(z, status);
+	ed_zone_unref(z);
 }
 
 int edera_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms,
@@ -221,7 +219,7 @@ int edera_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms,
 	const char *what = reboot ? "reboot" : "poweroff";
 	int rc;
 
-	if (!z || z->creating || z->exited)
+	if (!z || !ed_zone_running(z))
 		return ed_error(EDERA_EINVAL, "edera_zone_shutdown: no running zone");
 	if (z->shutdown)
 		return ed_error(EDERA_EBUSY, "zone '%s' already has a shutdown request pending",
@@ -235,6 +233,7 @@ int edera_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms,
 		free(op);
 		return rc;
 	}
+	ed_zone_ref(z);
 	op->zone = z;
 	op->cb = cb;
 	op->data = data;
@@ -290,7 +289,7 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		int reason = -1;
 
 		for (z = ctx->zones; z; z = z->next) {
-			if (z->creating || z->exited)
+			if (!ed_zone_running(z))
 				continue;
 			reason = ed_zone_exit_reason(ctx, z);
 			if (reason >= 0)
@@ -298,35 +297,33 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		}
 		if (!z)
 			return;
-		z->exited = true;
-		/* Its last output reaches the subscribers before the exit event;
-		 * the ring is unmapped before the domain is destroyed. */
-		ed_console_disconnect(z->console, true);
-		/* its devices' backends go, and their loop devices with them */
-		ed_xb_zone_gone(z, NULL);
-		/* what the caller shared or mapped with it */
-		ed_share_zone_gone(z);
+		z->state = ED_ZS_STOPPED;
+		/* Its parts let go: its last output reaches the subscribers
+		 * before the exit event, the ring is unmapped before the domain
+		 * is destroyed; its devices' backends go, with their loop
+		 * devices; what the caller shared or mapped with it goes. */
+		ED_PARTS_CALL(stopped, z, true);
 		if (reason != EDERA_ZONE_EXIT_DESTROYED)
 			ed_zone_destroy_domain_async(ctx, z, true, false);
 		else
 			ed_zone_remove_nodes(ctx, z->domid, z->uuid_str, true, NULL, NULL);
 		/* The exit event first, then the shutdown request it answers;
 		 * either callback may destroy the zone. */
+		ed_zone_ref(z);
 		if (z->exit_cb) {
 			ED_CALLBACK(ctx, z->exit_cb(ctx, z, reason, z->exit_data));
 		} else {
 			z->exit_undelivered = true;
 			z->exit_reason = reason;
 		}
-		for (edera_zone *it = ctx->zones; it; it = it->next)
-			if (it == z) {
-				ed_zone_shutdown_finish(z, 0);
-				/* pending resizes: cancelled, after the exit
-				 * event (a destroy from their callbacks then
-				 * fires none) */
-				ed_resize_zone_gone(z);
-				break;
-			}
+		if (z->state != ED_ZS_FREED) {
+			ed_zone_shutdown_finish(z, 0);
+			/* pending requests end after the exit event (a
+			 * destroy from their callbacks then fires none) */
+			if (z->state != ED_ZS_FREED)
+				ED_PARTS_CALL(ended, z);
+		}
+		ed_zone_unref(z);
 	}
 }
 
@@ -342,8 +339,14 @@ static void zones_fini(edera_ctx *ctx)
 		ctx->exit_recheck = NULL;
 	}
 	ed_zones_fini(ctx);
-	ed_consoles_fini(ctx);
-	ed_evtchn_fini(ctx);
+	/* then what the parts keep per context (consoles waiting for a
+	 * later turn, bound event channels) */
+	ED_PARTS_CALL(ctx_close, ctx);
+}
+
+static void parts_ctx_free(edera_ctx *ctx)
+{
+	ED_PARTS_CALL(ctx_free, ctx);
 }
 
 static void recheck_fired(uv_timer_t *t)
@@ -383,6 +386,7 @@ void ed_zone_recheck_exits_soon(edera_ctx *ctx)
 int ed_zone_watch_releases(edera_ctx *ctx)
 {
 	ctx->zones_fini = zones_fini;
+	ctx->parts_free = parts_ctx_free;
 	if (ctx->release_watch)
 		return 0;
 	return edera_xs_watch_add(ctx, &ctx->release_watch, "@releaseDomain", on_release, NULL);
@@ -401,12 +405,9 @@ static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
 {
 	edera_zone *z = op->zone;
 
-	z->destroying = false;
-	if (status < 0) {
-		/* The domain is still there (the hypercall failed): the zone stays. */
-		if (!ctx->closing)
-			z->exited = false;
-	}
+	/* The domain is still there when the hypercall failed: the zone
+	 * stays, running (closing: stopped, and freed below). */
+	z->state = status < 0 && !ctx->closing ? ED_ZS_RUNNING : ED_ZS_STOPPED;
 	if (op->cb)
 		ED_CALLBACK(ctx, op->cb(ctx, status, z, op->data));
 	if (status == 0 || ctx->closing)
@@ -424,10 +425,8 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
 
 	if (status == 0) {
-		ed_console_disconnect(op->zone->console, false);
-		ed_xb_zone_gone(op->zone, NULL);
-		ed_share_zone_gone(op->zone);
-		ed_resize_zone_gone(op->zone);
+		ED_PARTS_CALL(stopped, op->zone, false);
+		ED_PARTS_CALL(ended, op->zone);
 	}
 	if (status < 0 || ctx->xs_gone || !op->w.introduced) {
 		destroy_finish(ctx, op, status);
@@ -449,9 +448,9 @@ int edera_zone_destroy(edera_zone *z, edera_zone_done_cb cb, void *data)
 
 	if (!z)
 		return ed_error(EDERA_EINVAL, "edera_zone_destroy: zone is NULL");
-	if (z->creating)
+	if (z->state == ED_ZS_CREATING)
 		return ed_error(EDERA_EBUSY, "zone '%s' is still being created", z->name);
-	if (z->destroying)
+	if (z->state == ED_ZS_DESTROYING)
 		return ed_error(EDERA_EBUSY, "zone '%s' is already being destroyed", z->name);
 	op = calloc(1, sizeof(*op));
 	if (!op)
@@ -463,14 +462,13 @@ int edera_zone_destroy(edera_zone *z, edera_zone_done_cb cb, void *data)
 	op->w.domid = z->domid;
 	/* A zone whose exit was handled is already gone, with its nodes; its
 	 * domid may even belong to a new domain by now: touch nothing. */
-	op->w.introduced = !z->exited;
-	rc = ed_offload(z->ctx, z->exited ? nothing_to_do : destroy_work, destroyed, &op->w);
+	op->w.introduced = !ed_zone_stopped(z);
+	rc = ed_offload(z->ctx, ed_zone_stopped(z) ? nothing_to_do : destroy_work, destroyed, &op->w);
 	if (rc < 0) {
 		free(op);
 		return rc;
 	}
-	z->destroying = true;
-	z->exited = true; /* no exit event for a destroy we asked for */
+	z->state = ED_ZS_DESTROYING; /* no exit event for a destroy we asked for */
 	return 0;
 }
 

@@ -7,7 +7,14 @@
  *   stop.c      shutdown requests, exits, destroy, and the clean-up they
  *               share
  *   reattach.c  taking over the zones an earlier process left
- * resize.c and share.c hold the run-time resources. */
+ * A zone's console, devices, shares and resources plug in as parts (their
+ * hooks: part.h); resize.c and share.c are two of them.
+ *
+ * A handle's state (enum ed_zone_state) moves CREATING -> RUNNING ->
+ * STOPPED or DESTROYING -> FREED; RUNNING also follows DESTROYING when
+ * the destroy hypercall fails.  Requests and callbacks that outlive a call
+ * hold a reference (ed_zone_ref), so a handle freed meanwhile stays
+ * readable, FREED, until the last one lets go. */
 #include "config.h"
 
 #include <errno.h>
@@ -17,9 +24,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include "console/console.h"
 #include "ctx.h"
-#include "xenbus/xenbus.h"
+#include "part.h"
 #include "zone.h"
 
 void edera_zone_config_init(edera_zone_config *cfg)
@@ -117,29 +123,37 @@ edera_ctx *ed_zone_ctx(const edera_zone *z)
 
 bool ed_zone_running(const edera_zone *z)
 {
-	return !z->creating && !z->exited && !z->destroying;
+	return z->state == ED_ZS_RUNNING;
+}
+
+static void zone_release(edera_zone *z)
+{
+	free(z->name);
+	free(z);
+}
+
+void ed_zone_unref(edera_zone *z)
+{
+	if (--z->refs == 0 && z->state == ED_ZS_FREED)
+		zone_release(z);
 }
 
 void ed_zone_free(edera_zone *z)
 {
 	/* The handle goes: callbacks run below must not start anything new
 	 * on it (requests check for a running zone). */
-	z->exited = true;
+	z->state = ED_ZS_FREED;
 	if (z->shutdown) {
 		ed_error(EDERA_ECANCELED, "zone '%s' was destroyed", z->name);
 		ed_zone_shutdown_finish(z, EDERA_ECANCELED);
 	}
-	ed_resize_zone_gone(z);
-	ed_share_zone_free(z);
-	ed_console_free(z->console);
-	z->console = NULL;
-	/* Devices still here belong to a zone that keeps running (the
-	 * context closes): only their handles go. */
-	ed_xb_zone_forget(z);
-	ed_xb_zone_free(z);
+	/* its parts, the last set up first (devices still here belong to a
+	 * zone that keeps running: the context closes, only their handles
+	 * go) */
+	ed_parts_free(z);
 	ed_zone_unlink(z);
-	free(z->name);
-	free(z);
+	if (z->refs == 0)
+		zone_release(z);
 }
 
 /* ---- information ----------------------------------------------------------- */
@@ -163,9 +177,9 @@ int edera_zone_info_get(edera_zone *z, edera_zone_info *info)
 		return rc;
 	edera_zone_info_init(&r);
 	r.domid = z->domid;
-	if (z->creating) {
+	if (z->state == ED_ZS_CREATING) {
 		r.state = EDERA_ZONE_CREATING;
-	} else if (z->exited || xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 ||
+	} else if (ed_zone_stopped(z) || xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) != 1 ||
 	           di.domid != z->domid) {
 		r.state = EDERA_ZONE_EXITED;
 	} else {
@@ -195,7 +209,7 @@ edera_zone *edera_zone_next(edera_ctx *ctx, edera_zone *prev)
 edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid)
 {
 	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
-		if (!z->creating && z->domid == domid)
+		if (z->state != ED_ZS_CREATING && z->domid == domid)
 			return z;
 	return NULL;
 }
@@ -212,7 +226,7 @@ edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid)
 
 int edera_zone_unpause(edera_zone *z)
 {
-	if (!z || z->creating || z->exited)
+	if (!z || z->state == ED_ZS_CREATING || ed_zone_stopped(z))
 		return ed_error(EDERA_EINVAL, "edera_zone_unpause: no running zone");
 	if (xc_domain_unpause(z->ctx->hv.xch, z->domid) < 0)
 		return ed_error(ed_errno_code(errno), "unpausing zone '%s': %s", z->name, strerror(errno));
@@ -221,7 +235,7 @@ int edera_zone_unpause(edera_zone *z)
 
 int edera_zone_pause(edera_zone *z)
 {
-	if (!z || z->creating || z->exited)
+	if (!z || z->state == ED_ZS_CREATING || ed_zone_stopped(z))
 		return ed_error(EDERA_EINVAL, "edera_zone_pause: no running zone");
 	if (xc_domain_pause(z->ctx->hv.xch, z->domid) < 0)
 		return ed_error(ed_errno_code(errno), "pausing zone '%s': %s", z->name, strerror(errno));
@@ -236,14 +250,10 @@ void ed_zones_fini(edera_ctx *ctx)
 	while (ctx->zones) {
 		edera_zone *z = ctx->zones;
 
-		if (z->creating || z->destroying) {
-			/* Its console lets go now: the ports and the loop
-			 * handles go with the context. */
-			ed_console_disconnect(z->console, false);
-			ed_xb_zone_forget(z);
-			/* its ports go with the context's event channels
-			 * below: let go of them (and of its pages) now */
-			ed_share_zone_gone(z);
+		if (z->state == ED_ZS_CREATING || z->state == ED_ZS_DESTROYING) {
+			/* Its parts let go now (console ports, loop handles
+			 * and event channels go with the context). */
+			ED_PARTS_CALL(forget, z);
 			ed_zone_unlink(z);
 		} else
 			ed_zone_free(z);

@@ -10,6 +10,16 @@
 #include "edera/xenstore.h"
 #include "edera/zone.h"
 
+/* Where a zone is in its life.  Changed only by the zone layer's files;
+ * a handle is freed once it is FREED and no request points to it. */
+enum ed_zone_state {
+	ED_ZS_CREATING,   /* create.c: its creation under way */
+	ED_ZS_RUNNING,    /* created or adopted, its domain not seen stopped */
+	ED_ZS_STOPPED,    /* stop.c: its exit handled (the handle stays) */
+	ED_ZS_DESTROYING, /* stop.c: an edera_zone_destroy in flight */
+	ED_ZS_FREED,      /* zone.c: out of the registry, its parts freed */
+};
+
 struct edera_zone {
 	struct edera_zone *prev, *next;
 	edera_ctx *ctx;
@@ -18,15 +28,16 @@ struct edera_zone {
 	char uuid_str[37];
 	uint32_t domid;
 	struct ed_pv_result res;
-	bool creating;
-	bool destroying; /* an edera_zone_destroy in flight */
-	bool exited;
+	enum ed_zone_state state;
+	unsigned int refs; /* requests in flight that point here (ed_zone_ref) */
 	edera_zone_exit_cb exit_cb;
 	void *exit_data;
 	bool exit_undelivered;        /* it exited before its callback was set */
 	int exit_reason;              /* then: why */
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
+	bool served_console;          /* the library serves its console (not xenconsoled) */
+	struct ed_dev_plan *dev_plan; /* devices asked for at creation (xenbus/zone.c) */
 	edera_device *devices;        /* attached or being attached */
 	edera_device *dead_devices;   /* lost with the zone, the caller's handles */
 	/* run-time resources (resize.c, share.c) */
@@ -40,6 +51,21 @@ struct edera_zone {
 
 bool ed_zone_running(const edera_zone *zone);
 
+/* A zone has stopped (or is going): its exit handled, a destroy in
+ * flight, or its handle freed. */
+static inline bool ed_zone_stopped(const edera_zone *z)
+{
+	return z->state >= ED_ZS_STOPPED;
+}
+
+/* Hold a handle across a request or a caller's callback: it stays
+ * readable (its state FREED once freed meanwhile) until ed_zone_unref. */
+static inline void ed_zone_ref(edera_zone *z)
+{
+	z->refs++;
+}
+void ed_zone_unref(edera_zone *z);
+
 /* What Xen's own maximum of a domain says its target is: the builder and
  * every resize set it to the target plus the slack (so a guest cannot hold
  * more than it was asked to); a zone's ceiling is kept apart, in
@@ -50,14 +76,13 @@ static inline uint64_t ed_zone_xen_max_less_slack(const xc_dominfo_t *di)
 	                                              : di->max_memkb;
 }
 
-/* resize.c: end pending memory and vCPU requests (the zone stopped, or its
- * handle goes) with EDERA_ECANCELED. */
-void ed_resize_zone_gone(edera_zone *zone);
-
-/* share.c: the zone went away: unmap, revoke and unbind what is left (the
- * handles stay, dead).  ed_share_zone_free also frees the handles. */
-void ed_share_zone_gone(edera_zone *zone);
-void ed_share_zone_free(edera_zone *zone);
+/* zone.c: what a part that keeps the zone's struct opaque reads (also
+ * declared by console/console.h and xenbus/xenbus.h). */
+struct ed_console *ed_zone_console(edera_zone *zone);
+edera_device **ed_zone_devices(edera_zone *zone);
+edera_device **ed_zone_dead_devices(edera_zone *zone);
+uint32_t ed_zone_domid(const edera_zone *zone);
+edera_ctx *ed_zone_ctx(const edera_zone *zone);
 
 /* Free the context's zone handles (the zones keep running). */
 void ed_zones_fini(edera_ctx *ctx);

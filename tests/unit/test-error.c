@@ -5,6 +5,7 @@
 
 #include <edera/edera.h>
 
+#include "internal.h"
 #include "suites.h"
 
 static const int all_codes[] = {
@@ -67,6 +68,66 @@ START_TEST(version_consistent)
 }
 END_TEST
 
+/* A saved error survives later ones and comes back whole. */
+START_TEST(saved_error_restored)
+{
+	struct ed_err e;
+
+	ed_error(EDERA_ENODEV, "first: %s", "the disk is gone");
+	ed_error_save(&e);
+	ed_error(EDERA_EIO, "a later failure");
+	ck_assert_int_eq(ed_error_restore(&e), EDERA_ENODEV);
+	ck_assert_int_eq(edera_last_error_code(), EDERA_ENODEV);
+	ck_assert_str_eq(edera_last_error(), "first: the disk is gone");
+	ed_error(EDERA_EIO, "the message");
+	ed_error_save_code(&e, EDERA_ETIMEDOUT);
+	ck_assert_int_eq(ed_error_restore(&e), EDERA_ETIMEDOUT);
+	ck_assert_str_eq(edera_last_error(), "the message");
+}
+END_TEST
+
+static int gather_calls;
+
+static void gather_done(struct ed_gather *g)
+{
+	gather_calls++;
+}
+
+/* The gather keeps the first failure with its message, settles once, and
+ * only after the hold is released. */
+START_TEST(gather_first_failure)
+{
+	struct ed_gather g;
+
+	ed_gather_start(&g, NULL);
+	ed_gather_issued(&g, 0);
+	ed_gather_issued(&g, 0);
+	ed_gather_issued(&g, 0);
+	ck_assert(!ed_gather_settle(&g, 0));
+	ed_error(EDERA_EACCES, "denied: %d", 1);
+	ck_assert(!ed_gather_settle(&g, EDERA_EACCES));
+	ed_error(EDERA_EIO, "second failure");
+	ck_assert(!ed_gather_settle(&g, EDERA_EIO));
+	ck_assert(ed_gather_settle(&g, 0)); /* the hold, last */
+	ck_assert_int_eq(g.status, EDERA_EACCES);
+	ck_assert_int_eq(ed_error_restore(&g.err), EDERA_EACCES);
+	ck_assert_str_eq(edera_last_error(), "denied: 1");
+
+	/* a request that could not be sent counts as the failure */
+	gather_calls = 0;
+	ed_gather_start(&g, gather_done);
+	ed_error(EDERA_ENOMEM, "out of memory");
+	ed_gather_issued(&g, EDERA_ENOMEM);
+	ed_gather_issued(&g, 0);
+	ck_assert(!ed_gather_settle(&g, 0));
+	ck_assert_int_eq(gather_calls, 0);
+	ck_assert(!ed_gather_settle(&g, 0)); /* DONE ran instead */
+	ck_assert_int_eq(gather_calls, 1);
+	ck_assert_int_eq(g.status, EDERA_ENOMEM);
+	ck_assert_str_eq(g.err.msg, "out of memory");
+}
+END_TEST
+
 Suite *error_suite(void)
 {
 	Suite *s = suite_create("error");
@@ -76,6 +137,8 @@ Suite *error_suite(void)
 	tcase_add_test(tc, every_code_named_and_described);
 	tcase_add_test(tc, unknown_code);
 	tcase_add_test(tc, version_consistent);
+	tcase_add_test(tc, saved_error_restored);
+	tcase_add_test(tc, gather_first_failure);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,76 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* The per-zone subsystems the zone layer runs (see zone/part.h), in the
+ * order their hooks run: the console first (served before the guest runs,
+ * drained before anything else of a stopped zone goes), then devices,
+ * shared pages and event channels, and the run-time resources. */
+#include "config.h"
+
+#include "zone/part.h"
+
+extern const struct ed_zone_part ed_console_part;
+extern const struct ed_zone_part ed_devices_part;
+extern const struct ed_zone_part ed_share_part;
+extern const struct ed_zone_part ed_resize_part;
+
+const struct ed_zone_part *const ed_zone_parts[] = {
+	&ed_console_part,
+	&ed_devices_part,
+	&ed_share_part,
+	&ed_resize_part,
+	NULL,
+};
+
+int ed_parts_prepare(edera_zone *z, const edera_zone_config *cfg)
+{
+	for (size_t i = 0; ed_zone_parts[i]; i++) {
+		int rc = ed_zone_parts[i]->prepare ? ed_zone_parts[i]->prepare(z, cfg) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ed_parts_attach(edera_zone *z, struct ed_gather *g)
+{
+	for (size_t i = 0; ed_zone_parts[i]; i++) {
+		int rc = ed_zone_parts[i]->attach ? ed_zone_parts[i]->attach(z, g) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ed_parts_connect(edera_zone *z, struct ed_gather *g)
+{
+	for (size_t i = 0; ed_zone_parts[i]; i++) {
+		int rc = ed_zone_parts[i]->connect ? ed_zone_parts[i]->connect(z, g) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int ed_parts_adopt(edera_zone *z)
+{
+	for (size_t i = 0; ed_zone_parts[i]; i++) {
+		int rc = ed_zone_parts[i]->adopt ? ed_zone_parts[i]->adopt(z) : 0;
+
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+void ed_parts_free(edera_zone *z)
+{
+	size_t n = 0;
+
+	while (ed_zone_parts[n])
+		n++;
+	while (n-- > 0)
+		if (ed_zone_parts[n]->free)
+			ed_zone_parts[n]->free(z);
+}

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The in-process console backend of one zone (see include/edera/console.h).
- * zone.c owns it: created with the zone, connected once the domain exists,
- * disconnected when it stops, freed with the handle. */
+ * part.c ties it to its zone's life: created with the zone, connected
+ * once the domain exists, disconnected when it stops, freed with the
+ * handle. */
 #ifndef EDERA_CONSOLE_BACKEND_H
 #define EDERA_CONSOLE_BACKEND_H
 

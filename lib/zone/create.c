@@ -93,11 +93,11 @@ static unsigned long long proc_start(long pid)
  * process is alive only if its creation is here (a context closed on the
  * caller's loop may leave the record of one that ended). */
 struct live {
-	struct live *next;
+	struct ed_link link;
 	char uuid[37];
 };
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct live *live_head;
+static struct ed_list live_set;
 
 static int live_add(const char *uuid)
 {
@@ -107,23 +107,23 @@ static int live_add(const char *uuid)
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	snprintf(l->uuid, sizeof(l->uuid), "%s", uuid);
 	pthread_mutex_lock(&live_mu);
-	l->next = live_head;
-	live_head = l;
+	ed_list_push_front(&live_set, &l->link);
 	pthread_mutex_unlock(&live_mu);
 	return 0;
 }
 
 static void live_del(const char *uuid)
 {
-	struct live **pp, *gone = NULL;
+	struct live *gone = NULL;
 
 	pthread_mutex_lock(&live_mu);
-	for (pp = &live_head; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->uuid, uuid) == 0) {
-			gone = *pp;
-			*pp = gone->next;
+	ED_LIST_EACH(l, &live_set, struct live, link)
+		if (strcmp(l->uuid, uuid) == 0) {
+			gone = l;
 			break;
 		}
+	if (gone)
+		ed_list_remove(&live_set, &gone->link);
 	pthread_mutex_unlock(&live_mu);
 	free(gone);
 }
@@ -133,8 +133,9 @@ static bool live_has(const char *uuid)
 	bool found = false;
 
 	pthread_mutex_lock(&live_mu);
-	for (struct live *l = live_head; l && !found; l = l->next)
-		found = strcasecmp(l->uuid, uuid) == 0;
+	ED_LIST_EACH(l, &live_set, struct live, link)
+		if ((found = strcasecmp(l->uuid, uuid) == 0))
+			break;
 	pthread_mutex_unlock(&live_mu);
 	return found;
 }

@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "builder/pv.h"
+#include "list.h"
 #include "edera/device.h"
 #include "edera/share.h"
 #include "edera/xenstore.h"
@@ -21,7 +22,7 @@ enum ed_zone_state {
 };
 
 struct edera_zone {
-	struct edera_zone *prev, *next;
+	struct ed_link link; /* in ctx->zones */
 	edera_ctx *ctx;
 	char *name;
 	uint8_t uuid[16];
@@ -45,8 +46,8 @@ struct edera_zone {
 	uint64_t ceiling_kib;         /* max_memory at creation (memory/static-max) */
 	uint32_t vcpus_target;
 	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
-	struct edera_share *shares;
-	struct edera_evtchn *channels;
+	struct ed_list shares;   /* edera_share (share.c) */
+	struct ed_list channels; /* edera_evtchn (share.c) */
 };
 
 bool ed_zone_running(const edera_zone *zone);
@@ -60,6 +61,9 @@ static inline bool ed_zone_stopped(const edera_zone *z)
 
 /* Hold a handle across a request or a caller's callback: it stays
  * readable (its state FREED once freed meanwhile) until ed_zone_unref. */
+/* The zones of a context, newest first. */
+#define ED_ZONES_EACH(z, ctx) ED_LIST_EACH(z, &(ctx)->zones, edera_zone, link)
+
 static inline void ed_zone_ref(edera_zone *z)
 {
 	z->refs++;

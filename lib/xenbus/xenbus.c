@@ -859,18 +859,38 @@ static int new_device(edera_zone *zone, const struct ed_xb_kind *kind, const cha
 static int attach(edera_device *d, int rc, unsigned int timeout_ms, edera_device_cb cb,
                   void *data);
 
+int ed_xb_attach_kind(edera_zone *zone, const struct ed_xb_kind *kind, ed_xb_prepare_fn prepare,
+                      const void *arg, bool wait_frontend, unsigned int timeout_ms,
+                      edera_device_cb cb, void *data)
+{
+	edera_device *d;
+	int rc = new_device(zone, kind, NULL, &d);
+
+	if (rc < 0)
+		return rc;
+	d->wait_frontend = wait_frontend;
+	return attach(d, prepare(d, arg), timeout_ms, cb, data);
+}
+
+static int prepare_disk(edera_device *d, const void *cfg)
+{
+	return ed_vbd_prepare(d, cfg);
+}
+
+static int prepare_nic(edera_device *d, const void *cfg)
+{
+	return ed_vif_prepare(d, cfg);
+}
+
 int ed_xb_attach_early(edera_zone *zone, const edera_disk_config *disk,
                        const edera_nic_config *nic, unsigned int timeout_ms, edera_device_cb cb,
                        void *data)
 {
-	edera_device *d;
-	int rc = new_device(zone, disk ? &ed_vbd_kind : &ed_vif_kind, NULL, &d);
-
-	if (rc < 0)
-		return rc;
-	d->wait_frontend = false;
-	return attach(d, disk ? ed_vbd_prepare(d, disk) : ed_vif_prepare(d, nic), timeout_ms, cb,
-	              data);
+	if (disk)
+		return ed_xb_attach_kind(zone, &ed_vbd_kind, prepare_disk, disk, false, timeout_ms,
+		                         cb, data);
+	return ed_xb_attach_kind(zone, &ed_vif_kind, prepare_nic, nic, false, timeout_ms, cb,
+	                         data);
 }
 
 int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data)

@@ -94,6 +94,16 @@ int ed_xb_attach_early(edera_zone *zone, const edera_disk_config *disk,
                        void *data);
 int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data);
 
+/* The engine's one way in for a device of any KIND (ed_xb_attach_early
+ * uses it; so do the unit tests, with a kind of their own): PREPARE(d, ARG)
+ * chooses d->id and fills d->priv (or fails with nothing held, and so does
+ * this call); with WAIT_FRONTEND, CB runs once the guest has connected the
+ * device, otherwise once the backend is ready.  No check that ZONE runs. */
+typedef int (*ed_xb_prepare_fn)(edera_device *d, const void *arg);
+int ed_xb_attach_kind(edera_zone *zone, const struct ed_xb_kind *kind, ed_xb_prepare_fn prepare,
+                      const void *arg, bool wait_frontend, unsigned int timeout_ms,
+                      edera_device_cb cb, void *data);
+
 /* The zone is gone (exited or destroyed): its devices leave it, and remove
  * the backends' nodes and release their host side in the background. */
 void ed_xb_zone_gone(edera_zone *zone, const void *quiet);

@@ -72,6 +72,10 @@ struct fake {
 	bool hold_commits;     /* a commit waits for fake_release_commit */
 	bool holding;          /* and one does */
 	struct ed_xs_hdr held; /* its request */
+	const char *hold_read; /* a read of this path waits for fake_release_read */
+	char held_path[256];
+	struct ed_xs_hdr held_read;
+	bool holding_read;
 	/* what a test counts */
 	int starts, commits, conflicts, aborts;
 };
@@ -434,6 +438,13 @@ static int on_request(const struct ed_xs_hdr *h, const char *payload, void *arg)
 	case XS_WATCH:
 	case XS_UNWATCH: handle_watch(f, h, path, rest); return 0;
 	case XS_READ:
+		if (f->hold_read && strcmp(path, f->hold_read) == 0 && !f->holding_read) {
+			snprintf(f->held_path, sizeof(f->held_path), "%s", path);
+			f->held_read = *h;
+			f->holding_read = true;
+			return 0;
+		}
+		/* fall through */
 	case XS_DIRECTORY: handle_read(f, h, t ? &t->st : &f->st, path); return 0;
 	case XS_SET_PERMS: {
 		/* "n7\0r0\0" kept as "n7,r0" */
@@ -504,6 +515,15 @@ static void fake_release_commit(struct fake *f)
 	f->holding = false;
 	f->hold_commits = false;
 	txn_end(f, &f->held, t, true);
+}
+
+/* The read held answered now, from the store as it is. */
+static void fake_release_read(struct fake *f)
+{
+	ck_assert(f->holding_read);
+	f->holding_read = false;
+	f->hold_read = NULL;
+	handle_read(f, &f->held_read, &f->st, f->held_path);
 }
 
 /* ---- the fixture: a loop, a context on the fake, a zone ------------------------------- */
@@ -1158,6 +1178,56 @@ START_TEST(zone_gone_while_writing_conflicted)
 }
 END_TEST
 
+/* The attach deadline ends while the nodes' transaction is out: the
+ * engine waits for its end, then removes what it wrote.  (The message
+ * names the guest, whatever was late: so it is today.) */
+START_TEST(deadline_while_writing)
+{
+	struct fx *f = fx_new();
+	struct fake_dev fd = {0};
+	struct res a = {0};
+
+	f->fs.hold_commits = true;
+	attach(f, &fd, true, 100, &a);
+	run_for(f, 150);
+	ck_assert(f->fs.holding);
+	ck_assert_int_eq(a.calls, 0);
+	fake_release_commit(&f->fs);
+	RUN_UNTIL(f, a.calls == 1);
+	assert_failed_clean(f, &fd, &a, EDERA_ETIMEDOUT,
+	                    "zone 'zt': fake device 3: the guest did not connect it in time "
+	                    "(frontend state 0, backend state 0)");
+	fx_done(f);
+}
+END_TEST
+
+/* The deadline ends while a refusal's reason is being read: the timeout
+ * is what the attach reports, and the read's late answer changes nothing.
+ * (The message says the host side did not appear: so it is today.) */
+START_TEST(deadline_while_reading_refusal)
+{
+	struct fx *f = fx_new();
+	struct fake_dev fd = {0};
+	struct res a = {0};
+
+	attach(f, &fd, true, 150, &a);
+	RUN_UNTIL(f, f->fs.nwatch == 2);
+	f->fs.hold_read = ERR "/error";
+	fs_write(f, BE "/state", "5");
+	RUN_UNTIL(f, f->fs.holding_read);
+	run_for(f, 200);
+	ck_assert_int_eq(a.calls, 0); /* the removal waits for the read */
+	ck_assert(!fs_has(f, BE));
+	fake_release_read(&f->fs);
+	RUN_UNTIL(f, a.calls == 1);
+	assert_failed_clean(f, &fd, &a, EDERA_ETIMEDOUT,
+	                    "zone 'zt': fake device 3: its host side did not appear in time "
+	                    "(frontend state 1, backend state 5)");
+	ck_assert_int_eq(fd.plumbs, 0);
+	fx_done(f);
+}
+END_TEST
+
 /* A commit that conflicts once is run again and the device attaches. */
 START_TEST(commit_conflict_retried)
 {
@@ -1343,6 +1413,8 @@ Suite *xenbus_suite(void)
 	tcase_add_test(tc, zone_gone_while_writing);
 	tcase_add_test(tc, zone_gone_while_writing_conflicted);
 	tcase_add_test(tc, commit_conflict_retried);
+	tcase_add_test(tc, deadline_while_writing);
+	tcase_add_test(tc, deadline_while_reading_refusal);
 	tcase_add_test(tc, garbage_state_then_deadline);
 	tcase_add_test(tc, lax_state_parsing);
 	tcase_add_test(tc, zone_gone_when_attached);

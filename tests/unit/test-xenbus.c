@@ -665,6 +665,7 @@ static void fx_done(struct fx *f)
 /* ---- a device kind the test controls --------------------------------------------------- */
 
 struct fake_dev {
+	int prepare_rc;   /* prepare fails with this */
 	int plumb_eagain; /* plumb answers EDERA_EAGAIN this many times; < 0: always */
 	int plumb_rc;     /* and then this */
 	int plumbs, releases, gones, frees;
@@ -709,13 +710,13 @@ static void fk_free(edera_device *d)
 }
 
 static const struct ed_xb_kind fake_kind = {
-        .name = "fake",
-        .kind = EDERA_DEVICE_DISK,
-        .write = fk_write,
-        .plumb = fk_plumb,
-        .release = fk_release,
-        .gone = fk_gone,
-        .free = fk_free,
+	.name = "fake",
+	.kind = EDERA_DEVICE_DISK,
+	.write = fk_write,
+	.plumb = fk_plumb,
+	.release = fk_release,
+	.gone = fk_gone,
+	.free = fk_free,
 };
 
 static int fk_prepare(edera_device *d, const void *arg)
@@ -726,6 +727,8 @@ static int fk_prepare(edera_device *d, const void *arg)
 	d->priv = fd;
 	snprintf(d->host_name, sizeof(d->host_name), "fake%u.%u", d->domid, d->id);
 	fd->dev = d;
+	if (fd->prepare_rc < 0)
+		return ed_error(fd->prepare_rc, "fake: no such image");
 	return 0;
 }
 
@@ -1252,6 +1255,29 @@ START_TEST(commit_conflict_retried)
 }
 END_TEST
 
+/* The kind cannot prepare the device: the call fails, no callback, the
+ * kind's part freed, nothing written (and the handle freed: valgrind). */
+START_TEST(prepare_fails)
+{
+	struct fx *f = fx_new();
+	struct fake_dev fd = { .prepare_rc = EDERA_ENOENT };
+	struct res a = { 0 };
+
+	ck_assert_int_eq(ed_xb_attach_kind(f->zone, &fake_kind, fk_prepare, &fd, true, 2000,
+	                                   on_attached, &a),
+	                 EDERA_ENOENT);
+	ck_assert_str_eq(edera_last_error(), "fake: no such image");
+	ck_assert_int_eq(fd.frees, 1);
+	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	run_for(f, 20);
+	ck_assert_int_eq(a.calls, 0);
+	ck_assert_int_eq(fd.plumbs + fd.releases + fd.gones, 0);
+	ck_assert_int_eq(f->fs.starts, 0);
+	assert_store_clean(f);
+	fx_done(f);
+}
+END_TEST
+
 /* Hostile states: text that is no state reads as Unknown (0), and the
  * deadline still ends the attach. */
 START_TEST(garbage_state_then_deadline)
@@ -1415,6 +1441,7 @@ Suite *xenbus_suite(void)
 	tcase_add_test(tc, commit_conflict_retried);
 	tcase_add_test(tc, deadline_while_writing);
 	tcase_add_test(tc, deadline_while_reading_refusal);
+	tcase_add_test(tc, prepare_fails);
 	tcase_add_test(tc, garbage_state_then_deadline);
 	tcase_add_test(tc, lax_state_parsing);
 	tcase_add_test(tc, zone_gone_when_attached);

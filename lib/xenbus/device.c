@@ -192,7 +192,7 @@ static void sync_detached(edera_ctx *ctx, int status, void *data)
 
 int edera_device_detach_sync(edera_device *d, unsigned int timeout_ms)
 {
-	struct ed_sync s = {0};
+	struct ed_sync s = { 0 };
 	edera_ctx *ctx;
 	int rc;
 

@@ -277,8 +277,8 @@ static void writer_perms(struct ed_xb_writer *w, bool backend)
 {
 	uint32_t g = w->d->domid;
 	/* Each end owns its directory; the other end reads it. */
-	edera_xs_perm fe[2] = {{g, EDERA_XS_PERM_NONE}, {0, EDERA_XS_PERM_READ}};
-	edera_xs_perm be[2] = {{0, EDERA_XS_PERM_NONE}, {g, EDERA_XS_PERM_READ}};
+	edera_xs_perm fe[2] = { { g, EDERA_XS_PERM_NONE }, { 0, EDERA_XS_PERM_READ } };
+	edera_xs_perm be[2] = { { 0, EDERA_XS_PERM_NONE }, { g, EDERA_XS_PERM_READ } };
 	int rc = edera_xs_set_perms(w->d->ctx, w->txn, backend ? w->d->be : w->d->fe,
 	                            backend ? be : fe, 2, writer_settled, w);
 

@@ -240,7 +240,7 @@ static void send_msg(struct fake *f, uint32_t type, uint32_t id, uint32_t tx, co
                      size_t len)
 {
 	char buf[16 + XENSTORE_PAYLOAD_MAX];
-	uint32_t hdr[4] = {type, id, tx, (uint32_t)len};
+	uint32_t hdr[4] = { type, id, tx, (uint32_t)len };
 
 	ck_assert_uint_le(len, XENSTORE_PAYLOAD_MAX);
 	memcpy(buf, hdr, 16);
@@ -764,13 +764,26 @@ static void attach(struct fx *f, struct fake_dev *fd, bool wait_frontend, unsign
 	                 0);
 }
 
+/* Attach, and wait until the engine follows both ends' states. */
+static void attach_watched(struct fx *f, struct fake_dev *fd, bool wait_frontend,
+                           unsigned int ms, struct res *r)
+{
+	attach(f, fd, wait_frontend, ms, r);
+	RUN_UNTIL(f, f->fs.nwatch == 2);
+}
+
+/* The backend shows STATE; wait for the engine's plumbing to be done. */
+static void backend_ready(struct fx *f, const char *state)
+{
+	fs_write(f, BE "/state", state);
+	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+}
+
 /* Attach and play both ends to Connected. */
 static void attach_connected(struct fx *f, struct fake_dev *fd, struct res *r)
 {
-	attach(f, fd, true, 2000, r);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
-	fs_write(f, BE "/state", "2");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	attach_watched(f, fd, true, 2000, r);
+	backend_ready(f, "2");
 	fs_write(f, BE "/state", "4");
 	fs_write(f, FE "/state", "4");
 	RUN_UNTIL(f, r->calls == 1);
@@ -803,11 +816,10 @@ static void assert_failed_clean(struct fx *f, struct fake_dev *fd, struct res *r
 START_TEST(attach_then_detach)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, d = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, d = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 2000, &a);
 	ck_assert_str_eq(fs_value(f, FE "/backend"), BE);
 	ck_assert_str_eq(fs_value(f, FE "/backend-id"), "0");
 	ck_assert_str_eq(fs_value(f, FE "/state"), "1");
@@ -825,8 +837,7 @@ START_TEST(attach_then_detach)
 	run_for(f, 20);
 	ck_assert_int_eq(fd.plumbs, 0);
 
-	fs_write(f, BE "/state", "2");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	backend_ready(f, "2");
 	ck_assert_str_eq(fs_value(f, BE "/hotplug-status"), "connected");
 	ck_assert_int_eq(fd.plumbs, 1);
 	fs_write(f, BE "/state", "4");
@@ -876,11 +887,10 @@ END_TEST
 START_TEST(backend_skips_initwait)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 2000, &a);
 	fs_write(f, BE "/state", "2");
 	fs_write(f, BE "/state", "4"); /* before the engine reads the 2 */
 	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
@@ -907,11 +917,10 @@ END_TEST
 START_TEST(backend_refuses)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 2000, &a);
 	fs_write(f, ERR "/error", "2 opening /img: no such file");
 	fs_write(f, BE "/state", "5");
 	RUN_UNTIL(f, fd.frees == 1);
@@ -937,8 +946,8 @@ END_TEST
 START_TEST(backend_never_probes)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 	uint64_t t0 = uv_now(&f->loop);
 
 	attach(f, &fd, true, 150, &a);
@@ -955,11 +964,10 @@ END_TEST
 START_TEST(host_side_never_appears)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {.plumb_eagain = -1};
-	struct res a = {0};
+	struct fake_dev fd = { .plumb_eagain = -1 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 200, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 200, &a);
 	fs_write(f, BE "/state", "2");
 	RUN_UNTIL(f, a.calls == 1);
 	ck_assert_int_ge(fd.plumbs, 3); /* retried, every 20 ms */
@@ -974,13 +982,11 @@ END_TEST
 START_TEST(host_side_appears_late)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {.plumb_eagain = 2};
-	struct res a = {0};
+	struct fake_dev fd = { .plumb_eagain = 2 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
-	fs_write(f, BE "/state", "2");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	attach_watched(f, &fd, true, 2000, &a);
+	backend_ready(f, "2");
 	ck_assert_int_eq(fd.plumbs, 3);
 	fs_write(f, BE "/state", "4");
 	fs_write(f, FE "/state", "4");
@@ -995,11 +1001,10 @@ END_TEST
 START_TEST(plumbing_fails)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {.plumb_rc = EDERA_ENODEV};
-	struct res a = {0};
+	struct fake_dev fd = { .plumb_rc = EDERA_ENODEV };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 2000, &a);
 	fs_write(f, BE "/state", "2");
 	RUN_UNTIL(f, a.calls == 1);
 	assert_failed_clean(f, &fd, &a, EDERA_ENODEV, "fake: the host side broke");
@@ -1011,13 +1016,11 @@ END_TEST
 START_TEST(guest_never_connects)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 200, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
-	fs_write(f, BE "/state", "2");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	attach_watched(f, &fd, true, 200, &a);
+	backend_ready(f, "2");
 	fs_write(f, BE "/state", "4");
 	RUN_UNTIL(f, a.calls == 1);
 	assert_failed_clean(f, &fd, &a, EDERA_ETIMEDOUT,
@@ -1031,13 +1034,11 @@ END_TEST
 START_TEST(guest_closes_while_connecting)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
-	fs_write(f, BE "/state", "2");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	attach_watched(f, &fd, true, 2000, &a);
+	backend_ready(f, "2");
 	fs_write(f, BE "/state", "4");
 	fs_write(f, FE "/state", "5");
 	RUN_UNTIL(f, a.calls == 1);
@@ -1053,11 +1054,10 @@ END_TEST
 START_TEST(early_then_await)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, w = {0}, w2 = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, w = { 0 }, w2 = { 0 };
 
-	attach(f, &fd, false, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, false, 2000, &a);
 	fs_write(f, BE "/state", "2");
 	RUN_UNTIL(f, a.calls == 1);
 	ck_assert_int_eq(a.status, 0);
@@ -1085,11 +1085,10 @@ END_TEST
 START_TEST(await_times_out)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, w = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, w = { 0 };
 
-	attach(f, &fd, false, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, false, 2000, &a);
 	fs_write(f, BE "/state", "4");
 	RUN_UNTIL(f, a.calls == 1);
 	ck_assert_int_eq(a.status, 0);
@@ -1108,8 +1107,8 @@ END_TEST
 START_TEST(detach_backend_never_closes)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, d = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, d = { 0 };
 	uint64_t t0;
 
 	attach_connected(f, &fd, &a);
@@ -1133,8 +1132,8 @@ END_TEST
 START_TEST(zone_gone_while_writing)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
 	f->fs.hold_commits = true;
 	attach(f, &fd, true, 2000, &a);
@@ -1161,8 +1160,8 @@ END_TEST
 START_TEST(zone_gone_while_writing_conflicted)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
 	f->fs.hold_commits = true;
 	f->fs.fail_commits = 1;
@@ -1187,8 +1186,8 @@ END_TEST
 START_TEST(deadline_while_writing)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
 	f->fs.hold_commits = true;
 	attach(f, &fd, true, 100, &a);
@@ -1210,11 +1209,10 @@ END_TEST
 START_TEST(deadline_while_reading_refusal)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 150, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 150, &a);
 	f->fs.hold_read = ERR "/error";
 	fs_write(f, BE "/state", "5");
 	RUN_UNTIL(f, f->fs.holding_read);
@@ -1235,8 +1233,8 @@ END_TEST
 START_TEST(commit_conflict_retried)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, d = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, d = { 0 };
 
 	f->fs.fail_commits = 1;
 	attach_connected(f, &fd, &a);
@@ -1283,14 +1281,13 @@ END_TEST
 START_TEST(garbage_state_then_deadline)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 	char *huge = malloc(3001);
 
 	memset(huge, '9', 3000);
 	huge[3000] = '\0';
-	attach(f, &fd, true, 200, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 200, &a);
 	fs_write(f, BE "/state", huge);
 	fs_write(f, FE "/state", "connected");
 	run_for(f, 30);
@@ -1311,21 +1308,18 @@ END_TEST
 START_TEST(lax_state_parsing)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0}, fd2 = {0};
-	struct res a = {0}, a2 = {0};
+	struct fake_dev fd = { 0 }, fd2 = { 0 };
+	struct res a = { 0 }, a2 = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
-	fs_write(f, BE "/state", "2xy");
-	RUN_UNTIL(f, fs_has(f, BE "/hotplug-status"));
+	attach_watched(f, &fd, true, 2000, &a);
+	backend_ready(f, "2xy");
 	ck_assert_int_eq(fd.plumbs, 1);
 	ed_xb_zone_forget(f->zone);
 	RUN_UNTIL(f, a.calls == 1);
 	assert_failed_clean(f, &fd, &a, EDERA_ECANCELED,
 	                    "zone 'zt': fake device 3: the context was closed");
 
-	attach(f, &fd2, true, 2000, &a2);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd2, true, 2000, &a2);
 	fs_write(f, BE "/state", "99");
 	RUN_UNTIL(f, a2.calls == 1);
 	assert_failed_clean(f, &fd2, &a2, EDERA_EIO,
@@ -1339,8 +1333,8 @@ END_TEST
 START_TEST(zone_gone_when_attached)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0}, d = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 }, d = { 0 };
 
 	attach_connected(f, &fd, &a);
 	ed_xb_zone_gone(f->zone, NULL);
@@ -1367,11 +1361,10 @@ END_TEST
 START_TEST(zone_gone_quiet)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 
-	attach(f, &fd, true, 2000, &a);
-	RUN_UNTIL(f, f->fs.nwatch == 2);
+	attach_watched(f, &fd, true, 2000, &a);
 	ed_xb_zone_gone(f->zone, &a);
 	RUN_UNTIL(f, fd.frees == 1);
 	run_for(f, 20);
@@ -1389,8 +1382,8 @@ END_TEST
 START_TEST(zone_forget_keeps_device)
 {
 	struct fx *f = fx_new();
-	struct fake_dev fd = {0};
-	struct res a = {0};
+	struct fake_dev fd = { 0 };
+	struct res a = { 0 };
 	char *before;
 
 	attach_connected(f, &fd, &a);

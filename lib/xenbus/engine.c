@@ -101,6 +101,8 @@ int ed_xb_device_new(edera_zone *zone, const struct ed_xb_kind *kind, edera_devi
 
 /* ---- state watches ------------------------------------------------------------------------ */
 
+static void step(edera_device *d);
+
 struct state_read {
 	edera_device *d;
 	bool backend;
@@ -130,14 +132,14 @@ static void state_read(edera_ctx *ctx, int status, const char *value, size_t len
 	else
 		d->fe_state = st;
 	if (!again) {
-		ed_xb_step(d);
+		step(d);
 		return;
 	}
 	/* Changed again while this read was out: one more read covers every
 	 * change made meanwhile, however many.  Held across the step, which
 	 * may tear the device down. */
 	d->refs++;
-	ed_xb_step(d);
+	step(d);
 	if (!ed_xb_settled(d))
 		state_changed(ctx, 0, d, backend, NULL);
 }
@@ -185,7 +187,7 @@ static void state_changed(edera_ctx *ctx, int status, void *data, bool backend, 
 	}
 }
 
-void ed_xb_look(edera_device *d, bool backend)
+static void look(edera_device *d, bool backend)
 {
 	state_changed(d->ctx, 0, d, backend, NULL);
 }
@@ -213,7 +215,7 @@ static const char *late(enum ed_xb_phase p)
 	}
 }
 
-void ed_xb_attach_timeout(uv_timer_t *t)
+static void attach_timeout(uv_timer_t *t)
 {
 	edera_device *d = ed_container_of(t, edera_device, deadline);
 
@@ -362,7 +364,7 @@ static int start_attach(edera_device *d, unsigned int timeout_ms, edera_device_c
 	         d->id);
 	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/%s/%u/%u", d->kind->name, d->domid,
 	         d->id);
-	uv_timer_start(&d->deadline, ed_xb_attach_timeout, timeout_ms ? timeout_ms : 30000, 0);
+	uv_timer_start(&d->deadline, attach_timeout, timeout_ms ? timeout_ms : 30000, 0);
 	rc = edera_xs_transaction(d->ctx, nodes_body, nodes_written, d);
 	if (rc < 0) {
 		uv_timer_stop(&d->deadline);
@@ -437,7 +439,7 @@ static void hotplug_written(edera_ctx *ctx, int status, void *data)
 		return;
 	}
 	ed_xb_set_phase(d, ED_XB_FRONTEND);
-	ed_xb_step(d);
+	step(d);
 }
 
 static void plumb_retry(uv_timer_t *t)
@@ -503,20 +505,20 @@ int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, vo
 {
 	if (d->phase != ED_XB_CONNECTED)
 		return ed_error(EDERA_EBUSY, "%s device %u is not attached", d->kind->name, d->id);
-	uv_timer_start(&d->deadline, ed_xb_attach_timeout, timeout_ms ? timeout_ms : 30000, 0);
+	uv_timer_start(&d->deadline, attach_timeout, timeout_ms ? timeout_ms : 30000, 0);
 	d->wait_frontend = true;
 	d->attach_cb = cb;
 	d->attach_data = data;
 	ed_xb_set_phase(d, ED_XB_FRONTEND);
 	/* the states may be there already: look again now */
-	ed_xb_look(d, false);
-	ed_xb_look(d, true);
+	look(d, false);
+	look(d, true);
 	return 0;
 }
 
 /* ---- what a state change does, phase by phase --------------------------------------------- */
 
-void ed_xb_step(edera_device *d)
+static void step(edera_device *d)
 {
 	switch (d->phase) {
 	case ED_XB_BACKEND: step_backend(d); break;

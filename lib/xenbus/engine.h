@@ -23,12 +23,6 @@ int ed_xb_device_new(edera_zone *zone, const struct ed_xb_kind *kind, edera_devi
  * gone, if it could not start. */
 int ed_xb_attach(edera_device *d, int rc, unsigned int timeout_ms, edera_device_cb cb, void *data);
 
-/* engine.c: react to the ends' states as they are now (after a watch
- * event's read); look at an end's state again (NULL path). */
-void ed_xb_step(edera_device *d);
-void ed_xb_look(edera_device *d, bool backend);
-void ed_xb_attach_timeout(uv_timer_t *t);
-
 /* teardown.c */
 /* CLOSING: the ends' states after a detach asked the backend to close. */
 void ed_xb_step_closing(edera_device *d);
@@ -46,7 +40,5 @@ bool ed_xb_settled(edera_device *d);
  * watches, the timers) and free D when the timers have closed, unless a
  * zone keeps its handle. */
 void ed_xb_maybe_free(edera_device *d);
-/* Take D off its zone's list. */
-void ed_xb_unlink(edera_device *d);
 
 #endif

@@ -24,7 +24,8 @@
 
 /* ---- lifetime ----------------------------------------------------------------------------- */
 
-void ed_xb_unlink(edera_device *d)
+/* Take D off its zone's list. */
+static void unlink_device(edera_device *d)
 {
 	if (!d->zone)
 		return;
@@ -304,7 +305,7 @@ static void finish(edera_device *d)
 
 	uv_timer_stop(&d->deadline);
 	uv_timer_stop(&d->poll);
-	ed_xb_unlink(d);
+	unlink_device(d);
 	d->attach_cb = NULL;
 	d->detach_cb = NULL;
 	if (acb) {
@@ -363,7 +364,7 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 	while (*list) {
 		edera_device *d = *list;
 
-		ed_xb_unlink(d);
+		unlink_device(d);
 		d->zone_gone = true;
 		if (quiet && d->attach_data == quiet)
 			d->attach_cb = NULL;
@@ -392,7 +393,7 @@ void ed_xb_zone_forget(edera_zone *zone)
 	while (*list) {
 		edera_device *d = *list;
 
-		ed_xb_unlink(d);
+		unlink_device(d);
 		if (d->phase < ED_XB_CONNECTED) {
 			/* an attach in flight: cancelled, its callback told */
 			ed_error(EDERA_ECANCELED, "zone '%s': %s device %u: the context was closed",

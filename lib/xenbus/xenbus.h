@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "edera/device.h"
 #include "edera/xenstore.h"
@@ -45,6 +46,22 @@ struct ed_xb_kind {
 	void (*free)(edera_device *d);
 };
 
+/* Where a device is, in this order (engine.c moves it, against a table of
+ * the moves allowed; it and teardown.c say what each phase does). */
+enum ed_xb_phase {
+	ED_XB_NEW,       /* made, and prepared by its kind */
+	ED_XB_WRITING,   /* both ends' nodes, in one transaction */
+	ED_XB_BACKEND,   /* waiting for dom0's backend driver (InitWait) */
+	ED_XB_REFUSED,   /* the backend closed instead: reading its reason */
+	ED_XB_PLUMB,     /* the kind's host-side work, then hotplug-status */
+	ED_XB_FRONTEND,  /* waiting for both ends to be Connected */
+	ED_XB_CONNECTED, /* attached */
+	ED_XB_CLOSING,   /* detaching: the backend told Closing */
+	ED_XB_REMOVING,  /* both ends' nodes being removed */
+	ED_XB_RELEASING, /* the host side released, waiting for it to go */
+	ED_XB_DONE,      /* finished: freed once nothing points here */
+};
+
 struct edera_device {
 	struct edera_device *next; /* the zone's devices */
 	edera_ctx *ctx;
@@ -57,14 +74,19 @@ struct edera_device {
 	char host_name[64];
 	char mac[18];
 	void *priv; /* the kind's */
-	/* where it is (P_* in xenbus.c) */
-	int phase;
+	enum ed_xb_phase phase; /* changed by ed_xb_set_phase only */
+	/* Its ends' states move it no more: its nodes are going, or its
+	 * handle was let go with the zone still running. */
+	bool muted;
 	int fe_state, be_state;
 	bool fe_reading, be_reading; /* a read of that end's state is out */
 	bool fe_dirty, be_dirty;     /* and it changed again meanwhile */
 	edera_xs_watch *fe_watch, *be_watch;
-	uv_timer_t *deadline; /* attach or detach timeout */
-	uv_timer_t *poll;     /* plumbing retries, waiting for the host side to go */
+	/* Initialised with the device, re-armed as it goes, closed at its
+	 * end: it is freed once both have closed. */
+	uv_timer_t deadline; /* attach or detach timeout */
+	uv_timer_t poll;     /* plumbing retries, waiting for the host side to go */
+	int timers_closed;
 	unsigned int polls;
 	int status;           /* the failure a teardown is for */
 	char msg[512];        /* and its message */
@@ -82,7 +104,7 @@ struct edera_device {
 	 * handle, so it stays (dead) on the zone handle's list until that is
 	 * freed (ed_xb_zone_free), whatever the teardown does meanwhile. */
 	bool keep;
-	bool priv_freed;              /* the kind's free ran */
+	bool released; /* done, everything let go but the memory (ed_xb_maybe_free) */
 	struct edera_device *dead_next;
 };
 
@@ -93,6 +115,16 @@ int ed_xb_attach_early(edera_zone *zone, const edera_disk_config *disk,
                        const edera_nic_config *nic, unsigned int timeout_ms, edera_device_cb cb,
                        void *data);
 int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data);
+
+/* The engine's one way in for a device of any KIND (ed_xb_attach_early
+ * uses it; so do the unit tests, with a kind of their own): PREPARE(d, ARG)
+ * chooses d->id and fills d->priv (or fails with nothing held, and so does
+ * this call); with WAIT_FRONTEND, CB runs once the guest has connected the
+ * device, otherwise once the backend is ready.  No check that ZONE runs. */
+typedef int (*ed_xb_prepare_fn)(edera_device *d, const void *arg);
+int ed_xb_attach_kind(edera_zone *zone, const struct ed_xb_kind *kind, ed_xb_prepare_fn prepare,
+                      const void *arg, bool wait_frontend, unsigned int timeout_ms,
+                      edera_device_cb cb, void *data);
 
 /* The zone is gone (exited or destroyed): its devices leave it, and remove
  * the backends' nodes and release their host side in the background. */

@@ -231,9 +231,10 @@ edera_device *edera_device_next(edera_zone *zone, edera_device *prev)
 
 	if (!zone)
 		return NULL;
-	d = prev ? prev->next : *ed_zone_devices(zone);
+	d = prev ? ed_list_next(prev, edera_device, link)
+	         : ed_list_first(ed_zone_devices(zone), edera_device, link);
 	/* only attached ones */
 	while (d && d->phase != ED_XB_CONNECTED)
-		d = d->next;
+		d = ed_list_next(d, edera_device, link);
 	return d;
 }

@@ -235,44 +235,17 @@ static void attach_timeout(uv_timer_t *t)
 
 /* ---- WRITING ----------------------------------------------------------------------------- */
 
-struct ed_xb_writer {
-	edera_device *d;
-	edera_xs_txn *txn;
-	int pending;
-	int status;
-};
-
-static void writer_settled(edera_ctx *ctx, int status, void *data)
-{
-	struct ed_xb_writer *w = data;
-
-	if (status < 0 && w->status == 0)
-		w->status = status;
-	if (--w->pending > 0)
-		return;
-	if (w->status < 0)
-		edera_xs_txn_abort(w->txn, w->status);
-	else
-		edera_xs_txn_commit(w->txn);
-	free(w);
-}
-
 void ed_xb_write(struct ed_xb_writer *w, bool backend, const char *rel, const char *fmt, ...)
 {
 	char path[192], v[512];
 	va_list ap;
-	int rc;
 
 	va_start(ap, fmt);
 	vsnprintf(v, sizeof(v), fmt, ap);
 	va_end(ap);
 	snprintf(path, sizeof(path), "%s%s%s", backend ? w->d->be : w->d->fe, rel ? "/" : "",
 	         rel ? rel : "");
-	rc = edera_xs_write(w->d->ctx, w->txn, path, v, strlen(v), writer_settled, w);
-	if (rc < 0 && w->status == 0)
-		w->status = rc;
-	else if (rc == 0)
-		w->pending++;
+	ed_xs_batch_write(&w->batch, path, "%s", v);
 }
 
 static void writer_perms(struct ed_xb_writer *w, bool backend)
@@ -281,32 +254,22 @@ static void writer_perms(struct ed_xb_writer *w, bool backend)
 	/* Each end owns its directory; the other end reads it. */
 	edera_xs_perm fe[2] = { { g, EDERA_XS_PERM_NONE }, { 0, EDERA_XS_PERM_READ } };
 	edera_xs_perm be[2] = { { 0, EDERA_XS_PERM_NONE }, { g, EDERA_XS_PERM_READ } };
-	int rc = edera_xs_set_perms(w->d->ctx, w->txn, backend ? w->d->be : w->d->fe,
-	                            backend ? be : fe, 2, writer_settled, w);
-
-	if (rc < 0 && w->status == 0)
-		w->status = rc;
-	else if (rc == 0)
-		w->pending++;
+	ed_xs_batch_perms(&w->batch, backend ? w->d->be : w->d->fe, backend ? be : fe, 2);
 }
 
 static void nodes_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 {
 	edera_device *d = data;
-	struct ed_xb_writer *w;
+	struct ed_xb_writer *w = &d->nodes;
 
 	if (d->cancel) {
 		edera_xs_txn_abort(txn, EDERA_ECANCELED);
 		return;
 	}
-	w = calloc(1, sizeof(*w));
-	if (!w) {
-		edera_xs_txn_abort(txn, ed_error(EDERA_ENOMEM, "out of memory"));
-		return;
-	}
+	/* (a body run again, for a retried transaction, starts afresh: the
+	 * earlier attempt's batch settled before its commit) */
 	w->d = d;
-	w->txn = txn;
-	w->pending = 1; /* held while the writes go out */
+	ed_xs_batch_start(&w->batch, ctx, txn, NULL);
 	/* The directories first, with their permissions: what is written in
 	 * them afterwards inherits those. */
 	ed_xb_write(w, false, NULL, "%s", "");
@@ -321,7 +284,7 @@ static void nodes_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	ed_xb_write(w, true, "online", "%d", 1);
 	ed_xb_write(w, true, "state", "%d", XB_INITIALISING);
 	d->kind->write(d, w);
-	writer_settled(ctx, 0, w); /* release the hold */
+	ed_xs_batch_end(&w->batch);
 }
 
 /* The transaction has ended: on to BACKEND, where a device torn down
@@ -357,7 +320,7 @@ static void nodes_written(edera_ctx *ctx, int status, void *data)
  * d->wait_frontend, when the backend is ready), or failed. */
 static int start_attach(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data)
 {
-	edera_device **list = ed_zone_devices(d->zone);
+	struct ed_list *list = ed_zone_devices(d->zone);
 	int rc;
 
 	snprintf(d->fe, sizeof(d->fe), "/local/domain/%u/device/%s/%u", d->domid, d->kind->name,
@@ -374,8 +337,7 @@ static int start_attach(edera_device *d, unsigned int timeout_ms, edera_device_c
 	d->refs++;
 	d->attach_cb = cb;
 	d->attach_data = data;
-	d->next = *list;
-	*list = d;
+	ed_list_push_front(list, &d->link);
 	return 0;
 }
 

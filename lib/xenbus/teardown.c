@@ -29,12 +29,7 @@ static void unlink_device(edera_device *d)
 {
 	if (!d->zone)
 		return;
-	for (edera_device **pp = ed_zone_devices(d->zone); *pp; pp = &(*pp)->next)
-		if (*pp == d) {
-			*pp = d->next;
-			break;
-		}
-	d->next = NULL;
+	ed_list_remove(ed_zone_devices(d->zone), &d->link);
 	d->zone = NULL;
 }
 
@@ -359,10 +354,10 @@ static void release(edera_device *d)
 
 void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 {
-	edera_device **list = ed_zone_devices(zone);
+	struct ed_list *list = ed_zone_devices(zone);
 
-	while (*list) {
-		edera_device *d = *list;
+	while (!ed_list_empty(list)) {
+		edera_device *d = ed_list_first(list, edera_device, link);
 
 		unlink_device(d);
 		d->zone_gone = true;
@@ -372,8 +367,7 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 			/* attached: the caller may hold it (an attach's result,
 			 * or found with edera_device_next) */
 			d->keep = true;
-			d->dead_next = *ed_zone_dead_devices(zone);
-			*ed_zone_dead_devices(zone) = d;
+			ed_list_push_front(ed_zone_dead_devices(zone), &d->dead_link);
 		}
 		if (d->phase < ED_XB_CONNECTED) {
 			ed_error(EDERA_ECANCELED,
@@ -388,10 +382,10 @@ void ed_xb_zone_gone(edera_zone *zone, const void *quiet)
 
 void ed_xb_zone_forget(edera_zone *zone)
 {
-	edera_device **list = ed_zone_devices(zone);
+	struct ed_list *list = ed_zone_devices(zone);
 
-	while (*list) {
-		edera_device *d = *list;
+	while (!ed_list_empty(list)) {
+		edera_device *d = ed_list_first(list, edera_device, link);
 
 		unlink_device(d);
 		if (d->phase < ED_XB_CONNECTED) {
@@ -415,13 +409,12 @@ void ed_xb_zone_forget(edera_zone *zone)
 
 void ed_xb_zone_free(edera_zone *zone)
 {
-	edera_device **dead = ed_zone_dead_devices(zone);
+	struct ed_list *dead = ed_zone_dead_devices(zone);
 
-	while (*dead) {
-		edera_device *d = *dead;
+	while (!ed_list_empty(dead)) {
+		edera_device *d = ed_list_first(dead, edera_device, dead_link);
 
-		*dead = d->dead_next;
-		d->dead_next = NULL;
+		ed_list_remove(dead, &d->dead_link);
 		d->keep = false;
 		/* let go of already (its timers closed): free now; otherwise
 		 * when its timers have closed */

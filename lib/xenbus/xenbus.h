@@ -13,6 +13,8 @@
 
 #include "edera/device.h"
 #include "edera/xenstore.h"
+#include "list.h"
+#include "xs/batch.h"
 
 enum {
 	XB_UNKNOWN = 0,
@@ -25,7 +27,10 @@ enum {
 };
 
 /* Collects the writes of one device's creation transaction. */
-struct ed_xb_writer;
+struct ed_xb_writer {
+	struct ed_xs_batch batch;
+	edera_device *d;
+};
 void ed_xb_write(struct ed_xb_writer *w, bool backend, const char *rel, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -63,7 +68,7 @@ enum ed_xb_phase {
 };
 
 struct edera_device {
-	struct edera_device *next; /* the zone's devices */
+	struct ed_link link; /* on its zone's devices */
 	edera_ctx *ctx;
 	edera_zone *zone; /* NULL once the zone is gone */
 	char zone_name[72];
@@ -105,7 +110,8 @@ struct edera_device {
 	 * freed (ed_xb_zone_free), whatever the teardown does meanwhile. */
 	bool keep;
 	bool released; /* done, everything let go but the memory (ed_xb_maybe_free) */
-	struct edera_device *dead_next;
+	struct ed_link dead_link; /* on its zone's dead devices, while kept */
+	struct ed_xb_writer nodes; /* the creation transaction's batch */
 };
 
 /* For zone creation: attach a disk (DISK non-NULL) or a NIC to a zone being
@@ -137,8 +143,8 @@ void ed_xb_zone_forget(edera_zone *zone);
 void ed_xb_zone_free(edera_zone *zone);
 
 /* zone.c */
-edera_device **ed_zone_devices(edera_zone *zone);
-edera_device **ed_zone_dead_devices(edera_zone *zone);
+struct ed_list *ed_zone_devices(edera_zone *zone);
+struct ed_list *ed_zone_dead_devices(edera_zone *zone);
 uint32_t ed_zone_domid(const edera_zone *zone);
 edera_ctx *ed_zone_ctx(const edera_zone *zone);
 bool ed_zone_running(const edera_zone *zone);

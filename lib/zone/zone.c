@@ -89,12 +89,12 @@ struct ed_console *ed_zone_console(edera_zone *z)
 	return z->console;
 }
 
-edera_device **ed_zone_devices(edera_zone *z)
+struct ed_list *ed_zone_devices(edera_zone *z)
 {
 	return &z->devices;
 }
 
-edera_device **ed_zone_dead_devices(edera_zone *z)
+struct ed_list *ed_zone_dead_devices(edera_zone *z)
 {
 	return &z->dead_devices;
 }

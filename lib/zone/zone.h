@@ -38,9 +38,9 @@ struct edera_zone {
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
 	bool served_console;          /* the library serves its console (not xenconsoled) */
-	struct ed_dev_plan *dev_plan; /* devices asked for at creation (xenbus/zone.c) */
-	edera_device *devices;        /* attached or being attached */
-	edera_device *dead_devices;   /* lost with the zone, the caller's handles */
+	struct ed_dev_plan *dev_plan; /* devices asked for at creation (xenbus/part.c) */
+	struct ed_list devices;       /* attached or being attached (edera_device.link) */
+	struct ed_list dead_devices;  /* lost with the zone, the caller's handles (.dead_link) */
 	/* run-time resources (resize.c, share.c) */
 	uint64_t target_kib;          /* memory/target as last written */
 	uint64_t ceiling_kib;         /* max_memory at creation (memory/static-max) */
@@ -83,8 +83,8 @@ static inline uint64_t ed_zone_xen_max_less_slack(const xc_dominfo_t *di)
 /* zone.c: what a part that keeps the zone's struct opaque reads (also
  * declared by console/console.h and xenbus/xenbus.h). */
 struct ed_console *ed_zone_console(edera_zone *zone);
-edera_device **ed_zone_devices(edera_zone *zone);
-edera_device **ed_zone_dead_devices(edera_zone *zone);
+struct ed_list *ed_zone_devices(edera_zone *zone);
+struct ed_list *ed_zone_dead_devices(edera_zone *zone);
 uint32_t ed_zone_domid(const edera_zone *zone);
 edera_ctx *ed_zone_ctx(const edera_zone *zone);
 

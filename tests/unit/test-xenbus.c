@@ -563,7 +563,7 @@ static edera_zone *zone_new(edera_ctx *ctx, uint32_t domid, const char *name)
 
 static void zone_free(edera_zone *z)
 {
-	ck_assert_ptr_null(*ed_zone_devices(z));
+	ck_assert(ed_list_empty(ed_zone_devices(z)));
 	ed_xb_zone_free(z);
 	free(z->name);
 	free(z);
@@ -803,7 +803,7 @@ static void assert_failed_clean(struct fx *f, struct fake_dev *fd, struct res *r
 	ck_assert_str_eq(r->msg, msg);
 	ck_assert_int_eq(fd->releases, 1);
 	ck_assert_int_eq(fd->gones, 1);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	assert_store_clean(f);
 	ck_assert_int_eq(f->fs.nwatch, 0);
 }
@@ -875,7 +875,7 @@ START_TEST(attach_then_detach)
 	ck_assert_int_eq(fd.gones, 1);
 	RUN_UNTIL(f, fd.frees == 1);
 	ck_assert_int_eq(a.calls, 1);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	assert_store_clean(f);
 	fx_done(f);
 }
@@ -931,7 +931,7 @@ START_TEST(backend_refuses)
 	ck_assert_int_eq(fd.plumbs, 0);
 	ck_assert_int_eq(fd.releases, 1);
 	ck_assert_int_eq(fd.gones, 1);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	/* the kernel made error/backend/fake on its way to the device's
 	 * error node: that stays, the device's part and the zone's directory
 	 * it emptied go */
@@ -1121,7 +1121,7 @@ START_TEST(detach_backend_never_closes)
 	ck_assert_int_eq(d.status, 0);
 	ck_assert_int_eq(fd.releases, 1);
 	RUN_UNTIL(f, fd.frees == 1);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	assert_store_clean(f);
 	fx_done(f);
 }
@@ -1139,7 +1139,7 @@ START_TEST(zone_gone_while_writing)
 	attach(f, &fd, true, 2000, &a);
 	RUN_UNTIL(f, f->fs.holding);
 	ed_xb_zone_gone(f->zone, NULL);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	run_for(f, 20);
 	ck_assert_int_eq(a.calls, 0); /* not before the transaction ends */
 	ck_assert(!fs_has(f, BE));
@@ -1266,7 +1266,7 @@ START_TEST(prepare_fails)
 	                 EDERA_ENOENT);
 	ck_assert_str_eq(edera_last_error(), "fake: no such image");
 	ck_assert_int_eq(fd.frees, 1);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	run_for(f, 20);
 	ck_assert_int_eq(a.calls, 0);
 	ck_assert_int_eq(fd.plumbs + fd.releases + fd.gones, 0);
@@ -1338,8 +1338,8 @@ START_TEST(zone_gone_when_attached)
 
 	attach_connected(f, &fd, &a);
 	ed_xb_zone_gone(f->zone, NULL);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
-	ck_assert_ptr_eq(*ed_zone_dead_devices(f->zone), a.dev);
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
+	ck_assert_ptr_eq(ed_list_first(ed_zone_dead_devices(f->zone), edera_device, dead_link), a.dev);
 	RUN_UNTIL(f, fd.frees == 1);
 	ck_assert_int_eq(fd.releases, 1);
 	ck_assert_int_eq(a.calls, 1);
@@ -1389,7 +1389,7 @@ START_TEST(zone_forget_keeps_device)
 	attach_connected(f, &fd, &a);
 	before = st_dump(&f->fs.st);
 	ed_xb_zone_forget(f->zone);
-	ck_assert_ptr_null(*ed_zone_devices(f->zone));
+	ck_assert(ed_list_empty(ed_zone_devices(f->zone)));
 	ck_assert_int_eq(fd.releases, 1);
 	RUN_UNTIL(f, fd.frees == 1);
 	ck_assert_int_eq(fd.gones, 0);

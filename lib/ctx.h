@@ -7,6 +7,7 @@
 #include "builder/kcache.h"
 #include "hv/hv.h"
 #include "internal.h"
+#include "list.h"
 #include "xs/xs.h"
 
 struct edera_ctx {
@@ -18,7 +19,7 @@ struct edera_ctx {
 	struct ed_kcache kcache; /* parsed kernels, shared by builds */
 	int cb_depth; /* > 0 while one of the caller's callbacks runs */
 	unsigned int work_pending; /* threadpool work in flight */
-	struct edera_zone *zones;  /* this context's zone handles */
+	struct ed_list zones;      /* this context's zone handles (zone/zone.h) */
 	edera_xs_watch *release_watch; /* @releaseDomain, for zone exits */
 	uv_timer_t *exit_recheck;      /* looks for exits @releaseDomain skipped */
 	bool closing;              /* edera_ctx_close called; freed when work is done */
@@ -34,7 +35,7 @@ struct edera_ctx {
 	 * console logs' writer thread) */
 	void (*parts_free)(edera_ctx *ctx);
 	/* consoles with output left for a later turn (console/console.c) */
-	struct ed_console *con_rq_head, *con_rq_tail;
+	struct ed_list con_rq; /* struct ed_console, in turn */
 	uv_idle_t *con_idle;
 	struct ed_logw *logw; /* console logs' writer thread (console/log.c) */
 };

@@ -55,7 +55,7 @@ struct ed_console {
 	struct ed_port *port;
 	uint32_t out_cons, in_prod; /* ours; never read back from the page */
 	/* scheduling */
-	struct ed_console *rq_next;
+	struct ed_link rq; /* on ctx->con_rq */
 	bool queued;
 	int busy;            /* > 0 while being served (callbacks may run) */
 	bool disconnect_due; /* asked to disconnect while busy */
@@ -96,19 +96,16 @@ static void run_queue(uv_idle_t *h)
 	size_t n = 0;
 
 	/* One turn for each console queued now; those still busy requeue. */
-	for (struct ed_console *c = ctx->con_rq_head; c; c = c->rq_next)
+	ED_LIST_EACH(c, &ctx->con_rq, struct ed_console, rq)
 		n++;
-	while (n-- > 0 && ctx->con_rq_head) {
-		struct ed_console *c = ctx->con_rq_head;
+	while (n-- > 0 && !ed_list_empty(&ctx->con_rq)) {
+		struct ed_console *c = ed_list_first(&ctx->con_rq, struct ed_console, rq);
 
-		ctx->con_rq_head = c->rq_next;
-		if (!ctx->con_rq_head)
-			ctx->con_rq_tail = NULL;
-		c->rq_next = NULL;
+		ed_list_remove(&ctx->con_rq, &c->rq);
 		c->queued = false;
 		service(c);
 	}
-	if (!ctx->con_rq_head)
+	if (ed_list_empty(&ctx->con_rq))
 		uv_idle_stop(h);
 }
 
@@ -129,34 +126,17 @@ static void enqueue(struct ed_console *c)
 		ctx->con_idle->data = ctx;
 	}
 	c->queued = true;
-	c->rq_next = NULL;
-	if (ctx->con_rq_tail)
-		ctx->con_rq_tail->rq_next = c;
-	else
-		ctx->con_rq_head = c;
-	ctx->con_rq_tail = c;
+	ed_list_push_back(&ctx->con_rq, &c->rq);
 	uv_idle_start(ctx->con_idle, run_queue);
 }
 
 static void dequeue(struct ed_console *c)
 {
 	edera_ctx *ctx = c->ctx;
-	struct ed_console *prev = NULL;
 
 	if (!c->queued)
 		return;
-	for (struct ed_console *it = ctx->con_rq_head; it; prev = it, it = it->rq_next) {
-		if (it != c)
-			continue;
-		if (prev)
-			prev->rq_next = c->rq_next;
-		else
-			ctx->con_rq_head = c->rq_next;
-		if (ctx->con_rq_tail == c)
-			ctx->con_rq_tail = prev;
-		break;
-	}
-	c->rq_next = NULL;
+	ed_list_remove(&ctx->con_rq, &c->rq);
 	c->queued = false;
 }
 
@@ -165,7 +145,12 @@ void ed_consoles_fini(edera_ctx *ctx)
 	if (ctx->con_idle)
 		uv_close((uv_handle_t *)ctx->con_idle, idle_close_cb);
 	ctx->con_idle = NULL;
-	ctx->con_rq_head = ctx->con_rq_tail = NULL;
+	while (!ed_list_empty(&ctx->con_rq)) {
+		struct ed_console *c = ed_list_first(&ctx->con_rq, struct ed_console, rq);
+
+		ed_list_remove(&ctx->con_rq, &c->rq);
+		c->queued = false;
+	}
 }
 
 /* ---- output ---------------------------------------------------------------- */

@@ -40,8 +40,8 @@
 
 struct ed_log {
 	struct ed_logw *w;
-	struct ed_log *next_queued; /* in the writer's list */
-	struct ed_log *next, *prev; /* every open log of the writer */
+	struct ed_link qlink; /* on the writer's queue */
+	struct ed_link link;  /* on the writer's list of every open log */
 	bool queued, writing, closing;
 	/* the queue: the loop appends to fill, the writer takes it (each
 	 * buffer grows as needed, up to ED_LOG_QUEUE) */
@@ -61,8 +61,8 @@ struct ed_logw {
 	pthread_t thread;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	struct ed_log *head, *tail; /* logs with work for the writer */
-	struct ed_log *all;
+	struct ed_list queue; /* logs with work for the writer */
+	struct ed_list all;
 	bool stop;   /* written under mu, read anywhere (atomic) */
 	int wake_fd; /* an eventfd: the context's end, for a writer in poll(2) */
 };
@@ -85,12 +85,7 @@ static void wake(struct ed_log *l)
 	if (l->queued || l->writing)
 		return;
 	l->queued = true;
-	l->next_queued = NULL;
-	if (w->tail)
-		w->tail->next_queued = l;
-	else
-		w->head = l;
-	w->tail = l;
+	ed_list_push_back(&w->queue, &l->qlink);
 	pthread_cond_signal(&w->cv);
 }
 
@@ -101,12 +96,7 @@ static bool unlink_if_done(struct ed_log *l)
 
 	if (!l->closing || l->queued || l->writing || l->len)
 		return false;
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		w->all = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
+	ed_list_remove(&w->all, &l->link);
 	return true;
 }
 
@@ -184,14 +174,12 @@ static void *writer_main(void *arg)
 		uint64_t rot = 0;
 		bool failed;
 
-		while (!w->head && !w->stop)
+		while (ed_list_empty(&w->queue) && !w->stop)
 			pthread_cond_wait(&w->cv, &w->mu);
-		l = w->head;
+		l = ed_list_first(&w->queue, struct ed_log, qlink);
 		if (!l)
 			break; /* stopping, and nothing is queued */
-		w->head = l->next_queued;
-		if (!w->head)
-			w->tail = NULL;
+		ed_list_remove(&w->queue, &l->qlink);
 		l->queued = false;
 		/* take the queue whole; the loop fills the other buffer */
 		out = l->fill;
@@ -331,10 +319,7 @@ int ed_log_open(edera_ctx *ctx, const char *path, uint64_t max_bytes, struct ed_
 	}
 	l->w = w;
 	pthread_mutex_lock(&w->mu);
-	l->next = w->all;
-	if (w->all)
-		w->all->prev = l;
-	w->all = l;
+	ed_list_push_front(&w->all, &l->link);
 	pthread_mutex_unlock(&w->mu);
 	*out = l;
 	return 0;
@@ -421,10 +406,10 @@ void ed_logw_fini(struct ed_logw *w)
 	pthread_join(w->thread, NULL);
 	close(w->wake_fd);
 	/* logs still open (their console outlived the context: never) */
-	while (w->all) {
-		struct ed_log *l = w->all;
+	while (!ed_list_empty(&w->all)) {
+		struct ed_log *l = ed_list_first(&w->all, struct ed_log, link);
 
-		w->all = l->next;
+		ed_list_remove(&w->all, &l->link);
 		log_free(l);
 	}
 	pthread_cond_destroy(&w->cv);

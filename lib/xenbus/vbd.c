@@ -155,7 +155,7 @@ int ed_vbd_prepare(edera_device *d, const edera_disk_config *cfg)
 	if (vdev_number(cfg->vdev, &id) < 0)
 		return ed_error(EDERA_EINVAL, "zone '%s': disk '%s': virtual device '%s': use xvda "
 		                "to xvdp", d->zone_name, cfg->path, cfg->vdev ? cfg->vdev : "(none)");
-	for (edera_device *o = *ed_zone_devices(d->zone); o; o = o->next)
+	ED_LIST_EACH(o, ed_zone_devices(d->zone), edera_device, link)
 		if (o->kind == &ed_vbd_kind && o->id == id)
 			return ed_error(EDERA_EEXIST, "zone '%s' already has a disk %s", d->zone_name,
 			                cfg->vdev);

@@ -64,7 +64,7 @@ int ed_vif_prepare(edera_device *d, const edera_nic_config *cfg)
 	/* the lowest free handle */
 	do {
 		taken = false;
-		for (edera_device *o = *ed_zone_devices(d->zone); o; o = o->next)
+		ED_LIST_EACH(o, ed_zone_devices(d->zone), edera_device, link)
 			if (o->kind == &ed_vif_kind && o->id == id)
 				taken = true;
 		if (taken)

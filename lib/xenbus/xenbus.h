@@ -9,9 +9,12 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "edera/device.h"
 #include "edera/xenstore.h"
+#include "list.h"
+#include "xs/batch.h"
 
 enum {
 	XB_UNKNOWN = 0,
@@ -24,7 +27,10 @@ enum {
 };
 
 /* Collects the writes of one device's creation transaction. */
-struct ed_xb_writer;
+struct ed_xb_writer {
+	struct ed_xs_batch batch;
+	edera_device *d;
+};
 void ed_xb_write(struct ed_xb_writer *w, bool backend, const char *rel, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -45,8 +51,24 @@ struct ed_xb_kind {
 	void (*free)(edera_device *d);
 };
 
+/* Where a device is, in this order (engine.c moves it, against a table of
+ * the moves allowed; it and teardown.c say what each phase does). */
+enum ed_xb_phase {
+	ED_XB_NEW,       /* made, and prepared by its kind */
+	ED_XB_WRITING,   /* both ends' nodes, in one transaction */
+	ED_XB_BACKEND,   /* waiting for dom0's backend driver (InitWait) */
+	ED_XB_REFUSED,   /* the backend closed instead: reading its reason */
+	ED_XB_PLUMB,     /* the kind's host-side work, then hotplug-status */
+	ED_XB_FRONTEND,  /* waiting for both ends to be Connected */
+	ED_XB_CONNECTED, /* attached */
+	ED_XB_CLOSING,   /* detaching: the backend told Closing */
+	ED_XB_REMOVING,  /* both ends' nodes being removed */
+	ED_XB_RELEASING, /* the host side released, waiting for it to go */
+	ED_XB_DONE,      /* finished: freed once nothing points here */
+};
+
 struct edera_device {
-	struct edera_device *next; /* the zone's devices */
+	struct ed_link link; /* on its zone's devices */
 	edera_ctx *ctx;
 	edera_zone *zone; /* NULL once the zone is gone */
 	char zone_name[72];
@@ -57,14 +79,19 @@ struct edera_device {
 	char host_name[64];
 	char mac[18];
 	void *priv; /* the kind's */
-	/* where it is (P_* in xenbus.c) */
-	int phase;
+	enum ed_xb_phase phase; /* changed by ed_xb_set_phase only */
+	/* Its ends' states move it no more: its nodes are going, or its
+	 * handle was let go with the zone still running. */
+	bool muted;
 	int fe_state, be_state;
 	bool fe_reading, be_reading; /* a read of that end's state is out */
 	bool fe_dirty, be_dirty;     /* and it changed again meanwhile */
 	edera_xs_watch *fe_watch, *be_watch;
-	uv_timer_t *deadline; /* attach or detach timeout */
-	uv_timer_t *poll;     /* plumbing retries, waiting for the host side to go */
+	/* Initialised with the device, re-armed as it goes, closed at its
+	 * end: it is freed once both have closed. */
+	uv_timer_t deadline; /* attach or detach timeout */
+	uv_timer_t poll;     /* plumbing retries, waiting for the host side to go */
+	int timers_closed;
 	unsigned int polls;
 	int status;           /* the failure a teardown is for */
 	char msg[512];        /* and its message */
@@ -82,8 +109,9 @@ struct edera_device {
 	 * handle, so it stays (dead) on the zone handle's list until that is
 	 * freed (ed_xb_zone_free), whatever the teardown does meanwhile. */
 	bool keep;
-	bool priv_freed;              /* the kind's free ran */
-	struct edera_device *dead_next;
+	bool released; /* done, everything let go but the memory (ed_xb_maybe_free) */
+	struct ed_link dead_link; /* on its zone's dead devices, while kept */
+	struct ed_xb_writer nodes; /* the creation transaction's batch */
 };
 
 /* For zone creation: attach a disk (DISK non-NULL) or a NIC to a zone being
@@ -93,6 +121,16 @@ int ed_xb_attach_early(edera_zone *zone, const edera_disk_config *disk,
                        const edera_nic_config *nic, unsigned int timeout_ms, edera_device_cb cb,
                        void *data);
 int ed_xb_await(edera_device *d, unsigned int timeout_ms, edera_device_cb cb, void *data);
+
+/* The engine's one way in for a device of any KIND (ed_xb_attach_early
+ * uses it; so do the unit tests, with a kind of their own): PREPARE(d, ARG)
+ * chooses d->id and fills d->priv (or fails with nothing held, and so does
+ * this call); with WAIT_FRONTEND, CB runs once the guest has connected the
+ * device, otherwise once the backend is ready.  No check that ZONE runs. */
+typedef int (*ed_xb_prepare_fn)(edera_device *d, const void *arg);
+int ed_xb_attach_kind(edera_zone *zone, const struct ed_xb_kind *kind, ed_xb_prepare_fn prepare,
+                      const void *arg, bool wait_frontend, unsigned int timeout_ms,
+                      edera_device_cb cb, void *data);
 
 /* The zone is gone (exited or destroyed): its devices leave it, and remove
  * the backends' nodes and release their host side in the background. */
@@ -105,8 +143,8 @@ void ed_xb_zone_forget(edera_zone *zone);
 void ed_xb_zone_free(edera_zone *zone);
 
 /* zone.c */
-edera_device **ed_zone_devices(edera_zone *zone);
-edera_device **ed_zone_dead_devices(edera_zone *zone);
+struct ed_list *ed_zone_devices(edera_zone *zone);
+struct ed_list *ed_zone_dead_devices(edera_zone *zone);
 uint32_t ed_zone_domid(const edera_zone *zone);
 edera_ctx *ed_zone_ctx(const edera_zone *zone);
 bool ed_zone_running(const edera_zone *zone);

@@ -50,14 +50,7 @@ static void unlink_req(struct ed_xs *xs, struct ed_xs_req *req)
 	while (*pp != req)
 		pp = &(*pp)->hnext;
 	*pp = req->hnext;
-	if (req->prev)
-		req->prev->next = req->next;
-	else
-		xs->oldest = req->next;
-	if (req->next)
-		req->next->prev = req->prev;
-	else
-		xs->newest = req->prev;
+	ed_list_remove(&xs->pending, &req->link);
 	xs->npending--;
 }
 
@@ -134,12 +127,7 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
 	req->data = data;
 	req->hnext = *bucket(xs, req->id);
 	*bucket(xs, req->id) = req;
-	req->prev = xs->newest;
-	if (xs->newest)
-		xs->newest->next = req;
-	else
-		xs->oldest = req;
-	xs->newest = req;
+	ed_list_push_back(&xs->pending, &req->link);
 	xs->npending++;
 	xs->requests++;
 	if (out)
@@ -353,15 +341,13 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	/* Everything in flight fails, oldest first.  Detach the table first: a
 	 * completion may send new requests or even reconnect, and those belong
 	 * to the next connection. */
-	struct ed_xs_req *req = xs->oldest;
+	struct ed_list failed = xs->pending;
 	memset(xs->buckets, 0, sizeof(xs->buckets));
-	xs->oldest = xs->newest = NULL;
+	memset(&xs->pending, 0, sizeof(xs->pending));
 	xs->npending = 0;
-	while (req) {
-		struct ed_xs_req *next = req->next;
+	ED_LIST_EACH_SAFE(req, next, &failed, struct ed_xs_req, link) {
 		req->complete(xs, req, status, NULL, 0);
 		free(req);
-		req = next;
 	}
 	ed_xs_watches_lost(xs, status);
 }

@@ -37,13 +37,7 @@ unsigned int edera_xs_txn_attempt(const edera_xs_txn *txn)
 
 static void unlink_live(struct ed_xs *xs, struct edera_xs_txn *txn)
 {
-	if (txn->prev_all)
-		txn->prev_all->next_all = txn->next_all;
-	else if (xs->txns == txn)
-		xs->txns = txn->next_all;
-	if (txn->next_all)
-		txn->next_all->prev_all = txn->prev_all;
-	txn->prev_all = txn->next_all = NULL;
+	ed_list_remove(&xs->txns, &txn->link);
 }
 
 static void finish(struct edera_xs_txn *txn, int status)
@@ -142,10 +136,7 @@ int edera_xs_transaction(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_don
 		free(txn);
 		return rc;
 	}
-	txn->next_all = ctx->xs.txns;
-	if (txn->next_all)
-		txn->next_all->prev_all = txn;
-	ctx->xs.txns = txn;
+	ed_list_push_front(&ctx->xs.txns, &txn->link);
 	return 0;
 }
 
@@ -228,8 +219,8 @@ void ed_xs_txn_fini(struct ed_xs *xs)
 		xs->deferred = txn->next_deferred;
 		finish(txn, EDERA_ECANCELED);
 	}
-	while (xs->txns)
-		finish(xs->txns, EDERA_ECANCELED);
+	while (!ed_list_empty(&xs->txns))
+		finish(ed_list_first(&xs->txns, struct edera_xs_txn, link), EDERA_ECANCELED);
 	if (xs->defer) {
 		uv_close((uv_handle_t *)xs->defer, idle_close_cb);
 		xs->defer = NULL;

@@ -80,10 +80,7 @@ int edera_xs_watch_add(edera_ctx *ctx, edera_xs_watch **out, const char *path,
 		free(w);
 		return rc;
 	}
-	w->next = ctx->xs.watches;
-	if (w->next)
-		w->next->prev = w;
-	ctx->xs.watches = w;
+	ed_list_push_front(&ctx->xs.watches, &w->link);
 	w->hnext = ctx->xs.wbuckets[w->id % ED_XS_BUCKETS];
 	ctx->xs.wbuckets[w->id % ED_XS_BUCKETS] = w;
 	ctx->xs.nwatches++;
@@ -95,12 +92,7 @@ static void unlink_watch(struct ed_xs *xs, struct edera_xs_watch *w)
 {
 	struct edera_xs_watch **pp = &xs->wbuckets[w->id % ED_XS_BUCKETS];
 
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		xs->watches = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	ed_list_remove(&xs->watches, &w->link);
 	while (*pp && *pp != w)
 		pp = &(*pp)->hnext;
 	if (*pp)
@@ -139,7 +131,7 @@ void edera_xs_watch_remove(edera_xs_watch *w)
 	xs = w->xs;
 	unlink_watch(xs, w);
 	/* An acknowledgement still in flight must not reach freed memory. */
-	for (struct ed_xs_req *r = xs->oldest; r; r = r->next)
+	ED_LIST_EACH(r, &xs->pending, struct ed_xs_req, link)
 		if (r->complete == watch_acked && r->data == w)
 			r->data = NULL;
 	if (xs->conn && !w->refused)
@@ -157,10 +149,13 @@ void ed_xs_watches_lost(struct ed_xs *xs, int status)
 	/* A callback may remove any watch, add new ones or reconnect: after each
 	 * one, look again for a watch not yet told about this loss. */
 	for (;;) {
-		struct edera_xs_watch *w = xs->watches;
+		struct edera_xs_watch *w = NULL;
 
-		while (w && (w->lost_seq == seq || w->refused))
-			w = w->next;
+		ED_LIST_EACH(it, &xs->watches, struct edera_xs_watch, link)
+			if (it->lost_seq != seq && !it->refused) {
+				w = it;
+				break;
+			}
 		if (!w || xs->conn)
 			return;
 		w->lost_seq = seq;
@@ -177,11 +172,14 @@ int ed_xs_watches_restore(struct ed_xs *xs)
 	/* Every watch is either registered again or told why not; a callback
 	 * may change the list, so look again after each one. */
 	for (;;) {
-		struct edera_xs_watch *w = xs->watches;
+		struct edera_xs_watch *w = NULL;
 		int rc;
 
-		while (w && (w->lost_seq == seq || w->refused))
-			w = w->next;
+		ED_LIST_EACH(it, &xs->watches, struct edera_xs_watch, link)
+			if (it->lost_seq != seq && !it->refused) {
+				w = it;
+				break;
+			}
 		if (!w)
 			return first_rc;
 		w->lost_seq = seq;
@@ -196,8 +194,8 @@ int ed_xs_watches_restore(struct ed_xs *xs)
 
 void ed_xs_watches_free(struct ed_xs *xs)
 {
-	while (xs->watches) {
-		struct edera_xs_watch *w = xs->watches;
+	while (!ed_list_empty(&xs->watches)) {
+		struct edera_xs_watch *w = ed_list_first(&xs->watches, struct edera_xs_watch, link);
 		unlink_watch(xs, w);
 		free(w->path);
 		free(w);

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "edera/xenstore.h"
+#include "list.h"
 #include "wire.h"
 
 struct ed_xs;
@@ -20,7 +21,7 @@ typedef void (*ed_xs_complete_fn)(struct ed_xs *xs, struct ed_xs_req *req, int s
 
 struct ed_xs_req {
 	struct ed_xs_req *hnext;            /* hash chain by id */
-	struct ed_xs_req *prev, *next;      /* all pending, oldest first */
+	struct ed_link link;                /* on xs->pending, oldest first */
 	uint32_t id;
 	uint32_t type;
 	ed_xs_complete_fn complete;
@@ -46,14 +47,14 @@ struct ed_xs {
 	char where[128];         /* what we connected to, for messages */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
-	struct ed_xs_req *oldest, *newest;
+	struct ed_list pending;   /* ed_xs_req, oldest first */
 	size_t npending;
-	struct edera_xs_watch *watches;
+	struct ed_list watches;   /* edera_xs_watch, newest first */
 	struct edera_xs_watch *wbuckets[ED_XS_BUCKETS]; /* by token number */
 	uint64_t next_token;
 	uv_idle_t *defer;        /* runs deferred transaction endings */
 	struct edera_xs_txn *deferred;
-	struct edera_xs_txn *txns; /* live asynchronous transactions */
+	struct ed_list txns;      /* live asynchronous transactions (edera_xs_txn) */
 	uint64_t protocol_errors; /* replies we could not use */
 	uint64_t requests;        /* sent, ever */
 	uint64_t watch_events;    /* received, ever */

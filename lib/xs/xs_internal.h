@@ -6,7 +6,7 @@
 #include "xs.h"
 
 struct edera_xs_watch {
-	struct edera_xs_watch *prev, *next;
+	struct ed_link link;          /* on xs->watches */
 	struct edera_xs_watch *hnext; /* the token index's chain */
 	uint64_t id;                  /* the number in its token */
 	struct ed_xs *xs;
@@ -33,7 +33,7 @@ struct edera_xs_txn {
 	int end_status;           /* sync: result of the last END */
 	bool end_done;            /* sync: END replied */
 	struct edera_xs_txn *next_deferred;
-	struct edera_xs_txn *prev_all, *next_all; /* every live async txn */
+	struct ed_link link; /* on xs->txns: every live async txn */
 };
 
 #define ED_XS_TXN_MAX_ATTEMPTS 64

@@ -34,6 +34,7 @@
 #include "ctx.h"
 #include "hv/offload.h"
 #include "part.h"
+#include "xs/batch.h"
 #include "zone.h"
 
 static void new_uuid(edera_zone *z)
@@ -93,11 +94,11 @@ static unsigned long long proc_start(long pid)
  * process is alive only if its creation is here (a context closed on the
  * caller's loop may leave the record of one that ended). */
 struct live {
-	struct live *next;
+	struct ed_link link;
 	char uuid[37];
 };
 static pthread_mutex_t live_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct live *live_head;
+static struct ed_list live_set;
 
 static int live_add(const char *uuid)
 {
@@ -107,23 +108,23 @@ static int live_add(const char *uuid)
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	snprintf(l->uuid, sizeof(l->uuid), "%s", uuid);
 	pthread_mutex_lock(&live_mu);
-	l->next = live_head;
-	live_head = l;
+	ed_list_push_front(&live_set, &l->link);
 	pthread_mutex_unlock(&live_mu);
 	return 0;
 }
 
 static void live_del(const char *uuid)
 {
-	struct live **pp, *gone = NULL;
+	struct live *gone = NULL;
 
 	pthread_mutex_lock(&live_mu);
-	for (pp = &live_head; *pp; pp = &(*pp)->next)
-		if (strcmp((*pp)->uuid, uuid) == 0) {
-			gone = *pp;
-			*pp = gone->next;
+	ED_LIST_EACH(l, &live_set, struct live, link)
+		if (strcmp(l->uuid, uuid) == 0) {
+			gone = l;
 			break;
 		}
+	if (gone)
+		ed_list_remove(&live_set, &gone->link);
 	pthread_mutex_unlock(&live_mu);
 	free(gone);
 }
@@ -133,8 +134,9 @@ static bool live_has(const char *uuid)
 	bool found = false;
 
 	pthread_mutex_lock(&live_mu);
-	for (struct live *l = live_head; l && !found; l = l->next)
-		found = strcasecmp(l->uuid, uuid) == 0;
+	ED_LIST_EACH(l, &live_set, struct live, link)
+		if ((found = strcasecmp(l->uuid, uuid) == 0))
+			break;
 	pthread_mutex_unlock(&live_mu);
 	return found;
 }
@@ -206,8 +208,8 @@ struct create_op {
 	bool paused;
 	edera_zone_create_cb cb;
 	void *data;
-	edera_xs_txn *txn;   /* the skeleton's transaction */
-	struct ed_gather g;  /* the step's requests in flight */
+	struct ed_xs_batch batch; /* the skeleton's requests */
+	struct ed_gather g;       /* the step's requests in flight */
 };
 
 static void build_start(struct create_op *op);
@@ -336,26 +338,13 @@ static void build_start(struct create_op *op)
 
 /* ---- SKELETON ---- */
 
-static void batch_done(edera_ctx *ctx, int status, void *data)
-{
-	struct create_op *op = data;
-
-	ed_gather_settle(&op->g, status);
-}
-
 /* Every request of the transaction settled: commit it, or abort it with
  * the first failure. */
-static void batch_settled(struct ed_gather *g)
+static void skeleton_settled(struct ed_xs_batch *b)
 {
-	struct create_op *op = ed_container_of(g, struct create_op, g);
-
-	if (g->status < 0) {
-		ed_error_restore(&g->err);
-		edera_xs_txn_abort(op->txn, g->status);
-	} else {
+	if (b->g.status == 0)
 		ed_die_point("skeleton");
-		edera_xs_txn_commit(op->txn);
-	}
+	ed_xs_batch_finish(b);
 }
 
 static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
@@ -369,7 +358,7 @@ static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(v, sizeof(v), fmt, ap);
 	va_end(ap);
-	ed_gather_issued(&op->g, edera_xs_write(op->ctx, op->txn, path, v, strlen(v), batch_done, op));
+	ed_xs_batch_write(&op->batch, path, "%s", v);
 }
 
 static void bperms(struct create_op *op, const char *path, bool guest_writes)
@@ -378,34 +367,29 @@ static void bperms(struct create_op *op, const char *path, bool guest_writes)
 	edera_xs_perm ro[2] = { { 0, EDERA_XS_PERM_NONE }, { d, EDERA_XS_PERM_READ } };
 	edera_xs_perm rw[1] = { { d, EDERA_XS_PERM_NONE } };
 
-	ed_gather_issued(&op->g, guest_writes
-	                         ? edera_xs_set_perms(op->ctx, op->txn, path, rw, 1, batch_done, op)
-	                         : edera_xs_set_perms(op->ctx, op->txn, path, ro, 2, batch_done, op));
-}
-
-/* A removal in the batch; a node already gone is fine. */
-static void brm_done(edera_ctx *ctx, int status, void *data)
-{
-	batch_done(ctx, status == EDERA_ENOENT ? 0 : status, data);
-}
-
-static void brm(struct create_op *op, const char *path)
-{
-	ed_gather_issued(&op->g, edera_xs_rm(op->ctx, op->txn, path, brm_done, op));
+	if (guest_writes)
+		ed_xs_batch_perms(&op->batch, path, rw, 1);
+	else
+		ed_xs_batch_perms(&op->batch, path, ro, 2);
 }
 
 /* What an earlier domain with this domid left (a process that died before
  * cleaning up, a toolstack that never did): its /vm entry goes too. */
-static void old_vm_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+static int old_vm_read(struct ed_xs_batch *b, int status, const char *value, size_t len)
 {
-	struct create_op *op = data;
+	struct create_op *op = ed_container_of(b, struct create_op, batch);
 	char vm[64];
 
 	snprintf(vm, sizeof(vm), "/vm/%s", op->zone->uuid_str);
 	if (status == 0 && len > 4 && len < 64 && strncmp(value, "/vm/", 4) == 0 &&
-	    strcmp(value, vm) != 0 && ed_xs_check_path(value, len, false) == 0)
-		brm(op, value);
-	batch_done(ctx, status == EDERA_ENOENT ? 0 : status, op);
+	    strcmp(value, vm) != 0 && ed_xs_check_path(value, len, false) == 0) {
+		char old[64];
+
+		memcpy(old, value, len);
+		old[len] = '\0';
+		ed_xs_batch_rm(b, old);
+	}
+	return status == EDERA_ENOENT ? 0 : status;
 }
 
 /* The subtree a careful toolstack writes: the guest reads all of it, and
@@ -425,14 +409,13 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	edera_zone *z = op->zone;
 	char dom[32], p[128], vm[64];
 
-	op->txn = txn;
-	ed_gather_start(&op->g, batch_settled);
+	ed_xs_batch_start(&op->batch, ctx, txn, skeleton_settled);
 	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
 
 	snprintf(p, sizeof(p), "%s/vm", dom);
-	ed_gather_issued(&op->g, edera_xs_read(ctx, txn, p, old_vm_read, op));
-	brm(op, dom);
+	ed_xs_batch_read(&op->batch, p, old_vm_read);
+	ed_xs_batch_rm(&op->batch, dom);
 	bwrite(op, dom, "%s", "");
 	bperms(op, dom, false);
 	bwrite(op, vm, "%s", "");
@@ -473,7 +456,7 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	bwrite(op, p, "%s", z->name);
 	snprintf(p, sizeof(p), "%s/uuid", vm);
 	bwrite(op, p, "%s", z->uuid_str);
-	ed_gather_settle(&op->g, 0); /* release the hold */
+	ed_xs_batch_end(&op->batch);
 }
 
 static void skeleton_done(edera_ctx *ctx, int status, void *data)

@@ -212,7 +212,7 @@ static edera_zone *ra_zone(edera_ctx *ctx, const struct ra_cand *c, const uint8_
  * or stopped with its clean-up still under way. */
 static bool ra_ours_already(edera_ctx *ctx, uint32_t domid)
 {
-	for (edera_zone *z = ctx->zones; z; z = z->next)
+	ED_ZONES_EACH(z, ctx)
 		if (z->domid == domid)
 			return true;
 	return false;

@@ -17,7 +17,7 @@
 #include "zone.h"
 
 struct edera_share {
-	struct edera_share *prev, *next;
+	struct ed_link link; /* on its zone's shares */
 	edera_zone *zone;
 	bool mapped; /* the zone's pages mapped here, or ours granted */
 	void *addr;  /* NULL once dead */
@@ -26,7 +26,7 @@ struct edera_share {
 };
 
 struct edera_evtchn {
-	struct edera_evtchn *prev, *next;
+	struct ed_link link; /* on its zone's channels, until detached */
 	edera_zone *zone;
 	struct ed_port *port; /* NULL once dead */
 	edera_evtchn_cb cb;
@@ -71,10 +71,7 @@ static void share_link(edera_share *s)
 {
 	edera_zone *z = s->zone;
 
-	s->next = z->shares;
-	if (s->next)
-		s->next->prev = s;
-	z->shares = s;
+	ed_list_push_front(&z->shares, &s->link);
 }
 
 int edera_share_pages(edera_zone *z, size_t n, int flags, edera_share **out)
@@ -207,12 +204,7 @@ void edera_share_release(edera_share *s)
 		return;
 	z = s->zone;
 	share_drop(s);
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		z->shares = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	ed_list_remove(&z->shares, &s->link);
 	free(s);
 }
 
@@ -224,14 +216,8 @@ static void evtchn_free(edera_evtchn *ch)
 
 	ed_port_close(ch->port);
 	ch->port = NULL;
-	if (!ch->detached) {
-		if (ch->prev)
-			ch->prev->next = ch->next;
-		else
-			z->channels = ch->next;
-		if (ch->next)
-			ch->next->prev = ch->prev;
-	}
+	if (!ch->detached)
+		ed_list_remove(&z->channels, &ch->link);
 	free(ch);
 }
 
@@ -283,10 +269,7 @@ static int evtchn_new(edera_zone *z, bool bind, uint32_t remote, edera_evtchn_cb
 	}
 	/* ports start masked in our dispatch until unmasked */
 	ed_port_unmask(ch->port, false);
-	ch->next = z->channels;
-	if (ch->next)
-		ch->next->prev = ch;
-	z->channels = ch;
+	ed_list_push_front(&z->channels, &ch->link);
 	*out = ch;
 	return 0;
 }
@@ -340,9 +323,9 @@ void edera_evtchn_close(edera_evtchn *ch)
 
 static void share_zone_gone(edera_zone *z)
 {
-	for (edera_share *s = z->shares; s; s = s->next)
+	ED_LIST_EACH(s, &z->shares, edera_share, link)
 		share_drop(s);
-	for (edera_evtchn *ch = z->channels; ch; ch = ch->next) {
+	ED_LIST_EACH(ch, &z->channels, edera_evtchn, link) {
 		ed_port_close(ch->port);
 		ch->port = NULL;
 	}
@@ -351,19 +334,16 @@ static void share_zone_gone(edera_zone *z)
 static void share_zone_free(edera_zone *z)
 {
 	share_zone_gone(z);
-	while (z->shares)
-		edera_share_release(z->shares);
-	while (z->channels) {
-		edera_evtchn *ch = z->channels;
+	while (!ed_list_empty(&z->shares))
+		edera_share_release(ed_list_first(&z->shares, edera_share, link));
+	while (!ed_list_empty(&z->channels)) {
+		edera_evtchn *ch = ed_list_first(&z->channels, edera_evtchn, link);
 
 		if (ch->in_cb) {
 			/* freed by on_port after the callback; off the list now */
 			ch->closed = true;
 			ch->detached = true;
-			z->channels = ch->next;
-			if (ch->next)
-				ch->next->prev = NULL;
-			ch->next = ch->prev = NULL;
+			ed_list_remove(&z->channels, &ch->link);
 			continue;
 		}
 		evtchn_free(ch);

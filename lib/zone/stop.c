@@ -285,15 +285,17 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 	/* Look for one zone that stopped, handle it, and look again: the exit
 	 * callback may destroy zones or create new ones. */
 	for (;;) {
-		edera_zone *z;
+		edera_zone *z = NULL;
 		int reason = -1;
 
-		for (z = ctx->zones; z; z = z->next) {
-			if (!ed_zone_running(z))
+		ED_ZONES_EACH(it, ctx) {
+			if (!ed_zone_running(it))
 				continue;
-			reason = ed_zone_exit_reason(ctx, z);
-			if (reason >= 0)
+			reason = ed_zone_exit_reason(ctx, it);
+			if (reason >= 0) {
+				z = it;
 				break;
+			}
 		}
 		if (!z)
 			return;
@@ -356,10 +358,13 @@ static void recheck_fired(uv_timer_t *t)
 	/* exits that came before their callback was set; a callback may
 	 * change the list: look again after each */
 	for (;;) {
-		edera_zone *z = ctx->zones;
+		edera_zone *z = NULL;
 
-		while (z && !(z->exit_undelivered && z->exit_cb))
-			z = z->next;
+		ED_ZONES_EACH(it, ctx)
+			if (it->exit_undelivered && it->exit_cb) {
+				z = it;
+				break;
+			}
 		if (!z)
 			break;
 		z->exit_undelivered = false;

@@ -51,8 +51,10 @@ const char *edera_zone_uuid(const edera_zone *z)
 
 edera_zone *edera_zone_lookup(edera_ctx *ctx, const char *name)
 {
-	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
-		if (name && strcmp(z->name, name) == 0)
+	if (!ctx || !name)
+		return NULL;
+	ED_ZONES_EACH(z, ctx)
+		if (strcmp(z->name, name) == 0)
 			return z;
 	return NULL;
 }
@@ -72,27 +74,13 @@ void edera_zone_on_exit(edera_zone *z, edera_zone_exit_cb cb, void *data)
 
 void ed_zone_unlink(edera_zone *z)
 {
-	edera_ctx *ctx = z->ctx;
-
-	if (z->prev)
-		z->prev->next = z->next;
-	else if (ctx->zones == z)
-		ctx->zones = z->next;
-	if (z->next)
-		z->next->prev = z->prev;
-	z->prev = z->next = NULL;
+	ed_list_remove(&z->ctx->zones, &z->link);
 }
 
 /* Into the context's registry (the name is taken from then on). */
 void ed_zone_link(edera_zone *z)
 {
-	edera_ctx *ctx = z->ctx;
-
-	z->prev = NULL;
-	z->next = ctx->zones;
-	if (z->next)
-		z->next->prev = z;
-	ctx->zones = z;
+	ed_list_push_front(&z->ctx->zones, &z->link);
 }
 
 
@@ -101,12 +89,12 @@ struct ed_console *ed_zone_console(edera_zone *z)
 	return z->console;
 }
 
-edera_device **ed_zone_devices(edera_zone *z)
+struct ed_list *ed_zone_devices(edera_zone *z)
 {
 	return &z->devices;
 }
 
-edera_device **ed_zone_dead_devices(edera_zone *z)
+struct ed_list *ed_zone_dead_devices(edera_zone *z)
 {
 	return &z->dead_devices;
 }
@@ -203,12 +191,15 @@ edera_zone *edera_zone_next(edera_ctx *ctx, edera_zone *prev)
 {
 	if (!ctx)
 		return NULL;
-	return prev ? prev->next : ctx->zones;
+	return prev ? ed_list_next(prev, edera_zone, link)
+	            : ed_list_first(&ctx->zones, edera_zone, link);
 }
 
 edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid)
 {
-	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
+	if (!ctx)
+		return NULL;
+	ED_ZONES_EACH(z, ctx)
 		if (z->state != ED_ZS_CREATING && z->domid == domid)
 			return z;
 	return NULL;
@@ -216,8 +207,10 @@ edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid)
 
 edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid)
 {
-	for (edera_zone *z = ctx ? ctx->zones : NULL; z; z = z->next)
-		if (uuid && strcasecmp(z->uuid_str, uuid) == 0)
+	if (!ctx || !uuid)
+		return NULL;
+	ED_ZONES_EACH(z, ctx)
+		if (strcasecmp(z->uuid_str, uuid) == 0)
 			return z;
 	return NULL;
 }
@@ -247,8 +240,8 @@ void ed_zones_fini(edera_ctx *ctx)
 	/* Zones outlive the process that made them (the marker lets another
 	 * find them); only the handles go.  A zone with an operation in flight
 	 * is freed by that operation when it completes (it sees ctx->closing). */
-	while (ctx->zones) {
-		edera_zone *z = ctx->zones;
+	while (!ed_list_empty(&ctx->zones)) {
+		edera_zone *z = ed_list_first(&ctx->zones, edera_zone, link);
 
 		if (z->state == ED_ZS_CREATING || z->state == ED_ZS_DESTROYING) {
 			/* Its parts let go now (console ports, loop handles

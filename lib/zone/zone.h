@@ -5,6 +5,7 @@
 #include <stdbool.h>
 
 #include "builder/pv.h"
+#include "list.h"
 #include "edera/device.h"
 #include "edera/share.h"
 #include "edera/xenstore.h"
@@ -21,7 +22,7 @@ enum ed_zone_state {
 };
 
 struct edera_zone {
-	struct edera_zone *prev, *next;
+	struct ed_link link; /* in ctx->zones */
 	edera_ctx *ctx;
 	char *name;
 	uint8_t uuid[16];
@@ -37,16 +38,16 @@ struct edera_zone {
 	struct shutdown_op *shutdown; /* a pending edera_zone_shutdown */
 	struct ed_console *console;   /* NULL when xenconsoled serves it */
 	bool served_console;          /* the library serves its console (not xenconsoled) */
-	struct ed_dev_plan *dev_plan; /* devices asked for at creation (xenbus/zone.c) */
-	edera_device *devices;        /* attached or being attached */
-	edera_device *dead_devices;   /* lost with the zone, the caller's handles */
+	struct ed_dev_plan *dev_plan; /* devices asked for at creation (xenbus/part.c) */
+	struct ed_list devices;       /* attached or being attached (edera_device.link) */
+	struct ed_list dead_devices;  /* lost with the zone, the caller's handles (.dead_link) */
 	/* run-time resources (resize.c, share.c) */
 	uint64_t target_kib;          /* memory/target as last written */
 	uint64_t ceiling_kib;         /* max_memory at creation (memory/static-max) */
 	uint32_t vcpus_target;
 	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
-	struct edera_share *shares;
-	struct edera_evtchn *channels;
+	struct ed_list shares;   /* edera_share (share.c) */
+	struct ed_list channels; /* edera_evtchn (share.c) */
 };
 
 bool ed_zone_running(const edera_zone *zone);
@@ -60,6 +61,9 @@ static inline bool ed_zone_stopped(const edera_zone *z)
 
 /* Hold a handle across a request or a caller's callback: it stays
  * readable (its state FREED once freed meanwhile) until ed_zone_unref. */
+/* The zones of a context, newest first. */
+#define ED_ZONES_EACH(z, ctx) ED_LIST_EACH(z, &(ctx)->zones, edera_zone, link)
+
 static inline void ed_zone_ref(edera_zone *z)
 {
 	z->refs++;
@@ -79,8 +83,8 @@ static inline uint64_t ed_zone_xen_max_less_slack(const xc_dominfo_t *di)
 /* zone.c: what a part that keeps the zone's struct opaque reads (also
  * declared by console/console.h and xenbus/xenbus.h). */
 struct ed_console *ed_zone_console(edera_zone *zone);
-edera_device **ed_zone_devices(edera_zone *zone);
-edera_device **ed_zone_dead_devices(edera_zone *zone);
+struct ed_list *ed_zone_devices(edera_zone *zone);
+struct ed_list *ed_zone_dead_devices(edera_zone *zone);
 uint32_t ed_zone_domid(const edera_zone *zone);
 edera_ctx *ed_zone_ctx(const edera_zone *zone);
 

@@ -13,5 +13,6 @@ Suite *image_suite(void);
 Suite *layout_suite(void);
 Suite *ring_suite(void);
 Suite *log_suite(void);
+Suite *xenbus_suite(void);
 
 #endif

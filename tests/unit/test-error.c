@@ -6,6 +6,7 @@
 #include <edera/edera.h>
 
 #include "internal.h"
+#include "list.h"
 #include "suites.h"
 
 static const int all_codes[] = {
@@ -128,6 +129,63 @@ START_TEST(gather_first_failure)
 }
 END_TEST
 
+struct item {
+	int v;
+	struct ed_link link;
+};
+
+static int list_sum(struct ed_list *l, int *count)
+{
+	int sum = 0, weight = 1;
+
+	*count = 0;
+	ED_LIST_EACH(it, l, struct item, link) {
+		sum += it->v * weight; /* order matters */
+		weight *= 10;
+		(*count)++;
+	}
+	return sum;
+}
+
+/* The one list: order kept at both ends, removal from anywhere (twice is
+ * harmless), removal while walking with the _SAFE form. */
+START_TEST(list_order_and_removal)
+{
+	struct item a = { 1, { 0 } }, b = { 2, { 0 } }, c = { 3, { 0 } }, d = { 4, { 0 } };
+	struct ed_list l = { 0 };
+	int n;
+
+	ck_assert(ed_list_empty(&l));
+	ck_assert(!ed_linked(&l, &a.link));
+	ed_list_push_back(&l, &b.link);
+	ed_list_push_front(&l, &a.link);
+	ed_list_push_back(&l, &c.link);
+	ck_assert_int_eq(list_sum(&l, &n), 1 + 20 + 300);
+	ck_assert_int_eq(n, 3);
+	ed_list_remove(&l, &b.link); /* middle */
+	ck_assert_int_eq(list_sum(&l, &n), 1 + 30);
+	ed_list_remove(&l, &b.link); /* again: nothing */
+	ck_assert_int_eq(list_sum(&l, &n), 1 + 30);
+	ed_list_remove(&l, &c.link); /* tail */
+	ed_list_push_back(&l, &d.link);
+	ck_assert_int_eq(list_sum(&l, &n), 1 + 40);
+	ck_assert_ptr_eq(l.tail, &d.link);
+	ed_list_remove(&l, &a.link); /* head */
+	ck_assert_ptr_eq(ed_list_first(&l, struct item, link), &d);
+	ck_assert(ed_linked(&l, &d.link));
+	ed_list_push_back(&l, &a.link);
+	ed_list_push_back(&l, &b.link);
+	ED_LIST_EACH_SAFE(it, nx, &l, struct item, link)
+		if (it->v != 1)
+			ed_list_remove(&l, &it->link);
+	ck_assert_int_eq(list_sum(&l, &n), 1);
+	ck_assert_int_eq(n, 1);
+	ed_list_remove(&l, &a.link);
+	ck_assert(ed_list_empty(&l));
+	ck_assert_ptr_null(l.tail);
+}
+END_TEST
+
 Suite *error_suite(void)
 {
 	Suite *s = suite_create("error");
@@ -139,6 +197,7 @@ Suite *error_suite(void)
 	tcase_add_test(tc, version_consistent);
 	tcase_add_test(tc, saved_error_restored);
 	tcase_add_test(tc, gather_first_failure);
+	tcase_add_test(tc, list_order_and_removal);
 	suite_add_tcase(s, tc);
 	return s;
 }

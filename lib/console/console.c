@@ -39,7 +39,7 @@
 #define ED_CONSOLE_CHEAP 32
 
 struct edera_console_sub {
-	struct edera_console_sub *next;
+	struct ed_link link; /* on its console's subs */
 	struct ed_console *con;
 	edera_console_output_cb cb;
 	void *data;
@@ -65,7 +65,7 @@ struct ed_console {
 	uint8_t *hist;
 	size_t hist_cap, hist_len, hist_end;
 	/* subscribers */
-	struct edera_console_sub *subs;
+	struct ed_list subs; /* edera_console_sub, newest first */
 	int dispatching;
 	bool subs_dead;
 	/* input waiting for the guest */
@@ -207,18 +207,11 @@ static void history_segments(const struct ed_console *c, size_t n, const uint8_t
 
 static void subs_sweep(struct ed_console *c)
 {
-	struct edera_console_sub **pp = &c->subs;
-
-	while (*pp) {
-		struct edera_console_sub *s = *pp;
-
+	ED_LIST_EACH_SAFE(s, nx, &c->subs, struct edera_console_sub, link)
 		if (s->dead) {
-			*pp = s->next;
+			ed_list_remove(&c->subs, &s->link);
 			free(s);
-		} else {
-			pp = &s->next;
 		}
-	}
 	c->subs_dead = false;
 }
 
@@ -231,7 +224,7 @@ static void deliver(struct ed_console *c, const uint8_t *b, size_t n)
 	/* Subscribers added meanwhile go to the head: they do not see this
 	 * chunk twice (a replay already held it). */
 	c->dispatching++;
-	for (struct edera_console_sub *s = c->subs; s; s = s->next)
+	ED_LIST_EACH(s, &c->subs, struct edera_console_sub, link)
 		if (!s->dead)
 			ED_CALLBACK(c->ctx, s->cb(c->ctx, c->zone, (const char *)b, n, s->data));
 	c->dispatching--;
@@ -487,10 +480,8 @@ static void really_free(struct ed_console *c)
 {
 	if (c->intf)
 		really_disconnect(c);
-	for (struct edera_console_sub *s = c->subs, *n; s; s = n) {
-		n = s->next;
+	ED_LIST_EACH_SAFE(s, nx, &c->subs, struct edera_console_sub, link)
 		free(s);
-	}
 	ed_log_close(c->log);
 	free(c->hist);
 	free(c->inq);
@@ -546,8 +537,7 @@ int edera_console_subscribe(edera_zone *zone, unsigned int flags, edera_console_
 	s->con = c;
 	s->cb = cb;
 	s->data = data;
-	s->next = c->subs;
-	c->subs = s;
+	ed_list_push_front(&c->subs, &s->link);
 	if (out)
 		*out = s;
 	if (flags & EDERA_CONSOLE_REPLAY) {

@@ -31,7 +31,7 @@ struct ed_port {
 	uint64_t window; /* when the current window started (uv_now, ms) */
 	unsigned int used;
 	bool held; /* masked until its window ends */
-	struct ed_port *held_next;
+	struct ed_link held_link; /* on ev->held while held */
 	uint64_t events, throttled;
 };
 
@@ -40,7 +40,7 @@ struct ed_evtchn {
 	struct ed_port **by_port; /* indexed by local port */
 	size_t cap;
 	size_t bound;
-	struct ed_port *held;     /* ports waiting for their window to end */
+	struct ed_list held;      /* ports waiting for their window to end */
 	uv_timer_t *timer;        /* ends them */
 };
 
@@ -60,16 +60,11 @@ static void on_timer(uv_timer_t *t)
 	edera_ctx *ctx = t->data;
 	struct ed_evtchn *ev = ctx->evtchn;
 	uint64_t now = uv_now(ctx->loop);
-	struct ed_port **pp = &ev->held;
 
-	while (*pp) {
-		struct ed_port *port = *pp;
-
-		if (now - port->window < ED_PORT_WINDOW_MS) {
-			pp = &port->held_next;
+	ED_LIST_EACH_SAFE(port, nx, &ev->held, struct ed_port, held_link) {
+		if (now - port->window < ED_PORT_WINDOW_MS)
 			continue;
-		}
-		*pp = port->held_next;
+		ed_list_remove(&ev->held, &port->held_link);
 		port->held = false;
 		port->window = now;
 		port->used = 0;
@@ -83,7 +78,7 @@ static void arm(struct ed_evtchn *ev, uint64_t now)
 {
 	uint64_t first = UINT64_MAX;
 
-	for (struct ed_port *p = ev->held; p; p = p->held_next) {
+	ED_LIST_EACH(p, &ev->held, struct ed_port, held_link) {
 		uint64_t end = p->window + ED_PORT_WINDOW_MS;
 
 		if (end < first)
@@ -263,8 +258,7 @@ void ed_port_unmask(struct ed_port *port, bool charge)
 	if (port->used >= ED_PORT_BUDGET) {
 		port->held = true;
 		port->throttled++;
-		port->held_next = ev->held;
-		ev->held = port;
+		ed_list_push_front(&ev->held, &port->held_link);
 		arm(ev, now);
 		return;
 	}
@@ -284,13 +278,8 @@ void ed_port_close(struct ed_port *port)
 	if (!port)
 		return;
 	ev = port->ctx->evtchn;
-	if (port->held) {
-		struct ed_port **pp = &ev->held;
-
-		while (*pp != port)
-			pp = &(*pp)->held_next;
-		*pp = port->held_next;
-	}
+	if (port->held)
+		ed_list_remove(&ev->held, &port->held_link);
 	xenevtchn_unbind(port->ctx->hv.xce, port->local);
 	ev->by_port[port->local] = NULL;
 	ev->bound--;

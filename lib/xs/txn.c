@@ -146,9 +146,9 @@ static void idle_cb(uv_idle_t *h)
 {
 	struct ed_xs *xs = h->data;
 
-	while (xs->deferred) {
-		struct edera_xs_txn *txn = xs->deferred;
-		xs->deferred = txn->next_deferred;
+	while (!ed_list_empty(&xs->deferred)) {
+		struct edera_xs_txn *txn = ed_list_first(&xs->deferred, struct edera_xs_txn, dlink);
+		ed_list_remove(&xs->deferred, &txn->dlink);
 		finish(txn, txn->committing ? txn->end_status : txn->abort_status);
 	}
 	uv_idle_stop(h);
@@ -169,8 +169,7 @@ static void defer(struct edera_xs_txn *txn)
 			abort(); /* cannot fail on Linux but for memory */
 		xs->defer->data = xs;
 	}
-	txn->next_deferred = xs->deferred;
-	xs->deferred = txn;
+	ed_list_push_front(&xs->deferred, &txn->dlink);
 	uv_idle_start(xs->defer, idle_cb);
 }
 
@@ -214,9 +213,9 @@ void ed_xs_txn_fini(struct ed_xs *xs)
 {
 	/* Endings waiting for the next loop turn, then transactions whose body
 	 * still holds them: all end now, canceled. */
-	while (xs->deferred) {
-		struct edera_xs_txn *txn = xs->deferred;
-		xs->deferred = txn->next_deferred;
+	while (!ed_list_empty(&xs->deferred)) {
+		struct edera_xs_txn *txn = ed_list_first(&xs->deferred, struct edera_xs_txn, dlink);
+		ed_list_remove(&xs->deferred, &txn->dlink);
 		finish(txn, EDERA_ECANCELED);
 	}
 	while (!ed_list_empty(&xs->txns))

@@ -53,7 +53,7 @@ struct ed_xs {
 	struct edera_xs_watch *wbuckets[ED_XS_BUCKETS]; /* by token number */
 	uint64_t next_token;
 	uv_idle_t *defer;        /* runs deferred transaction endings */
-	struct edera_xs_txn *deferred;
+	struct ed_list deferred;  /* edera_xs_txn endings for the next turn */
 	struct ed_list txns;      /* live asynchronous transactions (edera_xs_txn) */
 	uint64_t protocol_errors; /* replies we could not use */
 	uint64_t requests;        /* sent, ever */

@@ -32,7 +32,7 @@ struct edera_xs_txn {
 	void *data;
 	int end_status;           /* sync: result of the last END */
 	bool end_done;            /* sync: END replied */
-	struct edera_xs_txn *next_deferred;
+	struct ed_link dlink; /* on xs->deferred */
 	struct ed_link link; /* on xs->txns: every live async txn */
 };
 

@@ -141,6 +141,18 @@ bool ed_gather_settle(struct ed_gather *g, int status)
 	return true;
 }
 
+char *ed_strdup_opt(const char *s, bool *oom)
+{
+	char *d;
+
+	if (!s)
+		return NULL;
+	d = strdup(s);
+	if (!d)
+		*oom = true;
+	return d;
+}
+
 int ed_errno_code(int e)
 {
 	switch (e) {

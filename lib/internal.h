@@ -51,6 +51,9 @@ void ed_gather_start(struct ed_gather *g, void (*done)(struct ed_gather *g));
 void ed_gather_issued(struct ed_gather *g, int rc);
 bool ed_gather_settle(struct ed_gather *g, int status);
 
+/* A copy of S (NULL for NULL); a copy that fails sets *OOM. */
+char *ed_strdup_opt(const char *s, bool *oom);
+
 /* The EDERA_E* code for errno value E (EDERA_EIO when none fits). */
 int ed_errno_code(int e);
 

@@ -20,48 +20,37 @@ const struct ed_zone_part *const ed_zone_parts[] = {
 	NULL,
 };
 
+/* Run HOOK of every part that has one, in order; stop at the first
+ * failure and return it. */
+#define EACH_UNTIL_FAILURE(hook, ...)                                          \
+	do {                                                                   \
+		for (size_t i = 0; ed_zone_parts[i]; i++) {                    \
+			int rc = ed_zone_parts[i]->hook                        \
+			       ? ed_zone_parts[i]->hook(__VA_ARGS__) : 0;      \
+			if (rc < 0)                                            \
+				return rc;                                     \
+		}                                                              \
+		return 0;                                                      \
+	} while (0)
+
 int ed_parts_prepare(edera_zone *z, const edera_zone_config *cfg)
 {
-	for (size_t i = 0; ed_zone_parts[i]; i++) {
-		int rc = ed_zone_parts[i]->prepare ? ed_zone_parts[i]->prepare(z, cfg) : 0;
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	EACH_UNTIL_FAILURE(prepare, z, cfg);
 }
 
 int ed_parts_attach(edera_zone *z, struct ed_gather *g)
 {
-	for (size_t i = 0; ed_zone_parts[i]; i++) {
-		int rc = ed_zone_parts[i]->attach ? ed_zone_parts[i]->attach(z, g) : 0;
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	EACH_UNTIL_FAILURE(attach, z, g);
 }
 
 int ed_parts_connect(edera_zone *z, struct ed_gather *g)
 {
-	for (size_t i = 0; ed_zone_parts[i]; i++) {
-		int rc = ed_zone_parts[i]->connect ? ed_zone_parts[i]->connect(z, g) : 0;
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	EACH_UNTIL_FAILURE(connect, z, g);
 }
 
 int ed_parts_adopt(edera_zone *z)
 {
-	for (size_t i = 0; ed_zone_parts[i]; i++) {
-		int rc = ed_zone_parts[i]->adopt ? ed_zone_parts[i]->adopt(z) : 0;
-
-		if (rc < 0)
-			return rc;
-	}
-	return 0;
+	EACH_UNTIL_FAILURE(adopt, z);
 }
 
 void ed_parts_free(edera_zone *z)

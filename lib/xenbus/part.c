@@ -48,18 +48,6 @@ static void plan_free(struct ed_dev_plan *p)
 	free(p);
 }
 
-static char *dup_opt(const char *s, bool *oom)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
-
 /* A caller's config (of the size its sz says; create.c checked it) copied
  * into one of ours, its strings duplicated. */
 #define COPY_CONFIG(dst, src, init)                                                   \
@@ -90,15 +78,15 @@ static int devices_prepare(edera_zone *z, const edera_zone_config *c)
 		edera_disk_config *d = &p->disks[i];
 
 		COPY_CONFIG(d, c->disks[i], edera_disk_config_init);
-		d->path = dup_opt(d->path, &oom);
-		d->vdev = dup_opt(d->vdev, &oom);
+		d->path = ed_strdup_opt(d->path, &oom);
+		d->vdev = ed_strdup_opt(d->vdev, &oom);
 	}
 	for (size_t i = 0; i < c->n_nics; i++, p->n_nics++) {
 		edera_nic_config *n = &p->nics[i];
 
 		COPY_CONFIG(n, c->nics[i], edera_nic_config_init);
-		n->bridge = dup_opt(n->bridge, &oom);
-		n->mac = dup_opt(n->mac, &oom);
+		n->bridge = ed_strdup_opt(n->bridge, &oom);
+		n->mac = ed_strdup_opt(n->mac, &oom);
 	}
 	return oom ? ed_error(EDERA_ENOMEM, "out of memory") : 0;
 }

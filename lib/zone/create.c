@@ -608,18 +608,6 @@ static void record_start(struct create_op *op)
 
 /* ---- the call ---- */
 
-static char *dup_opt(const char *s, bool *oom)
-{
-	char *d;
-
-	if (!s)
-		return NULL;
-	d = strdup(s);
-	if (!d)
-		*oom = true;
-	return d;
-}
-
 int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_create_cb cb,
                       void *data)
 {
@@ -716,9 +704,9 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 		free(z);
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	}
-	op->kernel = dup_opt(c.kernel, &oom);
-	op->initrd = dup_opt(c.initrd, &oom);
-	op->cmdline = dup_opt(c.cmdline, &oom);
+	op->kernel = ed_strdup_opt(c.kernel, &oom);
+	op->initrd = ed_strdup_opt(c.initrd, &oom);
+	op->cmdline = ed_strdup_opt(c.cmdline, &oom);
 	z->ctx = ctx;
 	z->state = ED_ZS_CREATING;
 	new_uuid(z);

@@ -126,6 +126,14 @@ void ed_gather_issued(struct ed_gather *g, int rc)
 	}
 }
 
+void ed_gather_fail(struct ed_gather *g, int rc)
+{
+	if (rc < 0 && g->status == 0) {
+		g->status = rc;
+		ed_error_save_code(&g->err, rc);
+	}
+}
+
 bool ed_gather_settle(struct ed_gather *g, int status)
 {
 	if (status < 0 && g->status == 0) {

@@ -35,8 +35,9 @@ int ed_error_restore(const struct ed_err *e);
 /*
  * Several requests out at once, waited for together, the first failure
  * kept with its message.  ed_gather_start holds it while the requests go
- * out; each issued one is counted with ed_gather_issued (which also
- * notes a request that could not be sent); each completion, and finally
+ * out; each issued one is counted with ed_gather_issued (RC 0: it was
+ * sent and will call back; RC < 0: it could not be sent, noted as a
+ * failure); each completion, and finally
  * the hold, calls ed_gather_settle, which returns true for the last one.
  * DONE, when set, is called then instead (for gathers shared between
  * files).  The status is g->status and the message ed_error_restore(&g->err).
@@ -49,6 +50,9 @@ struct ed_gather {
 };
 void ed_gather_start(struct ed_gather *g, void (*done)(struct ed_gather *g));
 void ed_gather_issued(struct ed_gather *g, int rc);
+/* A failure before any request (RC < 0) noted as if a request had failed;
+ * nothing for RC >= 0. */
+void ed_gather_fail(struct ed_gather *g, int rc);
 bool ed_gather_settle(struct ed_gather *g, int status);
 
 /* A copy of S (NULL for NULL); a copy that fails sets *OOM. */

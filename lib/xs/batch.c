@@ -94,7 +94,7 @@ void ed_xs_batch_read(struct ed_xs_batch *b, const char *path, ed_xs_batch_read_
 	int rc;
 
 	if (!r) {
-		ed_gather_issued(&b->g, ed_error(EDERA_ENOMEM, "out of memory"));
+		ed_gather_fail(&b->g, ed_error(EDERA_ENOMEM, "out of memory"));
 		return;
 	}
 	r->b = b;

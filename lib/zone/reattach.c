@@ -363,7 +363,7 @@ static void ra_process(struct reattach_op *op)
 		if (exists && !di.shutdown && !di.crashed) {
 			z = ra_zone(ctx, c, uuid);
 			if (!z) {
-				ed_gather_issued(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
+				ed_gather_fail(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
 			} else {
 				op->attached++;
 				/* Its parts serve it from here on (its console).
@@ -376,7 +376,7 @@ static void ra_process(struct reattach_op *op)
 			/* Stopped with nobody to clean up after it. */
 			z = ra_zone(ctx, c, uuid);
 			if (!z) {
-				ed_gather_issued(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
+				ed_gather_fail(&op->g, ed_error(EDERA_ENOMEM, "out of memory"));
 			} else {
 				int rc = edera_zone_destroy(z, ra_destroyed, op);
 
@@ -413,7 +413,7 @@ static void ra_markers_read(struct ed_gather *g)
 	 * whose creation is still under way has its record read below. */
 	rc = edera_xs_directory(op->ctx, NULL, ED_INTENTS, ra_intents_listed, op);
 	if (rc < 0) {
-		ed_gather_issued(g, rc);
+		ed_gather_fail(g, rc);
 		ra_end(op, rc);
 	}
 }
@@ -448,7 +448,7 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 			status = ed_error(EDERA_ENOMEM, "out of memory");
 	}
 	ed_gather_start(&op->g, ra_markers_read);
-	ed_gather_issued(&op->g, status);
+	ed_gather_fail(&op->g, status); /* the listing itself failed */
 	for (size_t i = 0; i < n && op->g.status == 0; i++) {
 		char *end;
 		unsigned long d = strtoul(names[i], &end, 10);
@@ -517,7 +517,7 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 			status = ed_error(EDERA_ENOMEM, "out of memory");
 	}
 	ed_gather_start(&op->g, ra_records_read);
-	ed_gather_issued(&op->g, status);
+	ed_gather_fail(&op->g, status); /* the listing itself failed */
 	for (size_t i = 0; i < n && op->g.status == 0; i++) {
 		struct ra_intent *in = &op->in[op->n_in];
 		char path[96];

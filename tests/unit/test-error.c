@@ -126,6 +126,16 @@ START_TEST(gather_first_failure)
 	ck_assert_int_eq(gather_calls, 1);
 	ck_assert_int_eq(g.status, EDERA_ENOMEM);
 	ck_assert_str_eq(g.err.msg, "out of memory");
+
+	/* a failure noted before any request counts nothing in flight; a
+	 * success noted so is nothing at all */
+	ed_gather_start(&g, NULL);
+	ed_gather_fail(&g, 0);
+	ck_assert_int_eq(g.status, 0);
+	ed_error(EDERA_ENOENT, "no such listing");
+	ed_gather_fail(&g, EDERA_ENOENT);
+	ck_assert(ed_gather_settle(&g, 0)); /* the hold was the only one */
+	ck_assert_int_eq(g.status, EDERA_ENOENT);
 }
 END_TEST
 

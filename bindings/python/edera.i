@@ -660,10 +660,10 @@ static PyObject *ed_py_share_refs(edera_share *share)
 	}
 	return l;
 }
-/* A handle's address as an int (a key for the package's registries). */
-static unsigned long long ed_py_addr(void *p)
+/* Nothing: its wrapper raises the oldest exception a callback raised, if
+ * any (the package drains them into asyncio's exception handler). */
+static void ed_py_check(void)
 {
-	return (unsigned long long)(uintptr_t)p;
 }
 %}
 
@@ -1138,7 +1138,7 @@ int ed_py_loop_run(edera_ctx *ctx);
 int ed_py_pending_count(void);
 PyObject *ed_py_share_buffer(edera_share *share);
 PyObject *ed_py_share_refs(edera_share *share);
-unsigned long long ed_py_addr(void *p);
+void ed_py_check(void);
 
 %pythoncode %{
 from ._capi import (Error, NotFoundError, ExistsError, PermissionDenied, NotPermitted,  # noqa: F401

@@ -5,6 +5,10 @@ from . import capi
 from .capi import (Cancelled, ConnectionLost, Error, ExistsError, InvalidArgument,  # noqa: F401
                    NoXenError, NotFoundError, NotPermitted, PermissionDenied, TimedOut, TryAgain)
 
+__all__ = ["Cancelled", "ConnectionLost", "Error", "ExistsError", "InvalidArgument", "NoXenError",
+           "NotFoundError", "NotPermitted", "PermissionDenied", "TimedOut", "TryAgain",
+           "check", "error_from"]
+
 
 def error_from(code: int) -> Error:
     """The exception for CODE (negative), with the library's message for the

@@ -10,7 +10,7 @@ import subprocess
 import edera
 from edera import capi
 
-from conftest import SRCDIR
+from paths import SRCDIR
 
 # Functions the module does not bind, with why.  (None today.)
 LEFT_OUT = {

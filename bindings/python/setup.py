@@ -53,7 +53,8 @@ def library_flags():
     libdirs = [f[2:] for f in flags if f.startswith("-L")]
     libs = [f[2:] for f in flags if f.startswith("-l")]
     other = [f for f in flags if f[:2] not in ("-I", "-L", "-l")]
-    rpath = [] if in_tree else [d for d in libdirs if os.path.normpath(d) not in SYSTEM_LIBDIRS]
+    rpath = [] if in_tree else [f[2:] for f in pkg_config("--libs-only-L", "edera")
+                                if os.path.normpath(f[2:]) not in SYSTEM_LIBDIRS]
     return inc, libdirs, libs, rpath, other
 
 

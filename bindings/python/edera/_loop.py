@@ -50,23 +50,29 @@ class LoopDriver:
         self._timer = None
         if self._closed or self._ctx._ptr is None:
             return
+        alive = True
         self._ctx._depth += 1
         try:
-            capi.ed_py_loop_run(self._ctx._ptr)
+            alive = bool(capi.ed_py_loop_run(self._ctx._ptr))
         except Exception as e:  # noqa: BLE001
             self._report(e)
         finally:
             self._ctx._depth -= 1
         self.drain()
-        self.arm()
+        self.arm(idle=not alive)
 
-    def arm(self) -> None:
+    def arm(self, idle: bool = False) -> None:
+        """Re-arm the timer for libuv's next timeout.  IDLE: the loop just
+        ran and has nothing active — uv_backend_timeout() then says 0 (run
+        now), which must not make a busy loop; the next call re-arms."""
         if self._closed or self._ctx._ptr is None:
             return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
         t = capi.ed_py_loop_timeout(self._ctx._ptr)
+        if t == 0 and idle:
+            return
         if t == 0:
             self._timer = self.loop.call_soon(self.run)
         elif t > 0:

@@ -274,9 +274,10 @@ class Zone:
     def console(self, replay: bool = False) -> "ConsoleStream":
         """The guest's output as an async iterator of bytes, in order, from
         now on (REPLAY: the history first).  It ends after the zone stops
-        (its last output included).  Close it (``async with``, aclose()) to
-        unsubscribe.  Breaking out of ``async for`` keeps the subscription
-        until the stream is closed or collected."""
+        (its last output included).  Close it (``async with``, close()) to
+        unsubscribe: until then (or until the zone's handle is gone) it
+        keeps every chunk for its reader, so close a stream you stop
+        reading."""
         return ConsoleStream(self, replay)
 
     def subscribe(self, callback: Callable[[bytes], Any], replay: bool = False

@@ -18,7 +18,8 @@
  *    the edera package does, in the object that owns the handle;
  *  - an exception raised in a callback is kept and raised from the next
  *    call into this module that can run callbacks (ed_py_loop_run, every
- *    _sync call, edera_ctx_close, ...): never lost;
+ *    _sync call, edera_ctx_close, ...; not from calls that hand C a
+ *    callback, listed at ED_NO_PENDING_CHECK): never lost;
  *  - out-parameters become return values; results the library allocates
  *    are copied and released with edera_free;
  *  - every call releases the GIL while in C (threads="1").
@@ -26,6 +27,9 @@
  * Thread model: one context is used from one thread at a time, as in C.
  */
 %module(package="edera", threads="1") capi
+
+/* Python signatures in the raw functions' docstrings. */
+%feature("autodoc", "1");
 
 %{
 #define SWIG_FILE_WITH_INIT
@@ -778,6 +782,16 @@ ED_NO_PENDING_CHECK(edera_zone_set_vcpus)
 ED_NO_PENDING_CHECK(edera_zone_attach_disk)
 ED_NO_PENDING_CHECK(edera_zone_attach_nic)
 ED_NO_PENDING_CHECK(edera_device_detach)
+/* Nor those that register a callback C borrows and return its handle: a
+ * kept exception raised there would lose the handle of a registration that
+ * succeeded (and the callable with it).  (edera_console_subscribe with
+ * EDERA_CONSOLE_REPLAY runs its callback during the call.) */
+ED_NO_PENDING_CHECK(edera_console_subscribe)
+ED_NO_PENDING_CHECK(edera_console_on_writable)
+ED_NO_PENDING_CHECK(edera_xs_watch_add)
+ED_NO_PENDING_CHECK(edera_zone_on_exit)
+ED_NO_PENDING_CHECK(edera_evtchn_alloc_unbound)
+ED_NO_PENDING_CHECK(edera_evtchn_bind)
 /* Pure look-ups run no callback. */
 ED_NO_PENDING_CHECK(edera_strerror)
 ED_NO_PENDING_CHECK(edera_errname)

@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Rig tests: pytest in dom0 against real zones (`make check-python-rig`
-inside the rig, as root).  They need what tests/xen/run-all.sh exports:
-RIG_CACHE (its vmlinuz), EDERA_MINI_KERNEL, EDERA_GUEST_HELLO,
-EDERA_GUEST_RES, EDERA_GUEST_DEV; modules xen-gntalloc, xen-blkback,
+inside the rig, as root).  They need what tests/rig/xen-tests.sh and
+tests/xen/run-all.sh export: RIG_CACHE (its vmlinuz), EDERA_MINI_KERNEL,
+EDERA_GUEST_HELLO, EDERA_GUEST_WAIT, EDERA_GUEST_CRASH, EDERA_GUEST_RES,
+EDERA_GUEST_DEV (a test whose variable is missing is skipped, naming it); modules xen-gntalloc, xen-blkback,
 xen-netback, loop, bridge.  Without Xen every test is skipped."""
 import os
 
@@ -21,7 +22,7 @@ def pytest_collection_modifyitems(config, items):
 def _env(var: str) -> str:
     v = os.environ.get(var)
     if not v:
-        pytest.skip("%s is not set (tests/xen/run-all.sh exports it)" % var)
+        pytest.skip("%s is not set (tests/rig/xen-tests.sh exports it)" % var)
     return v
 
 
@@ -48,3 +49,13 @@ def res_initrd() -> str:
 @pytest.fixture
 def dev_initrd() -> str:
     return _env("EDERA_GUEST_DEV")
+
+
+@pytest.fixture
+def wait_initrd() -> str:
+    return _env("EDERA_GUEST_WAIT")
+
+
+@pytest.fixture
+def crash_initrd() -> str:
+    return _env("EDERA_GUEST_CRASH")

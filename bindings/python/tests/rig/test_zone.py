@@ -43,13 +43,23 @@ async def test_exit_reasons(mini_kernel, word, reason):
 
 
 @pytest.mark.asyncio
-async def test_shutdown_reports_poweroff(linux_kernel, res_initrd):
+@pytest.mark.parametrize("reboot,reason", [(False, edera.ExitReason.POWEROFF),
+                                           (True, edera.ExitReason.REBOOT)])
+async def test_shutdown_reports_poweroff_and_reboot(linux_kernel, wait_initrd, reboot, reason):
     async with edera.Context() as ctx:
-        zone = await ctx.create_zone(name="py-shutdown", kernel=linux_kernel, initrd=res_initrd,
-                                     cmdline="console=hvc0 quiet loglevel=0", memory_mib=256)
-        async with zone.console(replay=True) as stream:
-            await read_until(stream, b"RES READY")
-        assert await zone.shutdown(timeout=60) == edera.ExitReason.POWEROFF
+        zone = await ctx.create_zone(name="py-shutdown", kernel=linux_kernel, initrd=wait_initrd,
+                                     cmdline="console=hvc0 quiet", memory_mib=256)
+        assert await zone.shutdown(timeout=120, reboot=reboot) == reason
+        await zone.destroy()
+
+
+@pytest.mark.asyncio
+async def test_a_panicking_guest_reports_crash(linux_kernel, crash_initrd):
+    async with edera.Context() as ctx:
+        zone = await ctx.create_zone(name="py-crash", kernel=linux_kernel, initrd=crash_initrd,
+                                     cmdline="console=hvc0 quiet", memory_mib=256)
+        assert await asyncio.wait_for(zone.wait(), 180) == edera.ExitReason.CRASH
+        assert b"EDERA-CRASHING" in zone.history()
         await zone.destroy()
 
 

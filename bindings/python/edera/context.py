@@ -273,11 +273,17 @@ class Context:
         edera_zone_reattach): returns (taken over, cleaned up); the zones
         taken over are in zones().  Cancel: detached (it completes; the
         zones it took over are in zones())."""
-        return await self._start(lambda cb: capi.edera_zone_reattach(self.ptr, cb),
-                                 lambda st, a, c: (a, c) if check(st) >= 0 else None)
+        def done(st, a, c):
+            check(st)
+            self.zones()  # Zone objects (and exit callbacks) for the zones taken over
+            return a, c
+        return await self._start(lambda cb: capi.edera_zone_reattach(self.ptr, cb), done,
+                                 lambda st, a, c: self.zones() if st >= 0 else None)
 
     def reattach_sync(self) -> Tuple[int, int]:
+        """The blocking form of reattach()."""
         a, c = self._sync(capi.edera_zone_reattach_sync, self.ptr)
+        self.zones()
         return a, c
 
 

@@ -630,8 +630,9 @@ static int ed_py_pending_count(void)
 {
 	return ed_py_pending ? (int)PyList_GET_SIZE(ed_py_pending) : 0;
 }
-/* The share's pages as a SharedPages buffer (None once the zone went away). */
-static PyObject *ed_py_share_buffer(edera_share *share)
+/* The share's pages as a SharedPages buffer (None once the zone went away);
+ * READONLY for a read-only mapping (writing it would fault). */
+static PyObject *ed_py_share_buffer(edera_share *share, int readonly)
 {
 	ed_py_pages *p;
 	void *addr = edera_share_addr(share);
@@ -643,7 +644,7 @@ static PyObject *ed_py_share_buffer(edera_share *share)
 		return NULL;
 	p->addr = addr;
 	p->len = (Py_ssize_t)edera_share_pages_count(share) * EDERA_PAGE_SIZE;
-	p->readonly = 0;
+	p->readonly = readonly != 0;
 	p->exports = 0;
 	return (PyObject *)p;
 }
@@ -1150,7 +1151,7 @@ int ed_py_loop_fd(edera_ctx *ctx);
 int ed_py_loop_timeout(edera_ctx *ctx);
 int ed_py_loop_run(edera_ctx *ctx);
 int ed_py_pending_count(void);
-PyObject *ed_py_share_buffer(edera_share *share);
+PyObject *ed_py_share_buffer(edera_share *share, int readonly);
 PyObject *ed_py_share_refs(edera_share *share);
 void ed_py_check(void);
 

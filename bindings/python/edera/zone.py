@@ -403,14 +403,14 @@ class Zone:
         the grant references to hand it; Share.memory the pages)."""
         _count("n_pages", n_pages, 1, capi.EDERA_SHARE_MAX_PAGES)
         flags = capi.EDERA_SHARE_READONLY if readonly else 0
-        return Share(self, capi.edera_share_pages(self.ptr, n_pages, flags))
+        return Share(self, capi.edera_share_pages(self.ptr, n_pages, flags), False)
 
     def map_pages(self, refs: Sequence[int], readonly: bool = False) -> "Share":
         """Map the pages the zone granted to dom0 by REFS."""
         refs = list(refs)
         _count("len(refs)", len(refs), 1, capi.EDERA_SHARE_MAX_PAGES)
         flags = capi.EDERA_SHARE_READONLY if readonly else 0
-        return Share(self, capi.edera_share_map(self.ptr, refs, flags))
+        return Share(self, capi.edera_share_map(self.ptr, refs, flags), readonly)
 
     def alloc_evtchn(self, callback: Optional[Callable[["EventChannel"], Any]] = None
                      ) -> "EventChannel":
@@ -569,13 +569,15 @@ class Share:
     memoryview still held: do not touch the memory after the zone stopped
     (Share.memory then raises ValueError)."""
 
-    def __init__(self, zone: Zone, ptr) -> None:
+    def __init__(self, zone: Zone, ptr, readonly: bool) -> None:
         self._zone = zone
         self._ptr = ptr
+        self.readonly = readonly
+        """A read-only mapping: its memoryview is read-only too."""
         self.refs: List[int] = capi.ed_py_share_refs(ptr)
         """Grant references (ours to hand to the zone, or the zone's)."""
         self.pages: int = capi.edera_share_pages_count(ptr)
-        self._buf = capi.ed_py_share_buffer(ptr)
+        self._buf = capi.ed_py_share_buffer(ptr, int(readonly))
         zone._children.add(self)
 
     @property

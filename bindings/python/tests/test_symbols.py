@@ -86,3 +86,14 @@ def test_every_bound_function_is_used_by_the_package_or_explained():
     assert not unused, "not used by the edera package nor listed in CAPI_ONLY: %s" % unused
     stale = [n for n in CAPI_ONLY if re.search(r"\bcapi\.%s\b" % n, src)]
     assert not stale, "CAPI_ONLY lists functions the package uses: %s" % stale
+
+
+def test_every_capi_name_the_package_uses_exists():
+    pkg = os.path.dirname(edera.__file__)
+    names = set()
+    for fn in os.listdir(pkg):
+        if fn.endswith(".py") and fn != "capi.py":
+            with open(os.path.join(pkg, fn)) as f:
+                names |= set(re.findall(r"\bcapi\.(\w+)", f.read()))
+    missing = sorted(n for n in names if not hasattr(capi, n))
+    assert not missing, missing

@@ -289,8 +289,10 @@ class Zone:
             raise TypeError("callback must be callable")
         return Subscription(self, lambda z, b: callback(b), replay)
 
-    def history(self, max_bytes: int = capi.EDERA_CONSOLE_HISTORY_MAX_KIB * 1024) -> bytes:
-        """The newest output kept (at most MAX_BYTES)."""
+    def history(self, max_bytes: Optional[int] = None) -> bytes:
+        """The newest output kept (at most MAX_BYTES; None: all of it)."""
+        if max_bytes is None:
+            max_bytes = capi.edera_console_stats_get(self.ptr).history_bytes
         _count("max_bytes", max_bytes, 0, 2**31)
         return capi.edera_console_history(self.ptr, max_bytes)
 

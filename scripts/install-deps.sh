@@ -6,6 +6,10 @@ pkgs=(
 	# build
 	autoconf automake libtool pkg-config make gcc libc6-dev
 	libxen-dev libuv1-dev check zlib1g-dev liblzma-dev libzstd-dev libmnl-dev
+	# the Python bindings (bindings/python): SWIG, headers, setuptools (and
+	# wheel, for pip install --no-build-isolation), venv, the tests
+	swig python3-dev python3-setuptools python3-wheel python3-venv python3-pip
+	python3-pytest python3-pytest-asyncio
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, and libFuzzer for the fuzz targets

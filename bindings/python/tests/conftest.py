@@ -1,0 +1,3 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""Host tests: run anywhere, no Xen.  `make check-python` runs them against
+the extension built in the tree (LD_LIBRARY_PATH and PYTHONPATH set)."""

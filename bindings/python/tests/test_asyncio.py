@@ -1,0 +1,311 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""The Python layer's asyncio logic on the host, with edera.capi's C calls
+replaced by fakes (no Xen): the libuv loop driver (reader, timer re-arming,
+no busy loop when idle, callback exceptions to the exception handler),
+cancellation of awaited operations, transactions, console streams.  The
+real calls are exercised by the rig tests."""
+import asyncio
+import os
+
+import pytest
+
+import edera
+from edera import capi
+
+
+class Ptr:
+    """A stand-in for a SWIG pointer (the package keys handles by int())."""
+    def __init__(self, n):
+        self.n = n
+
+    def __int__(self):
+        return self.n
+
+
+class FakeC:
+    """The C side: records calls, keeps the callbacks C would hold."""
+
+    def __init__(self, monkeypatch):
+        self.rfd, self.wfd = os.pipe()
+        self.timeouts = []          # what ed_py_loop_timeout returns next (then -1)
+        self.runs = 0
+        self.alive = 1
+        self.run_hook = None
+        self.calls = []
+        self.cbs = {}
+        self.closed = False
+        m = monkeypatch
+        m.setattr(capi, "edera_ctx_open", lambda opts: Ptr(1))
+        m.setattr(capi, "edera_ctx_close", self._close)
+        m.setattr(capi, "ed_py_loop_fd", lambda ctx: self.rfd)
+        m.setattr(capi, "ed_py_loop_timeout",
+                  lambda ctx: self.timeouts.pop(0) if self.timeouts else -1)
+        m.setattr(capi, "ed_py_loop_run", self._run)
+        m.setattr(capi, "edera_zone_name", lambda z: "z%d" % int(z))
+        m.setattr(capi, "edera_zone_uuid", lambda z: "uuid-%d" % int(z))
+        m.setattr(capi, "edera_zone_domid", lambda z: int(z))
+        m.setattr(capi, "edera_zone_on_exit", lambda z, cb: self.cbs.__setitem__(("exit", int(z)), cb))
+
+        def keep(name, result=0):
+            def f(*args):
+                self.calls.append((name,) + args[:-1])
+                self.cbs[name] = args[-1]
+                return result
+            return f
+        for name in ("edera_zone_create", "edera_xs_read", "edera_xs_write", "edera_zone_destroy",
+                     "edera_zone_shutdown", "edera_xs_transaction"):
+            m.setattr(capi, name, keep(name))
+        m.setattr(capi, "edera_xs_txn_attempt", lambda t: int(t))
+        m.setattr(capi, "edera_xs_txn_commit", lambda t: self.calls.append(("commit", int(t))))
+        m.setattr(capi, "edera_xs_txn_abort",
+                  lambda t, st: self.calls.append(("abort", int(t), st)))
+        m.setattr(capi, "edera_console_subscribe", keep("edera_console_subscribe", Ptr(77)))
+        m.setattr(capi, "edera_console_unsubscribe",
+                  lambda s: self.calls.append(("unsubscribe", int(s))))
+
+    def _run(self, ctx):
+        self.runs += 1
+        while True:  # drain the "backend fd"
+            try:
+                os.set_blocking(self.rfd, False)
+                if not os.read(self.rfd, 100):
+                    break
+            except BlockingIOError:
+                break
+        if self.run_hook:
+            hook, self.run_hook = self.run_hook, None
+            hook()
+        return self.alive
+
+    def _close(self, ctx):
+        self.closed = True
+
+    def wake(self):
+        os.write(self.wfd, b"x")
+
+    def names(self):
+        return [c[0] for c in self.calls]
+
+
+@pytest.fixture
+def fake(monkeypatch):
+    f = FakeC(monkeypatch)
+    yield f
+    os.close(f.rfd)
+    os.close(f.wfd)
+
+
+@pytest.mark.asyncio
+async def test_the_backend_fd_drives_the_loop(fake):
+    async with edera.Context():
+        await asyncio.sleep(0.01)
+        n = fake.runs
+        fake.wake()
+        await asyncio.sleep(0.05)
+        assert fake.runs == n + 1
+    assert fake.closed
+
+
+@pytest.mark.asyncio
+async def test_the_timer_is_armed_from_uv_backend_timeout(fake):
+    fake.timeouts = [30]  # libuv: the next timer in 30 ms
+    async with edera.Context():
+        await asyncio.sleep(0.01)
+        assert fake.runs == 0
+        await asyncio.sleep(0.06)
+        assert fake.runs == 1  # the timer ran it; then -1: nothing armed
+        await asyncio.sleep(0.05)
+        assert fake.runs == 1
+
+
+@pytest.mark.asyncio
+async def test_an_idle_loop_does_not_spin(fake):
+    # uv_backend_timeout says 0 on a loop with nothing active
+    async with edera.Context() as ctx:
+        fake.alive = 0
+        fake.timeouts = [0] * 1000
+        ctx._kick()             # a call re-arms: one run...
+        await asyncio.sleep(0.05)
+        assert fake.runs == 1   # ...and no busy loop after it
+
+
+@pytest.mark.asyncio
+async def test_callback_exceptions_go_to_the_exception_handler(fake, monkeypatch):
+    loop = asyncio.get_running_loop()
+    seen = []
+    loop.set_exception_handler(lambda l, c: seen.append(c["exception"]))
+    pending = [KeyError("first"), ValueError("second")]
+
+    def run(ctx):
+        fake._run(ctx)
+        if pending:
+            raise pending.pop(0)  # as the %exception of ed_py_loop_run raises a kept one
+        return 1
+
+    def check():
+        if pending:
+            raise pending.pop(0)
+    monkeypatch.setattr(capi, "ed_py_loop_run", run)
+    monkeypatch.setattr(capi, "ed_py_pending_count", lambda: len(pending))
+    monkeypatch.setattr(capi, "ed_py_check", check)
+    try:
+        async with edera.Context():
+            fake.wake()
+            await asyncio.sleep(0.05)
+    finally:
+        loop.set_exception_handler(None)
+    assert [type(e) for e in seen] == [KeyError, ValueError]
+
+
+@pytest.mark.asyncio
+async def test_create_zone_result_and_error(fake):
+    async with edera.Context() as ctx:
+        t = asyncio.ensure_future(ctx.create_zone(name="web-1", kernel="/k"))
+        await asyncio.sleep(0)
+        assert fake.calls[-1][0] == "edera_zone_create"
+        assert fake.calls[-1][2]["name"] == "web-1"
+        fake.cbs["edera_zone_create"](0, Ptr(5))
+        z = await t
+        assert isinstance(z, edera.Zone) and z.domid == 5 and ctx.zones is not None
+        t = asyncio.ensure_future(ctx.create_zone(name="web-2", kernel="/nope"))
+        await asyncio.sleep(0)
+        fake.cbs["edera_zone_create"](capi.EDERA_ENOENT, None)
+        with pytest.raises(FileNotFoundError):
+            await t
+
+
+@pytest.mark.asyncio
+async def test_cancelled_create_zone_destroys_what_it_made(fake):
+    async with edera.Context() as ctx:
+        t = asyncio.ensure_future(ctx.create_zone(name="web-1", kernel="/k"))
+        await asyncio.sleep(0)
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        fake.cbs["edera_zone_create"](0, Ptr(9))   # C completes later
+        assert "edera_zone_destroy" in fake.names()
+        fake.cbs["edera_zone_destroy"](0, Ptr(9))
+        assert 9 not in ctx._zones
+
+
+@pytest.mark.asyncio
+async def test_cancelled_request_is_detached(fake):
+    async with edera.Context() as ctx:
+        t = asyncio.ensure_future(ctx.xs.read("/a"))
+        await asyncio.sleep(0)
+        t.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await t
+        fake.cbs["edera_xs_read"](0, b"late")  # dropped, no error anywhere
+
+
+@pytest.mark.asyncio
+async def test_transaction_block_commits_and_reports_a_conflict(fake):
+    async with edera.Context() as ctx:
+        async def block():
+            async with ctx.xs.transaction() as t:
+                assert t.attempt == 1
+                w = asyncio.ensure_future(t.write("/a", "1"))
+                await asyncio.sleep(0)
+                assert fake.calls[-1][:3] == ("edera_xs_write", ctx.ptr, t._ptr)
+                fake.cbs["edera_xs_write"](0)
+                await w
+        task = asyncio.ensure_future(block())
+        await asyncio.sleep(0)
+        body, done = fake.cbs["edera_xs_transaction"]
+        body(Ptr(1))
+        await asyncio.sleep(0.01)
+        assert ("commit", 1) in fake.calls
+        body(Ptr(2))                       # a conflict: C runs the body again...
+        assert ("abort", 2, capi.EDERA_EAGAIN) in fake.calls  # ...which cannot rerun
+        done(capi.EDERA_EAGAIN)
+        with pytest.raises(edera.TryAgain):
+            await task
+
+
+@pytest.mark.asyncio
+async def test_transaction_block_aborts_on_exception(fake):
+    async with edera.Context() as ctx:
+        async def block():
+            async with ctx.xs.transaction():
+                raise RuntimeError("no")
+        task = asyncio.ensure_future(block())
+        await asyncio.sleep(0)
+        body, done = fake.cbs["edera_xs_transaction"]
+        body(Ptr(1))
+        await asyncio.sleep(0)
+        assert ("abort", 1, capi.EDERA_ECANCELED) in fake.calls
+        done(capi.EDERA_ECANCELED)
+        with pytest.raises(RuntimeError):
+            await task
+
+
+@pytest.mark.asyncio
+async def test_run_transaction_retries_the_body(fake):
+    async with edera.Context() as ctx:
+        attempts = []
+
+        async def body(t):
+            attempts.append(t.attempt)
+            return "v%d" % t.attempt
+        task = asyncio.ensure_future(ctx.xs.run_transaction(body))
+        await asyncio.sleep(0)
+        b, done = fake.cbs["edera_xs_transaction"]
+        b(Ptr(1))
+        await asyncio.sleep(0.01)
+        b(Ptr(2))                           # conflict at commit: again
+        await asyncio.sleep(0.01)
+        done(0)
+        assert await task == "v2" and attempts == [1, 2]
+        assert ("commit", 1) in fake.calls and ("commit", 2) in fake.calls
+
+
+@pytest.mark.asyncio
+async def test_console_stream_yields_in_order_and_ends_with_the_zone(fake):
+    async with edera.Context() as ctx:
+        z = ctx._zone(Ptr(3))
+        stream = z.console(replay=True)
+        sub_cb = fake.cbs["edera_console_subscribe"]
+        assert fake.calls[-1][2] == capi.EDERA_CONSOLE_REPLAY
+        for b in (b"a", b"b", b"c"):
+            sub_cb(Ptr(3), b)
+        fake.cbs[("exit", 3)](Ptr(3), capi.EDERA_ZONE_EXIT_CRASH)
+        got = [c async for c in stream]
+        assert got == [b"a", b"b", b"c"]
+        assert z.exit_reason is edera.ExitReason.CRASH and await z.wait() == z.exit_reason
+        stream.close()
+        assert ("unsubscribe", 77) in fake.calls
+
+
+@pytest.mark.asyncio
+async def test_shutdown_returns_the_exit_reason(fake):
+    async with edera.Context() as ctx:
+        z = ctx._zone(Ptr(4))
+        t = asyncio.ensure_future(z.shutdown(timeout=5))
+        await asyncio.sleep(0)
+        assert fake.calls[-1][1:] == (z.ptr, 0, 5000)
+        fake.cbs["edera_zone_shutdown"](0, Ptr(4))
+        await asyncio.sleep(0)
+        fake.cbs[("exit", 4)](Ptr(4), capi.EDERA_ZONE_EXIT_POWEROFF)
+        assert await t is edera.ExitReason.POWEROFF
+
+
+def test_blocking_calls_are_refused_inside_callbacks(fake):
+    with edera.Context() as ctx:
+        ctx._depth = 1  # as while the loop runs callbacks
+        with pytest.raises(RuntimeError, match="from a libedera callback"):
+            ctx.xs.read_sync("/a")
+        with pytest.raises(RuntimeError, match="cannot be closed from one of its callbacks"):
+            ctx.close()
+        ctx._depth = 0
+
+
+def test_closing_forgets_zones(fake):
+    ctx = edera.Context()
+    z = ctx._zone(Ptr(8))
+    ctx.close()
+    assert fake.closed and ctx.closed
+    with pytest.raises(ValueError, match="handle is gone"):
+        z.info()
+    with pytest.raises(ValueError, match="context is closed"):
+        ctx.zones()

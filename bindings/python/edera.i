@@ -1149,6 +1149,11 @@ ED_OUT_STRUCT(edera_nic_config, cfg, edera_nic_config_init)
 /* Helpers of the package (see above). */
 int ed_py_loop_fd(edera_ctx *ctx);
 int ed_py_loop_timeout(edera_ctx *ctx);
+/* These build Python objects: they keep the GIL (threads="1" would
+ * release it around every call). */
+%nothread ed_py_pending_count;
+%nothread ed_py_share_buffer;
+%nothread ed_py_share_refs;
 int ed_py_loop_run(edera_ctx *ctx);
 int ed_py_pending_count(void);
 PyObject *ed_py_share_buffer(edera_share *share, int readonly);

@@ -14,7 +14,9 @@ from .config import Disk, Nic, timeout_ms
 
 
 class ExitReason(enum.IntEnum):
-    """Why a zone stopped (edera_zone_exit)."""
+    """Why a zone stopped (edera_zone_exit).  The values are C's, so
+    POWEROFF is 0 and falsy: tell "stopped" from "not stopped" with
+    ``reason is None`` (as Zone.exit_reason), not ``if reason``."""
     POWEROFF = capi.EDERA_ZONE_EXIT_POWEROFF
     REBOOT = capi.EDERA_ZONE_EXIT_REBOOT
     SUSPEND = capi.EDERA_ZONE_EXIT_SUSPEND

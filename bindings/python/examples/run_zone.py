@@ -26,10 +26,12 @@ async def main(argv) -> int:
                                          cmdline=cmdline, memory_mib=256)
             print("zone: '%s' is domain %d (uuid %s)" % (zone.name, zone.domid, zone.uuid))
 
+            # from the start: what it wrote before this is replayed
+            stream = zone.console(replay=True)
+
             async def show():
                 at_line_start = True
-                # from the start: what it wrote before this is replayed
-                async for chunk in zone.console(replay=True):
+                async for chunk in stream:  # ends after the zone stopped
                     for line in chunk.replace(b"\r", b"").splitlines(keepends=True):
                         if at_line_start:
                             sys.stdout.write("  | ")
@@ -47,9 +49,12 @@ async def main(argv) -> int:
                 except edera.TimedOut as e:
                     print("zone: %s" % e, file=sys.stderr)
                     reason = None
+                    stream.close()  # it still runs: stop reading (destroyed below)
             await shower
-            print("\nzone: '%s' stopped: %s" % (zone.name,
-                                                 reason.name.lower() if reason else "timed out"))
+            # not "if reason": ExitReason.POWEROFF is 0, which is falsy
+            print("\nzone: '%s' stopped: %s" % (
+                zone.name, "timed out" if reason is None
+                else getattr(reason, "name", str(reason)).lower()))
             await zone.destroy()
             return 0 if reason == edera.ExitReason.POWEROFF else 1
     except edera.Error as e:

@@ -65,6 +65,10 @@ class Context:
         self._zones: Dict[int, Any] = {}
         self._driver: Optional[LoopDriver] = None
         self._depth = 0  # > 0 while the loop runs (callbacks may be running)
+        # _depth while a blocking transaction's body runs: that body is no
+        # callback (C calls it between its own steps, outside the loop), and
+        # may make _sync calls; a callback the loop runs meanwhile is deeper
+        self._sync_body_depth = 0
         from .xenstore import XenStore
         self.xs = XenStore(self)
         """XenStore access (see edera.XenStore)."""
@@ -96,8 +100,9 @@ class Context:
 
     def _sync(self, fn: Callable, *args):
         """A blocking call: not from a callback (it would run the loop inside
-        itself, which libuv does not allow)."""
-        if self._depth:
+        itself, which libuv does not allow).  The body of transaction_sync()
+        is not a callback."""
+        if self._depth > self._sync_body_depth:
             raise RuntimeError("a blocking (_sync) call cannot be made from a libedera "
                                "callback: await the asynchronous form")
         self._depth += 1

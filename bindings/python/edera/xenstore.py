@@ -268,12 +268,18 @@ class XenStore:
         result is returned) or abort if it raises (the exception
         propagates)."""
         result = []
+        ctx = self._ctx
 
         def on_body(tptr):
+            # Called by edera_xs_transaction_sync itself, between its steps
+            # and outside the loop (it is no callback): _sync calls allowed,
+            # as in C.  Closing the context stays refused (C is on the stack).
             t = Transaction(self, tptr)
+            outer, ctx._sync_body_depth = ctx._sync_body_depth, ctx._depth
             try:
                 result[:] = [body(t)]
             finally:
+                ctx._sync_body_depth = outer
                 t._ptr = None
             return 0
 

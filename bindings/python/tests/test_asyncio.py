@@ -227,3 +227,56 @@ def test_closing_forgets_zones(fake):
         z.info()
     with pytest.raises(ValueError, match="context is closed"):
         ctx.zones()
+
+
+def test_sync_transaction_body_may_make_sync_calls(fake, monkeypatch):
+    # edera_xs_transaction_sync runs BODY on the caller's stack, outside the
+    # loop, "using the _sync calls" (xenstore.h): not a callback.
+    store = {"/n": b"5"}
+    seen = []
+
+    def txn_sync(ctx, body):
+        rc = body(Ptr(1))
+        seen.append(rc)
+        return 0
+
+    def read_sync(ctx, txn, path):
+        seen.append(("read", int(txn), path))
+        return store[path]
+
+    def write_sync(ctx, txn, path, value):
+        seen.append(("write", int(txn), path, value))
+        store[path] = value.encode() if isinstance(value, str) else bytes(value)
+        return 0
+    monkeypatch.setattr(capi, "edera_xs_transaction_sync", txn_sync)
+    monkeypatch.setattr(capi, "edera_xs_read_sync", read_sync)
+    monkeypatch.setattr(capi, "edera_xs_write_sync", write_sync)
+    with edera.Context() as ctx:
+        def bump(t):
+            n = int(t.read_sync("/n"))
+            ctx.xs.write_sync("/n", str(n + 1), txn=t)
+            return n + 1
+        assert ctx.xs.transaction_sync(bump) == 6
+        assert seen == [("read", 1, "/n"), ("write", 1, "/n", "6"), 0]
+        assert ctx._depth == 0
+
+        # nested: a sync transaction in the body of another
+        assert ctx.xs.transaction_sync(lambda t: ctx.xs.transaction_sync(bump)) == 7
+
+        # the body cannot close the context: C's call is on the stack
+        def closer(t):
+            ctx.close()
+        with pytest.raises(RuntimeError, match="cannot be closed"):
+            ctx.xs.transaction_sync(closer)
+        assert not ctx.closed
+
+        # a callback run while a _sync call in the body runs the loop is
+        # still refused blocking calls
+        def read_running_a_callback(ctx_ptr, txn, path):
+            with pytest.raises(RuntimeError, match="from a libedera callback"):
+                ctx.xs.read_sync("/n")
+            return store[path]
+        monkeypatch.setattr(capi, "edera_xs_read_sync", read_running_a_callback)
+        assert ctx.xs.transaction_sync(lambda t: t.read_sync("/n")) == b"7"
+        assert ctx._depth == 0
+    assert fake.closed

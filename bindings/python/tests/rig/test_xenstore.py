@@ -59,7 +59,8 @@ async def test_async_transactions_and_watches():
             async with xs.transaction() as t:
                 await t.write(BASE + "/x", "1")
                 await t.write(BASE + "/y", "2")
-            assert await asyncio.wait_for(it.__anext__(), 10).__class__ is str
+            changed = await asyncio.wait_for(it.__anext__(), 10)  # the commit's change
+            assert type(changed) is str and changed.startswith(BASE)
 
             async def body(t):
                 v = await t.read(BASE + "/x")

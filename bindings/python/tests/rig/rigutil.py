@@ -2,8 +2,22 @@
 """Helpers of the rig tests."""
 import asyncio
 import subprocess
+import textwrap
 
 XL = "/usr/lib/xen-4.17/bin/xl"
+
+# test_zone.py's second process: creates a zone from the kernel argv[1],
+# prints its domid and exits at once, without destroying it (the context is
+# not closed).  os._exit() flushes nothing and stdout is a pipe, so the
+# print must flush itself (a host test runs this with a stub edera).
+REATTACH_CHILD = textwrap.dedent("""
+    import edera, sys
+    ctx = edera.Context()
+    z = ctx.create_zone_sync(name="py-reattach", kernel=sys.argv[1], cmdline="reason=wait",
+                             memory_mib=16)
+    print(z.domid, flush=True)
+    import os; os._exit(0)
+""")
 
 
 def xl_domains() -> int:

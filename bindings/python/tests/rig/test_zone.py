@@ -5,12 +5,11 @@ import asyncio
 import os
 import subprocess
 import sys
-import textwrap
 
 import pytest
 
 import edera
-from rigutil import read_until, xl_domains
+from rigutil import REATTACH_CHILD, read_until, xl_domains
 
 
 @pytest.mark.asyncio
@@ -142,16 +141,7 @@ async def test_cancelling_create_zone_leaves_nothing(linux_kernel, hello_initrd)
 
 
 def test_reattach_from_a_second_python_process(mini_kernel):
-    code = textwrap.dedent("""
-        import edera, sys
-        ctx = edera.Context()
-        z = ctx.create_zone_sync(name="py-reattach", kernel=sys.argv[1], cmdline="reason=wait",
-                                 memory_mib=16)
-        print(z.domid)
-        # exits without destroying it (the context is not closed)
-        import os; os._exit(0)
-    """)
-    out = subprocess.run([sys.executable, "-c", code, mini_kernel], check=True,
+    out = subprocess.run([sys.executable, "-c", REATTACH_CHILD, mini_kernel], check=True,
                          capture_output=True, text=True, env=os.environ).stdout
     domid = int(out.split()[-1])
     with edera.Context() as ctx:

@@ -48,7 +48,8 @@ class Context:
     the asyncio loop (its fd with add_reader, its timers re-armed after every
     run and call); the ``_sync`` methods run it themselves, so they must not
     be called from a callback or while a coroutine of this context awaits
-    on another thread.  One thread uses a context at a time.
+    on another thread (the body of ``ctx.xs.transaction_sync`` is no
+    callback: it makes ``_sync`` calls).  One thread uses a context at a time.
 
     Raises edera.Error when the context cannot open: edera.NoXenError
     (EDERA_ENOXEN) on a machine without Xen or outside dom0,

@@ -263,7 +263,8 @@ class XenStore:
         return state["result"]
 
     def transaction_sync(self, body: Callable[["Transaction"], Any]) -> Any:
-        """Run BODY(t) — using the _sync calls with ``txn=t`` — in a
+        """Run BODY(t) — using the _sync calls with ``txn=t`` (BODY runs in
+        this call, outside the loop: it is not a callback) — in a
         transaction, again on each conflict; commit when it returns (its
         result is returned) or abort if it raises (the exception
         propagates)."""

@@ -49,7 +49,8 @@ async def test_disk_and_nic_attach_and_detach(linux_kernel, dev_initrd):
         async with edera.Context() as ctx:
             zone = await ctx.create_zone(name="py-devices", kernel=linux_kernel,
                                          initrd=dev_initrd, memory_mib=256,
-                                         cmdline="console=hvc0 quiet loglevel=0")
+                                         cmdline="console=hvc0 quiet loglevel=0 "
+                                             "edera.test.args=idle")
             await asyncio.sleep(5)
             disk = await zone.attach_disk(edera.Disk(img.name, "xvdb"), timeout=60)
             nic = await zone.attach_nic(edera.Nic("edbr0"), timeout=60)

@@ -41,24 +41,31 @@ struct shutdown_op {
  * for domains it still knows.  Counted in ctx->cleanups, so closing the
  * context on its own loop waits for it. */
 struct nodes_op {
-	int pending;
-	int status;
+	edera_ctx *ctx;
+	struct ed_gather g;
 	edera_xs_done_cb done;
 	void *data;
 };
+
+static void nodes_all_settled(struct ed_gather *g)
+{
+	struct nodes_op *op = ed_container_of(g, struct nodes_op, g);
+	edera_ctx *ctx = op->ctx;
+
+	ctx->cleanups--;
+	if (op->done) {
+		if (g->status < 0)
+			ed_error_restore(&g->err);
+		op->done(ctx, g->status, op->data);
+	}
+	free(op);
+}
 
 static void nodes_settled(edera_ctx *ctx, int status, void *data)
 {
 	struct nodes_op *op = data;
 
-	if (status < 0 && status != EDERA_ENOENT && op->status == 0)
-		op->status = status;
-	if (--op->pending > 0)
-		return;
-	ctx->cleanups--;
-	if (op->done)
-		op->done(ctx, op->status, op->data);
-	free(op);
+	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
 }
 
 static void nodes_released(edera_ctx *ctx, int status, void *data)
@@ -68,12 +75,7 @@ static void nodes_released(edera_ctx *ctx, int status, void *data)
 
 static void nodes_rm(edera_ctx *ctx, struct nodes_op *op, const char *path)
 {
-	int rc = edera_xs_rm(ctx, NULL, path, nodes_settled, op);
-
-	if (rc == 0)
-		op->pending++;
-	else if (op->status == 0)
-		op->status = rc;
+	ed_gather_issued(&op->g, edera_xs_rm(ctx, NULL, path, nodes_settled, op));
 }
 
 void ed_zone_remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced,
@@ -94,12 +96,13 @@ void ed_zone_remove_nodes(edera_ctx *ctx, uint32_t domid, const char *uuid, bool
 			done(ctx, ed_error(EDERA_ENOMEM, "out of memory"), data);
 		return;
 	}
+	op->ctx = ctx;
 	op->done = done;
 	op->data = data;
-	op->pending = 1; /* held while the requests go out */
+	ed_gather_start(&op->g, nodes_all_settled);
 	ctx->cleanups++;
 	if (introduced && edera_xs_release(ctx, domid, nodes_released, op) == 0)
-		op->pending++;
+		ed_gather_issued(&op->g, 0);
 	snprintf(path, sizeof(path), "/local/domain/%u", domid);
 	nodes_rm(ctx, op, path);
 	snprintf(path, sizeof(path), "/vm/%s", uuid);

@@ -237,15 +237,14 @@ static void attach_timeout(uv_timer_t *t)
 
 void ed_xb_write(struct ed_xb_writer *w, bool backend, const char *rel, const char *fmt, ...)
 {
-	char path[192], v[512];
+	char path[192];
 	va_list ap;
 
-	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
-	va_end(ap);
 	snprintf(path, sizeof(path), "%s%s%s", backend ? w->d->be : w->d->fe, rel ? "/" : "",
 	         rel ? rel : "");
-	ed_xs_batch_write(&w->batch, path, "%s", v);
+	va_start(ap, fmt);
+	ed_xs_batch_vwrite(&w->batch, path, fmt, ap);
+	va_end(ap);
 }
 
 static void writer_perms(struct ed_xb_writer *w, bool backend)

@@ -48,15 +48,21 @@ static void one_done(edera_ctx *ctx, int status, void *data)
 	ed_gather_settle(&b->g, status);
 }
 
-void ed_xs_batch_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
+void ed_xs_batch_vwrite(struct ed_xs_batch *b, const char *path, const char *fmt, va_list ap)
 {
 	char v[512];
+
+	vsnprintf(v, sizeof(v), fmt, ap);
+	ed_gather_issued(&b->g, edera_xs_write(b->ctx, b->txn, path, v, strlen(v), one_done, b));
+}
+
+void ed_xs_batch_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
+{
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
+	ed_xs_batch_vwrite(b, path, fmt, ap);
 	va_end(ap);
-	ed_gather_issued(&b->g, edera_xs_write(b->ctx, b->txn, path, v, strlen(v), one_done, b));
 }
 
 void ed_xs_batch_perms(struct ed_xs_batch *b, const char *path, const edera_xs_perm *perms,

@@ -7,6 +7,7 @@
 #ifndef EDERA_XS_BATCH_H
 #define EDERA_XS_BATCH_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 
 #include "edera/xenstore.h"
@@ -27,6 +28,8 @@ void ed_xs_batch_start(struct ed_xs_batch *b, edera_ctx *ctx, edera_xs_txn *txn,
                        void (*settled)(struct ed_xs_batch *b));
 void ed_xs_batch_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+void ed_xs_batch_vwrite(struct ed_xs_batch *b, const char *path, const char *fmt, va_list ap)
+	__attribute__((format(printf, 3, 0)));
 void ed_xs_batch_perms(struct ed_xs_batch *b, const char *path, const edera_xs_perm *perms,
                        size_t n);
 /* (a node already gone is fine) */

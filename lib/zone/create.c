@@ -352,13 +352,11 @@ static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
 
 static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
 {
-	char v[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(v, sizeof(v), fmt, ap);
+	ed_xs_batch_vwrite(&op->batch, path, fmt, ap);
 	va_end(ap);
-	ed_xs_batch_write(&op->batch, path, "%s", v);
 }
 
 static void bperms(struct create_op *op, const char *path, bool guest_writes)

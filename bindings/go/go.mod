@@ -1,0 +1,3 @@
+module libedera.dev/edera
+
+go 1.19

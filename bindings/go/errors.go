@@ -28,27 +28,27 @@ type Error struct {
 
 // The library's codes, as Errors to compare with errors.Is.
 var (
-	ErrPermission      = &Error{Code: C.EDERA_EPERM}
-	ErrNotFound        = &Error{Code: C.EDERA_ENOENT}
-	ErrIO              = &Error{Code: C.EDERA_EIO}
-	ErrAgain           = &Error{Code: C.EDERA_EAGAIN} // e.g. a XenStore transaction conflict
-	ErrNoMemory        = &Error{Code: C.EDERA_ENOMEM}
-	ErrAccess          = &Error{Code: C.EDERA_EACCES}
-	ErrBusy            = &Error{Code: C.EDERA_EBUSY}
-	ErrExists          = &Error{Code: C.EDERA_EEXIST}
-	ErrNoDevice        = &Error{Code: C.EDERA_ENODEV}
-	ErrInvalid         = &Error{Code: C.EDERA_EINVAL}
-	ErrNoSpace         = &Error{Code: C.EDERA_ENOSPC}
-	ErrRange           = &Error{Code: C.EDERA_ERANGE}
-	ErrNotImplemented  = &Error{Code: C.EDERA_ENOSYS}
-	ErrProtocol        = &Error{Code: C.EDERA_EPROTO}
-	ErrNotSupported    = &Error{Code: C.EDERA_ENOTSUP}
-	ErrConnReset       = &Error{Code: C.EDERA_ECONNRESET}
-	ErrNotConnected    = &Error{Code: C.EDERA_ENOTCONN}
-	ErrTimedOut        = &Error{Code: C.EDERA_ETIMEDOUT}
-	ErrCanceled        = &Error{Code: C.EDERA_ECANCELED}
-	ErrNoXen           = &Error{Code: C.EDERA_ENOXEN}       // no Xen, or not its control domain
-	ErrXenVersion      = &Error{Code: C.EDERA_EXENVERSION} // Xen older than 4.17
+	ErrPermission     = &Error{Code: C.EDERA_EPERM}
+	ErrNotFound       = &Error{Code: C.EDERA_ENOENT}
+	ErrIO             = &Error{Code: C.EDERA_EIO}
+	ErrAgain          = &Error{Code: C.EDERA_EAGAIN} // e.g. a XenStore transaction conflict
+	ErrNoMemory       = &Error{Code: C.EDERA_ENOMEM}
+	ErrAccess         = &Error{Code: C.EDERA_EACCES}
+	ErrBusy           = &Error{Code: C.EDERA_EBUSY}
+	ErrExists         = &Error{Code: C.EDERA_EEXIST}
+	ErrNoDevice       = &Error{Code: C.EDERA_ENODEV}
+	ErrInvalid        = &Error{Code: C.EDERA_EINVAL}
+	ErrNoSpace        = &Error{Code: C.EDERA_ENOSPC}
+	ErrRange          = &Error{Code: C.EDERA_ERANGE}
+	ErrNotImplemented = &Error{Code: C.EDERA_ENOSYS}
+	ErrProtocol       = &Error{Code: C.EDERA_EPROTO}
+	ErrNotSupported   = &Error{Code: C.EDERA_ENOTSUP}
+	ErrConnReset      = &Error{Code: C.EDERA_ECONNRESET}
+	ErrNotConnected   = &Error{Code: C.EDERA_ENOTCONN}
+	ErrTimedOut       = &Error{Code: C.EDERA_ETIMEDOUT}
+	ErrCanceled       = &Error{Code: C.EDERA_ECANCELED}
+	ErrNoXen          = &Error{Code: C.EDERA_ENOXEN}      // no Xen, or not its control domain
+	ErrXenVersion     = &Error{Code: C.EDERA_EXENVERSION} // Xen older than 4.17
 )
 
 // ErrClosed is returned by every method once the Context is closed (and by

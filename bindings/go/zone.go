@@ -461,3 +461,36 @@ func goZoneCreated(h C.uintptr_t, status C.int, msg *C.char, cz *C.edera_zone) {
 	p.complete(r)
 }
 
+// cConfigFields prints the C config CFG makes, for the tests (cgo cannot
+// be used in _test.go files).
+func cConfigFields(cfg *ZoneConfig) string {
+	cc := cfg.toC()
+	defer cc.free()
+	c := cc.cfg
+	s := func(p *C.char) string {
+		if p == nil {
+			return "<nil>"
+		}
+		return C.GoString(p)
+	}
+	out := fmt.Sprintf("%s %s %s %s %d %d %d %d %d %d %d %s %d %d [", s(c.name), s(c.kernel),
+		s(c.initrd), s(c.cmdline), c.memory_mib, c.max_memory_mib, c.vcpus, c.max_vcpus,
+		c.start_paused, c.console_mode, c.console_history_kib, s(c.console_log),
+		c.console_log_max_kib, c.device_timeout_ms)
+	disks := unsafe.Slice(c.disks, int(c.n_disks))
+	for i, d := range disks {
+		if i > 0 {
+			out += "; "
+		}
+		out += fmt.Sprintf("%s %s %d", s(d.path), s(d.vdev), d.readonly)
+	}
+	out += "] ["
+	nics := unsafe.Slice(c.nics, int(c.n_nics))
+	for i, n := range nics {
+		if i > 0 {
+			out += "; "
+		}
+		out += fmt.Sprintf("%s %s %d", s(n.bridge), s(n.mac), n.mtu)
+	}
+	return out + "]"
+}

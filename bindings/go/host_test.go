@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+
+package edera
+
+// Tests that need no Xen: they run on any host (make check).
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+func noXen(t *testing.T) {
+	if _, err := os.Stat("/dev/xen/privcmd"); err == nil {
+		t.Skip("Xen is here: this test is about a host without it")
+	}
+}
+
+func TestOpenWithoutXenIsErrNoXen(t *testing.T) {
+	noXen(t)
+	before, goroutines := HandleCount(), runtime.NumGoroutine()
+	c, err := Open(Options{})
+	if err == nil {
+		c.Close()
+		t.Fatal("Open succeeded without Xen")
+	}
+	if c != nil {
+		t.Fatalf("Open failed but returned a context: %v", c)
+	}
+	if !errors.Is(err, ErrNoXen) {
+		t.Fatalf("Open: %v, want ErrNoXen", err)
+	}
+	var e *Error
+	if !errors.As(err, &e) || e.Op != "Open" || !strings.Contains(e.Message, "privcmd") {
+		t.Fatalf("Open: %#v: want the library's message about /dev/xen/privcmd", err)
+	}
+	if errors.Unwrap(err) != nil {
+		t.Fatalf("ErrNoXen is the library's own code: it unwraps to %v", errors.Unwrap(err))
+	}
+	if HandleCount() != before {
+		t.Fatalf("handles: %d after a failed Open, %d before", HandleCount(), before)
+	}
+	// the loop goroutine has ended
+	for i := 0; runtime.NumGoroutine() > goroutines && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines {
+		t.Fatalf("goroutines: %d after a failed Open, %d before", n, goroutines)
+	}
+}
+
+func TestErrorsMatchSentinelsAndErrnos(t *testing.T) {
+	err := error(newError("Read", -2, "no node /x"))
+	for _, c := range []struct {
+		target error
+		want   bool
+	}{
+		{ErrNotFound, true}, {syscall.ENOENT, true}, {ErrExists, false}, {syscall.EEXIST, false},
+		{ErrGone, true}, {context.DeadlineExceeded, false},
+	} {
+		if got := errors.Is(err, c.target); got != c.want {
+			t.Errorf("errors.Is(%v, %v) = %v, want %v", err, c.target, got, c.want)
+		}
+	}
+	if !errors.Is(ErrBusy, syscall.EBUSY) || !errors.Is(ErrTimedOut, syscall.ETIMEDOUT) {
+		t.Error("the sentinels do not unwrap to their errnos")
+	}
+	if errors.Is(ErrNoXen, ErrXenVersion) || errors.Unwrap(ErrXenVersion) != nil {
+		t.Error("the library's own codes are distinct and unwrap to nothing")
+	}
+	if s := err.Error(); s != "edera: Read: no node /x (EDERA_ENOENT)" {
+		t.Errorf("Error() = %q", s)
+	}
+	if s := ErrInvalid.Error(); s != "edera: invalid argument (EDERA_EINVAL)" {
+		t.Errorf("a sentinel's Error() = %q", s)
+	}
+	if Strerror(-22) != "invalid argument" || Errname(-1000) != "EDERA_ENOXEN" {
+		t.Errorf("Strerror/Errname: %q %q", Strerror(-22), Errname(-1000))
+	}
+}
+
+func TestDeadlineIsTimedOutAndDeadlineExceeded(t *testing.T) {
+	goctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
+	defer cancel()
+	<-goctx.Done()
+	err := ctxErr("Shutdown", goctx)
+	if !errors.Is(err, ErrTimedOut) || !errors.Is(err, context.DeadlineExceeded) ||
+		!errors.Is(err, syscall.ETIMEDOUT) {
+		t.Fatalf("%v: want ErrTimedOut, context.DeadlineExceeded and ETIMEDOUT", err)
+	}
+	goctx, cancel = context.WithCancel(context.Background())
+	cancel()
+	if err := ctxErr("Shutdown", goctx); err != context.Canceled {
+		t.Fatalf("a cancelled context gives %v, want context.Canceled itself", err)
+	}
+}
+
+func TestZoneConfigValidation(t *testing.T) {
+	ok := ZoneConfig{Name: "z", Kernel: "/boot/vmlinuz"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a minimal config: %v", err)
+	}
+	for _, c := range []struct {
+		change func(*ZoneConfig)
+		says   string
+	}{
+		{func(c *ZoneConfig) { c.Name = "" }, "Name is required"},
+		{func(c *ZoneConfig) { c.Kernel = "" }, "Kernel is required"},
+		{func(c *ZoneConfig) { c.Name = "a\x00b" }, "NUL"},
+		{func(c *ZoneConfig) { c.Cmdline = "x\x00" }, "NUL"},
+		{func(c *ZoneConfig) { c.MemoryMiB, c.MaxMemoryMiB = 256, 128 }, "MaxMemoryMiB 128 is below MemoryMiB 256"},
+		{func(c *ZoneConfig) { c.VCPUs, c.MaxVCPUs = 4, 2 }, "MaxVCPUs 2 is below VCPUs 4"},
+		{func(c *ZoneConfig) { c.ConsoleMode = 7 }, "ConsoleMode 7"},
+		{func(c *ZoneConfig) { c.ConsoleHistoryKiB = 1 << 20 }, "ConsoleHistoryKiB"},
+		{func(c *ZoneConfig) { c.Disks = []Disk{{Path: "/x.img"}} }, "Disks[0]: Path and VDev are required"},
+		{func(c *ZoneConfig) { c.NICs = []NIC{{}, {}} }, "NICs[0]: Bridge is required"},
+		{func(c *ZoneConfig) { c.DeviceTimeout = -time.Second }, "DeviceTimeout"},
+	} {
+		cfg := ok
+		c.change(&cfg)
+		err := cfg.Validate()
+		if !errors.Is(err, ErrInvalid) || !errors.Is(err, syscall.EINVAL) {
+			t.Errorf("%+v: %v, want ErrInvalid", cfg, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%+v: %q does not say %q", cfg, err, c.says)
+		}
+	}
+}
+
+func TestConfigInCMemoryCarriesEveryField(t *testing.T) {
+	cfg := ZoneConfig{Name: "web-1", Kernel: "/k", Initrd: "/i", Cmdline: "console=hvc0",
+		MemoryMiB: 128, MaxMemoryMiB: 256, VCPUs: 2, MaxVCPUs: 4, StartPaused: true,
+		ConsoleMode: ConsoleXenconsoled, ConsoleHistoryKiB: 8, ConsoleLog: "/log",
+		ConsoleLogMaxKiB: 99, DeviceTimeout: 1500 * time.Millisecond,
+		Disks: []Disk{{Path: "/a.img", VDev: "xvda", ReadOnly: true}, {Path: "/b.img", VDev: "xvdb"}},
+		NICs:  []NIC{{Bridge: "br0", MAC: "02:00:00:00:00:01", MTU: 9000}}}
+	got := cConfigFields(&cfg)
+	want := "web-1 /k /i console=hvc0 128 256 2 4 1 1 8 /log 99 1500 " +
+		"[/a.img xvda 1; /b.img xvdb 0] [br0 02:00:00:00:00:01 9000]"
+	if got != want {
+		t.Fatalf("the C config:\n got %s\nwant %s", got, want)
+	}
+	def := ZoneConfig{Name: "d", Kernel: "/k"}
+	if got := cConfigFields(&def); got != "d /k <nil> <nil> 0 0 0 0 0 0 0 <nil> 0 0 [] []" {
+		t.Fatalf("the defaults: %s", got)
+	}
+}
+
+func TestHandleBookkeeping(t *testing.T) {
+	before := HandleCount()
+	h := newHandle("x")
+	if HandleCount() != before+1 {
+		t.Fatalf("count %d after newHandle, %d before", HandleCount(), before)
+	}
+	deleteHandle(h)
+	if HandleCount() != before {
+		t.Fatalf("count %d after deleteHandle, %d before", HandleCount(), before)
+	}
+	defer func() {
+		if recover() == nil {
+			t.Fatal("deleting a handle twice did not panic")
+		}
+		if HandleCount() != before {
+			t.Fatalf("a failed second delete changed the count: %d, %d before", HandleCount(), before)
+		}
+	}()
+	deleteHandle(h)
+}
+
+func TestAbandonedResultIsCleanedUpOnce(t *testing.T) {
+	p := newPending("CreateZone")
+	cleaned := 0
+	p.cleanup = func(r *result) { cleaned++ }
+	goctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := p.wait(goctx); err != context.Canceled {
+		t.Fatalf("wait: %v", err)
+	}
+	p.complete(result{}) // the late success
+	if cleaned != 1 {
+		t.Fatalf("cleanup ran %d times for a late success", cleaned)
+	}
+	p.complete(result{err: ErrIO}) // a late failure leaves nothing to undo
+	if cleaned != 1 {
+		t.Fatalf("cleanup ran for a failure")
+	}
+	// delivered before the waiter gave up: no cleanup, the waiter has it
+	q := newPending("CreateZone")
+	q.cleanup = func(r *result) { cleaned++ }
+	q.complete(result{u64: 7})
+	r, err := q.wait(goctx)
+	if err != nil || r.u64 != 7 || cleaned != 1 {
+		t.Fatalf("a result ready before cancellation: %v %v, cleanups %d", r, err, cleaned)
+	}
+}
+
+// Every function the library exports is reached by the bindings, except
+// the blocking (_sync) forms (the bindings block on channels instead, never
+// running the loop from a caller) and those listed here with their reason.
+func TestBindingsReachEveryExportedFunction(t *testing.T) {
+	notUsed := map[string]string{
+		"edera_ctx_loop":       "the bindings make the loop themselves (shim.c)",
+		"edera_host_info_get":  "HostInfo uses the asynchronous form",
+		"edera_host_info_init": "the asynchronous form fills its own",
+		"edera_free":           "only the _sync forms allocate",
+	}
+	sym, err := os.ReadFile("../../lib/libedera.sym")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var src strings.Builder
+	files, _ := filepath.Glob("*.go")
+	files = append(files, "shim.c", "shim.h")
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src.Write(b)
+	}
+	code := src.String()
+	re := regexp.MustCompile(`^\s*(edera_[a-z0-9_]+);`)
+	n := 0
+	sc := bufio.NewScanner(strings.NewReader(string(sym)))
+	for sc.Scan() {
+		m := re.FindStringSubmatch(sc.Text())
+		if m == nil {
+			continue
+		}
+		n++
+		name := m[1]
+		if strings.HasSuffix(name, "_sync") {
+			continue
+		}
+		if _, ok := notUsed[name]; ok {
+			continue
+		}
+		if !regexp.MustCompile(`\b` + name + `\(`).MatchString(code) {
+			t.Errorf("%s is exported by the library but not reached by the Go bindings", name)
+		}
+	}
+	if n < 90 {
+		t.Fatalf("read only %d symbols from lib/libedera.sym", n)
+	}
+}

@@ -10,6 +10,9 @@ pkgs=(
 	# wheel, for pip install --no-build-isolation), venv, the tests
 	swig python3-dev python3-setuptools python3-wheel python3-venv python3-pip
 	python3-pytest python3-pytest-asyncio
+	# the Go bindings (bindings/go): Go 1.19, standard library only (gofmt
+	# and the race detector's runtime come with it)
+	golang-go
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, and libFuzzer for the fuzz targets

@@ -1,0 +1,1 @@
+package edera_test

@@ -7,7 +7,13 @@
  *   console  the minimal kernel writes MIB MiB to its console, served
  *            in-process, counted by a subscriber: MiB/s from start to its
  *            exit with every byte counted, median of 3
- * Prints "create SECONDS" and "console MIBPS"; asserts nothing.
+ *   reads    10,000 XenStore reads of one node, one after another
+ *            (edera_xs_read_sync), seconds
+ *   reads-pipelined
+ *            the same 10,000 sent at once (edera_xs_read), seconds
+ * (bench/go-bench compares the Go bindings with these.)
+ * Prints "create SECONDS", "console MIBPS", "reads SECONDS" and
+ * "reads-pipelined SECONDS"; asserts nothing.
  *   api-bench MINI_KERNEL [ROUNDS [MIB]] */
 #include <stdio.h>
 #include <stdlib.h>
@@ -70,11 +76,50 @@ static double console_run(edera_ctx *ctx, const char *kernel, unsigned long byte
 	return (double)bytes / (1 << 20) / t0;
 }
 
+#define READS 10000
+#define READ_NODE "/local/domain/0/edera-api-bench"
+
+static void on_read(edera_ctx *ctx, int status, const char *value, size_t len, void *arg)
+{
+	int *left = arg;
+
+	if (status < 0)
+		die("a pipelined read");
+	(*left)--;
+}
+
+static void reads_run(edera_ctx *ctx, double *seq, double *pipelined)
+{
+	double t0;
+	int left = READS;
+
+	if (edera_xs_write_sync(ctx, NULL, READ_NODE, "value", 5) < 0)
+		die("writing the node read");
+	t0 = bench_now();
+	for (int i = 0; i < READS; i++) {
+		char *v;
+		size_t len;
+
+		if (edera_xs_read_sync(ctx, NULL, READ_NODE, &v, &len) < 0)
+			die("a read");
+		edera_free(v);
+	}
+	*seq = bench_now() - t0;
+	t0 = bench_now();
+	for (int i = 0; i < READS; i++)
+		if (edera_xs_read(ctx, NULL, READ_NODE, on_read, &left) < 0)
+			die("sending a read");
+	while (left > 0)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	*pipelined = bench_now() - t0;
+	edera_xs_rm_sync(ctx, NULL, READ_NODE);
+}
+
 int main(int argc, char **argv)
 {
 	int rounds = argc > 2 ? atoi(argv[2]) : 5;
 	unsigned long mib = argc > 3 ? strtoul(argv[3], NULL, 10) : 4;
-	double t[32], c[3];
+	double t[32], c[3], seq, pipelined;
 	edera_ctx *ctx;
 
 	if (argc < 2 || rounds < 1 || rounds > 32 || mib < 1) {
@@ -102,7 +147,9 @@ int main(int argc, char **argv)
 	}
 	for (int i = 0; i < 3; i++)
 		c[i] = console_run(ctx, argv[1], mib << 20);
-	printf("create %.4f\nconsole %.2f\n", bench_median(t, rounds), bench_median(c, 3));
+	reads_run(ctx, &seq, &pipelined);
+	printf("create %.4f\nconsole %.2f\nreads %.4f\nreads-pipelined %.4f\n",
+	       bench_median(t, rounds), bench_median(c, 3), seq, pipelined);
 	edera_ctx_close(ctx);
 	return 0;
 }

@@ -322,6 +322,17 @@ func timeoutMs(goctx context.Context, def time.Duration) C.uint {
 	return C.uint(ms)
 }
 
+// byDeadline marks the library's ErrTimedOut of a call whose timeout came
+// from GOCTX's deadline (timeoutMs) as context.DeadlineExceeded too.
+func byDeadline(goctx context.Context, err error) error {
+	if e, ok := err.(*Error); ok && e.Code == C.EDERA_ETIMEDOUT {
+		if _, has := goctx.Deadline(); has {
+			e.deadline = true
+		}
+	}
+	return err
+}
+
 // cstr is a C copy of S, freed by the caller with C.free.
 func cstr(s string) *C.char {
 	return C.CString(s)

@@ -97,7 +97,7 @@ func (z *Zone) attach(goctx context.Context, op string,
 	r, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return call(cz, ms, h, e)
 	})
-	return r.dev, gone(err)
+	return r.dev, byDeadline(goctx, gone(err))
 }
 
 // AttachDisk attaches a disk to the running zone and waits until the
@@ -191,7 +191,7 @@ func (d *Device) Detach(goctx context.Context) error {
 		}
 		return C.edgo_device_detach(d.dev, ms, h, e)
 	})
-	return gone(err)
+	return byDeadline(goctx, gone(err))
 }
 
 // ---- shared pages and event channels ---------------------------------------
@@ -224,9 +224,11 @@ func (z *Zone) share(op string, call func(cz *C.edera_zone, out **C.edera_share,
 	s := &Share{z: z}
 	err := z.onLoop(func(cz *C.edera_zone) error {
 		e := z.c.loopErr()
-		if call(cz, &s.s, e) < 0 {
+		var out *C.edera_share // (not &s.s: cgo checks the whole of *s)
+		if call(cz, &out, e) < 0 {
 			return errOf(op, e)
 		}
+		s.s = out
 		n := int(C.edera_share_pages_count(s.s))
 		s.bytes = unsafe.Slice((*byte)(C.edera_share_addr(s.s)), n*PageSize)
 		refs := unsafe.Slice(C.edera_share_refs(s.s), n)

@@ -37,10 +37,12 @@ func (z *Zone) evtchn(op string, call func(cz *C.edera_zone, h C.uintptr_t, out 
 	err := z.onLoop(func(cz *C.edera_zone) error {
 		e := z.c.loopErr()
 		ch.h = newHandle(ch)
-		if call(cz, C.uintptr_t(ch.h), &ch.ch, e) < 0 {
+		var out *C.edera_evtchn // (not &ch.ch: cgo checks the whole of *ch)
+		if call(cz, C.uintptr_t(ch.h), &out, e) < 0 {
 			deleteHandle(ch.h)
 			return errOf(op, e)
 		}
+		ch.ch = out
 		ch.port = uint32(C.edera_evtchn_port(ch.ch))
 		if C.edera_evtchn_zone(ch.ch) != cz {
 			panic("edera: an event channel of another zone")

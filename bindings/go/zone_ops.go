@@ -37,7 +37,7 @@ func (z *Zone) Shutdown(goctx context.Context, mode ShutdownMode) (ExitReason, e
 		return C.edgo_zone_shutdown(cz, C.int(mode), ms, h, e)
 	})
 	if err != nil {
-		return 0, gone(err)
+		return 0, byDeadline(goctx, gone(err))
 	}
 	// the exit event runs in the same loop turn as the callback
 	select {
@@ -124,7 +124,7 @@ func (z *Zone) SetMemory(goctx context.Context, targetMiB uint64) (reachedKiB ui
 	r, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_set_memory(cz, C.uint64_t(targetMiB), ms, h, e)
 	})
-	return r.u64, gone(err)
+	return r.u64, byDeadline(goctx, gone(err))
 }
 
 //export goMemory
@@ -143,7 +143,7 @@ func (z *Zone) SetVCPUs(goctx context.Context, online uint32) error {
 	_, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_set_vcpus(cz, C.uint32_t(online), ms, h, e)
 	})
-	return gone(err)
+	return byDeadline(goctx, gone(err))
 }
 
 // Zones lists the context's zones (those it created and those it took over

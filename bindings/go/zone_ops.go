@@ -146,25 +146,31 @@ func (z *Zone) SetVCPUs(goctx context.Context, online uint32) error {
 	return byDeadline(goctx, gone(err))
 }
 
-// Zones lists the context's zones (those it created and those it took over
-// with Reattach).
+// Zones lists the context's zones: those it created (once CreateZone has
+// returned them) and those it took over with Reattach.  Creations still
+// under way are not listed.
 func (c *Context) Zones(goctx context.Context) ([]*Zone, error) {
 	var zs []*Zone
 	err := c.do(func() error {
 		for cz := C.edera_zone_next(c.ctx, nil); cz != nil; cz = C.edera_zone_next(c.ctx, cz) {
-			zs = append(zs, c.wrapZone(cz))
+			if z, ok := c.zones[cz]; ok {
+				zs = append(zs, z)
+			}
 		}
 		return nil
 	})
 	return zs, err
 }
 
+// lookup: only zones the Go layer has handed out (a C zone it has not
+// wrapped is a creation under way).
 func (c *Context) lookup(op string, find func() *C.edera_zone) (*Zone, error) {
 	var z *Zone
 	err := c.do(func() error {
 		if cz := find(); cz != nil {
-			z = c.wrapZone(cz)
-			return nil
+			if z = c.zones[cz]; z != nil {
+				return nil
+			}
 		}
 		return &Error{Code: C.EDERA_ENOENT, Op: op, Message: "no such zone in this context"}
 	})

@@ -8,6 +8,9 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -254,5 +257,71 @@ func TestBindingsReachEveryExportedFunction(t *testing.T) {
 	}
 	if n < 90 {
 		t.Fatalf("read only %d symbols from lib/libedera.sym", n)
+	}
+}
+
+// Every exported name of the package has a doc comment (godoc).
+func TestEveryExportedNameIsDocumented(t *testing.T) {
+	fset := token.NewFileSet()
+	pkgs, err := parser.ParseDir(fset, ".", func(fi os.FileInfo) bool {
+		return !strings.HasSuffix(fi.Name(), "_test.go")
+	}, parser.ParseComments)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := pkgs["edera"]
+	if pkg == nil {
+		t.Fatal("no package edera here")
+	}
+	n := 0
+	missing := func(pos token.Pos, name string) {
+		t.Errorf("%s: %s has no doc comment", fset.Position(pos), name)
+	}
+	for _, f := range pkg.Files {
+		for _, d := range f.Decls {
+			switch d := d.(type) {
+			case *ast.FuncDecl:
+				if !d.Name.IsExported() {
+					continue
+				}
+				if d.Recv != nil {
+					rt := d.Recv.List[0].Type
+					if st, ok := rt.(*ast.StarExpr); ok {
+						rt = st.X
+					}
+					if id, ok := rt.(*ast.Ident); ok && !id.IsExported() {
+						continue
+					}
+				}
+				n++
+				if d.Doc == nil && d.Name.Name != "String" && d.Name.Name != "Error" {
+					missing(d.Pos(), d.Name.Name)
+				}
+			case *ast.GenDecl:
+				for _, sp := range d.Specs {
+					switch sp := sp.(type) {
+					case *ast.TypeSpec:
+						if sp.Name.IsExported() {
+							n++
+							if d.Doc == nil && sp.Doc == nil {
+								missing(sp.Pos(), sp.Name.Name)
+							}
+						}
+					case *ast.ValueSpec:
+						for _, id := range sp.Names {
+							if id.IsExported() {
+								n++
+								if d.Doc == nil && sp.Doc == nil && sp.Comment == nil {
+									missing(id.Pos(), id.Name)
+								}
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+	if n < 100 {
+		t.Fatalf("found only %d exported names", n)
 	}
 }

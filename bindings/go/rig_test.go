@@ -468,6 +468,124 @@ func TestRigSharedPageAndEventChannelPingPong(t *testing.T) {
 	if _, err := z.SharePages(goctx, 0, false); !errors.Is(err, edera.ErrInvalid) {
 		t.Fatalf("0 pages: %v", err)
 	}
+
+	// the other way: the zone grants pages and allocates a channel, dom0
+	// maps and binds them
+	fmt.Fprintf(con, "unmap\nshare 0 2 7\n")
+	out := readUntil(t, con, "RES SHARED", 30*time.Second)
+	line := out[strings.LastIndex(out, "RES SHARED"):]
+	line = line[:strings.IndexAny(line+"\r\n", "\r\n")]
+	var port uint32
+	var refList string
+	if _, err := fmt.Sscanf(line, "RES SHARED %d %s", &port, &refList); err != nil {
+		t.Fatalf("%q: %v", line, err)
+	}
+	var refs []uint32
+	for _, r := range strings.Split(refList, ",") {
+		n, err := strconv.ParseUint(r, 10, 32)
+		if err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		refs = append(refs, uint32(n))
+	}
+	m, err := z.MapPages(goctx, refs, false)
+	if err != nil {
+		t.Fatalf("MapPages %v: %v", refs, err)
+	}
+	b, err := z.BindEventChannel(goctx, port)
+	if err != nil {
+		t.Fatalf("BindEventChannel %d: %v", port, err)
+	}
+	pages := m.Bytes()
+	if len(pages) != 2*edera.PageSize {
+		t.Fatalf("mapped %d bytes", len(pages))
+	}
+	for off := range pages {
+		if pages[off] != resPattern(7, uint64(off)) {
+			t.Fatalf("the zone's page differs at %d", off)
+		}
+	}
+	for off := range pages {
+		pages[off] = resPattern(8, uint64(off))
+	}
+	if err := b.Notify(); err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(con, "check 8 10000\n")
+	if out := readUntil(t, con, "RES CHECK", 30*time.Second); !strings.Contains(out, "RES CHECK ok") {
+		t.Fatalf("the zone's check: %q", tail([]byte(out)))
+	}
+	b.Close()
+	m.Close()
+}
+
+// resPattern is tests/guest/res-proto.h's res_pattern.
+func resPattern(seed uint32, off uint64) byte {
+	x := off ^ uint64(seed>>8)<<40
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return byte(x + uint64(seed&0xff))
+}
+
+func TestRigPausedStartPauseUnpauseAndConsoleLog(t *testing.T) {
+	c := open(t)
+	goctx := timeout(t, 2*time.Minute)
+	cfg := mini("go-paused", "reason=wait")
+	cfg.StartPaused = true
+	z, err := c.CreateZone(goctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer z.Destroy(context.Background())
+	state := func() edera.ZoneState {
+		info, err := z.Info(goctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State
+	}
+	if s := state(); s != edera.Paused {
+		t.Fatalf("created paused: %v", s)
+	}
+	log := t.TempDir() + "/console.log"
+	if err := z.SetConsoleLog(goctx, log); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.Unpause(goctx); err != nil {
+		t.Fatal(err)
+	}
+	if s := state(); s != edera.Running {
+		t.Fatalf("after Unpause: %v", s)
+	}
+	if err := z.Pause(goctx); err != nil || state() != edera.Paused {
+		t.Fatalf("Pause: %v %v", err, state())
+	}
+	if err := z.Unpause(goctx); err != nil || state() != edera.Running {
+		t.Fatalf("Unpause: %v %v", err, state())
+	}
+	for i := 0; ; i++ {
+		b, _ := os.ReadFile(log)
+		if bytes.Contains(b, []byte("EDERA-MINI")) {
+			break
+		}
+		if i == 100 {
+			t.Fatalf("the console log holds %q", b)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	st, err := z.ConsoleStats(goctx)
+	if err != nil || !st.Connected || st.OutputBytes == 0 || st.LogBytes == 0 || st.RingErrors != 0 {
+		t.Fatalf("ConsoleStats %+v %v", st, err)
+	}
+	if err := z.SetConsoleLog(goctx, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := z.SetConsoleLog(goctx, "/nonexistent/dir/log"); !errors.Is(err, edera.ErrNotFound) {
+		t.Fatalf("a log in a missing directory: %v", err)
+	}
 }
 
 // reattachChild is the second process of TestRigReattachFromASecondProcess:

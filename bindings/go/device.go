@@ -211,9 +211,10 @@ type Share struct {
 	refs  []uint32
 }
 
-// Bytes is the shared memory.  It is valid until Close — and until the
-// zone stops: the library unmaps the pages then, and touching them faults,
-// so stop using it when Zone.Exited is closed.
+// Bytes is the shared memory.  It stays valid until Close, or until the
+// zone's handle is freed (Destroy completed, or the Context closed): when
+// the zone stops on its own, the library puts private zeroed pages in its
+// place, so a goroutine still using it does not fault.
 func (s *Share) Bytes() []byte { return s.bytes }
 
 // Refs are the grant references: the host's own (SharePages; give them to

@@ -57,8 +57,9 @@ a Go pointer), each deleted exactly once; HandleCount counts them.
 
 Everything a guest sends is bounded: a console reader keeps at most its
 buffer (dropping the oldest output, counted), a watch at most WatchBuffer
-events, an event channel one pending notification.  Shared pages are the
-exception the C library makes: they are unmapped when the zone goes away,
-so a Share's Bytes must not be touched after its zone's Exited is closed.
+events, an event channel one pending notification.  A Share's Bytes stays
+mapped when its zone stops (private zeroed pages take the zone's place)
+until Close or the zone's Destroy, so a guest cannot pull memory from under
+a goroutine.
 */
 package edera

@@ -207,16 +207,34 @@ func TestRigExitReasons(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// destroyed from outside
+	// destroyed from outside, with pages shared: what Bytes gave stays
+	// usable (zeroed) until Close, whenever the zone stops
 	z, err := c.CreateZone(goctx, mini("go-mini-outside", "reason=wait"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	share, err := z.SharePages(goctx, 2, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem := share.Bytes()
+	for i := range mem {
+		mem[i] = 0xa5
 	}
 	if out, err := exec.Command(xl, "destroy", strconv.Itoa(int(z.Domid()))).CombinedOutput(); err != nil {
 		t.Fatalf("xl destroy: %v %s", err, out)
 	}
 	if r := waitExit(t, z, time.Minute); r != edera.Destroyed {
 		t.Errorf("destroyed by xl: exit %v", r)
+	}
+	for i := range mem {
+		if mem[i] != 0 {
+			t.Fatalf("the shared memory after the zone stopped: byte %d is %#x, want 0", i, mem[i])
+		}
+		mem[i] = 1
+	}
+	if err := share.Close(); err != nil {
+		t.Fatal(err)
 	}
 	if err := z.Destroy(goctx); err != nil {
 		t.Fatal(err)

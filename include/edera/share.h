@@ -8,7 +8,10 @@
  * is left, even if the caller forgot; the handles then stay valid, but dead
  * (no address, notify fails with EDERA_ENOTCONN), until released or until
  * the zone's handle is freed (edera_zone_destroy, edera_ctx_close), which
- * frees them too.  Handles are used on the context's loop thread only.
+ * frees them too.  The memory at the address a share gave stays mapped
+ * until then — private zeroed pages take the zone's place in one step — so
+ * a thread still touching it when the zone stops (the zone decides when)
+ * does not fault.  Handles are used on the context's loop thread only.
  *
  * How the zone learns the grant references and port numbers is up to the
  * caller (XenStore nodes under the zone's data/ directory are the usual way).
@@ -56,7 +59,8 @@ EDERA_API int edera_share_pages(edera_zone *zone, size_t n_pages, int flags, ede
 EDERA_API int edera_share_map(edera_zone *zone, const uint32_t *refs, size_t n_pages, int flags,
                               edera_share **out);
 
-/* The pages (N * EDERA_PAGE_SIZE bytes); NULL once the zone went away. */
+/* The pages (N * EDERA_PAGE_SIZE bytes); NULL once the zone went away (what
+ * was there stays mapped, zeroed, until the handle is freed). */
 EDERA_API void *edera_share_addr(const edera_share *share);
 EDERA_API size_t edera_share_pages_count(const edera_share *share);
 /* The grant references: the host's own (edera_share_pages) or the zone's

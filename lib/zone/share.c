@@ -3,13 +3,20 @@
  * that whatever the caller leaves is let go of when the zone goes: shared
  * pages revoked (dom0's gntalloc frees a page once the zone's mapping of it
  * is gone too), mapped pages unmapped (a dead domain's memory stays with
- * Xen until then), ports unbound. */
+ * Xen until then), ports unbound.  When the zone stops on its own, private
+ * zeroed pages take the place of the pages in one step (mmap MAP_FIXED), so
+ * a caller still touching the address does not fault: the zone decides when
+ * it stops; the address goes only when the caller releases the handle or
+ * frees the zone's. */
 #include "config.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <xen/sys/gntdev.h>
 
 #include "ctx.h"
 #include "hv/evtchn.h"
@@ -21,6 +28,7 @@ struct edera_share {
 	edera_zone *zone;
 	bool mapped; /* the zone's pages mapped here, or ours granted */
 	void *addr;  /* NULL once dead */
+	void *hold;  /* once dead: the private pages in their place, until released */
 	size_t n;
 	uint32_t refs[];
 };
@@ -182,13 +190,46 @@ edera_zone *edera_share_zone(const edera_share *s)
 	return s ? s->zone : NULL;
 }
 
-/* Give the pages back; the handle stays. */
-static void share_drop(edera_share *s)
+/* Private zeroed pages over LEN bytes at ADDR, replacing what is mapped there
+ * in one step. */
+static bool placeholder(void *addr, size_t len)
+{
+	return mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED,
+	            -1, 0) == addr;
+}
+
+/* Give the pages back; the handle stays.  With KEEP, the address stays
+ * mapped (to private zeroed pages) until the handle is released. */
+static void share_drop(edera_share *s, bool keep)
 {
 	struct ed_hv *hv = &s->zone->ctx->hv;
+	size_t len = s->n * EDERA_PAGE_SIZE;
 
 	if (!s->addr)
 		return;
+	if (keep && s->mapped) {
+		/* what xengnttab_unmap does, with the new pages put in place
+		 * before the grants are let go of */
+		int fd = xengnttab_fd(hv->xgt);
+		struct ioctl_gntdev_get_offset_for_vaddr get = { .vaddr = (uintptr_t)s->addr };
+
+		if (ioctl(fd, IOCTL_GNTDEV_GET_OFFSET_FOR_VADDR, &get) == 0 &&
+		    placeholder(s->addr, len)) {
+			struct ioctl_gntdev_unmap_grant_ref un = { .index = get.offset,
+				                                   .count = get.count };
+
+			(void)ioctl(fd, IOCTL_GNTDEV_UNMAP_GRANT_REF, &un);
+			s->hold = s->addr;
+			s->addr = NULL;
+			return;
+		}
+	} else if (keep && placeholder(s->addr, len)) {
+		/* gntalloc: the grants were released as they were made; the
+		 * mapping replaced, the pages are revoked */
+		s->hold = s->addr;
+		s->addr = NULL;
+		return;
+	}
 	if (s->mapped)
 		xengnttab_unmap(hv->xgt, s->addr, (uint32_t)s->n);
 	else
@@ -196,16 +237,19 @@ static void share_drop(edera_share *s)
 	s->addr = NULL;
 }
 
+static void share_free(edera_share *s)
+{
+	share_drop(s, false);
+	if (s->hold)
+		munmap(s->hold, s->n * EDERA_PAGE_SIZE);
+	ed_list_remove(&s->zone->shares, &s->link);
+	free(s);
+}
+
 void edera_share_release(edera_share *s)
 {
-	edera_zone *z;
-
-	if (!s)
-		return;
-	z = s->zone;
-	share_drop(s);
-	ed_list_remove(&z->shares, &s->link);
-	free(s);
+	if (s)
+		share_free(s);
 }
 
 /* ---- event channels ----------------------------------------------------------- */
@@ -324,7 +368,7 @@ void edera_evtchn_close(edera_evtchn *ch)
 static void share_zone_gone(edera_zone *z)
 {
 	ED_LIST_EACH(s, &z->shares, edera_share, link)
-		share_drop(s);
+		share_drop(s, true);
 	ED_LIST_EACH(ch, &z->channels, edera_evtchn, link) {
 		ed_port_close(ch->port);
 		ch->port = NULL;

@@ -403,6 +403,7 @@ START_TEST(pages_and_event_channels_both_ways)
 	int events = 0, shut = 0, n, domains;
 	struct closer c2 = { 0, 0 };
 	size_t off = 0;
+	volatile uint8_t *held_s, *held_m;
 
 	domains = xl_domains();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
@@ -479,11 +480,19 @@ START_TEST(pages_and_event_channels_both_ways)
 	ck_assert_int_eq(sscanf(l, "RES SHARED %u %u,%u", &port, &grefs[0], &grefs[1]), 3);
 	ck_assert_int_eq(edera_share_map(z, grefs, 2, EDERA_SHARE_READONLY, &forgot_m), 0);
 	ck_assert_int_eq(differs(edera_share_addr(forgot_m), 2 * RES_PAGE, 41), -1);
+	held_s = edera_share_addr(forgot_s);
+	held_m = edera_share_addr(forgot_m);
 	l = ask(ctx, z, &t, 30, "exit");
 	ck_assert_str_eq(l, "RES BYE");
 	ck_assert(run_until(ctx, &shut, 60));
 	ck_assert_ptr_null(edera_share_addr(forgot_s));
 	ck_assert_ptr_null(edera_share_addr(forgot_m));
+	/* what a caller still held stays mapped, zeroed: touching it after the
+	 * zone decided to stop does not fault */
+	for (size_t i = 0; i < 2 * RES_PAGE; i++) {
+		ck_assert_uint_eq(held_s[i] | held_m[i], 0);
+		held_s[i] = held_m[i] = 0x5a;
+	}
 	ck_assert_uint_eq(edera_evtchn_port(forgot_ch), 0);
 	ck_assert_int_eq(edera_evtchn_notify(forgot_ch), EDERA_ENOTCONN);
 	/* nothing keeps the dead domain around: it is really gone */

@@ -569,9 +569,10 @@ class Share:
     """Pages shared with a zone (edera_share).  ``memory`` is a memoryview
     of them.  release() refuses (BufferError) while memoryviews are held.
 
-    When the zone goes away the library unmaps the pages under any
-    memoryview still held: do not touch the memory after the zone stopped
-    (Share.memory then raises ValueError)."""
+    When the zone goes away the library puts private zeroed pages in the
+    zone's place, so a memoryview still held reads zeros rather than
+    faulting, until the zone's handle is freed (destroy, context close);
+    Share.memory then raises ValueError."""
 
     def __init__(self, zone: Zone, ptr, readonly: bool) -> None:
         self._zone = zone

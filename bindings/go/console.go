@@ -60,7 +60,7 @@ func (z *Zone) OpenConsole(replay bool, bufferSize int) *Console {
 	if replay {
 		flags = C.EDERA_CONSOLE_REPLAY
 	}
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(context.Background(), func(cz *C.edera_zone) error {
 		con.h = newHandle(con)
 		// REPLAY calls the callback with the history before returning
 		if C.edgo_console_subscribe(cz, flags, C.uintptr_t(con.h), &con.sub, z.c.loopErr()) < 0 {
@@ -76,7 +76,7 @@ func (z *Zone) OpenConsole(replay bool, bufferSize int) *Console {
 	})
 	if err != nil {
 		con.mu.Lock()
-		con.err = gone(err)
+		con.err = err
 		con.mu.Unlock()
 	}
 	return con
@@ -185,7 +185,7 @@ func (con *Console) Close() error {
 	}
 	con.mu.Unlock()
 	con.signal()
-	err := con.z.c.do(func() error {
+	err := con.z.c.do(context.Background(), func() error {
 		if con.sub != nil {
 			C.edera_console_unsubscribe(con.sub)
 		}
@@ -221,7 +221,7 @@ func (z *Zone) WriteConsole(goctx context.Context, p []byte) (int, error) {
 	done := 0
 	for done < len(p) {
 		var n C.long
-		err := z.onLoop(func(cz *C.edera_zone) error {
+		err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 			e := z.c.loopErr()
 			if z.wh == 0 {
 				z.wh = newHandle(z)
@@ -241,13 +241,15 @@ func (z *Zone) WriteConsole(goctx context.Context, p []byte) (int, error) {
 			return nil
 		})
 		if err != nil {
-			return done, gone(err)
+			return done, err
 		}
 		done += int(n)
 		if done < len(p) {
 			select {
 			case <-z.writable:
 			case <-z.exited:
+			case <-z.gone: // the next write says ErrGone
+			case <-z.c.done:
 			case <-goctx.Done():
 				return done, ctxErr("WriteConsole", goctx)
 			}
@@ -269,7 +271,7 @@ func goConsoleWritable(h C.uintptr_t) {
 // zone's ConsoleHistoryKiB).
 func (z *Zone) ConsoleHistory(goctx context.Context) ([]byte, error) {
 	var out []byte
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		e := z.c.loopErr()
 		var st C.edera_console_stats
 		if C.edgo_console_stats(cz, &st, e) < 0 {
@@ -288,7 +290,7 @@ func (z *Zone) ConsoleHistory(goctx context.Context) ([]byte, error) {
 		out = C.GoBytes(buf, C.int(n))
 		return nil
 	})
-	return out, gone(err)
+	return out, err
 }
 
 // SetConsoleLog appends the zone's output to the file PATH from now on
@@ -301,12 +303,12 @@ func (z *Zone) SetConsoleLog(goctx context.Context, path string) error {
 		cs = cstr(path)
 		defer free(cs)
 	}
-	return gone(z.onLoop(func(cz *C.edera_zone) error {
+	return z.onLoop(goctx, func(cz *C.edera_zone) error {
 		if C.edgo_console_log(cz, cs, z.c.loopErr()) < 0 {
 			return errOf("SetConsoleLog", z.c.loopErr())
 		}
 		return nil
-	}))
+	})
 }
 
 // ConsoleStats are a console's counters (edera_console_stats).
@@ -329,7 +331,7 @@ type ConsoleStats struct {
 // ConsoleStats gives the zone's console counters.
 func (z *Zone) ConsoleStats(goctx context.Context) (ConsoleStats, error) {
 	var s ConsoleStats
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		var st C.edera_console_stats
 		if C.edgo_console_stats(cz, &st, z.c.loopErr()) < 0 {
 			return errOf("ConsoleStats", z.c.loopErr())
@@ -343,5 +345,5 @@ func (z *Zone) ConsoleStats(goctx context.Context) (ConsoleStats, error) {
 			NotificationsHeld: uint64(st.notifications_held)}
 		return nil
 	})
-	return s, gone(err)
+	return s, err
 }

@@ -59,8 +59,9 @@ func deleteHandle(h cgo.Handle) {
 }
 
 // HandleCount is the number of callback registrations (runtime/cgo
-// handles) the package holds now, for all contexts: one per operation in
-// flight, zone, console reader, watch and event channel.  For leak checks.
+// handles) the package holds now, for all contexts: one per open Context,
+// operation in flight, zone (and one more for a zone written to), console
+// reader, watch and event channel.  For leak checks.
 func HandleCount() int {
 	return int(atomic.LoadInt64(&handles))
 }
@@ -175,16 +176,45 @@ func (c *Context) Done() <-chan struct{} {
 }
 
 // do runs F on the loop goroutine and waits for it: for the calls that
-// complete at once (no callback).  ErrClosed if the context is closed.
-func (c *Context) do(f func() error) error {
+// complete at once (no callback).  ErrClosed if the context is closed.  If
+// GOCTX is done before F has started, F never runs and the wait ends with
+// GOCTX's error; once F runs (it does not block) its result is awaited, so
+// the memory F uses is the caller's until do returns.
+func (c *Context) do(goctx context.Context, f func() error) error {
+	var mu sync.Mutex
+	skip, started := false, false
 	ch := make(chan error, 1)
 	c.post(func(live bool) {
 		if !live {
 			ch <- ErrClosed
 			return
 		}
+		mu.Lock()
+		if skip {
+			mu.Unlock()
+			return
+		}
+		started = true
+		mu.Unlock()
 		ch <- f()
 	})
+	select {
+	case err := <-ch:
+		return err
+	case <-goctx.Done():
+	}
+	mu.Lock()
+	if !started {
+		skip = true
+		mu.Unlock()
+		select {
+		case err := <-ch: // (closed meanwhile: ErrClosed came)
+			return err
+		default:
+		}
+		return ctxErr("", goctx)
+	}
+	mu.Unlock()
 	return <-ch
 }
 
@@ -210,6 +240,7 @@ type result struct {
 	host  HostInfo
 	zone  *Zone
 	dev   *Device
+	cb    bool // delivered by the library's callback (not a failure at once)
 }
 
 // pending is an operation in flight: its callback completes it (on the
@@ -221,7 +252,9 @@ type pending struct {
 	z         *Zone
 	mu        sync.Mutex
 	done      chan struct{}
+	issued    chan struct{} // closed once the C call returned (if started)
 	res       result
+	started   bool // the C call was made (or is being made)
 	finished  bool
 	abandoned bool
 	cleanup   func(r *result) // on the loop goroutine, for an abandoned result
@@ -229,7 +262,7 @@ type pending struct {
 }
 
 func newPending(op string) *pending {
-	return &pending{op: op, done: make(chan struct{})}
+	return &pending{op: op, done: make(chan struct{}), issued: make(chan struct{})}
 }
 
 // complete delivers R (loop goroutine).
@@ -251,9 +284,29 @@ func (p *pending) complete(r result) {
 	close(p.done)
 }
 
+// begin is called on the loop goroutine before the C call: false if the
+// waiter already gave up (then the call is not made).  After a true, the
+// caller closes p.issued once the C call has returned.
+func (p *pending) begin() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.abandoned {
+		return false
+	}
+	p.started = true
+	return true
+}
+
+// rcGone is what a call function returns when the handle it was to use was
+// freed (the library never returns it).
+const rcGone = C.int(-0x7ffffff0)
+
 // start runs CALL on the loop goroutine with the handle of a pending
 // operation, then waits for its callback, or for GOCTX.  CALL returns the C
-// call's code; on failure it has filled the loop's error buffer.
+// call's code; on failure it has filled the loop's error buffer.  The
+// memory CALL uses stays the caller's until start returns: a wait given up
+// before the call was made skips it, one given up during it waits for the
+// call to return.
 func (c *Context) start(goctx context.Context, p *pending,
 	call func(h C.uintptr_t, e *C.edgo_err) C.int) (result, error) {
 	p.c = c
@@ -262,11 +315,19 @@ func (c *Context) start(goctx context.Context, p *pending,
 			p.complete(result{err: ErrClosed})
 			return
 		}
+		if !p.begin() {
+			return
+		}
+		defer close(p.issued)
 		h := newHandle(p)
 		e := c.loopErr()
 		if rc := call(C.uintptr_t(h), e); rc < 0 {
 			deleteHandle(h)
-			p.complete(result{err: errOf(p.op, e)})
+			if rc == rcGone {
+				p.complete(result{err: ErrGone})
+			} else {
+				p.complete(result{err: errOf(p.op, e)})
+			}
 		}
 	})
 	return p.wait(goctx)
@@ -284,7 +345,11 @@ func (p *pending) wait(goctx context.Context) (result, error) {
 		return p.res, p.res.err
 	}
 	p.abandoned = true
+	started := p.started
 	p.mu.Unlock()
+	if started {
+		<-p.issued
+	}
 	return result{}, ctxErr(p.op, goctx)
 }
 

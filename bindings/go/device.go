@@ -97,7 +97,7 @@ func (z *Zone) attach(goctx context.Context, op string,
 	r, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return call(cz, ms, h, e)
 	})
-	return r.dev, byDeadline(goctx, gone(err))
+	return r.dev, byDeadline(goctx, err)
 }
 
 // AttachDisk attaches a disk to the running zone and waits until the
@@ -160,13 +160,13 @@ func goDevice(h C.uintptr_t, status C.int, msg *C.char, cd *C.edera_device) {
 // Devices lists the zone's devices.
 func (z *Zone) Devices(goctx context.Context) ([]*Device, error) {
 	var ds []*Device
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		for cd := C.edera_device_next(cz, nil); cd != nil; cd = C.edera_device_next(cz, cd) {
 			ds = append(ds, z.c.wrapDevice(z, cd))
 		}
 		return nil
 	})
-	return ds, gone(err)
+	return ds, err
 }
 
 // Detach asks the guest to let the device go, waits for it (by GOCTX's
@@ -177,21 +177,20 @@ func (z *Zone) Devices(goctx context.Context) ([]*Device, error) {
 func (d *Device) Detach(goctx context.Context) error {
 	p := newPending("Detach")
 	p.always = func(r *result) {
-		if r.err == nil && d.dev != nil {
+		if r.cb && d.dev != nil {
+			// freed right after the callback, whatever its status
 			delete(d.c.devices, d.dev)
-			d.dev = nil // freed right after the callback
+			d.dev = nil
 		}
 	}
 	ms := timeoutMs(goctx, 0)
 	_, err := d.c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
 		if d.dev == nil {
-			e.code = C.EDERA_ENOENT
-			e.msg[0] = 0
-			return -1
+			return rcGone
 		}
 		return C.edgo_device_detach(d.dev, ms, h, e)
 	})
-	return byDeadline(goctx, gone(err))
+	return byDeadline(goctx, err)
 }
 
 // ---- shared pages and event channels ---------------------------------------
@@ -221,9 +220,9 @@ func (s *Share) Bytes() []byte { return s.bytes }
 // the zone) or the zone's (MapPages).
 func (s *Share) Refs() []uint32 { return s.refs }
 
-func (z *Zone) share(op string, call func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int) (*Share, error) {
+func (z *Zone) share(goctx context.Context, op string, call func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int) (*Share, error) {
 	s := &Share{z: z}
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		e := z.c.loopErr()
 		var out *C.edera_share // (not &s.s: cgo checks the whole of *s)
 		if call(cz, &out, e) < 0 {
@@ -243,7 +242,7 @@ func (z *Zone) share(op string, call func(cz *C.edera_zone, out **C.edera_share,
 		return nil
 	})
 	if err != nil {
-		return nil, gone(err)
+		return nil, err
 	}
 	return s, nil
 }
@@ -260,7 +259,7 @@ func (z *Zone) SharePages(goctx context.Context, n int, readOnly bool) (*Share, 
 	if readOnly {
 		flags = C.EDERA_SHARE_READONLY
 	}
-	return z.share("SharePages", func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int {
+	return z.share(goctx, "SharePages", func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int {
 		return C.edgo_share_pages(cz, C.size_t(n), flags, out, e)
 	})
 }
@@ -281,7 +280,7 @@ func (z *Zone) MapPages(goctx context.Context, refs []uint32, readOnly bool) (*S
 	for i, r := range refs {
 		crefs[i] = C.uint32_t(r)
 	}
-	return z.share("MapPages", func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int {
+	return z.share(goctx, "MapPages", func(cz *C.edera_zone, out **C.edera_share, e *C.edgo_err) C.int {
 		return C.edgo_share_map(cz, &crefs[0], C.size_t(len(refs)), flags, out, e)
 	})
 }
@@ -289,7 +288,7 @@ func (z *Zone) MapPages(goctx context.Context, refs []uint32, readOnly bool) (*S
 // Close unmaps (a mapping) or revokes and frees (a share) the pages; Bytes
 // must not be used after.  Calling it again does nothing.
 func (s *Share) Close() error {
-	err := s.z.c.do(func() error {
+	err := s.z.c.do(context.Background(), func() error {
 		if s.s != nil && s.z.gen {
 			C.edera_share_release(s.s)
 		}

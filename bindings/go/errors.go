@@ -24,6 +24,7 @@ type Error struct {
 	Op      string // the Go method that failed, e.g. "CreateZone"
 
 	deadline bool // the wait ended at the context's deadline
+	gone     bool // ErrGone
 }
 
 // The library's codes, as Errors to compare with errors.Is.
@@ -57,8 +58,10 @@ var ErrClosed = errors.New("edera: closed")
 
 // ErrGone is returned by a Zone's or a Device's methods once its handle was
 // freed: the zone was destroyed (Destroy completed) or the device detached.
-// errors.Is(err, ErrNotFound) holds too.
-var ErrGone = &Error{Code: C.EDERA_ENOENT, Message: "the handle was freed (the zone destroyed or the device detached)"}
+// errors.Is(err, ErrNotFound) holds too (not the other way: a node or file
+// not found is not ErrGone).
+var ErrGone = &Error{Code: C.EDERA_ENOENT, gone: true,
+	Message: "the handle was freed (the zone destroyed or the device detached)"}
 
 // Error returns "op: message (EDERA_CODE)".
 func (e *Error) Error() string {
@@ -92,6 +95,9 @@ func (e *Error) Is(target error) bool {
 		return e.deadline
 	}
 	t, ok := target.(*Error)
+	if ok && t.gone {
+		return e.gone
+	}
 	return ok && t.Code == e.Code
 }
 

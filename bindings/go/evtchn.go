@@ -32,9 +32,9 @@ func (ch *EventChannel) Port() uint32 { return ch.port }
 // channel is closed or its zone's handle freed.
 func (ch *EventChannel) Notifications() <-chan struct{} { return ch.notes }
 
-func (z *Zone) evtchn(op string, call func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int) (*EventChannel, error) {
+func (z *Zone) evtchn(goctx context.Context, op string, call func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int) (*EventChannel, error) {
 	ch := &EventChannel{z: z, notes: make(chan struct{}, 1)}
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		e := z.c.loopErr()
 		ch.h = newHandle(ch)
 		var out *C.edera_evtchn // (not &ch.ch: cgo checks the whole of *ch)
@@ -54,14 +54,14 @@ func (z *Zone) evtchn(op string, call func(cz *C.edera_zone, h C.uintptr_t, out 
 		return nil
 	})
 	if err != nil {
-		return nil, gone(err)
+		return nil, err
 	}
 	return ch, nil
 }
 
 // AllocEventChannel makes a new event channel the zone may bind (to Port).
 func (z *Zone) AllocEventChannel(goctx context.Context) (*EventChannel, error) {
-	return z.evtchn("AllocEventChannel", func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int {
+	return z.evtchn(goctx, "AllocEventChannel", func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int {
 		return C.edgo_evtchn_alloc(cz, h, out, e)
 	})
 }
@@ -70,7 +70,7 @@ func (z *Zone) AllocEventChannel(goctx context.Context) (*EventChannel, error) {
 // unbound for dom0.  Xen marks the new port pending as it binds it, so one
 // notification arrives soon after, whether or not the zone notified.
 func (z *Zone) BindEventChannel(goctx context.Context, remotePort uint32) (*EventChannel, error) {
-	return z.evtchn("BindEventChannel", func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int {
+	return z.evtchn(goctx, "BindEventChannel", func(cz *C.edera_zone, h C.uintptr_t, out **C.edera_evtchn, e *C.edgo_err) C.int {
 		return C.edgo_evtchn_bind(cz, C.uint32_t(remotePort), h, out, e)
 	})
 }
@@ -86,7 +86,7 @@ func goEvtchn(h C.uintptr_t) {
 
 // Notify signals the zone.
 func (ch *EventChannel) Notify() error {
-	return ch.z.onLoop(func(*C.edera_zone) error {
+	return ch.z.onLoop(context.Background(), func(*C.edera_zone) error {
 		if ch.ch == nil {
 			return ErrClosed
 		}
@@ -111,7 +111,7 @@ func (ch *EventChannel) release() {
 // Close unbinds the channel and closes Notifications.  Calling it again
 // does nothing.
 func (ch *EventChannel) Close() error {
-	err := ch.z.onLoop(func(*C.edera_zone) error {
+	err := ch.z.onLoop(context.Background(), func(*C.edera_zone) error {
 		if ch.ch != nil {
 			C.edera_evtchn_close(ch.ch)
 			delete(ch.z.evtchns, ch)

@@ -57,7 +57,7 @@ type XenStoreStats struct {
 // XenStoreStats gives the context's XenStore client counters.
 func (c *Context) XenStoreStats(goctx context.Context) (XenStoreStats, error) {
 	var s XenStoreStats
-	err := c.do(func() error {
+	err := c.do(goctx, func() error {
 		var st C.edera_xs_stats
 		if C.edgo_xs_stats(c.ctx, &st, c.loopErr()) < 0 {
 			return errOf("XenStoreStats", c.loopErr())
@@ -74,7 +74,7 @@ func (c *Context) XenStoreStats(goctx context.Context) (XenStoreStats, error) {
 // drops and remakes it): requests of the old connection fail with
 // ErrConnReset, watches are registered again.
 func (c *Context) Reconnect(goctx context.Context) error {
-	return c.do(func() error {
+	return c.do(goctx, func() error {
 		if C.edgo_xs_reconnect(c.ctx, c.loopErr()) < 0 {
 			return errOf("Reconnect", c.loopErr())
 		}

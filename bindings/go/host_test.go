@@ -67,11 +67,14 @@ func TestErrorsMatchSentinelsAndErrnos(t *testing.T) {
 		want   bool
 	}{
 		{ErrNotFound, true}, {syscall.ENOENT, true}, {ErrExists, false}, {syscall.EEXIST, false},
-		{ErrGone, true}, {context.DeadlineExceeded, false},
+		{ErrGone, false}, {context.DeadlineExceeded, false},
 	} {
 		if got := errors.Is(err, c.target); got != c.want {
 			t.Errorf("errors.Is(%v, %v) = %v, want %v", err, c.target, got, c.want)
 		}
+	}
+	if !errors.Is(ErrGone, ErrNotFound) || !errors.Is(ErrGone, ErrGone) {
+		t.Error("ErrGone is not found, and itself")
 	}
 	if !errors.Is(ErrBusy, syscall.EBUSY) || !errors.Is(ErrTimedOut, syscall.ETIMEDOUT) {
 		t.Error("the sentinels do not unwrap to their errnos")

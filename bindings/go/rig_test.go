@@ -759,6 +759,81 @@ func TestRigCancelledCreationLeavesNoDomain(t *testing.T) {
 	}
 }
 
+func TestRigAlreadyCancelledCreationIsNotMade(t *testing.T) {
+	c := open(t)
+	goctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := c.CreateZone(goctx, mini("go-never", "reason=wait")); err != context.Canceled {
+		t.Fatalf("CreateZone with a cancelled context: %v", err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	if hasDomain(t, "go-never") {
+		t.Fatal("a creation cancelled before it started made a domain")
+	}
+}
+
+func TestRigReattachDuringACreation(t *testing.T) {
+	c := open(t)
+	goctx := timeout(t, 3*time.Minute)
+	type made struct {
+		z   *edera.Zone
+		err error
+	}
+	done := make(chan made, 1)
+	go func() {
+		z, err := c.CreateZone(goctx, edera.ZoneConfig{Name: "go-during", Kernel: linux(t),
+			Initrd: env(t, "EDERA_GUEST_WAIT"), Cmdline: "console=hvc0 quiet", MemoryMiB: 256})
+		done <- made{z, err}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	if _, _, err := c.Reattach(goctx); err != nil {
+		t.Fatal(err)
+	}
+	if zs, _ := c.Zones(goctx); len(zs) != 0 {
+		t.Fatalf("Reattach handed out a creation under way: %v", zs)
+	}
+	m := <-done
+	if m.err != nil {
+		t.Fatal(m.err)
+	}
+	info, err := m.z.Info(goctx)
+	if err != nil || m.z.Domid() == 0 || info.Domid != m.z.Domid() {
+		t.Fatalf("the zone: domid %d, info %+v %v", m.z.Domid(), info, err)
+	}
+	// a writer blocked on a guest that does not read ends when the zone
+	// is destroyed (the wait guest's shell reads its console: fill past it
+	// with a deaf one)
+	if err := m.z.Destroy(goctx); err != nil {
+		t.Fatal(err)
+	}
+	deaf, err := c.CreateZone(goctx, mini("go-deaf-writer", "reason=wait"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrote := make(chan error, 1)
+	go func() {
+		_, err := deaf.WriteConsole(context.Background(), make([]byte, 64<<10))
+		wrote <- err
+	}()
+	time.Sleep(500 * time.Millisecond)
+	select {
+	case err := <-wrote:
+		t.Fatalf("64 KiB to a guest that reads nothing: %v, want it to wait", err)
+	default:
+	}
+	if err := deaf.Destroy(goctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-wrote:
+		if !errors.Is(err, edera.ErrGone) {
+			t.Fatalf("the blocked writer after Destroy: %v, want ErrGone", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the blocked writer did not end with the zone")
+	}
+}
+
 func rss(t *testing.T) int64 {
 	b, err := os.ReadFile("/proc/self/statm")
 	if err != nil {

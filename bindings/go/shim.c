@@ -328,11 +328,6 @@ int edgo_zone_destroy(edera_zone *z, uintptr_t h, edgo_err *e)
 	return (int)fail(e, edera_zone_destroy(z, t_zone_done, H(h)));
 }
 
-int edgo_zone_destroy_quiet(edera_zone *z)
-{
-	return edera_zone_destroy(z, NULL, NULL);
-}
-
 int edgo_zone_reattach(edera_ctx *ctx, uintptr_t h, edgo_err *e)
 {
 	return (int)fail(e, edera_zone_reattach(ctx, t_reattach, H(h)));
@@ -342,6 +337,14 @@ int edgo_zone_info(edera_zone *z, edera_zone_info *info, edgo_err *e)
 {
 	edera_zone_info_init(info);
 	return (int)fail(e, edera_zone_info_get(z, info));
+}
+
+int edgo_zone_creating(edera_zone *z)
+{
+	edera_zone_info info;
+
+	edera_zone_info_init(&info);
+	return edera_zone_info_get(z, &info) == 0 && info.state == EDERA_ZONE_CREATING;
 }
 
 int edgo_zone_pause(edera_zone *z, int pause, edgo_err *e)

@@ -66,10 +66,10 @@ void edgo_zone_on_exit(edera_zone *z, uintptr_t h);
 int edgo_zone_shutdown(edera_zone *z, int reboot, unsigned int timeout_ms, uintptr_t h,
                        edgo_err *e);
 int edgo_zone_destroy(edera_zone *z, uintptr_t h, edgo_err *e);
-/* Destroy with no one waiting (an abandoned creation's zone). */
-int edgo_zone_destroy_quiet(edera_zone *z);
 int edgo_zone_reattach(edera_ctx *ctx, uintptr_t h, edgo_err *e);
 int edgo_zone_info(edera_zone *z, edera_zone_info *info, edgo_err *e);
+/* 1 while the zone is being created. */
+int edgo_zone_creating(edera_zone *z);
 int edgo_zone_pause(edera_zone *z, int pause, edgo_err *e);
 int edgo_zone_set_memory(edera_zone *z, uint64_t mib, unsigned int timeout_ms, uintptr_t h,
                          edgo_err *e);

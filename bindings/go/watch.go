@@ -50,7 +50,7 @@ func (c *Context) Watch(goctx context.Context, path string) (*Watch, error) {
 		accepted: make(chan error, 1)}
 	cp := cstr(path)
 	defer free(cp)
-	err := c.do(func() error {
+	err := c.do(goctx, func() error {
 		w.h = newHandle(w)
 		e := c.loopErr()
 		if C.edgo_xs_watch_add(c.ctx, &w.w, cp, C.uintptr_t(w.h), e) < 0 {
@@ -119,6 +119,10 @@ func (w *Watch) release() {
 	if w.h == 0 {
 		return
 	}
+	if !w.answered { // (the context closed before xenstored answered)
+		w.answered = true
+		w.accepted <- ErrClosed
+	}
 	deleteHandle(w.h)
 	w.h = 0
 	w.w = nil
@@ -129,7 +133,7 @@ func (w *Watch) release() {
 // Close unregisters the watch and closes Events.  Calling it again does
 // nothing.
 func (w *Watch) Close() error {
-	err := w.c.do(func() error {
+	err := w.c.do(context.Background(), func() error {
 		if w.h != 0 {
 			C.edera_xs_watch_remove(w.w)
 			w.release()

@@ -303,9 +303,10 @@ type txnState struct {
 // Transaction returns that error.  On a conflict (another writer changed
 // what the transaction read) BODY runs again with a new TX — up to 64
 // attempts, then ErrAgain — so BODY must do nothing it cannot repeat.  A
-// panic in BODY aborts the transaction and is raised again by Transaction.
-// Cancelling GOCTX ends the wait; the transaction is aborted when the body
-// returns.
+// panic in BODY aborts the transaction and is raised again by Transaction
+// (unless Transaction stopped waiting).  Cancelling GOCTX ends the wait; a
+// body still running is aborted when it returns (an attempt whose body had
+// already returned nil may commit).
 func (c *Context) Transaction(goctx context.Context, body func(tx *Txn) error) error {
 	p := newPending("Transaction")
 	p.c = c
@@ -315,6 +316,10 @@ func (c *Context) Transaction(goctx context.Context, body func(tx *Txn) error) e
 			p.complete(result{err: ErrClosed})
 			return
 		}
+		if !p.begin() {
+			return
+		}
+		defer close(p.issued)
 		h := newHandle(st)
 		e := c.loopErr()
 		if C.edgo_xs_transaction(c.ctx, C.uintptr_t(h), e) < 0 {

@@ -163,9 +163,9 @@ func (cfg *ZoneConfig) toC() *cConfig {
 	c.console_history_kib = C.uint32_t(cfg.ConsoleHistoryKiB)
 	c.console_log = cc.str(cfg.ConsoleLog)
 	c.console_log_max_kib = C.uint32_t(cfg.ConsoleLogMaxKiB)
-	c.device_timeout_ms = C.uint(cfg.DeviceTimeout / time.Millisecond)
+	c.device_timeout_ms = C.uint((cfg.DeviceTimeout + time.Millisecond - 1) / time.Millisecond)
 	if n := len(cfg.Disks); n > 0 {
-		arr := (*[1 << 16]*C.edera_disk_config)(cc.alloc(uintptr(n) * unsafe.Sizeof(uintptr(0))))[:n:n]
+		arr := unsafe.Slice((**C.edera_disk_config)(cc.alloc(uintptr(n)*unsafe.Sizeof(uintptr(0)))), n)
 		for i, d := range cfg.Disks {
 			dc := (*C.edera_disk_config)(cc.alloc(C.sizeof_edera_disk_config))
 			C.edera_disk_config_init(dc)
@@ -180,7 +180,7 @@ func (cfg *ZoneConfig) toC() *cConfig {
 		c.n_disks = C.size_t(n)
 	}
 	if n := len(cfg.NICs); n > 0 {
-		arr := (*[1 << 16]*C.edera_nic_config)(cc.alloc(uintptr(n) * unsafe.Sizeof(uintptr(0))))[:n:n]
+		arr := unsafe.Slice((**C.edera_nic_config)(cc.alloc(uintptr(n)*unsafe.Sizeof(uintptr(0)))), n)
 		for i, d := range cfg.NICs {
 			nc := (*C.edera_nic_config)(cc.alloc(C.sizeof_edera_nic_config))
 			C.edera_nic_config_init(nc)
@@ -293,6 +293,8 @@ type Zone struct {
 	wmu      sync.Mutex // one writer at a time
 
 	evtchns map[*EventChannel]struct{} // loop goroutine only
+
+	gone chan struct{} // closed when the handle is freed
 }
 
 // Name, UUID and Domid are fixed for a zone's life.
@@ -325,6 +327,7 @@ func (c *Context) wrapZone(cz *C.edera_zone) *Zone {
 		return z
 	}
 	z := &Zone{c: c, z: cz, exited: make(chan struct{}), writable: make(chan struct{}, 1),
+		gone:    make(chan struct{}),
 		readers: map[*Console]struct{}{},
 		name:    C.GoString(C.edera_zone_name(cz)),
 		uuid:    C.GoString(C.edera_zone_uuid(cz)),
@@ -364,6 +367,7 @@ func (z *Zone) freed() {
 	deleteHandle(z.h)
 	z.gen = false
 	z.z = nil
+	close(z.gone)
 }
 
 //export goZoneExit
@@ -381,8 +385,8 @@ func goZoneExit(h C.uintptr_t, reason C.int) {
 
 // onLoop runs F with the live C zone on the loop goroutine; ErrGone if the
 // handle was freed, ErrClosed if the context is closed.
-func (z *Zone) onLoop(f func(cz *C.edera_zone) error) error {
-	return z.c.do(func() error {
+func (z *Zone) onLoop(goctx context.Context, f func(cz *C.edera_zone) error) error {
+	return z.c.do(goctx, func() error {
 		if !z.gen {
 			return ErrGone
 		}
@@ -395,19 +399,10 @@ func (z *Zone) startOn(goctx context.Context, p *pending,
 	call func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int) (result, error) {
 	return z.c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
 		if !z.gen {
-			e.code = C.EDERA_ENOENT
-			e.msg[0] = 0
-			return -1
+			return rcGone
 		}
 		return call(z.z, h, e)
 	})
-}
-
-func gone(err error) error {
-	if e, ok := err.(*Error); ok && e.Code == C.EDERA_ENOENT && e.Message == "" {
-		return ErrGone
-	}
-	return err
 }
 
 // CreateZone creates a zone and starts it (unless cfg.StartPaused): it
@@ -428,12 +423,23 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 	defer cc.free()
 	p := newPending("CreateZone")
 	p.cleanup = func(r *result) {
-		// the waiter gave up: undo the zone
+		// the waiter gave up: undo the zone (if that fails, the zone is
+		// handed out in Zones, to be destroyed again)
 		if cz := (*C.edera_zone)(r.ptr); cz != nil {
-			if z, ok := c.zones[cz]; ok {
-				z.freed()
+			d := newPending("CreateZone (cancelled)")
+			d.c = c
+			d.always = func(r *result) {
+				if z, ok := c.zones[cz]; ok && r.err == nil {
+					z.freed()
+				} else if r.err != nil {
+					c.wrapZone(cz)
+				}
 			}
-			C.edgo_zone_destroy_quiet(cz)
+			h := newHandle(d)
+			if C.edgo_zone_destroy(cz, C.uintptr_t(h), c.loopErr()) < 0 {
+				deleteHandle(h)
+				c.wrapZone(cz)
+			}
 		}
 	}
 	r, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {

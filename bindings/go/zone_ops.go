@@ -37,7 +37,7 @@ func (z *Zone) Shutdown(goctx context.Context, mode ShutdownMode) (ExitReason, e
 		return C.edgo_zone_shutdown(cz, C.int(mode), ms, h, e)
 	})
 	if err != nil {
-		return 0, byDeadline(goctx, gone(err))
+		return 0, byDeadline(goctx, err)
 	}
 	// the exit event runs in the same loop turn as the callback
 	select {
@@ -63,19 +63,19 @@ func (z *Zone) Destroy(goctx context.Context) error {
 	_, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_destroy(cz, h, e)
 	})
-	return gone(err)
+	return err
 }
 
 //export goDone
 func goDone(h C.uintptr_t, status C.int, msg *C.char) {
 	p := takePending(h)
-	p.complete(result{err: cbErr(p.op, status, msg)})
+	p.complete(result{err: cbErr(p.op, status, msg), cb: true})
 }
 
 // Info asks the hypervisor about the zone now.
 func (z *Zone) Info(goctx context.Context) (ZoneInfo, error) {
 	var info ZoneInfo
-	err := z.onLoop(func(cz *C.edera_zone) error {
+	err := z.onLoop(goctx, func(cz *C.edera_zone) error {
 		var ci C.edera_zone_info
 		if C.edgo_zone_info(cz, &ci, z.c.loopErr()) < 0 {
 			return errOf("Info", z.c.loopErr())
@@ -92,7 +92,7 @@ func (z *Zone) Info(goctx context.Context) (ZoneInfo, error) {
 
 // Pause stops the zone's vCPUs from running.
 func (z *Zone) Pause(goctx context.Context) error {
-	return z.onLoop(func(cz *C.edera_zone) error {
+	return z.onLoop(goctx, func(cz *C.edera_zone) error {
 		if C.edgo_zone_pause(cz, 1, z.c.loopErr()) < 0 {
 			return errOf("Pause", z.c.loopErr())
 		}
@@ -102,7 +102,7 @@ func (z *Zone) Pause(goctx context.Context) error {
 
 // Unpause lets a paused zone run (also one created with StartPaused).
 func (z *Zone) Unpause(goctx context.Context) error {
-	return z.onLoop(func(cz *C.edera_zone) error {
+	return z.onLoop(goctx, func(cz *C.edera_zone) error {
 		if C.edgo_zone_pause(cz, 0, z.c.loopErr()) < 0 {
 			return errOf("Unpause", z.c.loopErr())
 		}
@@ -124,7 +124,7 @@ func (z *Zone) SetMemory(goctx context.Context, targetMiB uint64) (reachedKiB ui
 	r, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_set_memory(cz, C.uint64_t(targetMiB), ms, h, e)
 	})
-	return r.u64, byDeadline(goctx, gone(err))
+	return r.u64, byDeadline(goctx, err)
 }
 
 //export goMemory
@@ -143,7 +143,7 @@ func (z *Zone) SetVCPUs(goctx context.Context, online uint32) error {
 	_, err := z.startOn(goctx, p, func(cz *C.edera_zone, h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_set_vcpus(cz, C.uint32_t(online), ms, h, e)
 	})
-	return byDeadline(goctx, gone(err))
+	return byDeadline(goctx, err)
 }
 
 // Zones lists the context's zones: those it created (once CreateZone has
@@ -151,7 +151,7 @@ func (z *Zone) SetVCPUs(goctx context.Context, online uint32) error {
 // under way are not listed.
 func (c *Context) Zones(goctx context.Context) ([]*Zone, error) {
 	var zs []*Zone
-	err := c.do(func() error {
+	err := c.do(goctx, func() error {
 		for cz := C.edera_zone_next(c.ctx, nil); cz != nil; cz = C.edera_zone_next(c.ctx, cz) {
 			if z, ok := c.zones[cz]; ok {
 				zs = append(zs, z)
@@ -164,9 +164,9 @@ func (c *Context) Zones(goctx context.Context) ([]*Zone, error) {
 
 // lookup: only zones the Go layer has handed out (a C zone it has not
 // wrapped is a creation under way).
-func (c *Context) lookup(op string, find func() *C.edera_zone) (*Zone, error) {
+func (c *Context) lookup(goctx context.Context, op string, find func() *C.edera_zone) (*Zone, error) {
 	var z *Zone
-	err := c.do(func() error {
+	err := c.do(goctx, func() error {
 		if cz := find(); cz != nil {
 			if z = c.zones[cz]; z != nil {
 				return nil
@@ -181,12 +181,12 @@ func (c *Context) lookup(op string, find func() *C.edera_zone) (*Zone, error) {
 func (c *Context) Zone(goctx context.Context, name string) (*Zone, error) {
 	cs := cstr(name)
 	defer free(cs)
-	return c.lookup("Zone", func() *C.edera_zone { return C.edera_zone_lookup(c.ctx, cs) })
+	return c.lookup(goctx, "Zone", func() *C.edera_zone { return C.edera_zone_lookup(c.ctx, cs) })
 }
 
 // ZoneByDomid finds a zone of the context by its domain id.
 func (c *Context) ZoneByDomid(goctx context.Context, domid uint32) (*Zone, error) {
-	return c.lookup("ZoneByDomid", func() *C.edera_zone {
+	return c.lookup(goctx, "ZoneByDomid", func() *C.edera_zone {
 		return C.edera_zone_lookup_domid(c.ctx, C.uint32_t(domid))
 	})
 }
@@ -195,7 +195,7 @@ func (c *Context) ZoneByDomid(goctx context.Context, domid uint32) (*Zone, error
 func (c *Context) ZoneByUUID(goctx context.Context, uuid string) (*Zone, error) {
 	cs := cstr(uuid)
 	defer free(cs)
-	return c.lookup("ZoneByUUID", func() *C.edera_zone { return C.edera_zone_lookup_uuid(c.ctx, cs) })
+	return c.lookup(goctx, "ZoneByUUID", func() *C.edera_zone { return C.edera_zone_lookup_uuid(c.ctx, cs) })
 }
 
 // Reattach takes over the zones libedera left running on this host (after
@@ -218,8 +218,12 @@ func goReattached(h C.uintptr_t, status C.int, msg *C.char, a, b C.uint) {
 	c := p.c
 	if status >= 0 {
 		// exit callbacks on every zone taken over, before anything else runs
+		// (not the creations under way: they are handed out when they
+		// complete)
 		for cz := C.edera_zone_next(c.ctx, nil); cz != nil; cz = C.edera_zone_next(c.ctx, cz) {
-			c.wrapZone(cz)
+			if _, ok := c.zones[cz]; !ok && C.edgo_zone_creating(cz) == 0 {
+				c.wrapZone(cz)
+			}
 		}
 	}
 	p.complete(result{err: cbErr(p.op, status, msg), a: uint(a), b: uint(b)})

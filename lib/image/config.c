@@ -46,7 +46,8 @@ static int get_list(json_t *obj, const char *key, char ***out, size_t *n, const 
 	*out = calloc(json_array_size(v), sizeof(char *));
 	if (!*out)
 		return ed_error(EDERA_ENOMEM, "%s: out of memory", what);
-	json_array_foreach (v, i, s) {
+	json_array_foreach(v, i, s)
+	{
 		if (!json_is_string(s))
 			return ed_error(EDERA_EINVAL, "%s: config.%s[%zu] is not a string", what,
 			                key, i);
@@ -115,10 +116,11 @@ int ed_oci_config_parse(struct ed_oci_config *c, char (*diff_ids)[ED_DIGEST_STR_
 		              json_array_size(ids), ED_OCI_LAYERS_MAX);
 		goto out;
 	}
-	json_array_foreach (ids, i, v) {
+	json_array_foreach(ids, i, v)
+	{
 		if (!json_is_string(v) || !ed_digest_valid(json_string_value(v))) {
-			rc = ed_error(json_is_string(v) && strncmp(json_string_value(v), "sha256:",
-			                                           7) != 0
+			rc = ed_error(json_is_string(v) && strncmp(json_string_value(v),
+			                                           "sha256:", 7) != 0
 			                      ? EDERA_ENOTSUP
 			                      : EDERA_EINVAL,
 			              "%s: rootfs.diff_ids[%zu] is not a sha256 digest", what, i);
@@ -153,9 +155,9 @@ char *ed_oci_sidecar_dump(const struct ed_oci_image *img, uint64_t size)
 	char *s;
 
 	cfg = json_pack("{s:o, s:o, s:o, s:o*, s:o*}", "Entrypoint",
-	                list_json(c->entrypoint, c->n_entrypoint), "Cmd", list_json(c->cmd, c->n_cmd),
-	                "Env", list_json(c->env, c->n_env), "WorkingDir",
-	                c->workdir ? json_string(c->workdir) : NULL, "User",
+	                list_json(c->entrypoint, c->n_entrypoint), "Cmd",
+	                list_json(c->cmd, c->n_cmd), "Env", list_json(c->env, c->n_env),
+	                "WorkingDir", c->workdir ? json_string(c->workdir) : NULL, "User",
 	                c->user ? json_string(c->user) : NULL);
 	if (!cfg)
 		return NULL;

@@ -40,10 +40,10 @@
 #include "priv.h"
 
 #define ENTRIES_MAX (1u << 20) /* per layer */
-#define DEPTH_MAX 256          /* path components */
-#define ENTRY_COST 512         /* counted against max_bytes per entry */
-#define WH ".wh."
-#define WH_OPQ ".wh..wh..opq"
+#define DEPTH_MAX   256        /* path components */
+#define ENTRY_COST  512        /* counted against max_bytes per entry */
+#define WH          ".wh."
+#define WH_OPQ      ".wh..wh..opq"
 
 /* The paths a layer wrote (and all their parents): open addressing. */
 struct pathset {
@@ -99,8 +99,8 @@ static int set_add1(struct pathset *ps, const char *p)
 	if (set_has(ps, p))
 		return 0;
 	if (2 * (ps->n + 1) > ps->cap) {
-		struct pathset big = { calloc(ps->cap ? 2 * ps->cap : 256, sizeof(char *)),
-			               ps->cap ? 2 * ps->cap : 256, 0 };
+		struct pathset big = {calloc(ps->cap ? 2 * ps->cap : 256, sizeof(char *)),
+		                      ps->cap ? 2 * ps->cap : 256, 0};
 		if (!big.slot)
 			return -ENOMEM;
 		for (size_t k = 0; k < ps->cap; k++) {
@@ -176,8 +176,7 @@ void ed_oci_unpack_free(struct ed_oci_unpack *u)
 
 /* The entry's path, made relative and checked, into OUT ("" for the
  * root).  Its components are separated by single slashes. */
-static int clean_path(struct ed_oci_unpack *u, const char *in, char out[PATH_MAX],
-                      const char *kind)
+static int clean_path(struct ed_oci_unpack *u, const char *in, char out[PATH_MAX], const char *kind)
 {
 	size_t o = 0, depth = 0;
 	const char *c = in;
@@ -198,8 +197,8 @@ static int clean_path(struct ed_oci_unpack *u, const char *in, char out[PATH_MAX
 			                u->what, kind, in);
 		if (n > 0 && !(n == 1 && c[0] == '.')) {
 			if (n > NAME_MAX || o + n + 2 > PATH_MAX || ++depth > DEPTH_MAX)
-				return ed_error(EDERA_EINVAL, "%s: %s '%.200s...' is too long", u->what,
-				                kind, in);
+				return ed_error(EDERA_EINVAL, "%s: %s '%.200s...' is too long",
+				                u->what, kind, in);
 			if (o)
 				out[o++] = '/';
 			memcpy(out + o, c, n);
@@ -218,8 +217,7 @@ static int clean_path(struct ed_oci_unpack *u, const char *in, char out[PATH_MAX
  * container runtimes do).  Returns the fd, -ENOENT when missing and not
  * CREATE, or an ed_error code naming the component in the way.
  */
-static int open_parent(struct ed_oci_unpack *u, const char *path, bool create,
-                       const char **base)
+static int open_parent(struct ed_oci_unpack *u, const char *path, bool create, const char **base)
 {
 	char comp[NAME_MAX + 1];
 	const char *c = path, *slash;
@@ -238,8 +236,8 @@ static int open_parent(struct ed_oci_unpack *u, const char *path, bool create,
 			if (mkdirat(fd, comp, 0755) < 0 && errno != EEXIST) {
 				int e = errno;
 				close(fd);
-				return ed_error(ed_errno_code(e), "%s: creating '%.*s': %s", u->what,
-				                (int)(slash - path), path, strerror(e));
+				return ed_error(ed_errno_code(e), "%s: creating '%.*s': %s",
+				                u->what, (int)(slash - path), path, strerror(e));
 			}
 			next = openat(fd, comp, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 		}
@@ -254,11 +252,12 @@ static int open_parent(struct ed_oci_unpack *u, const char *path, bool create,
 			if (e == ENOENT && !create)
 				return -ENOENT;
 			if (e == ELOOP || e == ENOTDIR)
-				return ed_error(EDERA_EINVAL,
-				                "%s: entry '%.200s' goes through '%.*s', a %s: refusing "
-				                "to write through it",
-				                u->what, path, (int)(slash - path), path,
-				                link ? "symlink" : "non-directory");
+				return ed_error(
+				        EDERA_EINVAL,
+				        "%s: entry '%.200s' goes through '%.*s', a %s: refusing "
+				        "to write through it",
+				        u->what, path, (int)(slash - path), path,
+				        link ? "symlink" : "non-directory");
 			return ed_error(ed_errno_code(e), "%s: '%.*s': %s", u->what,
 			                (int)(slash - path), path, strerror(e));
 		}
@@ -298,15 +297,15 @@ static int clear_spot(struct ed_oci_unpack *u, int dir, const char *base, bool k
 static int set_meta(struct ed_oci_unpack *u, int dir, const char *base, int fd,
                     struct archive_entry *e, const char *path)
 {
-	struct timespec ts[2] = { { archive_entry_mtime(e), archive_entry_mtime_nsec(e) },
-		                  { archive_entry_mtime(e), archive_entry_mtime_nsec(e) } };
+	struct timespec ts[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+	                         {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
 	bool link = archive_entry_filetype(e) == AE_IFLNK;
 
 	/* chown before chmod: chown clears the setuid and setgid bits. */
 	if (u->as_root &&
 	    (fd >= 0 ? fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e))
-	             : fchownat(dir, base, (uid_t)archive_entry_uid(e),
-	                        (gid_t)archive_entry_gid(e), AT_SYMLINK_NOFOLLOW)) < 0)
+	             : fchownat(dir, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+	                        AT_SYMLINK_NOFOLLOW)) < 0)
 		return sys_fail(u, "setting the owner of", path);
 	if (!link && (fd >= 0 ? fchmod(fd, archive_entry_perm(e) & 07777)
 	                      : fchmodat(dir, base, archive_entry_perm(e) & 07777, 0)) < 0)
@@ -398,8 +397,8 @@ static int make_opaque(struct ed_oci_unpack *u, int fd, const char *path)
 			continue;
 		snprintf(child, sizeof(child), "%s%s%s", path, *path ? "/" : "", de->d_name);
 		if (set_has(&u->cur, child)) {
-			int sub = openat(fd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-			                                         O_CLOEXEC);
+			int sub = openat(fd, de->d_name,
+			                 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (sub >= 0) {
 				rc = make_opaque(u, sub, child);
 				close(sub);
@@ -551,8 +550,9 @@ static int apply_entry(struct ed_oci_unpack *u, struct archive *a, struct archiv
 	case AE_IFLNK: {
 		const char *to = archive_entry_symlink(e);
 		if (!to || !*to || strlen(to) >= PATH_MAX) {
-			rc = ed_error(EDERA_EINVAL, "%s: symlink '%.200s' has no or too long a target",
-			              u->what, path);
+			rc = ed_error(EDERA_EINVAL,
+			              "%s: symlink '%.200s' has no or too long a target", u->what,
+			              path);
 			break;
 		}
 		/* The target is only stored: nothing here ever follows it. */
@@ -575,8 +575,7 @@ static int apply_entry(struct ed_oci_unpack *u, struct archive *a, struct archiv
 		if (rc == 0)
 			rc = set_meta(u, dir, base, -1, e, path);
 		break;
-	default:
-		break; /* sockets and the like: nothing to keep */
+	default: break; /* sockets and the like: nothing to keep */
 	}
 out:
 	close(dir);
@@ -677,7 +676,7 @@ int ed_oci_unpack_finish(struct ed_oci_unpack *u)
 	/* Every write is done: the directories get their times, the later
 	 * layers' last.  One removed or replaced since is skipped. */
 	for (size_t i = 0; i < u->n_dirs; i++) {
-		struct timespec ts[2] = { u->dirs[i].mtime, u->dirs[i].mtime };
+		struct timespec ts[2] = {u->dirs[i].mtime, u->dirs[i].mtime};
 		const char *base;
 		int dir;
 

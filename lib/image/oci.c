@@ -93,7 +93,7 @@ static void last_line(int dir, char *out, size_t size)
 static int run_mkfs(int tmp, const char *tmppath)
 {
 	char img[4200], root[4200], log[4200], msg[512];
-	char *argv[] = { "mkfs.erofs", "--quiet", "-x-1", "--preserve-mtime", img, root, NULL };
+	char *argv[] = {"mkfs.erofs", "--quiet", "-x-1", "--preserve-mtime", img, root, NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;
 	int rc, status;
@@ -231,7 +231,8 @@ int ed_oci_convert(const char *image_path, const char *name, const char *cache_d
 	memset(out, 0, sizeof(*out));
 	tmppath[0] = '\0';
 	if (!image_path || !cache_dir || !*cache_dir)
-		return ed_error(EDERA_EINVAL, "converting an image: no image path or cache directory");
+		return ed_error(EDERA_EINVAL,
+		                "converting an image: no image path or cache directory");
 	img = calloc(1, sizeof(*img));
 	if (!img)
 		return ed_error(EDERA_ENOMEM, "out of memory");
@@ -241,8 +242,8 @@ int ed_oci_convert(const char *image_path, const char *name, const char *cache_d
 	hex = img->digest + 7;
 	if ((rc = mkdir_p(cache_dir)) < 0 ||
 	    (cache = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
-		rc = ed_error(ed_errno_code(rc < 0 ? -rc : errno), "image cache '%s': %s", cache_dir,
-		              strerror(rc < 0 ? -rc : errno));
+		rc = ed_error(ed_errno_code(rc < 0 ? -rc : errno), "image cache '%s': %s",
+		              cache_dir, strerror(rc < 0 ? -rc : errno));
 		goto out;
 	}
 	if ((rc = ed_oci_lock(cache, hex, true, &lock)) < 0) {

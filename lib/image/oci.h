@@ -83,8 +83,8 @@ void ed_oci_result_free(struct ed_oci_result *r);
 /* A converted image in the cache. */
 struct ed_oci_entry {
 	char digest[ED_DIGEST_STR_LEN];
-	char *path;  /* of the .erofs */
-	char *name;  /* the name it was converted under, or NULL */
+	char *path;    /* of the .erofs */
+	char *name;    /* the name it was converted under, or NULL */
 	uint64_t size; /* the .erofs and its sidecar, bytes */
 	struct timespec last_used;
 };

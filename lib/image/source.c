@@ -35,7 +35,7 @@
 /* An archive's members kept in memory: at most this many bytes in all. */
 #define SMALL_TOTAL_MAX (64u << 20)
 /* Most members an archive may have. */
-#define MEMBERS_MAX 1000000
+#define MEMBERS_MAX  1000000
 #define PATH_LEN_MAX 4096
 
 struct member {
@@ -127,10 +127,11 @@ static int index_archive(struct ed_oci_src *s)
 		if (first != '{' && first != '[')
 			continue;
 		if (s->total + (size_t)size > SMALL_TOTAL_MAX) {
-			rc = ed_error(EDERA_EINVAL,
-			              "image archive '%s': more than %u MiB of JSON members: not an "
-			              "image archive?",
-			              s->path, SMALL_TOTAL_MAX >> 20);
+			rc = ed_error(
+			        EDERA_EINVAL,
+			        "image archive '%s': more than %u MiB of JSON members: not an "
+			        "image archive?",
+			        s->path, SMALL_TOTAL_MAX >> 20);
 			break;
 		}
 		if (s->n == s->cap) {
@@ -362,7 +363,8 @@ static void list_names(json_t *manifests, char *buf, size_t size)
 	json_t *d;
 
 	buf[0] = '\0';
-	json_array_foreach (manifests, i, d) {
+	json_array_foreach(manifests, i, d)
+	{
 		const char *n = desc_name(d);
 		int w = snprintf(buf + off, size - off, "%s'%s'", off ? ", " : "",
 		                 n ? n : "(unnamed)");
@@ -383,12 +385,12 @@ static int set_name(struct ed_oci_image *img, const char *name)
 static int layer_type_ok(const char *mt)
 {
 	static const char *const ok[] = {
-		"application/vnd.oci.image.layer.v1.tar",
-		"application/vnd.oci.image.layer.v1.tar+gzip",
-		"application/vnd.oci.image.layer.v1.tar+zstd",
-		"application/vnd.docker.image.rootfs.diff.tar",
-		"application/vnd.docker.image.rootfs.diff.tar.gzip",
-		"application/vnd.docker.image.rootfs.diff.tar.zstd",
+	        "application/vnd.oci.image.layer.v1.tar",
+	        "application/vnd.oci.image.layer.v1.tar+gzip",
+	        "application/vnd.oci.image.layer.v1.tar+zstd",
+	        "application/vnd.docker.image.rootfs.diff.tar",
+	        "application/vnd.docker.image.rootfs.diff.tar.gzip",
+	        "application/vnd.docker.image.rootfs.diff.tar.zstd",
 	};
 
 	if (!mt) /* untyped: the content decides (libarchive detects it) */
@@ -414,10 +416,11 @@ static int take_config(struct ed_oci_src *s, struct ed_oci_image *img, const uin
 	if (rc < 0)
 		return rc;
 	if (n != img->n_layers)
-		return ed_error(EDERA_EINVAL,
-		                "%s: lists %zu layer digests (rootfs.diff_ids) but the manifest %zu "
-		                "layers",
-		                what, n, img->n_layers);
+		return ed_error(
+		        EDERA_EINVAL,
+		        "%s: lists %zu layer digests (rootfs.diff_ids) but the manifest %zu "
+		        "layers",
+		        what, n, img->n_layers);
 	for (size_t i = 0; i < n; i++)
 		memcpy(img->layers[i].diff_id, ids[i], ED_DIGEST_STR_LEN);
 	return 0;
@@ -435,9 +438,10 @@ static int oci_manifest(struct ed_oci_src *s, json_t *desc, struct ed_oci_image 
 	if (!d)
 		return ed_error(EDERA_EINVAL, "image '%s': a manifest descriptor has no digest",
 		                s->path);
-	rc = read_blob(s, d, json_is_integer(json_object_get(desc, "size"))
-	                             ? json_integer_value(json_object_get(desc, "size"))
-	                             : -1,
+	rc = read_blob(s, d,
+	               json_is_integer(json_object_get(desc, "size"))
+	                       ? json_integer_value(json_object_get(desc, "size"))
+	                       : -1,
 	               "manifest", &data, &len);
 	if (rc < 0)
 		return rc;
@@ -461,7 +465,8 @@ static int oci_manifest(struct ed_oci_src *s, json_t *desc, struct ed_oci_image 
 		              s->path, d, json_array_size(layers), ED_OCI_LAYERS_MAX);
 		goto out;
 	}
-	json_array_foreach (layers, i, l) {
+	json_array_foreach(layers, i, l)
+	{
 		const char *ld = json_string_value(json_object_get(l, "digest"));
 		const char *mt = json_string_value(json_object_get(l, "mediaType"));
 		struct ed_oci_layer *ly = &img->layers[i];
@@ -475,10 +480,11 @@ static int oci_manifest(struct ed_oci_src *s, json_t *desc, struct ed_oci_image 
 		if ((rc = check_digest_str(ld, what)) < 0)
 			goto out;
 		if (!layer_type_ok(mt)) {
-			rc = ed_error(EDERA_ENOTSUP,
-			              "%s (%s) has media type '%.100s': only tar layers (plain, gzip, "
-			              "zstd) are supported",
-			              what, ld, mt);
+			rc = ed_error(
+			        EDERA_ENOTSUP,
+			        "%s (%s) has media type '%.100s': only tar layers (plain, gzip, "
+			        "zstd) are supported",
+			        what, ld, mt);
 			goto out;
 		}
 		memcpy(ly->digest, ld, ED_DIGEST_STR_LEN);
@@ -526,7 +532,8 @@ static int oci_nested(struct ed_oci_src *s, json_t *desc, struct ed_oci_image *i
 		return EDERA_EINVAL;
 	ms = json_object_get(idx, "manifests");
 	rc = 1;
-	json_array_foreach (ms, i, m) {
+	json_array_foreach(ms, i, m)
+	{
 		json_t *p = json_object_get(m, "platform");
 		const char *os = json_string_value(json_object_get(p, "os"));
 		const char *arch = json_string_value(json_object_get(p, "architecture"));
@@ -534,8 +541,7 @@ static int oci_nested(struct ed_oci_src *s, json_t *desc, struct ed_oci_image *i
 
 		if (!os || !arch || strcmp(os, "linux") != 0 || strcmp(arch, host_arch()) != 0)
 			continue;
-		rc = is_index_type(mt) ? oci_nested(s, m, img, depth + 1)
-		                       : oci_manifest(s, m, img);
+		rc = is_index_type(mt) ? oci_nested(s, m, img, depth + 1) : oci_manifest(s, m, img);
 		break;
 	}
 	if (rc == 1)
@@ -556,20 +562,21 @@ static int oci_image(struct ed_oci_src *s, json_t *index, const char *name,
 	if (!json_is_array(ms) || json_array_size(ms) == 0)
 		return ed_error(EDERA_EINVAL, "image '%s': index.json lists no manifest", s->path);
 	if (name) {
-		json_array_foreach (ms, i, d)
-			if (desc_named(d, name)) {
-				pick = d;
-				break;
-			}
+		json_array_foreach(ms, i, d) if (desc_named(d, name))
+		{
+			pick = d;
+			break;
+		}
 		if (!pick) {
 			list_names(ms, names, sizeof(names));
-			return ed_error(EDERA_ENOENT, "image '%s' has no image named '%s' (it has %s)",
-			                s->path, name, names);
+			return ed_error(EDERA_ENOENT,
+			                "image '%s' has no image named '%s' (it has %s)", s->path,
+			                name, names);
 		}
 	} else if (json_array_size(ms) > 1) {
 		list_names(ms, names, sizeof(names));
-		return ed_error(EDERA_EINVAL, "image '%s' holds %zu images (%s): name one",
-		                s->path, json_array_size(ms), names);
+		return ed_error(EDERA_EINVAL, "image '%s' holds %zu images (%s): name one", s->path,
+		                json_array_size(ms), names);
 	} else {
 		pick = json_array_get(ms, 0);
 	}
@@ -594,12 +601,15 @@ static int docker_image(struct ed_oci_src *s, json_t *list, const char *name,
 
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return ed_error(EDERA_EINVAL, "image '%s': manifest.json lists no image", s->path);
-	json_array_foreach (list, i, e) {
-		json_array_foreach (json_object_get(e, "RepoTags"), j, t)
-			if (!name || (json_is_string(t) && strcmp(json_string_value(t), name) == 0)) {
-				tag = json_string_value(t);
-				break;
-			}
+	json_array_foreach(list, i, e)
+	{
+		json_array_foreach(json_object_get(e, "RepoTags"), j,
+		                   t) if (!name || (json_is_string(t) &&
+		                                    strcmp(json_string_value(t), name) == 0))
+		{
+			tag = json_string_value(t);
+			break;
+		}
 		if (name && tag) {
 			pick = e;
 			break;
@@ -625,12 +635,14 @@ static int docker_image(struct ed_oci_src *s, json_t *list, const char *name,
 		return ed_error(EDERA_EINVAL, "image '%s': manifest.json has no Config or Layers",
 		                s->path);
 	if (!safe_rel(cfgpath))
-		return ed_error(EDERA_EINVAL, "image '%s': manifest.json: unsafe Config path '%.200s'",
-		                s->path, cfgpath);
+		return ed_error(EDERA_EINVAL,
+		                "image '%s': manifest.json: unsafe Config path '%.200s'", s->path,
+		                cfgpath);
 	if (json_array_size(layers) > ED_OCI_LAYERS_MAX)
 		return ed_error(EDERA_EINVAL, "image '%s': %zu layers, more than %d", s->path,
 		                json_array_size(layers), ED_OCI_LAYERS_MAX);
-	json_array_foreach (layers, i, l) {
+	json_array_foreach(layers, i, l)
+	{
 		const char *p = json_string_value(l);
 		if (!p || !safe_rel(p))
 			return ed_error(EDERA_EINVAL,
@@ -652,10 +664,11 @@ static int docker_image(struct ed_oci_src *s, json_t *list, const char *name,
 		snprintf(hexname, sizeof(hexname), "sha256:%.64s", base);
 		if (ed_digest_valid(hexname) && strcmp(hexname, img->digest) != 0) {
 			free(cdata);
-			return ed_error(EDERA_EINVAL,
-			                "image '%s': config '%s' does not match the digest its name "
-			                "gives (its content hashes to %s): the image is corrupt",
-			                s->path, cfgpath, img->digest);
+			return ed_error(
+			        EDERA_EINVAL,
+			        "image '%s': config '%s' does not match the digest its name "
+			        "gives (its content hashes to %s): the image is corrupt",
+			        s->path, cfgpath, img->digest);
 		}
 	}
 	rc = take_config(s, img, cdata, clen);
@@ -677,9 +690,10 @@ int ed_oci_src_image(struct ed_oci_src *s, const char *name, struct ed_oci_image
 		free(data);
 		if (!j)
 			return EDERA_EINVAL;
-		rc = json_is_object(j) ? oci_image(s, j, name, img)
-		                       : ed_error(EDERA_EINVAL,
-		                                  "image '%s': index.json is not an object", s->path);
+		rc = json_is_object(j)
+		             ? oci_image(s, j, name, img)
+		             : ed_error(EDERA_EINVAL, "image '%s': index.json is not an object",
+		                        s->path);
 	} else if (rc == EDERA_ENOENT) {
 		rc = read_small(s, "manifest.json", true, &data, &len);
 		if (rc == EDERA_ENOENT)
@@ -735,7 +749,8 @@ static int copy_member(struct archive *a, int tmp, const char *to, uint64_t *bud
 		return ed_error(ed_errno_code(errno), "%s: %s", what, strerror(errno));
 	while ((n = archive_read_data(a, buf, sizeof(buf))) > 0) {
 		if ((uint64_t)n > *budget) {
-			rc = ed_error(EDERA_ENOSPC, "%s: the layers are larger than the limit", what);
+			rc = ed_error(EDERA_ENOSPC, "%s: the layers are larger than the limit",
+			              what);
 			break;
 		}
 		*budget -= (uint64_t)n;
@@ -764,7 +779,7 @@ int ed_oci_src_fetch(struct ed_oci_src *s, const struct ed_oci_image *img, int t
 {
 	struct archive_entry *e;
 	struct archive *a;
-	bool got[ED_OCI_LAYERS_MAX] = { false };
+	bool got[ED_OCI_LAYERS_MAX] = {false};
 	uint64_t budget = max_bytes;
 	int r, rc = 0;
 
@@ -784,7 +799,8 @@ int ed_oci_src_fetch(struct ed_oci_src *s, const struct ed_oci_image *img, int t
 			    strcmp(img->layers[i].path, name) != 0)
 				continue;
 			snprintf(to, sizeof(to), "layer-%zu", i);
-			snprintf(what, sizeof(what), "image archive '%s': layer '%s'", s->path, name);
+			snprintf(what, sizeof(what), "image archive '%s': layer '%s'", s->path,
+			         name);
 			rc = copy_member(a, tmp, to, &budget, what);
 			got[i] = true;
 			break;
@@ -796,8 +812,9 @@ int ed_oci_src_fetch(struct ed_oci_src *s, const struct ed_oci_image *img, int t
 	archive_read_free(a);
 	for (size_t i = 0; rc == 0 && i < img->n_layers; i++)
 		if (img->layers[i].same_as == i && !got[i])
-			rc = ed_error(EDERA_ENOENT, "image archive '%s': layer %zu ('%s') is missing",
-			              s->path, i + 1, img->layers[i].path);
+			rc = ed_error(EDERA_ENOENT,
+			              "image archive '%s': layer %zu ('%s') is missing", s->path,
+			              i + 1, img->layers[i].path);
 	return rc;
 }
 

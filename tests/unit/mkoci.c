@@ -31,7 +31,8 @@ struct mk_buf mk_tar(const struct mk_entry *e, size_t n)
 		archive_entry_set_mtime(ae, 1000000000, 0);
 		archive_entry_set_uid(ae, e[i].uid);
 		archive_entry_set_gid(ae, e[i].gid);
-		archive_entry_set_perm(ae, e[i].mode ? e[i].mode : (e[i].type == 'd' ? 0755 : 0644));
+		archive_entry_set_perm(ae,
+		                       e[i].mode ? e[i].mode : (e[i].type == 'd' ? 0755 : 0644));
 		switch (e[i].type) {
 		case 'd': archive_entry_set_filetype(ae, AE_IFDIR); break;
 		case 'l':
@@ -59,14 +60,14 @@ struct mk_buf mk_tar(const struct mk_entry *e, size_t n)
 
 struct mk_buf mk_compress(struct mk_buf in, enum mk_comp comp)
 {
-	struct mk_buf b = { malloc(in.len + 4096), 0 };
+	struct mk_buf b = {malloc(in.len + 4096), 0};
 
 	ck_assert_ptr_nonnull(b.p);
 	if (comp == MK_PLAIN) {
 		memcpy(b.p, in.p, in.len);
 		b.len = in.len;
 	} else if (comp == MK_GZIP) {
-		z_stream z = { 0 };
+		z_stream z = {0};
 		ck_assert_int_eq(deflateInit2(&z, 6, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY),
 		                 Z_OK);
 		z.next_in = in.p;
@@ -117,11 +118,12 @@ void mk_blob(const char *dir, const void *p, size_t len, char digest[72])
 
 struct mk_buf mk_config(const struct mk_image *im)
 {
-	struct mk_buf b = { malloc(8192), 0 };
+	struct mk_buf b = {malloc(8192), 0};
 	int n;
 
 	ck_assert_ptr_nonnull(b.p);
-	n = snprintf((char *)b.p, 8192, "{\"architecture\":\"amd64\",\"os\":\"linux\",%s%s%s"
+	n = snprintf((char *)b.p, 8192,
+	             "{\"architecture\":\"amd64\",\"os\":\"linux\",%s%s%s"
 	             "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[",
 	             im->config ? "\"config\":" : "", im->config ? im->config : "",
 	             im->config ? "," : "");
@@ -137,26 +139,27 @@ struct mk_buf mk_config(const struct mk_image *im)
 
 void mk_layout(const char *dir, const struct mk_image *im, int append)
 {
-	static const char *types[] = { "application/vnd.oci.image.layer.v1.tar",
-		                       "application/vnd.oci.image.layer.v1.tar+gzip",
-		                       "application/vnd.oci.image.layer.v1.tar+zstd" };
+	static const char *types[] = {"application/vnd.oci.image.layer.v1.tar",
+	                              "application/vnd.oci.image.layer.v1.tar+gzip",
+	                              "application/vnd.oci.image.layer.v1.tar+zstd"};
 	char man[16384], idx[16384], path[4096], cd[72], md[72], ld[72];
 	struct mk_buf cfg = mk_config(im);
 	int n;
 
 	mkdir(dir, 0755);
 	mk_blob(dir, cfg.p, cfg.len, cd);
-	n = snprintf(man, sizeof(man),
-	             "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
-	             "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
-	             "\"digest\":\"%s\",\"size\":%zu},\"layers\":[",
-	             cd, cfg.len);
+	n = snprintf(
+	        man, sizeof(man),
+	        "{\"schemaVersion\":2,\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\","
+	        "\"config\":{\"mediaType\":\"application/vnd.oci.image.config.v1+json\","
+	        "\"digest\":\"%s\",\"size\":%zu},\"layers\":[",
+	        cd, cfg.len);
 	for (size_t i = 0; i < im->n_layers; i++) {
 		struct mk_buf c = mk_compress(im->layers[i], im->comp);
 		mk_blob(dir, c.p, c.len, ld);
 		n += snprintf(man + n, sizeof(man) - (size_t)n,
-		              "%s{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}", i ? "," : "",
-		              types[im->comp], ld, c.len);
+		              "%s{\"mediaType\":\"%s\",\"digest\":\"%s\",\"size\":%zu}",
+		              i ? "," : "", types[im->comp], ld, c.len);
 		free(c.p);
 	}
 	n += snprintf(man + n, sizeof(man) - (size_t)n, "]}");
@@ -170,7 +173,8 @@ void mk_layout(const char *dir, const struct mk_image *im, int append)
 	snprintf(entry, sizeof(entry),
 	         "{\"mediaType\":\"application/vnd.oci.image.manifest.v1+json\",\"digest\":\"%s\","
 	         "\"size\":%d%s%s%s}",
-	         md, n, im->ref_name ? ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" : "",
+	         md, n,
+	         im->ref_name ? ",\"annotations\":{\"org.opencontainers.image.ref.name\":\"" : "",
 	         im->ref_name ? im->ref_name : "", im->ref_name ? "\"}" : "");
 	if (append) {
 		FILE *f = fopen(path, "rb");
@@ -218,10 +222,11 @@ void mk_docker(const char *path, const struct mk_image *im)
 	}
 	snprintf(name, sizeof(name), "%s.json", cd + 7);
 	add_member(a, name, cfg.p, cfg.len);
-	n = snprintf(man, sizeof(man), "[{\"Config\":\"%s\",\"RepoTags\":[\"%s\"],\"Layers\":[", name,
-	             im->ref_name ? im->ref_name : "test:latest");
+	n = snprintf(man, sizeof(man), "[{\"Config\":\"%s\",\"RepoTags\":[\"%s\"],\"Layers\":[",
+	             name, im->ref_name ? im->ref_name : "test:latest");
 	for (size_t i = 0; i < im->n_layers; i++)
-		n += snprintf(man + n, sizeof(man) - (size_t)n, "%s\"%zu/layer.tar\"", i ? "," : "", i);
+		n += snprintf(man + n, sizeof(man) - (size_t)n, "%s\"%zu/layer.tar\"", i ? "," : "",
+		              i);
 	n += snprintf(man + n, sizeof(man) - (size_t)n, "]}]");
 	add_member(a, "manifest.json", man, (size_t)n);
 	ck_assert_int_eq(archive_write_close(a), ARCHIVE_OK);

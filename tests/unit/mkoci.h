@@ -27,7 +27,7 @@ struct mk_image {
 	struct mk_buf layers[8]; /* uncompressed tars */
 	size_t n_layers;
 	enum mk_comp comp;
-	const char *config; /* the "config" object's JSON text, or NULL */
+	const char *config;   /* the "config" object's JSON text, or NULL */
 	const char *ref_name; /* the index's ref name annotation, or NULL */
 };
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "image/oci.h"
@@ -63,13 +64,13 @@ START_TEST(sha256_fips_vectors)
 	static const struct {
 		const char *msg, *hex;
 	} v[] = {
-		{ "abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad" },
-		{ "", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
-		{ "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
-		  "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1" },
-		{ "abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
-		  "klmnopqrlmnopqrsmnopqrstnopqrstu",
-		  "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1" },
+	        {"abc", "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"},
+	        {"", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"},
+	        {"abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq",
+	         "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"},
+	        {"abcdefghbcdefghicdefghijdefghijkefghijklfghijklmghijklmnhijklmnoijklmnopjklmnopq"
+	         "klmnopqrlmnopqrsmnopqrstnopqrstu",
+	         "cf5b16a778af8380036ce59e7b0492370b249b11e8f07a51afac45037afee9d1"},
 	};
 	char got[72];
 
@@ -82,10 +83,12 @@ START_TEST(sha256_fips_vectors)
 	char *m = malloc(1000000);
 	memset(m, 'a', 1000000);
 	hex_of(m, 1000000, 4099, got);
-	ck_assert_str_eq(got + 7, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
+	ck_assert_str_eq(got + 7,
+	                 "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0");
 	free(m);
 	ck_assert(ed_digest_valid(got));
-	ck_assert(!ed_digest_valid("sha256:CDC76E5C9914FB9281A1C7E284D73E67F1809A48A497200E046D39CCC7112CD0"));
+	ck_assert(!ed_digest_valid(
+	        "sha256:CDC76E5C9914FB9281A1C7E284D73E67F1809A48A497200E046D39CCC7112CD0"));
 	ck_assert(!ed_digest_valid("sha512:cdc7"));
 }
 END_TEST
@@ -93,30 +96,31 @@ END_TEST
 /* ---- the test image ---------------------------------------------------- */
 
 static const struct mk_entry lower[] = {
-	{ "./etc/", 'd', NULL, 0755, 0, 0 },
-	{ "./etc/keep", 'f', "keep\n", 0644, 0, 0 },
-	{ "./etc/gone", 'f', "gone\n", 0644, 0, 0 },
-	{ "./opq/", 'd', NULL, 0755, 0, 0 },
-	{ "./opq/lower1", 'f', "l1\n", 0644, 0, 0 },
-	{ "./opq/sub/lower2", 'f', "l2\n", 0644, 0, 0 },
-	{ "./opq2/old", 'f', "old\n", 0644, 0, 0 },
-	{ "./bin/suid", 'f', "#!/bin/sh\n", 04755, 1000, 1000 },
-	{ "./bin/suid-link", 'h', "./bin/suid", 0, 0, 0 },
-	{ "./bin/sh-link", 'l', "suid", 0777, 0, 0 },
+        {"./etc/", 'd', NULL, 0755, 0, 0},
+        {"./etc/keep", 'f', "keep\n", 0644, 0, 0},
+        {"./etc/gone", 'f', "gone\n", 0644, 0, 0},
+        {"./opq/", 'd', NULL, 0755, 0, 0},
+        {"./opq/lower1", 'f', "l1\n", 0644, 0, 0},
+        {"./opq/sub/lower2", 'f', "l2\n", 0644, 0, 0},
+        {"./opq2/old", 'f', "old\n", 0644, 0, 0},
+        {"./bin/suid", 'f', "#!/bin/sh\n", 04755, 1000, 1000},
+        {"./bin/suid-link", 'h', "./bin/suid", 0, 0, 0},
+        {"./bin/sh-link", 'l', "suid", 0777, 0, 0},
 };
 static const struct mk_entry upper[] = {
-	{ "etc/.wh.gone", 'f', "", 0, 0, 0 },
-	{ "etc/new", 'f', "new\n", 0600, 0, 0 },
-	{ "opq/", 'd', NULL, 0750, 0, 0 },
-	{ "opq/.wh..wh..opq", 'f', "", 0, 0, 0 },
-	{ "opq/upper", 'f', "u\n", 0644, 0, 0 },
-	/* the marker after the layer's own entry: that one stays */
-	{ "opq2/new", 'f', "new2\n", 0644, 0, 0 },
-	{ "opq2/.wh..wh..opq", 'f', "", 0, 0, 0 },
+        {"etc/.wh.gone", 'f', "", 0, 0, 0},
+        {"etc/new", 'f', "new\n", 0600, 0, 0},
+        {"opq/", 'd', NULL, 0750, 0, 0},
+        {"opq/.wh..wh..opq", 'f', "", 0, 0, 0},
+        {"opq/upper", 'f', "u\n", 0644, 0, 0},
+        /* the marker after the layer's own entry: that one stays */
+        {"opq2/new", 'f', "new2\n", 0644, 0, 0},
+        {"opq2/.wh..wh..opq", 'f', "", 0, 0, 0},
 };
 
-#define CFG "{\"Entrypoint\":[\"/bin/suid\"],\"Cmd\":[\"-c\",\"echo hi\"],\"Env\":[\"PATH=/bin\"]," \
-	    "\"WorkingDir\":\"/etc\",\"User\":\"1000:1000\"}"
+#define CFG                                                                                        \
+	"{\"Entrypoint\":[\"/bin/suid\"],\"Cmd\":[\"-c\",\"echo hi\"],\"Env\":[\"PATH=/bin\"],"    \
+	"\"WorkingDir\":\"/etc\",\"User\":\"1000:1000\"}"
 
 static void test_image(struct mk_image *im, enum mk_comp comp)
 {
@@ -191,8 +195,8 @@ static void check_tree(const char *img)
 	         x);
 	run(cmd, out, sizeof(out));
 	ck_assert_str_eq(out, expect_tree);
-	snprintf(cmd, sizeof(cmd), "cat '%s/etc/keep' '%s/etc/new' '%s/opq2/new' '%s/bin/suid-link'", x,
-	         x, x, x);
+	snprintf(cmd, sizeof(cmd),
+	         "cat '%s/etc/keep' '%s/etc/new' '%s/opq2/new' '%s/bin/suid-link'", x, x, x, x);
 	run(cmd, out, sizeof(out));
 	ck_assert_str_eq(out, "keep\nnew\nnew2\n#!/bin/sh\n");
 
@@ -288,8 +292,8 @@ START_TEST(archives_give_the_same_digest_and_tree)
 	              edera_last_error());
 	check_tree(a.path);
 	ed_oci_rmtree(AT_FDCWD, cache);
-	ck_assert_msg(ed_oci_convert(wpath("docker.tar"), "test:latest", cache, MAX, &b) == 0,
-	              "%s", edera_last_error());
+	ck_assert_msg(ed_oci_convert(wpath("docker.tar"), "test:latest", cache, MAX, &b) == 0, "%s",
+	              edera_last_error());
 	ck_assert(!b.cached);
 	ck_assert_str_eq(a.digest, b.digest);
 	check_tree(b.path);
@@ -437,7 +441,7 @@ END_TEST
  * and whose diff_id is that of TAR. */
 static void layout_with_blob(const char *dir, struct mk_buf tar, struct mk_buf layer)
 {
-	struct mk_image im = { .n_layers = 1, .comp = MK_PLAIN };
+	struct mk_image im = {.n_layers = 1, .comp = MK_PLAIN};
 	char cmd[1024], blob[1024];
 
 	im.layers[0] = tar;
@@ -478,10 +482,10 @@ END_TEST
 START_TEST(a_layer_escaping_with_dotdot)
 {
 	static const struct mk_entry bad[] = {
-		{ "ok", 'f', "fine\n", 0644, 0, 0 },
-		{ "../escape", 'f', "pwned\n", 0644, 0, 0 },
+	        {"ok", 'f', "fine\n", 0644, 0, 0},
+	        {"../escape", 'f', "pwned\n", 0644, 0, 0},
 	};
-	struct mk_image im = { .n_layers = 1, .comp = MK_GZIP };
+	struct mk_image im = {.n_layers = 1, .comp = MK_GZIP};
 	struct stat st;
 
 	im.layers[0] = mk_tar(bad, 2);
@@ -497,10 +501,10 @@ START_TEST(a_layer_writing_through_a_symlink)
 {
 	char target[600];
 	struct mk_entry bad[] = {
-		{ "link", 'l', target, 0777, 0, 0 },
-		{ "link/pwned", 'f', "pwned\n", 0644, 0, 0 },
+	        {"link", 'l', target, 0777, 0, 0},
+	        {"link/pwned", 'f', "pwned\n", 0644, 0, 0},
 	};
-	struct mk_image im = { .n_layers = 2, .comp = MK_GZIP };
+	struct mk_image im = {.n_layers = 2, .comp = MK_GZIP};
 	struct stat st;
 
 	snprintf(target, sizeof(target), "%s", wpath("outside"));
@@ -512,7 +516,7 @@ START_TEST(a_layer_writing_through_a_symlink)
 	expect_fail(wpath("img"), EDERA_EINVAL, "goes through 'link', a symlink");
 	ck_assert_int_ne(stat(wpath("outside/pwned"), &st), 0);
 	/* and an absolute path */
-	static const struct mk_entry abs[] = { { "/etc/passwd-x", 'f', "x\n", 0644, 0, 0 } };
+	static const struct mk_entry abs[] = {{"/etc/passwd-x", 'f', "x\n", 0644, 0, 0}};
 	mk_image_free(&im);
 	im.n_layers = 1;
 	im.layers[0] = mk_tar(abs, 1);
@@ -581,10 +585,46 @@ END_TEST
 
 /* ---- the cache ---------------------------------------------------------- */
 
+/* Two processes convert one image at once: the digest's lock makes one of
+ * them do it and the other find it done; the cache holds one image. */
+START_TEST(two_processes_convert_one_image)
+{
+	struct ed_oci_result r;
+	struct mk_image im;
+	pid_t pid[2];
+	int status, cached = 0;
+
+	test_image(&im, MK_GZIP);
+	mk_layout(wpath("img"), &im, 0);
+	mk_docker(wpath("docker.tar"), &im);
+	for (int i = 0; i < 2; i++) {
+		pid[i] = fork();
+		ck_assert_int_ge(pid[i], 0);
+		if (pid[i] == 0) {
+			int rc = ed_oci_convert(wpath(i ? "docker.tar" : "img"), NULL, cache, MAX,
+			                        &r);
+			_exit(rc < 0 ? 2 : r.cached ? 1 : 0);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(pid[i], &status, 0), pid[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) < 2);
+		cached += WEXITSTATUS(status);
+	}
+	ck_assert_int_eq(cached, 1);
+	ck_assert_uint_eq(cache_entries(), 2);
+	ck_assert_int_eq(ed_oci_convert(wpath("img"), NULL, cache, MAX, &r), 0);
+	ck_assert(r.cached);
+	check_tree(r.path);
+	ed_oci_result_free(&r);
+	mk_image_free(&im);
+}
+END_TEST
+
 START_TEST(prune_removes_the_least_recently_used_first)
 {
-	static const char *cfgs[] = { "{\"Env\":[\"N=0\"]}", "{\"Env\":[\"N=1\"]}",
-		                      "{\"Env\":[\"N=2\"]}" };
+	static const char *cfgs[] = {"{\"Env\":[\"N=0\"]}", "{\"Env\":[\"N=1\"]}",
+	                             "{\"Env\":[\"N=2\"]}"};
 	struct ed_oci_result r[3], hit;
 	struct ed_oci_entry *e;
 	struct mk_image im;
@@ -600,7 +640,7 @@ START_TEST(prune_removes_the_least_recently_used_first)
 		ck_assert_int_eq(ed_oci_convert(wpath(dir), NULL, cache, MAX, &r[i]), 0);
 		mk_image_free(&im);
 		/* used at 1000, 2000, 3000 */
-		struct timespec ts[2] = { { 1000 * (i + 1), 0 }, { 1000 * (i + 1), 0 } };
+		struct timespec ts[2] = {{1000 * (i + 1), 0}, {1000 * (i + 1), 0}};
 		snprintf(side, sizeof(side), "%s/%s.json", cache, r[i].digest + 7);
 		ck_assert_int_eq(utimensat(AT_FDCWD, side, ts, 0), 0);
 	}
@@ -660,6 +700,7 @@ Suite *oci_suite(void)
 	tcase_add_test(tc, json_too_large);
 	tcase_add_test(tc, a_layer_not_matching_its_diff_id);
 	tcase_add_test(tc, larger_than_the_limit);
+	tcase_add_test(tc, two_processes_convert_one_image);
 	tcase_add_test(tc, prune_removes_the_least_recently_used_first);
 	suite_add_tcase(s, tc);
 	return s;

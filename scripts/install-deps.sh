@@ -6,6 +6,9 @@ pkgs=(
 	# build
 	autoconf automake libtool pkg-config make gcc libc6-dev
 	libxen-dev libuv1-dev check zlib1g-dev liblzma-dev libzstd-dev libmnl-dev
+	# container images (lib/image): JSON and tar layers; mkfs.erofs makes
+	# the zones' root images (fsck.erofs and dump.erofs check them in tests)
+	libjansson-dev libarchive-dev erofs-utils
 	# the Python bindings (bindings/python): SWIG, headers, setuptools (and
 	# wheel, for pip install --no-build-isolation), venv, the tests
 	swig python3-dev python3-setuptools python3-wheel python3-venv python3-pip

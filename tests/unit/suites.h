@@ -14,5 +14,6 @@ Suite *layout_suite(void);
 Suite *ring_suite(void);
 Suite *log_suite(void);
 Suite *xenbus_suite(void);
+Suite *oci_suite(void);
 
 #endif

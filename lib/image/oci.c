@@ -92,7 +92,7 @@ static void last_line(int dir, char *out, size_t size)
 
 static int run_mkfs(int tmp, const char *tmppath)
 {
-	char img[4200], root[4200], log[4200], msg[512];
+	char img[4300], root[4300], log[4300], msg[512]; /* tmppath: under 4224 bytes */
 	char *argv[] = {"mkfs.erofs", "--quiet", "-x-1", "--preserve-mtime", img, root, NULL};
 	posix_spawn_file_actions_t fa;
 	pid_t pid;

@@ -23,7 +23,8 @@ const ConsoleBufferSize = 1 << 20
 // Console reads a zone's console output (io.Reader) and writes its input
 // (io.Writer).  Each Console is its own reader: it sees the output from
 // its creation on (after the history, with replay), independently of the
-// others.  Read returns io.EOF once the zone has stopped and all its output
+// others.  Read returns io.EOF once the zone has stopped (or its handle was
+// freed: Destroy, Context.Close) and all its output
 // was read.  Write blocks while the guest does not read its input
 // (back-pressure); WriteContext bounds the wait.  Close ends the reader.
 type Console struct {
@@ -149,11 +150,18 @@ func (con *Console) ReadContext(goctx context.Context, p []byte) (int, error) {
 			if len(con.buf) == 0 {
 				con.buf = nil
 			}
+			more := len(con.buf) > 0 || con.eof || con.err != nil
 			con.mu.Unlock()
+			if more {
+				con.signal() // for another goroutine reading too
+			}
 			return n, nil
 		}
 		eof, err := con.eof, con.err
 		con.mu.Unlock()
+		if eof || err != nil {
+			con.signal() // every reader sees the end
+		}
 		if err != nil {
 			return 0, err
 		}
@@ -216,8 +224,16 @@ func (con *Console) WriteContext(goctx context.Context, p []byte) (int, error) {
 // WriteConsole writes P to the zone's console input: what Console().Write
 // does, without opening a reader.  ErrNotConnected once the zone stopped.
 func (z *Zone) WriteConsole(goctx context.Context, p []byte) (int, error) {
-	z.wmu.Lock()
-	defer z.wmu.Unlock()
+	select {
+	case z.wlock <- struct{}{}:
+	case <-z.gone:
+		return 0, ErrGone
+	case <-z.c.done:
+		return 0, ErrClosed
+	case <-goctx.Done():
+		return 0, ctxErr("WriteConsole", goctx)
+	}
+	defer func() { <-z.wlock }()
 	done := 0
 	for done < len(p) {
 		var n C.long

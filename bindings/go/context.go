@@ -42,6 +42,7 @@ type Context struct {
 	zones   map[*C.edera_zone]*Zone
 	devices map[*C.edera_device]*Device
 	watches map[*Watch]struct{}
+	undoing map[*C.edera_zone]bool // zones a cancelled CreateZone is destroying
 }
 
 // handles counts the runtime/cgo.Handles the package holds: a leak shows
@@ -76,7 +77,8 @@ func Open(opts Options) (*Context, error) {
 	c := &Context{done: make(chan struct{}),
 		zones:   map[*C.edera_zone]*Zone{},
 		devices: map[*C.edera_device]*Device{},
-		watches: map[*Watch]struct{}{}}
+		watches: map[*Watch]struct{}{},
+		undoing: map[*C.edera_zone]bool{}}
 	opened := make(chan error, 1)
 	go c.run(opened)
 	if err := <-opened; err != nil {
@@ -155,10 +157,12 @@ func (c *Context) post(f func(live bool)) {
 	c.mu.Unlock()
 }
 
-// Close closes the context: operations in flight end with ErrCanceled,
-// watches, console readers and event channels end, zone handles are
-// freed (the zones themselves keep running, see Reattach).  It waits for
-// the loop to finish.  Calling it again does nothing.
+// Close closes the context: operations in flight end (with ErrCanceled;
+// ErrClosed for those not started yet; a Destroy or Detach under way with
+// its outcome), watches, console readers and event channels end, zone
+// handles are freed — and with them the memory of their Shares — while
+// the zones themselves keep running (see Reattach).  It waits for the loop
+// to finish.  Calling it again does nothing.
 func (c *Context) Close() error {
 	c.mu.Lock()
 	if !c.closed {

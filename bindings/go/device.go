@@ -171,7 +171,8 @@ func (z *Zone) Devices(goctx context.Context) ([]*Device, error) {
 
 // Detach asks the guest to let the device go, waits for it (by GOCTX's
 // deadline, else 10 s; a guest that does not answer is detached anyway
-// then), removes both ends and releases the host side.  Errors: ErrBusy
+// then — with a deadline the error is then ErrTimedOut, though the device
+// is gone), removes both ends and releases the host side.  Errors: ErrBusy
 // (still attaching, or already detaching), ErrNotConnected (the zone
 // stopped: the device went with it), ErrGone.
 func (d *Device) Detach(goctx context.Context) error {

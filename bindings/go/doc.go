@@ -59,7 +59,8 @@ Everything a guest sends is bounded: a console reader keeps at most its
 buffer (dropping the oldest output, counted), a watch at most WatchBuffer
 events, an event channel one pending notification.  A Share's Bytes stays
 mapped when its zone stops (private zeroed pages take the zone's place)
-until Close or the zone's Destroy, so a guest cannot pull memory from under
+until Close, the zone's Destroy or the Context's Close, so a guest cannot
+pull memory from under
 a goroutine.
 */
 package edera

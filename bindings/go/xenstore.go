@@ -304,7 +304,7 @@ type txnState struct {
 // what the transaction read) BODY runs again with a new TX — up to 64
 // attempts, then ErrAgain — so BODY must do nothing it cannot repeat.  A
 // panic in BODY aborts the transaction and is raised again by Transaction
-// (unless Transaction stopped waiting).  Cancelling GOCTX ends the wait; a
+// (unless Transaction stopped waiting before the transaction ended).  Cancelling GOCTX ends the wait; a
 // body still running is aborted when it returns (an attempt whose body had
 // already returned nil may commit).
 func (c *Context) Transaction(goctx context.Context, body func(tx *Txn) error) error {
@@ -340,6 +340,13 @@ func (c *Context) Transaction(goctx context.Context, body func(tx *Txn) error) e
 //export goTxnBody
 func goTxnBody(h C.uintptr_t, t *C.edera_xs_txn, attempt C.uint) {
 	st := cgo.Handle(h).Value().(*txnState)
+	st.p.mu.Lock()
+	abandoned := st.p.abandoned
+	st.p.mu.Unlock()
+	if abandoned { // (a retry after Transaction stopped waiting: not run)
+		C.edera_xs_txn_abort(t, C.EDERA_ECANCELED)
+		return
+	}
 	tx := &Txn{c: st.c, t: t, attempt: int(attempt)}
 	go st.run(tx)
 }

@@ -290,7 +290,7 @@ type Zone struct {
 	readers  map[*Console]struct{}
 	wh       cgo.Handle // the writable callback's; 0 if unset
 	writable chan struct{}
-	wmu      sync.Mutex // one writer at a time
+	wlock    chan struct{} // one writer at a time (a one-slot semaphore)
 
 	evtchns map[*EventChannel]struct{} // loop goroutine only
 
@@ -327,6 +327,7 @@ func (c *Context) wrapZone(cz *C.edera_zone) *Zone {
 		return z
 	}
 	z := &Zone{c: c, z: cz, exited: make(chan struct{}), writable: make(chan struct{}, 1),
+		wlock:   make(chan struct{}, 1),
 		gone:    make(chan struct{}),
 		readers: map[*Console]struct{}{},
 		name:    C.GoString(C.edera_zone_name(cz)),
@@ -409,7 +410,9 @@ func (z *Zone) startOn(goctx context.Context, p *pending,
 // returns once the domain runs (and its devices are connected).  On failure
 // nothing is left behind.  Cancelling GOCTX ends the wait with its error;
 // the creation then completes in the library and the zone is destroyed at
-// once, so it leaves no domain either.
+// once it completes (which may take until its devices connect), so it
+// leaves no domain either; if the Context closes first, the domain still
+// goes but its XenStore nodes wait for the next Reattach.
 //
 // Errors: ErrInvalid (bad config: the message says what), ErrExists (name
 // in use), ErrNotFound (kernel or initrd missing), ErrNoMemory (not enough
@@ -428,7 +431,9 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 		if cz := (*C.edera_zone)(r.ptr); cz != nil {
 			d := newPending("CreateZone (cancelled)")
 			d.c = c
+			c.undoing[cz] = true
 			d.always = func(r *result) {
+				delete(c.undoing, cz)
 				if z, ok := c.zones[cz]; ok && r.err == nil {
 					z.freed()
 				} else if r.err != nil {
@@ -438,6 +443,7 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 			h := newHandle(d)
 			if C.edgo_zone_destroy(cz, C.uintptr_t(h), c.loopErr()) < 0 {
 				deleteHandle(h)
+				delete(c.undoing, cz)
 				c.wrapZone(cz)
 			}
 		}

@@ -24,8 +24,9 @@ const (
 // guest may crash instead).  If GOCTX has a deadline the library stops
 // waiting then and the error is ErrTimedOut (also context.DeadlineExceeded):
 // the zone may still be running; Destroy it.  Cancelling GOCTX ends the
-// wait; the request stays with the guest.  One shutdown at a time per zone
-// (ErrBusy).
+// wait; the request stays with the guest (without a deadline, until the
+// zone stops: a later Shutdown gets ErrBusy until then).  One shutdown at a
+// time per zone (ErrBusy).
 func (z *Zone) Shutdown(goctx context.Context, mode ShutdownMode) (ExitReason, error) {
 	if mode != PowerOffMode && mode != RebootMode {
 		return 0, invalid("Shutdown", "mode %d is neither PowerOffMode nor RebootMode", mode)
@@ -216,14 +217,13 @@ func (c *Context) Reattach(goctx context.Context) (attached, cleaned int, err er
 func goReattached(h C.uintptr_t, status C.int, msg *C.char, a, b C.uint) {
 	p := takePending(h)
 	c := p.c
-	if status >= 0 {
-		// exit callbacks on every zone taken over, before anything else runs
-		// (not the creations under way: they are handed out when they
-		// complete)
-		for cz := C.edera_zone_next(c.ctx, nil); cz != nil; cz = C.edera_zone_next(c.ctx, cz) {
-			if _, ok := c.zones[cz]; !ok && C.edgo_zone_creating(cz) == 0 {
-				c.wrapZone(cz)
-			}
+	// exit callbacks on every zone taken over, before anything else runs,
+	// even when a later step failed (the zones adopted before it are
+	// there); not the creations under way (handed out when they complete)
+	// nor the zones a cancelled creation is undoing
+	for cz := C.edera_zone_next(c.ctx, nil); cz != nil; cz = C.edera_zone_next(c.ctx, cz) {
+		if _, ok := c.zones[cz]; !ok && !c.undoing[cz] && C.edgo_zone_creating(cz) == 0 {
+			c.wrapZone(cz)
 		}
 	}
 	p.complete(result{err: cbErr(p.op, status, msg), a: uint(a), b: uint(b)})

@@ -46,8 +46,10 @@
 //     kept as it is (the reattached event says so) until it stops or
 //     leaves the spec.
 //
-// SIGINT or SIGTERM stops it: creations under way are cancelled (the
-// library removes what they built), the context is closed and the zones
+// SIGINT or SIGTERM stops it: creations under way are cancelled (their
+// domains are destroyed when they complete; a creation the context's close
+// cut short leaves XenStore nodes the next run's Reattach removes), the
+// context is closed and the zones
 // are left running for the next run to take over.
 //
 // # Events

@@ -9,12 +9,14 @@
 
 extern const struct ed_zone_part ed_console_part;
 extern const struct ed_zone_part ed_devices_part;
+extern const struct ed_zone_part ed_channel_part;
 extern const struct ed_zone_part ed_share_part;
 extern const struct ed_zone_part ed_resize_part;
 
 const struct ed_zone_part *const ed_zone_parts[] = {
 	&ed_console_part,
 	&ed_devices_part,
+	&ed_channel_part, /* before the shares it is built on */
 	&ed_share_part,
 	&ed_resize_part,
 	NULL,

@@ -221,6 +221,28 @@ static void t_evtchn(edera_ctx *c, edera_evtchn *ch, void *d)
 	goEvtchn((uintptr_t)d);
 }
 
+static void t_chan_frame(edera_ctx *c, edera_channel *ch, uint32_t type, const void *p,
+                         size_t len, void *d)
+{
+	(void)c;
+	(void)ch;
+	goChanFrame((uintptr_t)d, type, (void *)p, len);
+}
+
+static void t_chan_end(edera_ctx *c, edera_channel *ch, int st, void *d)
+{
+	(void)c;
+	(void)ch;
+	goChanEnd((uintptr_t)d, st, cb_msg(st));
+}
+
+static void t_chan_writable(edera_ctx *c, edera_channel *ch, void *d)
+{
+	(void)c;
+	(void)ch;
+	goChanWritable((uintptr_t)d);
+}
+
 /* ---- calls ---- */
 
 #define H(h) ((void *)(h))
@@ -455,4 +477,31 @@ int edgo_evtchn_bind(edera_zone *z, uint32_t port, uintptr_t h, edera_evtchn **o
 int edgo_evtchn_notify(edera_evtchn *ch, edgo_err *e)
 {
 	return (int)fail(e, edera_evtchn_notify(ch));
+}
+
+int edgo_channel_open(edera_zone *z, const char *name, uint32_t pages, uint32_t queue_kib,
+                      uintptr_t h, edera_channel **out, edgo_err *e)
+{
+	edera_channel_config cfg;
+
+	edera_channel_config_init(&cfg);
+	cfg.name = name;
+	cfg.ring_pages = pages;
+	cfg.queue_kib = queue_kib;
+	cfg.on_frame = t_chan_frame;
+	cfg.on_end = t_chan_end;
+	cfg.on_writable = t_chan_writable;
+	cfg.data = H(h);
+	return (int)fail(e, edera_channel_open(z, &cfg, out));
+}
+
+int edgo_channel_send(edera_channel *ch, uint32_t type, const void *p, size_t len, edgo_err *e)
+{
+	return (int)fail(e, edera_channel_send(ch, type, p, len));
+}
+
+int edgo_channel_stats(edera_channel *ch, edera_channel_stats *st, edgo_err *e)
+{
+	edera_channel_stats_init(st);
+	return (int)fail(e, edera_channel_stats_get(ch, st));
 }

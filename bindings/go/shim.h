@@ -99,6 +99,11 @@ int edgo_evtchn_bind(edera_zone *z, uint32_t port, uintptr_t h, edera_evtchn **o
                      edgo_err *e);
 int edgo_evtchn_notify(edera_evtchn *ch, edgo_err *e);
 
+int edgo_channel_open(edera_zone *z, const char *name, uint32_t pages, uint32_t queue_kib,
+                      uintptr_t h, edera_channel **out, edgo_err *e);
+int edgo_channel_send(edera_channel *ch, uint32_t type, const void *p, size_t len, edgo_err *e);
+int edgo_channel_stats(edera_channel *ch, edera_channel_stats *st, edgo_err *e);
+
 /* An array of N C strings, for directory listings (names[i]). */
 static inline const char *edgo_str_at(const char *const *names, size_t i)
 {

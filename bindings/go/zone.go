@@ -293,6 +293,7 @@ type Zone struct {
 	wlock    chan struct{} // one writer at a time (a one-slot semaphore)
 
 	evtchns map[*EventChannel]struct{} // loop goroutine only
+	chans   map[*Channel]struct{}      // loop goroutine only
 
 	gone chan struct{} // closed when the handle is freed
 }
@@ -358,6 +359,10 @@ func (z *Zone) freed() {
 		ch.release()
 	}
 	z.evtchns = nil
+	for ch := range z.chans {
+		ch.release()
+	}
+	z.chans = nil
 	for cd, d := range z.c.devices {
 		if d.zone == z {
 			d.dev = nil

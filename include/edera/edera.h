@@ -24,6 +24,7 @@
 #include <edera/console.h>
 #include <edera/device.h>
 #include <edera/share.h>
+#include <edera/channel.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1
@@ -32,6 +33,7 @@
 #define EDERA_HAVE_CONSOLE 1
 #define EDERA_HAVE_DEVICES 1
 #define EDERA_HAVE_RESOURCES 1 /* memory and vCPU changes, shared pages, event channels */
+#define EDERA_HAVE_CHANNEL 1   /* framed host <-> zone channels (edera/channel.h) */
 
 #ifdef __cplusplus
 extern "C" {

@@ -48,6 +48,7 @@ struct edera_zone {
 	struct ed_resize *mem_op, *vcpu_op; /* pending requests */
 	struct ed_list shares;   /* edera_share (share.c) */
 	struct ed_list channels; /* edera_evtchn (share.c) */
+	struct ed_list wchans;   /* edera_channel (channel.c) */
 };
 
 bool ed_zone_running(const edera_zone *zone);

@@ -23,6 +23,10 @@ export EDERA_GUEST_DEV="$abs_top_builddir/tests/guest/dev.cpio.gz"
 export EDERA_GUEST_RES="$abs_top_builddir/tests/guest/res.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkresinitramfs.sh" "$EDERA_GUEST_RES" \
 	"$abs_top_builddir/tests/guest/res-guest" "$EDERA_RIG_CACHE"
+# the channel suite's guest: its side of the protocol, with the same drivers
+export EDERA_GUEST_CHAN="$abs_top_builddir/tests/guest/chan.cpio.gz"
+"$abs_top_srcdir/tests/guest/mkresinitramfs.sh" "$EDERA_GUEST_CHAN" \
+	"$abs_top_builddir/tests/guest/chan-guest" "$EDERA_RIG_CACHE"
 # dom0's backends and what the device tests need there; gntalloc lets dom0
 # grant pages (edera_share_pages)
 export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge xen-gntalloc"

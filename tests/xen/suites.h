@@ -10,5 +10,6 @@ Suite *zone_suite(void);
 Suite *console_suite(void);
 Suite *device_suite(void);
 Suite *resource_suite(void);
+Suite *channel_suite(void);
 
 #endif

@@ -263,6 +263,7 @@ type pending struct {
 	abandoned bool
 	cleanup   func(r *result) // on the loop goroutine, for an abandoned result
 	always    func(r *result) // on the loop goroutine, before the result is delivered
+	hval      interface{}     // what the callback's handle holds (nil: this pending)
 }
 
 func newPending(op string) *pending {
@@ -323,7 +324,12 @@ func (c *Context) start(goctx context.Context, p *pending,
 			return
 		}
 		defer close(p.issued)
-		h := newHandle(p)
+		var h cgo.Handle
+		if p.hval != nil {
+			h = newHandle(p.hval)
+		} else {
+			h = newHandle(p)
+		}
 		e := c.loopErr()
 		if rc := call(C.uintptr_t(h), e); rc < 0 {
 			deleteHandle(h)

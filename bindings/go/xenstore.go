@@ -309,25 +309,11 @@ type txnState struct {
 // already returned nil may commit).
 func (c *Context) Transaction(goctx context.Context, body func(tx *Txn) error) error {
 	p := newPending("Transaction")
-	p.c = c
 	st := &txnState{c: c, body: body, p: p}
-	c.post(func(live bool) {
-		if !live {
-			p.complete(result{err: ErrClosed})
-			return
-		}
-		if !p.begin() {
-			return
-		}
-		defer close(p.issued)
-		h := newHandle(st)
-		e := c.loopErr()
-		if C.edgo_xs_transaction(c.ctx, C.uintptr_t(h), e) < 0 {
-			deleteHandle(h)
-			p.complete(result{err: errOf(p.op, e)})
-		}
+	p.hval = st // the body and done callbacks find the state
+	_, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
+		return C.edgo_xs_transaction(c.ctx, h, e)
 	})
-	_, err := p.wait(goctx)
 	st.mu.Lock()
 	pv := st.panicV
 	st.mu.Unlock()

@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Guest test program for channels (edera/channel.h): the guest's side of
  * the protocol, as an agent in a zone would speak it.  It finds the channel
- * "test" in XenStore (data/edera-channel/test, read through
- * /dev/xen/xenbus), maps its pages with /dev/xen/gntdev, binds its event
- * channel with /dev/xen/evtchn and then, by its first argument:
+ * "test" and maps it (zone-init/zchan.c: the guest's side, shared with
+ * edera-zone-init) and then, by its first argument:
  *   echo        answer every frame (TYPE, PAYLOAD) with (TYPE + 1, PAYLOAD);
  *               a frame of type 0xffffffff ends it
  *   flood MIB   send MIB MiB in 32 KiB frames of type 7 (byte i of the
@@ -13,29 +12,19 @@
  * It prints CHAN READY once mapped, CHAN ERR <what> on failure. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <fcntl.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/mman.h>
-#include <unistd.h>
-#include <xen/xen.h>
-#include <xen/sys/evtchn.h>
-#include <xen/sys/gntdev.h>
-#include <xen/io/xs_wire.h>
 
-#include "edera/channel.h"
 #include "console/ring.h"
+#include "zchan.h"
 
-#define PAGE 4096
-
+static struct zchan c;
 static volatile struct edera_channel_shared *sh;
 static volatile uint8_t *h2g, *g2h;
 static uint32_t ring_size, h2g_cons, g2h_prod;
-static int evfd, port;
 
 static void die(const char *what)
 {
@@ -44,54 +33,18 @@ static void die(const char *what)
 	exit(1);
 }
 
-/* XS_READ of PATH through /dev/xen/xenbus: the value, or NULL. */
-static char *xs_read(const char *path)
-{
-	struct xsd_sockmsg m = {.type = XS_READ, .req_id = 1, .tx_id = 0};
-	static char buf[4096 + sizeof(m)];
-	int fd = open("/dev/xen/xenbus", O_RDWR);
-	ssize_t n, got = 0;
-
-	if (fd < 0)
-		die("open /dev/xen/xenbus");
-	m.len = (uint32_t)strlen(path) + 1;
-	memcpy(buf, &m, sizeof(m));
-	memcpy(buf + sizeof(m), path, m.len);
-	if (write(fd, buf, sizeof(m) + m.len) != (ssize_t)(sizeof(m) + m.len))
-		die("write /dev/xen/xenbus");
-	while (got < (ssize_t)sizeof(m) ||
-	       got < (ssize_t)(sizeof(m) + ((struct xsd_sockmsg *)buf)->len)) {
-		n = read(fd, buf + got, sizeof(buf) - 1 - (size_t)got);
-		if (n <= 0)
-			die("read /dev/xen/xenbus");
-		got += n;
-	}
-	close(fd);
-	memcpy(&m, buf, sizeof(m));
-	if (m.type != XS_READ)
-		return NULL;
-	buf[sizeof(m) + m.len] = '\0';
-	return buf + sizeof(m);
-}
-
 static void wait_event(void)
 {
-	struct pollfd p = {.fd = evfd, .events = POLLIN};
-	uint32_t got;
+	struct pollfd p = {.fd = c.evfd, .events = POLLIN};
 
 	if (poll(&p, 1, -1) < 0)
 		die("poll");
-	while (read(evfd, &got, sizeof(got)) == sizeof(got))
-		if (write(evfd, &got, sizeof(got)) != sizeof(got)) /* unmask */
-			die("unmask");
+	zchan_events(&c);
 }
 
 static void notify(void)
 {
-	struct ioctl_evtchn_notify n = {.port = (unsigned int)port};
-
-	if (ioctl(evfd, IOCTL_EVTCHN_NOTIFY, &n) < 0)
-		die("notify");
+	zchan_notify(&c);
 }
 
 /* Write LEN bytes to the guest-to-host ring, waiting for room. */
@@ -179,70 +132,17 @@ static void echo(void)
 int main(int argc, char **argv)
 {
 	const char *mode = argc > 1 ? argv[1] : "echo";
-	char *v = NULL;
-	unsigned int pages, n = 0;
-	uint32_t refs[1 + 2 * EDERA_CHANNEL_RING_PAGES_MAX];
-	struct ioctl_gntdev_map_grant_ref *op;
-	struct ioctl_evtchn_bind_interdomain bind;
-	int gfd, off = 0, used;
-	char *p;
-	void *mem;
+	const char *what;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	for (int i = 0; i < 600 && !(v = xs_read("data/edera-channel/test")); i++)
-		usleep(100000);
-	if (!v) {
-		errno = ENOENT;
-		die("data/edera-channel/test");
-	}
-	if (sscanf(v, "%d %u %n", &port, &pages, &off) != 2 || pages == 0 ||
-	    pages > EDERA_CHANNEL_RING_PAGES_MAX) {
-		errno = EINVAL;
-		die(v);
-	}
-	for (p = v + off; n < 1 + 2 * pages && sscanf(p, "%u%n", &refs[n], &used) == 1; n++) {
-		p += used;
-		if (*p == ',')
-			p++;
-	}
-	if (n != 1 + 2 * pages) {
-		errno = EINVAL;
-		die("refs");
-	}
-	gfd = open("/dev/xen/gntdev", O_RDWR);
-	evfd = open("/dev/xen/evtchn", O_RDWR | O_NONBLOCK);
-	if (gfd < 0 || evfd < 0)
-		die("open gntdev/evtchn");
-	op = calloc(1, sizeof(*op) + n * sizeof(op->refs[0]));
-	if (!op)
-		die("calloc");
-	op->count = n;
-	for (unsigned int i = 0; i < n; i++) {
-		op->refs[i].domid = 0;
-		op->refs[i].ref = refs[i];
-	}
-	if (ioctl(gfd, IOCTL_GNTDEV_MAP_GRANT_REF, op) < 0)
-		die("IOCTL_GNTDEV_MAP_GRANT_REF");
-	mem = mmap(NULL, (size_t)n * PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, gfd,
-	           (off_t)op->index);
-	if (mem == MAP_FAILED)
-		die("mmap");
-	bind.remote_domain = 0;
-	bind.remote_port = (unsigned int)port;
-	port = ioctl(evfd, IOCTL_EVTCHN_BIND_INTERDOMAIN, &bind);
-	if (port < 0)
-		die("IOCTL_EVTCHN_BIND_INTERDOMAIN");
-	sh = mem;
-	if (sh->magic != EDERA_CHANNEL_MAGIC || sh->ring_pages != pages) {
-		errno = EPROTO;
-		die("magic");
-	}
-	ring_size = pages * PAGE;
-	h2g = (volatile uint8_t *)mem + PAGE;
-	g2h = h2g + ring_size;
-	/* the host may have written already: start from its indices */
-	h2g_cons = sh->h2g_cons;
-	g2h_prod = sh->g2h_prod;
+	if (zchan_open(&c, "test", 60000, &what) < 0)
+		die(what);
+	sh = c.sh;
+	ring_size = c.ring_size;
+	h2g = c.h2g;
+	g2h = c.g2h;
+	h2g_cons = c.h2g_cons;
+	g2h_prod = c.g2h_prod;
 	printf("CHAN READY %s\n", mode);
 
 	if (strcmp(mode, "flood") == 0) {

@@ -27,6 +27,12 @@ export EDERA_GUEST_RES="$abs_top_builddir/tests/guest/res.cpio.gz"
 export EDERA_GUEST_CHAN="$abs_top_builddir/tests/guest/chan.cpio.gz"
 "$abs_top_srcdir/tests/guest/mkresinitramfs.sh" "$EDERA_GUEST_CHAN" \
 	"$abs_top_builddir/tests/guest/chan-guest" "$EDERA_RIG_CACHE"
+# the workload suite: edera-zone-init's initramfs and the test image
+export EDERA_ZONE_INITRD="$abs_top_builddir/tests/guest/zone-init.cpio"
+"$abs_top_srcdir/tests/guest/mkzoneinitramfs.sh" "$EDERA_ZONE_INITRD" \
+	"$abs_top_builddir/zone-init/edera-zone-init" "$EDERA_RIG_CACHE"
+export EDERA_WL_IMAGE="$abs_top_builddir/tests/guest/wl-image.erofs"
+"$abs_top_srcdir/tests/guest/mkwlimage.sh" "$EDERA_WL_IMAGE"
 # dom0's backends and what the device tests need there; gntalloc lets dom0
 # grant pages (edera_share_pages)
 export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge xen-gntalloc"

@@ -11,5 +11,6 @@ Suite *console_suite(void);
 Suite *device_suite(void);
 Suite *resource_suite(void);
 Suite *channel_suite(void);
+Suite *workload_suite(void);
 
 #endif

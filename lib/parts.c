@@ -12,6 +12,7 @@ extern const struct ed_zone_part ed_devices_part;
 extern const struct ed_zone_part ed_channel_part;
 extern const struct ed_zone_part ed_share_part;
 extern const struct ed_zone_part ed_resize_part;
+extern const struct ed_zone_part ed_workload_part;
 
 const struct ed_zone_part *const ed_zone_parts[] = {
 	&ed_console_part,
@@ -19,6 +20,7 @@ const struct ed_zone_part *const ed_zone_parts[] = {
 	&ed_channel_part, /* before the shares it is built on */
 	&ed_share_part,
 	&ed_resize_part,
+	&ed_workload_part, /* last: freed first, while its channel is there */
 	NULL,
 };
 

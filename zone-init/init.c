@@ -134,16 +134,21 @@ static void send_u32s(uint32_t type, uint32_t id, uint32_t a, uint32_t b, int n)
 		fatal("sending to the host: %s", strerror(errno));
 }
 
-static void send_error(uint32_t id, const char *fmt, ...)
+/* ERROR for process ID: E, the errno value that fits (0: none), and why. */
+static void send_error(uint32_t id, int e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void send_error(uint32_t id, int e, const char *fmt, ...)
 {
-	char msg[1024];
+	uint8_t msg[8 + 1024];
+	uint32_t v[2] = {id, (uint32_t)e};
 	va_list ap;
 
+	memcpy(msg, v, sizeof(v));
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf((char *)msg + 8, sizeof(msg) - 8, fmt, ap);
 	va_end(ap);
-	say("process %u: %s", id, msg);
-	if (zchan_send(&chan, ED_WL_ERROR, &id, sizeof(id), msg, (uint32_t)strlen(msg)) < 0)
+	say("process %u: %s", id, (char *)msg + 8);
+	if (zchan_send(&chan, ED_WL_ERROR, msg, 8 + (uint32_t)strlen((char *)msg + 8), NULL, 0) < 0)
 		fatal("sending to the host: %s", strerror(errno));
 }
 
@@ -707,8 +712,9 @@ static void child_fail(int fd, const char *what)
 	char msg[1024];
 	int e = errno;
 
-	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(e));
-	(void)!write(fd, msg, strlen(msg));
+	memcpy(msg, &e, sizeof(e));
+	snprintf(msg + sizeof(e), sizeof(msg) - sizeof(e), "%s: %s", what, strerror(e));
+	(void)!write(fd, msg, sizeof(e) + strlen(msg + sizeof(e)));
 	_exit(127);
 }
 
@@ -735,18 +741,18 @@ static void spawn(uint32_t id, struct req *r)
 	ssize_t n;
 
 	if (proc_by_id(id)) {
-		send_error(id, "process id %u is in use", id);
+		send_error(id, EBUSY, "process id %u is in use", id);
 		return;
 	}
 	for (int i = 0; i < PROCS_MAX && !p; i++)
 		if (!procs[i].used)
 			p = &procs[i];
 	if (!p) {
-		send_error(id, "too many processes (at most %d at once)", PROCS_MAX);
+		send_error(id, EAGAIN, "too many processes (at most %d at once)", PROCS_MAX);
 		return;
 	}
 	if (resolve_user(r->user, &c, why, sizeof(why)) < 0) {
-		send_error(id, "%s", why);
+		send_error(id, EINVAL, "%s", why);
 		return;
 	}
 	/* what every container gets unless the request says otherwise */
@@ -771,7 +777,7 @@ static void spawn(uint32_t id, struct req *r)
 		master = open(ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC);
 		if (master < 0 || ioctl(master, TIOCSPTLCK, &unlock) < 0 ||
 		    ioctl(master, TIOCGPTN, &num) < 0) {
-			send_error(id, "a terminal: %s", strerror(errno));
+			send_error(id, errno, "a terminal: %s", strerror(errno));
 			if (master >= 0)
 				close(master);
 			return;
@@ -780,16 +786,16 @@ static void spawn(uint32_t id, struct req *r)
 		snprintf(tty_path, sizeof(tty_path), "/dev/pts/%d", num);
 	} else if (pipe2(in, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 ||
 	           pipe2(err, O_CLOEXEC) < 0) {
-		send_error(id, "pipes for its stdio: %s", strerror(errno));
+		send_error(id, errno, "pipes for its stdio: %s", strerror(errno));
 		goto close_fds;
 	}
 	if (pipe2(report, O_CLOEXEC) < 0) {
-		send_error(id, "a pipe: %s", strerror(errno));
+		send_error(id, errno, "a pipe: %s", strerror(errno));
 		goto close_fds;
 	}
 	pid = fork();
 	if (pid < 0) {
-		send_error(id, "fork: %s", strerror(errno));
+		send_error(id, errno, "fork: %s", strerror(errno));
 		close(report[0]);
 		close(report[1]);
 		goto close_fds;
@@ -842,9 +848,13 @@ static void spawn(uint32_t id, struct req *r)
 	while (n < 0 && errno == EINTR);
 	close(report[0]);
 	if (n > 0) {
+		int e = EINVAL;
+
 		buf[n] = '\0';
+		if (n > (ssize_t)sizeof(e))
+			memcpy(&e, buf, sizeof(e));
 		waitpid(pid, NULL, 0);
-		send_error(id, "%s", buf);
+		send_error(id, e, "%s", n > (ssize_t)sizeof(e) ? buf + sizeof(e) : "it failed");
 		goto close_fds;
 	}
 	memset(p, 0, sizeof(*p));
@@ -1036,16 +1046,17 @@ static void on_frame(void)
 	case ED_WL_LAUNCH:
 	case ED_WL_EXEC:
 		if (type == ED_WL_LAUNCH ? (launched || id != 0) : (!launched || id == 0 || ending)) {
-			send_error(id, type == ED_WL_LAUNCH ? "the workload was launched already"
+			send_error(id, type == ED_WL_LAUNCH ? EBUSY : EINVAL,
+			           type == ED_WL_LAUNCH ? "the workload was launched already"
 			                                    : "no workload to run it beside (or id 0)");
 			return;
 		}
 		if (req_parse(&r, b, len, type == ED_WL_LAUNCH, why, sizeof(why)) < 0) {
-			send_error(id, "a bad request: %s", why);
+			send_error(id, EINVAL, "a bad request: %s", why);
 		} else if (type == ED_WL_LAUNCH &&
 		           (setup_root(&r, why, sizeof(why)) < 0 ||
 		            setup_net(&r, why, sizeof(why)) < 0)) {
-			send_error(id, "%s", why);
+			send_error(id, EIO, "%s", why);
 		} else {
 			spawn(id, &r);
 		}

@@ -25,6 +25,7 @@
 #include <edera/device.h>
 #include <edera/share.h>
 #include <edera/channel.h>
+#include <edera/workload.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1
@@ -34,6 +35,7 @@
 #define EDERA_HAVE_DEVICES 1
 #define EDERA_HAVE_RESOURCES 1 /* memory and vCPU changes, shared pages, event channels */
 #define EDERA_HAVE_CHANNEL 1   /* framed host <-> zone channels (edera/channel.h) */
+#define EDERA_HAVE_WORKLOAD 1  /* container images run in zones (edera/workload.h) */
 
 #ifdef __cplusplus
 extern "C" {

@@ -39,7 +39,8 @@ enum {
 	ED_WL_STDOUT = 18,  /* id, data; no data: end of its stdout */
 	ED_WL_STDERR = 19,  /* id, data; no data: end of its stderr */
 	ED_WL_EXIT = 20,    /* id, u32 ED_WL_EXITED or ED_WL_KILLED, u32 code or signal */
-	ED_WL_ERROR = 21,   /* id, text: the request cannot be honoured (why) */
+	ED_WL_ERROR = 21,   /* id, u32 errno value (0: none fits), text: the request
+	                       cannot be honoured, and why */
 };
 
 enum { ED_WL_EXITED = 0, ED_WL_KILLED = 1 };

@@ -49,6 +49,7 @@ struct edera_zone {
 	struct ed_list shares;   /* edera_share (share.c) */
 	struct ed_list channels; /* edera_evtchn (share.c) */
 	struct ed_list wchans;   /* edera_channel (channel.c) */
+	struct edera_workload *workload; /* the workload it runs (workload/), or NULL */
 };
 
 bool ed_zone_running(const edera_zone *zone);

@@ -33,6 +33,11 @@ export EDERA_ZONE_INITRD="$abs_top_builddir/tests/guest/zone-init.cpio"
 	"$abs_top_builddir/zone-init/edera-zone-init" "$EDERA_RIG_CACHE"
 export EDERA_WL_IMAGE="$abs_top_builddir/tests/guest/wl-image.erofs"
 "$abs_top_srcdir/tests/guest/mkwlimage.sh" "$EDERA_WL_IMAGE"
+# ... and for the workload API: the init itself and an OCI image layout
+export EDERA_ZONE_INIT="$abs_top_builddir/zone-init/edera-zone-init"
+export EDERA_WL_OCI="$abs_top_builddir/tests/guest/wl-oci"
+rm -rf "$EDERA_WL_OCI"
+"$abs_top_srcdir/tests/guest/mkoci.py" "$EDERA_WL_OCI"
 # dom0's backends and what the device tests need there; gntalloc lets dom0
 # grant pages (edera_share_pages)
 export EDERA_RIG_MODULES="xen-blkback xen-netback loop bridge xen-gntalloc"

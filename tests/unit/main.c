@@ -19,6 +19,7 @@ int main(void)
 	srunner_add_suite(sr, log_suite());
 	srunner_add_suite(sr, xenbus_suite());
 	srunner_add_suite(sr, oci_suite());
+	srunner_add_suite(sr, workload_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -15,5 +15,6 @@ Suite *ring_suite(void);
 Suite *log_suite(void);
 Suite *xenbus_suite(void);
 Suite *oci_suite(void);
+Suite *workload_suite(void);
 
 #endif

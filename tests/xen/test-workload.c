@@ -4,6 +4,7 @@
  * zone boots the init's initramfs (EDERA_ZONE_INITRD) with the test image
  * (EDERA_WL_IMAGE, erofs: busybox, a user "edera") as a read-only disk. */
 #include <check.h>
+#include <errno.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,7 @@ struct wl {
 	uint32_t version;
 	struct {
 		int started, exited, out_eof, err_eof, error;
+		uint32_t errnum;
 		uint32_t pid, kind, value;
 		char *out, *err;
 		size_t out_len, err_len;
@@ -99,8 +101,12 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		w->p[id].value = v[1];
 		break;
 	case ED_WL_ERROR:
+		if (len < 4 || v[0] == 0)
+			w->bad++;
 		w->p[id].error = 1;
-		snprintf(w->p[id].msg, sizeof(w->p[id].msg), "%.*s", (int)len, (const char *)b);
+		w->p[id].errnum = v[0];
+		snprintf(w->p[id].msg, sizeof(w->p[id].msg), "%.*s", (int)(len - 4),
+		         (const char *)b + 4);
 		break;
 	default:
 		w->bad++;
@@ -394,7 +400,7 @@ END_TEST
 /* Requests that cannot be honoured are answered with the reason, and the
  * zone goes. */
 static void refused(const char *name, const char *const *argv, const char *user,
-                    const char *cwd, const char *want)
+                    const char *cwd, const char *want, uint32_t errnum)
 {
 	edera_ctx *ctx = NULL;
 	struct wl *w;
@@ -411,6 +417,7 @@ static void refused(const char *name, const char *const *argv, const char *user,
 	wait_exit(ctx, w, 0);
 	ck_assert_msg(w->p[0].error, "no error");
 	ck_assert_msg(strstr(w->p[0].msg, want), "'%s' lacks '%s'", w->p[0].msg, want);
+	ck_assert_uint_eq(w->p[0].errnum, errnum);
 	ck_assert(!w->p[0].started);
 	ck_assert_msg(run_until(ctx, &w->zone_exit, 60), "the zone did not stop: '%s'", w->con.buf);
 	wl_free(w);
@@ -423,9 +430,327 @@ START_TEST(bad_requests_are_refused_with_the_reason)
 	const char *nope[] = {"/bin/no-such-program", NULL};
 	const char *sh[] = {"/bin/sh", "-c", "true", NULL};
 
-	refused("wl-nocmd", nope, NULL, NULL, "cannot run '/bin/no-such-program': No such file");
-	refused("wl-nouser", sh, "nobody-here", NULL, "unknown user 'nobody-here'");
-	refused("wl-nocwd", sh, NULL, "/no/such/dir", "working directory '/no/such/dir'");
+	refused("wl-nocmd", nope, NULL, NULL, "cannot run '/bin/no-such-program': No such file",
+	        ENOENT);
+	refused("wl-nouser", sh, "nobody-here", NULL, "unknown user 'nobody-here'", EINVAL);
+	refused("wl-nocwd", sh, NULL, "/no/such/dir", "working directory '/no/such/dir'", ENOENT);
+}
+END_TEST
+
+/* ---- the workload API (edera/workload.h) over the same init ---- */
+
+struct run {
+	int done, status;
+	char msg[1024];
+	edera_workload *wl;
+	edera_process *proc;
+	struct {
+		char *out, *err;
+		size_t out_len, err_len;
+		int out_end, err_end;
+		int exited, status, code, sig;
+		char msg[1024];
+	} p[3];
+};
+
+/* The workload's own process is 0, the others 1. */
+static int pidx(struct run *r, edera_process *proc)
+{
+	return proc == r->proc ? 0 : 1;
+}
+
+static void api_output(edera_ctx *ctx, edera_process *proc, int fd, const void *bytes, size_t len,
+                       void *data)
+{
+	struct run *r = data;
+	int i = pidx(r, proc);
+
+	(void)ctx;
+	if (fd == 1) {
+		if (len == 0)
+			r->p[i].out_end = 1;
+		append(&r->p[i].out, &r->p[i].out_len, bytes, len);
+	} else {
+		ck_assert_int_eq(fd, 2);
+		if (len == 0)
+			r->p[i].err_end = 1;
+		append(&r->p[i].err, &r->p[i].err_len, bytes, len);
+	}
+}
+
+static void api_exit(edera_ctx *ctx, edera_process *proc, int status, int code, int sig,
+                     void *data)
+{
+	struct run *r = data;
+	int i = pidx(r, proc);
+
+	(void)ctx;
+	ck_assert_int_eq(r->p[i].exited, 0); /* once */
+	r->p[i].exited = 1;
+	r->p[i].status = status;
+	r->p[i].code = code;
+	r->p[i].sig = sig;
+	snprintf(r->p[i].msg, sizeof(r->p[i].msg), "%s", status < 0 ? edera_last_error() : "");
+}
+
+static void api_ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *proc,
+                    void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	r->done = 1;
+	r->status = status;
+	r->wl = wl;
+	r->proc = proc;
+	snprintf(r->msg, sizeof(r->msg), "%s", status < 0 ? edera_last_error() : "");
+}
+
+static const char *modules_dir(void)
+{
+	static char path[512];
+	char kver[128] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/kernel-version", env("RIG_CACHE"));
+	f = fopen(path, "r");
+	ck_assert_msg(f, "%s", path);
+	ck_assert(fscanf(f, "%127s", kver) == 1);
+	fclose(f);
+	snprintf(path, sizeof(path), "%s/root/lib/modules/%s", env("RIG_CACHE"), kver);
+	return path;
+}
+
+static void api_config(edera_workload_config *wc, edera_process_config *pc, const char *name,
+                       struct run *r)
+{
+	memset(r, 0, sizeof(*r));
+	edera_process_config_init(pc);
+	pc->on_output = api_output;
+	pc->on_exit = api_exit;
+	pc->data = r;
+	edera_workload_config_init(wc);
+	wc->name = name;
+	wc->image = env("EDERA_WL_OCI");
+	wc->cache_dir = "/tmp/edera-wl-cache";
+	wc->kernel = linux_kernel();
+	wc->modules_dir = modules_dir();
+	wc->init = env("EDERA_ZONE_INIT");
+	wc->memory_mib = 192;
+	wc->process = pc;
+}
+
+static void api_run(edera_ctx *ctx, edera_workload_config *wc, struct run *r)
+{
+	ck_assert_msg(edera_workload_run(ctx, wc, api_ran, r) == 0, "%s", edera_last_error());
+	ck_assert_msg(run_until(ctx, &r->done, 300), "the run did not end");
+}
+
+static void api_wait(edera_ctx *ctx, struct run *r, int i)
+{
+	ck_assert_msg(run_until(ctx, &r->p[i].exited, 120), "process %d did not end: '%s'", i,
+	              r->p[i].out ? r->p[i].out : "");
+}
+
+static void api_free(struct run *r)
+{
+	for (int i = 0; i < 3; i++) {
+		free(r->p[i].out);
+		free(r->p[i].err);
+	}
+}
+
+/* Nothing left: no zone in the context, no domain but dom0's. */
+static void nothing_left(edera_ctx *ctx, int domains)
+{
+	ck_assert_ptr_null(edera_zone_next(ctx, NULL));
+	for (int i = 0; i < 600 && xl_domains() != domains; i++)
+		uv_sleep(100);
+	ck_assert_int_eq(xl_domains(), domains);
+}
+
+/* The image's Entrypoint, Cmd, Env, WorkingDir and User; then the
+ * caller's args and env over them, a whited-out file, stderr apart and the
+ * exit code; the zone goes by itself. */
+START_TEST(api_runs_the_image_and_its_overrides)
+{
+	edera_ctx *ctx = NULL;
+	edera_workload_config wc;
+	edera_process_config pc;
+	struct run *r = calloc(1, sizeof(*r));
+	int exited = 0, domains;
+	const char *args[] = {"/bin/sh", "-c",
+	                      "test -e /etc/gone || echo gone; cat /etc/edera-image; "
+	                      "echo $OVERRIDDEN $FROM_IMAGE; echo err >&2; exit 5"};
+	const char *envs[] = {"OVERRIDDEN=caller"};
+
+	ck_assert(r);
+	sweep_leftovers();
+	domains = xl_domains();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	api_config(&wc, &pc, "wl-api-default", r);
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	ck_assert_ptr_eq(edera_workload_process(r->wl), r->proc);
+	ck_assert_ptr_eq(edera_process_workload(r->proc), r->wl);
+	ck_assert_uint_gt(edera_process_pid(r->proc), 1);
+	edera_zone_on_exit(edera_workload_zone(r->wl), on_exit_flag, &exited);
+	api_wait(ctx, r, 0);
+	ck_assert_msg(r->p[0].status == 0, "%s", r->p[0].msg);
+	ck_assert_str_eq(r->p[0].out, "default command\nedera\n/home/edera\nyes\n");
+	ck_assert(r->p[0].out_end && r->p[0].err_end);
+	ck_assert_int_eq(r->p[0].code, 0);
+	ck_assert_int_eq(r->p[0].sig, 0);
+	ck_assert(run_until(ctx, &exited, 60));
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+
+	api_config(&wc, &pc, "wl-api-args", r);
+	pc.args = args;
+	pc.n_args = 3;
+	pc.env = envs;
+	pc.n_env = 1;
+	pc.user = "root";
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	api_wait(ctx, r, 0);
+	ck_assert_str_eq(r->p[0].out, "gone\nfrom the image\ncaller yes\n");
+	ck_assert_str_eq(r->p[0].err, "err\n");
+	ck_assert_int_eq(r->p[0].code, 5);
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+	nothing_left(ctx, domains);
+	edera_ctx_close(ctx);
+	free(r);
+}
+END_TEST
+
+/* stdin in, an extra process beside the workload, a signal; the end of the
+ * zone while a process runs is reported too. */
+START_TEST(api_stdin_exec_and_kill)
+{
+	edera_ctx *ctx = NULL;
+	edera_workload_config wc;
+	edera_process_config pc, ec;
+	edera_process *extra;
+	struct run *r = calloc(1, sizeof(*r));
+	const char *cat[] = {"/bin/sh", "-c", "cat; sleep 600"};
+	const char *echo[] = {"echo", "beside"};
+	static char data[200000];
+	size_t off = 0;
+	int domains;
+
+	ck_assert(r);
+	sweep_leftovers();
+	domains = xl_domains();
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (char)('a' + i % 23);
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	api_config(&wc, &pc, "wl-api-stdin", r);
+	pc.args = cat;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	while (off < sizeof(data)) {
+		int n = edera_process_write(r->proc, data + off, sizeof(data) - off);
+
+		if (n == EDERA_EAGAIN) {
+			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+			continue;
+		}
+		ck_assert_msg(n > 0, "%s", edera_last_error());
+		off += (size_t)n;
+	}
+	ck_assert_int_eq(edera_process_close_stdin(r->proc), 0);
+	ck_assert_int_eq(edera_process_write(r->proc, "x", 1), EDERA_EINVAL);
+	for (int i = 0; i < 3000 && r->p[0].out_len < sizeof(data); i++)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	ck_assert_uint_eq(r->p[0].out_len, sizeof(data));
+	ck_assert(memcmp(r->p[0].out, data, sizeof(data)) == 0);
+
+	edera_process_config_init(&ec);
+	ec.args = echo;
+	ec.n_args = 2;
+	ec.on_output = api_output;
+	ec.on_exit = api_exit;
+	ec.data = r;
+	ck_assert_int_eq(edera_workload_exec(r->wl, &ec, &extra), 0);
+	ck_assert_ptr_ne(extra, r->proc);
+	api_wait(ctx, r, 1);
+	ck_assert_str_eq(r->p[1].out, "beside\n");
+	ck_assert_int_eq(r->p[1].code, 0);
+	/* an exec the zone refuses */
+	r->p[1].exited = 0;
+	free(r->p[1].out);
+	r->p[1].out = NULL;
+	r->p[1].out_len = 0;
+	ec.user = "nobody-at-all";
+	ck_assert_int_eq(edera_workload_exec(r->wl, &ec, &extra), 0);
+	api_wait(ctx, r, 1);
+	ck_assert_int_eq(r->p[1].status, EDERA_EINVAL);
+	ck_assert_msg(strstr(r->p[1].msg, "unknown user 'nobody-at-all'"), "%s", r->p[1].msg);
+	ck_assert_int_eq(edera_process_kill(r->proc, 0), EDERA_EINVAL);
+	ck_assert_int_eq(edera_process_kill(r->proc, SIGKILL), 0);
+	api_wait(ctx, r, 0);
+	ck_assert_int_eq(r->p[0].status, 0);
+	ck_assert_int_eq(r->p[0].sig, SIGKILL);
+	ck_assert_int_eq(r->p[0].code, -1);
+	ck_assert_int_eq(edera_process_kill(r->proc, SIGTERM), EDERA_EINVAL); /* it ended */
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+	nothing_left(ctx, domains);
+	edera_ctx_close(ctx);
+	free(r);
+}
+END_TEST
+
+/* What cannot run says why, and leaves no zone. */
+START_TEST(api_failures_leave_nothing)
+{
+	edera_ctx *ctx = NULL;
+	edera_workload_config wc;
+	edera_process_config pc;
+	struct run *r = calloc(1, sizeof(*r));
+	const char *nope[] = {"/bin/nope"};
+	int domains;
+
+	ck_assert(r);
+	sweep_leftovers();
+	domains = xl_domains();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	/* at once */
+	api_config(&wc, &pc, "wl-api-bad", r);
+	wc.image = NULL;
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, api_ran, r), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "image is required"), "%s", edera_last_error());
+	/* in the callback: no image, no kernel, an unknown user, no command */
+	api_config(&wc, &pc, "wl-api-bad", r);
+	wc.image = "/no/such/image";
+	api_run(ctx, &wc, r);
+	ck_assert_int_eq(r->status, EDERA_ENOENT);
+	ck_assert_msg(strstr(r->msg, "/no/such/image"), "%s", r->msg);
+	api_config(&wc, &pc, "wl-api-bad", r);
+	wc.kernel = "/no/such/kernel";
+	wc.modules_dir = NULL;
+	api_run(ctx, &wc, r);
+	ck_assert_int_eq(r->status, EDERA_ENOENT);
+	ck_assert_msg(strstr(r->msg, "/no/such/kernel"), "%s", r->msg);
+	api_config(&wc, &pc, "wl-api-bad", r);
+	pc.user = "nobody-at-all";
+	api_run(ctx, &wc, r);
+	ck_assert_int_eq(r->status, EDERA_EINVAL);
+	ck_assert_msg(strstr(r->msg, "unknown user 'nobody-at-all'"), "%s", r->msg);
+	ck_assert_ptr_null(r->wl);
+	api_config(&wc, &pc, "wl-api-bad", r);
+	pc.args = nope;
+	pc.n_args = 1;
+	api_run(ctx, &wc, r);
+	ck_assert_int_eq(r->status, EDERA_ENOENT);
+	ck_assert_msg(strstr(r->msg, "cannot run '/bin/nope'"), "%s", r->msg);
+	ck_assert_int_eq(r->p[0].exited, 0); /* the run's callback said it */
+	nothing_left(ctx, domains);
+	edera_ctx_close(ctx);
+	free(r);
 }
 END_TEST
 
@@ -439,6 +764,12 @@ Suite *workload_suite(void)
 	tcase_add_test(tc, stdin_round_trip);
 	tcase_add_test(tc, exec_signal_and_terminal);
 	tcase_add_test(tc, bad_requests_are_refused_with_the_reason);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("api");
+	tcase_set_timeout(tc, 900);
+	tcase_add_test(tc, api_runs_the_image_and_its_overrides);
+	tcase_add_test(tc, api_stdin_exec_and_kill);
+	tcase_add_test(tc, api_failures_leave_nothing);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,171 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * Workloads: a container image run in a zone of its own.
+ *
+ * edera_workload_run converts a local OCI image (an OCI layout directory,
+ * or an OCI or `docker save` archive) into a read-only erofs image, cached
+ * by the image's config digest; packs edera-zone-init with the kernel
+ * modules it needs into an initramfs (cached too); creates a zone with the
+ * image as its disk xvda; and asks the init, over the channel
+ * "edera-workload", to run the process: the image's Entrypoint and Cmd
+ * unless args are given, its Env with env added, its WorkingDir and User
+ * unless cwd and user are given.  The image is mounted read-only under a
+ * tmpfs overlay: the workload may write anywhere, nothing reaches the
+ * cached image.
+ *
+ * stdout and stderr arrive apart through on_output, stdin is written with
+ * edera_process_write; signals with edera_process_kill.  When the workload
+ * ends, whatever else runs in the zone is killed, on_exit reports the code
+ * or signal (after the last output), and the zone powers off; its zone's
+ * exit event follows.  edera_workload_exec runs one more process in the
+ * zone while the workload runs (what `docker exec` does).
+ *
+ * A workload and its processes belong to its zone handle: they stay valid
+ * until the zone handle is freed (edera_zone_destroy completes, or the
+ * context closes).  To end a workload early, destroy its zone.
+ *
+ * Pulling from a registry is not the library's: `skopeo copy
+ * docker://busybox oci:DIR:busybox` makes a layout it reads.
+ */
+#ifndef EDERA_WORKLOAD_H
+#define EDERA_WORKLOAD_H
+
+#include <edera/common.h>
+#include <edera/ctx.h>
+#include <edera/zone.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct edera_workload edera_workload;
+typedef struct edera_process edera_process;
+
+/* Output of a process: FD 1 (stdout; a terminal's output too) or 2
+ * (stderr), LEN bytes valid during the call; LEN 0 is the stream's end. */
+typedef void (*edera_process_output_cb)(edera_ctx *ctx, edera_process *proc, int fd,
+                                        const void *bytes, size_t len, void *data);
+/*
+ * The process ended.  STATUS 0: it exited with CODE (SIGNAL 0), or was
+ * killed by SIGNAL (CODE -1).  STATUS < 0: it never ran or its end is
+ * unknown, edera_last_error says why — the init refused it
+ * (EDERA_ENOENT: no such command or directory in the image, EDERA_EINVAL:
+ * unknown user, ...), or the zone stopped without a report
+ * (EDERA_ENOTCONN).  Called once per process; the last call about it.
+ */
+typedef void (*edera_process_exit_cb)(edera_ctx *ctx, edera_process *proc, int status, int code,
+                                      int signal, void *data);
+/* edera_process_write refused with EDERA_EAGAIN earlier: there is room. */
+typedef void (*edera_process_writable_cb)(edera_ctx *ctx, edera_process *proc, void *data);
+
+typedef struct edera_process_config {
+	size_t sz;                /* set by edera_process_config_init */
+	const char *const *args;  /* N_ARGS: argv; none: the image's Entrypoint + Cmd */
+	size_t n_args;
+	const char *const *env;   /* N_ENV "NAME=value", over the image's Env */
+	size_t n_env;
+	const char *cwd;          /* NULL: the image's WorkingDir, or "/" */
+	const char *user;         /* "user[:group]", names (from the image's /etc/passwd
+	                             and /etc/group) or numbers; NULL: the image's User,
+	                             or root */
+	int terminal;             /* non-zero: on a terminal (output all on fd 1) */
+	uint16_t rows, cols;      /* its size (default 24 x 80) */
+	edera_process_output_cb on_output;     /* may be NULL: output dropped */
+	edera_process_exit_cb on_exit;         /* may be NULL */
+	edera_process_writable_cb on_writable; /* may be NULL */
+	void *data;
+} edera_process_config;
+
+EDERA_API void edera_process_config_init(edera_process_config *cfg);
+
+typedef struct edera_workload_config {
+	size_t sz;                /* set by edera_workload_config_init */
+	const char *name;         /* the zone's name; required */
+	const char *image;        /* an OCI layout directory or archive; required */
+	const char *image_name;   /* which image, when it holds several (a ref name or
+	                             a docker tag); NULL: the only one */
+	const char *cache_dir;    /* converted images and initramfs; NULL:
+	                             $EDERA_CACHE_DIR, or /var/cache/edera */
+	uint64_t cache_max_mib;   /* what one conversion may write (default 4096) */
+	const char *kernel;       /* NULL: dom0's own, /boot/vmlinuz-$(uname -r) */
+	const char *modules_dir;  /* the kernel's modules; NULL:
+	                             /lib/modules/<the kernel's version> */
+	const char *init;         /* edera-zone-init; NULL: $EDERA_ZONE_INIT, or the
+	                             installed one */
+	uint64_t memory_mib;      /* default 256 */
+	uint32_t vcpus;           /* default 1 */
+	/* more disks (xvdb on: xvda is the image) and NICs, as edera_zone_config */
+	const struct edera_disk_config *const *disks;
+	size_t n_disks;
+	const struct edera_nic_config *const *nics;
+	size_t n_nics;
+	const char *hostname;     /* default: the name */
+	const char *address;      /* "A.B.C.D/N" for eth0 (the first NIC), or NULL */
+	const char *gateway;      /* its default route, or NULL */
+	const char *const *dns;   /* N_DNS name servers for /etc/resolv.conf */
+	size_t n_dns;
+	unsigned int timeout_ms;  /* from the zone's start to its init's greeting
+	                             (default 60000) */
+	const edera_process_config *process; /* the workload; required */
+} edera_workload_config;
+
+EDERA_API void edera_workload_config_init(edera_workload_config *cfg);
+
+/* The workload runs (STATUS 0, WL and its process PROC), or could not be
+ * started (STATUS < 0, both NULL, nothing left behind: no zone). */
+typedef void (*edera_workload_run_cb)(edera_ctx *ctx, int status, edera_workload *wl,
+                                      edera_process *proc, void *data);
+
+/*
+ * Run a workload.  The image conversion and the initramfs are made on the
+ * threadpool (the first run of an image converts it; later ones find it in
+ * the cache).  Errors at once: EDERA_EINVAL (bad config: what and why),
+ * EDERA_EEXIST (the name is in use), EDERA_ENOMEM.  Errors in CB: those of
+ * the image conversion (EDERA_ENOENT: no such image; EDERA_EINVAL: a
+ * malformed one, or one with no command and no args given), of the kernel
+ * and its modules (EDERA_ENOENT: the kernel, a module or edera-zone-init
+ * is missing), of edera_zone_create, EDERA_ETIMEDOUT (the init never
+ * greeted), and the init's refusal (see edera_process_exit_cb).
+ */
+EDERA_API int edera_workload_run(edera_ctx *ctx, const edera_workload_config *cfg,
+                                 edera_workload_run_cb cb, void *data);
+EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_config *cfg,
+                                      edera_workload **wl, edera_process **proc);
+
+EDERA_API edera_zone *edera_workload_zone(const edera_workload *wl);
+/* The workload's own process. */
+EDERA_API edera_process *edera_workload_process(const edera_workload *wl);
+
+/*
+ * Run one more process in the workload's zone: CFG's args are required
+ * (the image's Entrypoint is not used); cwd and user default as for the
+ * workload.  Its on_exit reports a refusal too.  Errors at once:
+ * EDERA_EINVAL (bad config; the workload ended), EDERA_EAGAIN (the
+ * channel's queue is full), EDERA_ENOMEM.
+ */
+EDERA_API int edera_workload_exec(edera_workload *wl, const edera_process_config *cfg,
+                                  edera_process **out);
+
+/*
+ * Write to the process's stdin: all of it queued (LEN returned) or none
+ * (EDERA_EAGAIN: on_writable runs once there is room).  Errors:
+ * EDERA_EINVAL (LEN 0; the process ended or its stdin was closed),
+ * EDERA_ENOTCONN (the zone went).
+ */
+EDERA_API int edera_process_write(edera_process *proc, const void *buf, size_t len);
+/* End its stdin (a terminal gets an end-of-file character).  Errors as
+ * edera_process_write (EDERA_EAGAIN too). */
+EDERA_API int edera_process_close_stdin(edera_process *proc);
+/* Send it signal SIGNAL (1 to 64).  Errors as edera_process_write. */
+EDERA_API int edera_process_kill(edera_process *proc, int signal);
+/* Resize its terminal.  Errors as edera_process_write. */
+EDERA_API int edera_process_resize(edera_process *proc, uint16_t rows, uint16_t cols);
+/* Its pid in the zone (0 before it started). */
+EDERA_API uint32_t edera_process_pid(const edera_process *proc);
+EDERA_API edera_workload *edera_process_workload(const edera_process *proc);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

@@ -1,0 +1,1008 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Workloads (edera/workload.h): an image, converted and cached, run by
+ * edera-zone-init in a zone of its own, spoken to over the channel
+ * ED_WL_CHANNEL (workload/proto.h).
+ *
+ * A run goes: the image and the initramfs on the threadpool (prepare),
+ * the zone's creation, the channel opened, the init's READY (within
+ * timeout_ms), LAUNCH, then STARTED (the caller's callback: success) or
+ * ERROR (the zone is destroyed, then the callback: failure).  The
+ * workload hangs off its zone (z->workload) and is freed with the zone
+ * handle through the zone-part hooks at the end of this file. */
+#define _GNU_SOURCE /* asprintf */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/utsname.h>
+#include <uv.h>
+
+#include "ctx.h"
+#include "edera/channel.h"
+#include "edera/device.h"
+#include "edera/workload.h"
+#include "hv/offload.h"
+#include "image/oci.h"
+#include "internal.h"
+#include "list.h"
+#include "workload/priv.h"
+#include "workload/proto.h"
+#include "zone/part.h"
+#include "zone/zone.h"
+
+#define DEFAULT_CACHE "/var/cache/edera"
+#define STDIN_CHUNK   (EDERA_CHANNEL_FRAME_MAX - 4)
+
+struct edera_process {
+	struct ed_link link; /* in wl->procs */
+	edera_workload *wl;
+	uint32_t id;
+	uint32_t pid;
+	bool ended;       /* on_exit ran */
+	bool stdin_shut;  /* closed by the caller */
+	bool want_writable;
+	edera_process_output_cb on_output;
+	edera_process_exit_cb on_exit;
+	edera_process_writable_cb on_writable;
+	void *data;
+};
+
+struct edera_workload {
+	edera_ctx *ctx;
+	edera_zone *zone;
+	edera_channel *ch;
+	struct ed_list procs;
+	uint32_t next_id;
+	uv_timer_t timer; /* READY's deadline */
+	struct run_op *run; /* until the workload started or failed */
+	char *cwd, *user;   /* the image's defaults, for exec */
+	bool ready;
+};
+
+/* A copied string array. */
+struct strv {
+	char **v;
+	size_t n;
+};
+
+struct run_op {
+	edera_ctx *ctx;
+	edera_workload_run_cb cb;
+	void *data;
+	/* the config, copied */
+	char *name, *image, *image_name, *cache_dir, *kernel, *modules_dir, *init;
+	char *hostname, *address, *gateway;
+	uint64_t cache_max_mib, memory_mib;
+	uint32_t vcpus;
+	unsigned int timeout_ms;
+	edera_disk_config *disks;
+	size_t n_disks;
+	edera_nic_config *nics;
+	size_t n_nics;
+	struct strv dns, args, env;
+	char *cwd, *user;
+	int terminal;
+	uint16_t rows, cols;
+	edera_process_config pcfg; /* its callbacks */
+	/* made by prepare */
+	struct ed_oci_result image_res;
+	char *initrd;
+	/* the failure, kept while the zone is destroyed */
+	struct ed_err err;
+	edera_workload *wl;
+};
+
+static void strv_free(struct strv *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		free(s->v[i]);
+	free(s->v);
+	s->v = NULL;
+	s->n = 0;
+}
+
+static int strv_add(struct strv *s, const char *str)
+{
+	char **v = realloc(s->v, sizeof(char *) * (s->n + 1));
+
+	if (!v)
+		return EDERA_ENOMEM;
+	s->v = v;
+	if (!(s->v[s->n] = strdup(str)))
+		return EDERA_ENOMEM;
+	s->n++;
+	return 0;
+}
+
+static void op_free(struct run_op *op)
+{
+	char **strs[] = {&op->name,     &op->image,    &op->image_name, &op->cache_dir,
+	                 &op->kernel,   &op->modules_dir, &op->init,    &op->hostname,
+	                 &op->address,  &op->gateway,  &op->cwd,        &op->user,
+	                 &op->initrd};
+
+	for (size_t i = 0; i < ED_ARRAY_SIZE(strs); i++)
+		free(*strs[i]);
+	for (size_t i = 0; i < op->n_disks; i++) {
+		free((char *)op->disks[i].path);
+		free((char *)op->disks[i].vdev);
+	}
+	for (size_t i = 0; i < op->n_nics; i++) {
+		free((char *)op->nics[i].bridge);
+		free((char *)op->nics[i].mac);
+	}
+	free(op->disks);
+	free(op->nics);
+	strv_free(&op->dns);
+	strv_free(&op->args);
+	strv_free(&op->env);
+	ed_oci_result_free(&op->image_res);
+	free(op);
+}
+
+void edera_process_config_init(edera_process_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->sz = sizeof(*cfg);
+}
+
+void edera_workload_config_init(edera_workload_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->sz = sizeof(*cfg);
+}
+
+/* ---- requests ---- */
+
+struct req {
+	uint8_t *b;
+	size_t len, cap;
+	bool oom;
+};
+
+static void req_put(struct req *r, const void *p, size_t len)
+{
+	if (r->oom)
+		return;
+	if (r->len + len > r->cap) {
+		size_t cap = (r->len + len) * 2;
+		uint8_t *b = realloc(r->b, cap);
+
+		if (!b) {
+			r->oom = true;
+			return;
+		}
+		r->b = b;
+		r->cap = cap;
+	}
+	memcpy(r->b + r->len, p, len);
+	r->len += len;
+}
+
+static void req_field(struct req *r, uint16_t tag, const void *p, size_t len)
+{
+	uint16_t zero = 0;
+	uint32_t l = (uint32_t)len;
+
+	req_put(r, &tag, 2);
+	req_put(r, &zero, 2);
+	req_put(r, &l, 4);
+	req_put(r, p, len);
+}
+
+static void req_str(struct req *r, uint16_t tag, const char *s)
+{
+	if (s)
+		req_field(r, tag, s, strlen(s));
+}
+
+/* The process part of a request (shared by LAUNCH and EXEC). */
+static void req_process(struct req *r, uint32_t id, const struct strv *args,
+                        const struct strv *env, const char *cwd, const char *user, int terminal,
+                        uint16_t rows, uint16_t cols)
+{
+	req_put(r, &id, 4);
+	for (size_t i = 0; i < args->n; i++)
+		req_str(r, ED_WL_F_ARG, args->v[i]);
+	for (size_t i = 0; i < env->n; i++)
+		req_str(r, ED_WL_F_ENV, env->v[i]);
+	req_str(r, ED_WL_F_CWD, cwd);
+	req_str(r, ED_WL_F_USER, user);
+	if (terminal) {
+		uint16_t size[2] = {rows ? rows : 24, cols ? cols : 80};
+
+		req_field(r, ED_WL_F_TERMINAL, size, sizeof(size));
+	}
+}
+
+static int req_send(edera_workload *wl, uint32_t type, struct req *r)
+{
+	int rc;
+
+	if (r->oom) {
+		free(r->b);
+		return EDERA_ENOMEM;
+	}
+	if (r->len > EDERA_CHANNEL_FRAME_MAX) {
+		free(r->b);
+		return ed_error(EDERA_EINVAL,
+		                "the request (arguments and environment) is %zu bytes: at most %u",
+		                r->len, EDERA_CHANNEL_FRAME_MAX);
+	}
+	rc = edera_channel_send(wl->ch, type, r->b, r->len);
+	free(r->b);
+	return rc;
+}
+
+/* ---- config checks ---- */
+
+static int check_strings(const char *const *v, size_t n, const char *what, bool env)
+{
+	if (n && !v)
+		return ed_error(EDERA_EINVAL, "%s: %zu entries but no array", what, n);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i])
+			return ed_error(EDERA_EINVAL, "%s[%zu] is NULL", what, i);
+		if (strlen(v[i]) > ED_WL_FIELD_MAX)
+			return ed_error(EDERA_EINVAL, "%s[%zu] is longer than %d bytes", what, i,
+			                ED_WL_FIELD_MAX);
+		if (env && (v[i][0] == '=' || !strchr(v[i], '=')))
+			return ed_error(EDERA_EINVAL, "%s[%zu] '%s' is not NAME=value", what, i, v[i]);
+	}
+	return 0;
+}
+
+static int check_process(const edera_process_config *p, bool exec)
+{
+	int rc;
+
+	if (!p)
+		return ed_error(EDERA_EINVAL, "the process config is NULL");
+	if ((rc = ed_sized_check(p, p->sz, sizeof(*p), "edera_process_config")) < 0)
+		return rc;
+	if (exec && p->n_args == 0)
+		return ed_error(EDERA_EINVAL, "edera_workload_exec: args are required");
+	if (p->n_args > ED_WL_ARGS_MAX || p->n_env > ED_WL_ENV_MAX)
+		return ed_error(EDERA_EINVAL, "at most %d args and %d env entries", ED_WL_ARGS_MAX,
+		                ED_WL_ENV_MAX);
+	if ((rc = check_strings(p->args, p->n_args, "args", false)) < 0 ||
+	    (rc = check_strings(p->env, p->n_env, "env", true)) < 0)
+		return rc;
+	if (p->n_args && !p->args[0][0])
+		return ed_error(EDERA_EINVAL, "args[0] is empty");
+	return 0;
+}
+
+static int check_config(edera_ctx *ctx, const edera_workload_config *cfg)
+{
+	int rc;
+
+	if (!ctx || !cfg)
+		return ed_error(EDERA_EINVAL, "edera_workload_run: ctx or cfg is NULL");
+	if ((rc = ed_sized_check(cfg, cfg->sz, sizeof(*cfg), "edera_workload_config")) < 0)
+		return rc;
+	if (!cfg->name || !*cfg->name)
+		return ed_error(EDERA_EINVAL, "edera_workload_config: name is required");
+	if (!cfg->image || !*cfg->image)
+		return ed_error(EDERA_EINVAL, "edera_workload_config: image is required (an OCI "
+		                              "layout directory or archive)");
+	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z))
+		if (strcmp(edera_zone_name(z), cfg->name) == 0)
+			return ed_error(EDERA_EEXIST, "a zone named '%s' exists", cfg->name);
+	if ((rc = check_process(cfg->process, false)) < 0)
+		return rc;
+	if (cfg->n_disks && !cfg->disks)
+		return ed_error(EDERA_EINVAL, "n_disks is %zu but disks is NULL", cfg->n_disks);
+	if (cfg->n_nics && !cfg->nics)
+		return ed_error(EDERA_EINVAL, "n_nics is %zu but nics is NULL", cfg->n_nics);
+	for (size_t i = 0; i < cfg->n_disks; i++)
+		if (!cfg->disks[i] || !cfg->disks[i]->path || !cfg->disks[i]->vdev ||
+		    strcmp(cfg->disks[i]->vdev, "xvda") == 0)
+			return ed_error(EDERA_EINVAL,
+			                "disks[%zu]: path and vdev are required, and xvda is the "
+			                "image's",
+			                i);
+	for (size_t i = 0; i < cfg->n_nics; i++)
+		if (!cfg->nics[i] || !cfg->nics[i]->bridge)
+			return ed_error(EDERA_EINVAL, "nics[%zu]: bridge is required", i);
+	if ((cfg->address || cfg->gateway) && cfg->n_nics == 0)
+		return ed_error(EDERA_EINVAL, "an address or gateway needs a NIC (nics)");
+	if (cfg->n_dns > 4 || check_strings(cfg->dns, cfg->n_dns, "dns", false) < 0)
+		return ed_error(EDERA_EINVAL, "dns: at most 4 name servers, none NULL");
+	return 0;
+}
+
+/* ---- processes ---- */
+
+static edera_process *proc_new(edera_workload *wl, uint32_t id, const edera_process_config *p)
+{
+	edera_process *proc = calloc(1, sizeof(*proc));
+
+	if (!proc)
+		return NULL;
+	proc->wl = wl;
+	proc->id = id;
+	proc->on_output = p->on_output;
+	proc->on_exit = p->on_exit;
+	proc->on_writable = p->on_writable;
+	proc->data = p->data;
+	ed_list_push_back(&wl->procs, &proc->link);
+	return proc;
+}
+
+static edera_process *proc_by_id(edera_workload *wl, uint32_t id)
+{
+	ED_LIST_EACH(p, &wl->procs, edera_process, link)
+	if (p->id == id)
+		return p;
+	return NULL;
+}
+
+static void proc_end(edera_process *p, int status, int code, int sig)
+{
+	edera_ctx *ctx = p->wl->ctx;
+
+	if (p->ended)
+		return;
+	p->ended = true;
+	if (p->on_exit)
+		ED_CALLBACK(ctx, p->on_exit(ctx, p, status, code, sig, p->data));
+}
+
+/* ---- the run ---- */
+
+static void run_done(struct run_op *op, int status)
+{
+	edera_workload *wl = op->wl;
+	edera_ctx *ctx = op->ctx;
+
+	if (wl)
+		wl->run = NULL;
+	if (status < 0)
+		ed_error_restore(&op->err);
+	if (op->cb)
+		ED_CALLBACK(ctx, op->cb(ctx, status, status < 0 ? NULL : wl,
+		                        status < 0 ? NULL : edera_workload_process(wl), op->data));
+	op_free(op);
+}
+
+static void failed_destroyed(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+
+	(void)ctx;
+	(void)status;
+	(void)zone;
+	run_done(op, op->err.code);
+}
+
+/* The run failed with RC (its message the thread's last error): undo the
+ * zone if there is one, then tell the caller. */
+static void run_fail(struct run_op *op, int rc)
+{
+	edera_workload *wl = op->wl;
+
+	ed_error_save_code(&op->err, rc);
+	if (wl && wl->zone) {
+		wl->run = NULL;
+		/* the callback comes once the zone is gone (and WL with it) */
+		op->wl = NULL;
+		if (edera_zone_destroy(wl->zone, failed_destroyed, op) == 0)
+			return;
+	}
+	run_done(op, op->err.code);
+}
+
+static void send_launch(edera_workload *wl)
+{
+	struct run_op *op = wl->run;
+	struct req r = {0};
+	int rc;
+
+	req_process(&r, 0, &op->args, &op->env, op->cwd, op->user, op->terminal, op->rows,
+	            op->cols);
+	req_str(&r, ED_WL_F_ROOT, "xvda erofs");
+	req_str(&r, ED_WL_F_HOSTNAME, op->hostname ? op->hostname : op->name);
+	for (size_t i = 0; i < op->dns.n; i++)
+		req_str(&r, ED_WL_F_DNS, op->dns.v[i]);
+	req_str(&r, ED_WL_F_ADDRESS, op->address);
+	req_str(&r, ED_WL_F_GATEWAY, op->gateway);
+	if ((rc = req_send(wl, ED_WL_LAUNCH, &r)) < 0)
+		run_fail(op, rc);
+}
+
+static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const void *payload,
+                     size_t len, void *data)
+{
+	edera_workload *wl = data;
+	const uint8_t *b = payload;
+	edera_process *p;
+	uint32_t id, v[2] = {0, 0};
+
+	(void)ch;
+	if (len < 4)
+		return; /* nothing to say it to */
+	memcpy(&id, b, 4);
+	b += 4;
+	len -= 4;
+	if (len >= 4)
+		memcpy(&v[0], b, 4);
+	if (len >= 8)
+		memcpy(&v[1], b + 4, 4);
+	if (type == ED_WL_READY) {
+		if (wl->ready || !wl->run)
+			return;
+		uv_timer_stop(&wl->timer);
+		wl->ready = true;
+		if (len < 4 || v[0] != ED_WL_VERSION) {
+			run_fail(wl->run,
+			         ed_error(EDERA_EPROTO,
+			                  "zone '%s': its init speaks version %u, the library %u "
+			                  "(edera-zone-init and libedera must come from one release)",
+			                  edera_zone_name(wl->zone), v[0], ED_WL_VERSION));
+			return;
+		}
+		send_launch(wl);
+		return;
+	}
+	/* everything else is about a process: one we know, not yet ended */
+	if (!(p = proc_by_id(wl, id)) || p->ended)
+		return;
+	switch (type) {
+	case ED_WL_STARTED:
+		if (len != 4 || p->pid)
+			return;
+		p->pid = v[0];
+		if (id == 0 && wl->run)
+			run_done(wl->run, 0);
+		return;
+	case ED_WL_STDOUT:
+	case ED_WL_STDERR:
+		if (p->on_output)
+			ED_CALLBACK(ctx, p->on_output(ctx, p, type == ED_WL_STDOUT ? 1 : 2,
+			                              len ? b : NULL, len, p->data));
+		return;
+	case ED_WL_EXIT:
+		if (len != 8 || v[0] > ED_WL_KILLED || (v[0] == ED_WL_KILLED && (v[1] == 0 || v[1] > 64)) ||
+		    (v[0] == ED_WL_EXITED && v[1] > 255))
+			return;
+		if (v[0] == ED_WL_KILLED)
+			proc_end(p, 0, -1, (int)v[1]);
+		else
+			proc_end(p, 0, (int)v[1], 0);
+		return;
+	case ED_WL_ERROR: {
+		/* the errno value the init gave, as our code */
+		int code = len >= 4 && v[0] && v[0] < 4096 ? ed_errno_code((int)v[0]) : EDERA_EINVAL;
+		int n = len > 4 ? (int)(len - 4 > 1024 ? 1024 : len - 4) : 0;
+		char msg[1100];
+
+		/* the zone's text, printable only */
+		snprintf(msg, sizeof(msg), "%.*s", n, (const char *)b + 4);
+		for (char *c = msg; *c; c++)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+				*c = '?';
+		code = ed_error(code, "zone '%s' refused process %u: %s", edera_zone_name(wl->zone),
+		                id, msg);
+		if (id == 0 && wl->run && !p->pid) {
+			p->ended = true; /* the run's callback says it */
+			run_fail(wl->run, code);
+			return;
+		}
+		proc_end(p, code, -1, 0);
+		return;
+	}
+	default:
+		return;
+	}
+}
+
+static void on_end(edera_ctx *ctx, edera_channel *ch, int status, void *data)
+{
+	edera_workload *wl = data;
+	char why[512];
+
+	(void)ctx;
+	(void)ch;
+	snprintf(why, sizeof(why), "%s", edera_last_error());
+	if (wl->run) {
+		run_fail(wl->run, ed_error(status == EDERA_EPROTO ? EDERA_EPROTO : EDERA_ENOTCONN,
+		                           "zone '%s' stopped before its workload started (%s); its "
+		                           "console says why",
+		                           edera_zone_name(wl->zone), why));
+		return;
+	}
+	ED_LIST_EACH_SAFE(p, nx, &wl->procs, edera_process, link)
+	{
+		if (!p->ended)
+			proc_end(p, ed_error(EDERA_ENOTCONN,
+			                     "zone '%s' ended without reporting process %u's exit (%s)",
+			                     edera_zone_name(wl->zone), p->id, why),
+			         -1, 0);
+	}
+}
+
+static void on_writable(edera_ctx *ctx, edera_channel *ch, void *data)
+{
+	edera_workload *wl = data;
+
+	(void)ch;
+	ED_LIST_EACH_SAFE(p, nx, &wl->procs, edera_process, link)
+	{
+		if (p->want_writable && !p->ended) {
+			p->want_writable = false;
+			if (p->on_writable)
+				ED_CALLBACK(ctx, p->on_writable(ctx, p, p->data));
+		}
+	}
+}
+
+static void ready_timeout(uv_timer_t *t)
+{
+	edera_workload *wl = t->data;
+
+	if (wl->run && !wl->ready)
+		run_fail(wl->run, ed_error(EDERA_ETIMEDOUT,
+		                           "zone '%s': its init did not greet within %u ms (see its "
+		                           "console)",
+		                           edera_zone_name(wl->zone), wl->run->timeout_ms));
+}
+
+static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+	edera_channel_config cc;
+	edera_workload *wl;
+	int rc;
+
+	if (status < 0) {
+		run_fail(op, status);
+		return;
+	}
+	wl = calloc(1, sizeof(*wl));
+	if (!wl) {
+		op->wl = NULL;
+		ed_error(EDERA_ENOMEM, "out of memory");
+		ed_error_save_code(&op->err, EDERA_ENOMEM);
+		if (edera_zone_destroy(zone, failed_destroyed, op) < 0)
+			run_done(op, EDERA_ENOMEM);
+		return;
+	}
+	wl->ctx = ctx;
+	wl->zone = zone;
+	wl->run = op;
+	wl->next_id = 1;
+	wl->cwd = op->cwd ? strdup(op->cwd) : NULL;
+	wl->user = op->user ? strdup(op->user) : NULL;
+	uv_timer_init(ctx->loop, &wl->timer);
+	wl->timer.data = wl;
+	zone->workload = wl;
+	op->wl = wl;
+	if ((op->cwd && !wl->cwd) || (op->user && !wl->user) || !proc_new(wl, 0, &op->pcfg)) {
+		run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
+		return;
+	}
+	edera_channel_config_init(&cc);
+	cc.name = ED_WL_CHANNEL;
+	cc.on_frame = on_frame;
+	cc.on_end = on_end;
+	cc.on_writable = on_writable;
+	cc.data = wl;
+	if ((rc = edera_channel_open(zone, &cc, &wl->ch)) < 0) {
+		run_fail(op, rc);
+		return;
+	}
+	uv_timer_start(&wl->timer, ready_timeout, op->timeout_ms, 0);
+}
+
+/* The image's defaults under the caller's choices. */
+static int merge_image(struct run_op *op)
+{
+	const struct ed_oci_config *ic = &op->image_res.config;
+	int rc = 0;
+
+	if (op->args.n == 0) {
+		for (size_t i = 0; i < ic->n_entrypoint && rc == 0; i++)
+			rc = strv_add(&op->args, ic->entrypoint[i]);
+		for (size_t i = 0; i < ic->n_cmd && rc == 0; i++)
+			rc = strv_add(&op->args, ic->cmd[i]);
+		if (rc == 0 && op->args.n == 0)
+			return ed_error(EDERA_EINVAL,
+			                "image '%s' has no command (Entrypoint or Cmd): give the "
+			                "arguments",
+			                op->image);
+	}
+	if (rc == 0 && op->env.n + ic->n_env > 0) {
+		/* the image's, then the caller's over them */
+		struct strv env = {0};
+
+		for (size_t i = 0; i < ic->n_env && rc == 0; i++) {
+			const char *e = ic->env[i];
+			size_t k = strcspn(e, "=");
+			bool over = false;
+
+			for (size_t j = 0; j < op->env.n && !over; j++)
+				over = strncmp(op->env.v[j], e, k) == 0 && op->env.v[j][k] == '=';
+			if (!over && e[k] == '=' && k > 0)
+				rc = strv_add(&env, e);
+		}
+		for (size_t j = 0; j < op->env.n && rc == 0; j++)
+			rc = strv_add(&env, op->env.v[j]);
+		strv_free(&op->env);
+		op->env = env;
+	}
+	if (rc == 0 && !op->cwd && ic->workdir && *ic->workdir && !(op->cwd = strdup(ic->workdir)))
+		rc = EDERA_ENOMEM;
+	if (rc == 0 && !op->user && ic->user && *ic->user && !(op->user = strdup(ic->user)))
+		rc = EDERA_ENOMEM;
+	return rc == EDERA_ENOMEM ? ed_error(rc, "out of memory") : rc;
+}
+
+/* On the threadpool: the image, the kernel's release, the initramfs. */
+static int prepare_work(void *arg)
+{
+	struct run_op *op = arg;
+	char release[128], *moddir = op->modules_dir;
+	int rc;
+
+	rc = ed_oci_convert(op->image, op->image_name, op->cache_dir, op->cache_max_mib << 20,
+	                    &op->image_res);
+	if (rc < 0)
+		return rc;
+	if ((rc = merge_image(op)) < 0)
+		return rc;
+	if (!moddir) {
+		if ((rc = ed_kernel_release(op->kernel, release, sizeof(release))) < 0)
+			return rc;
+		if (asprintf(&moddir, "/lib/modules/%s", release) < 0)
+			return ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	rc = ed_zone_initramfs(op->init, moddir, op->cache_dir, &op->initrd);
+	if (moddir != op->modules_dir)
+		free(moddir);
+	return rc;
+}
+
+static void prepare_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct run_op *op = arg;
+	edera_zone_config zc;
+	edera_disk_config image;
+	const edera_disk_config **disks;
+	const edera_nic_config **nics = NULL;
+	int rc;
+
+	if (status < 0) {
+		run_fail(op, status);
+		return;
+	}
+	disks = calloc(op->n_disks + 1, sizeof(*disks));
+	nics = calloc(op->n_nics + 1, sizeof(*nics));
+	if (!disks || !nics) {
+		free(disks);
+		free(nics);
+		run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
+		return;
+	}
+	edera_disk_config_init(&image);
+	image.path = op->image_res.path;
+	image.vdev = "xvda";
+	image.readonly = 1;
+	disks[0] = &image;
+	for (size_t i = 0; i < op->n_disks; i++)
+		disks[i + 1] = &op->disks[i];
+	for (size_t i = 0; i < op->n_nics; i++)
+		nics[i] = &op->nics[i];
+	edera_zone_config_init(&zc);
+	zc.name = op->name;
+	zc.kernel = op->kernel;
+	zc.initrd = op->initrd;
+	zc.cmdline = "console=hvc0 quiet loglevel=3";
+	zc.memory_mib = op->memory_mib;
+	zc.vcpus = op->vcpus;
+	zc.disks = disks;
+	zc.n_disks = op->n_disks + 1;
+	zc.nics = nics;
+	zc.n_nics = op->n_nics;
+	rc = edera_zone_create(ctx, &zc, created, op);
+	free(disks);
+	free(nics);
+	if (rc < 0)
+		run_fail(op, rc);
+}
+
+static char *dup_or(const char *s, bool *oom)
+{
+	return ed_strdup_opt(s, oom);
+}
+
+static int copy_config(struct run_op *op, const edera_workload_config *cfg)
+{
+	const edera_process_config *p = cfg->process;
+	const char *cache = cfg->cache_dir ? cfg->cache_dir : getenv("EDERA_CACHE_DIR");
+	const char *init = cfg->init ? cfg->init : getenv("EDERA_ZONE_INIT");
+	bool oom = false;
+	int rc = 0;
+
+	op->name = dup_or(cfg->name, &oom);
+	op->image = dup_or(cfg->image, &oom);
+	op->image_name = dup_or(cfg->image_name, &oom);
+	op->cache_dir = dup_or(cache && *cache ? cache : DEFAULT_CACHE, &oom);
+	op->modules_dir = dup_or(cfg->modules_dir, &oom);
+	op->init = dup_or(init && *init ? init : ED_PKGLIBEXECDIR "/edera-zone-init", &oom);
+	op->hostname = dup_or(cfg->hostname, &oom);
+	op->address = dup_or(cfg->address, &oom);
+	op->gateway = dup_or(cfg->gateway, &oom);
+	op->cwd = dup_or(p->cwd, &oom);
+	op->user = dup_or(p->user, &oom);
+	if (cfg->kernel) {
+		op->kernel = dup_or(cfg->kernel, &oom);
+	} else {
+		struct utsname u;
+
+		if (uname(&u) < 0 || asprintf(&op->kernel, "/boot/vmlinuz-%s", u.release) < 0)
+			op->kernel = NULL, oom = true;
+	}
+	op->cache_max_mib = cfg->cache_max_mib ? cfg->cache_max_mib : 4096;
+	op->memory_mib = cfg->memory_mib ? cfg->memory_mib : 256;
+	op->vcpus = cfg->vcpus ? cfg->vcpus : 1;
+	op->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 60000;
+	op->terminal = p->terminal;
+	op->rows = p->rows;
+	op->cols = p->cols;
+	op->pcfg = *p;
+	op->disks = calloc(cfg->n_disks + 1, sizeof(*op->disks));
+	op->nics = calloc(cfg->n_nics + 1, sizeof(*op->nics));
+	if (!op->disks || !op->nics)
+		oom = true;
+	for (size_t i = 0; !oom && i < cfg->n_disks; i++, op->n_disks++) {
+		edera_disk_config_init(&op->disks[i]);
+		op->disks[i].path = dup_or(cfg->disks[i]->path, &oom);
+		op->disks[i].vdev = dup_or(cfg->disks[i]->vdev, &oom);
+		op->disks[i].readonly = cfg->disks[i]->readonly;
+	}
+	for (size_t i = 0; !oom && i < cfg->n_nics; i++, op->n_nics++) {
+		edera_nic_config_init(&op->nics[i]);
+		op->nics[i].bridge = dup_or(cfg->nics[i]->bridge, &oom);
+		op->nics[i].mac = dup_or(cfg->nics[i]->mac, &oom);
+		op->nics[i].mtu = cfg->nics[i]->mtu;
+	}
+	for (size_t i = 0; rc == 0 && i < cfg->n_dns; i++)
+		rc = strv_add(&op->dns, cfg->dns[i]);
+	for (size_t i = 0; rc == 0 && i < p->n_args; i++)
+		rc = strv_add(&op->args, p->args[i]);
+	for (size_t i = 0; rc == 0 && i < p->n_env; i++)
+		rc = strv_add(&op->env, p->env[i]);
+	return oom || rc < 0 ? ed_error(EDERA_ENOMEM, "out of memory") : 0;
+}
+
+int edera_workload_run(edera_ctx *ctx, const edera_workload_config *cfg, edera_workload_run_cb cb,
+                       void *data)
+{
+	struct run_op *op;
+	int rc = check_config(ctx, cfg);
+
+	if (rc < 0)
+		return rc;
+	if (!(op = calloc(1, sizeof(*op))))
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->ctx = ctx;
+	op->cb = cb;
+	op->data = data;
+	if ((rc = copy_config(op, cfg)) < 0 ||
+	    (rc = ed_offload(ctx, prepare_work, prepare_after, op)) < 0) {
+		op_free(op);
+		return rc;
+	}
+	return 0;
+}
+
+struct sync_run {
+	struct ed_sync s; /* first */
+	edera_workload *wl;
+	edera_process *proc;
+};
+
+static void sync_ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *proc,
+                     void *data)
+{
+	struct sync_run *s = data;
+
+	(void)ctx;
+	s->wl = wl;
+	s->proc = proc;
+	ed_sync_finish(&s->s, status);
+}
+
+int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_config *cfg,
+                            edera_workload **wl, edera_process **proc)
+{
+	struct sync_run s;
+	int rc;
+
+	if (!ctx)
+		return ed_error(EDERA_EINVAL, "edera_workload_run_sync: ctx is NULL");
+	if ((rc = ed_ctx_check_blocking(ctx, "edera_workload_run_sync")) < 0)
+		return rc;
+	if (!wl)
+		return ed_error(EDERA_EINVAL, "edera_workload_run_sync: wl is NULL");
+	*wl = NULL;
+	if (proc)
+		*proc = NULL;
+	memset(&s, 0, sizeof(s));
+	rc = ed_sync_wait(ctx, edera_workload_run(ctx, cfg, sync_ran, &s), &s.s);
+	if (rc < 0)
+		return rc;
+	*wl = s.wl;
+	if (proc)
+		*proc = s.proc;
+	return 0;
+}
+
+edera_zone *edera_workload_zone(const edera_workload *wl)
+{
+	return wl ? wl->zone : NULL;
+}
+
+edera_process *edera_workload_process(const edera_workload *wl)
+{
+	return wl ? proc_by_id((edera_workload *)wl, 0) : NULL;
+}
+
+/* ---- exec and what is sent to a process ---- */
+
+int edera_workload_exec(edera_workload *wl, const edera_process_config *cfg, edera_process **out)
+{
+	struct strv args = {0}, env = {0};
+	struct req r = {0};
+	edera_process *p0, *p;
+	int rc;
+
+	if (!wl || !out)
+		return ed_error(EDERA_EINVAL, "edera_workload_exec: wl or out is NULL");
+	*out = NULL;
+	if ((rc = check_process(cfg, true)) < 0)
+		return rc;
+	p0 = edera_workload_process(wl);
+	if (wl->run || !p0 || p0->ended || !wl->ch)
+		return ed_error(EDERA_EINVAL, "edera_workload_exec: zone '%s' runs no workload now",
+		                edera_zone_name(wl->zone));
+	for (size_t i = 0; rc == 0 && i < cfg->n_args; i++)
+		rc = strv_add(&args, cfg->args[i]);
+	for (size_t i = 0; rc == 0 && i < cfg->n_env; i++)
+		rc = strv_add(&env, cfg->env[i]);
+	if (rc == 0) {
+		req_process(&r, wl->next_id, &args, &env, cfg->cwd ? cfg->cwd : wl->cwd,
+		            cfg->user ? cfg->user : wl->user, cfg->terminal, cfg->rows, cfg->cols);
+		rc = req_send(wl, ED_WL_EXEC, &r);
+	} else {
+		rc = ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	strv_free(&args);
+	strv_free(&env);
+	if (rc < 0)
+		return rc;
+	if (!(p = proc_new(wl, wl->next_id, cfg)))
+		return ed_error(EDERA_ENOMEM, "out of memory"); /* its output is dropped */
+	wl->next_id++;
+	*out = p;
+	return 0;
+}
+
+/* A frame to process P: ID then LEN bytes of B. */
+static int to_proc(edera_process *p, uint32_t type, const void *b, size_t len, const char *what)
+{
+	uint8_t buf[4 + STDIN_CHUNK];
+	int rc;
+
+	if (!p)
+		return ed_error(EDERA_EINVAL, "%s: proc is NULL", what);
+	if (p->ended || !p->wl->ch)
+		return ed_error(EDERA_EINVAL, "%s: process %u of zone '%s' has ended", what, p->id,
+		                edera_zone_name(p->wl->zone));
+	memcpy(buf, &p->id, 4);
+	if (len)
+		memcpy(buf + 4, b, len);
+	rc = edera_channel_send(p->wl->ch, type, buf, 4 + len);
+	if (rc == EDERA_EAGAIN)
+		p->want_writable = true;
+	return rc;
+}
+
+int edera_process_write(edera_process *proc, const void *buf, size_t len)
+{
+	int rc;
+
+	if (!buf || len == 0)
+		return ed_error(EDERA_EINVAL, "edera_process_write: nothing to write");
+	if (proc && proc->stdin_shut)
+		return ed_error(EDERA_EINVAL, "edera_process_write: its stdin was closed");
+	if (len > STDIN_CHUNK)
+		len = STDIN_CHUNK;
+	rc = to_proc(proc, ED_WL_STDIN, buf, len, "edera_process_write");
+	return rc < 0 ? rc : (int)len;
+}
+
+int edera_process_close_stdin(edera_process *proc)
+{
+	int rc;
+
+	if (proc && proc->stdin_shut)
+		return 0;
+	rc = to_proc(proc, ED_WL_STDIN, NULL, 0, "edera_process_close_stdin");
+	if (rc == 0)
+		proc->stdin_shut = true;
+	return rc;
+}
+
+int edera_process_kill(edera_process *proc, int sig)
+{
+	uint32_t v = (uint32_t)sig;
+
+	if (sig < 1 || sig > 64)
+		return ed_error(EDERA_EINVAL, "edera_process_kill: %d is not a signal (1 to 64)", sig);
+	return to_proc(proc, ED_WL_SIGNAL, &v, sizeof(v), "edera_process_kill");
+}
+
+int edera_process_resize(edera_process *proc, uint16_t rows, uint16_t cols)
+{
+	uint16_t v[2] = {rows, cols};
+
+	if (rows == 0 || cols == 0)
+		return ed_error(EDERA_EINVAL, "edera_process_resize: %ux%u is no size", rows, cols);
+	return to_proc(proc, ED_WL_RESIZE, v, sizeof(v), "edera_process_resize");
+}
+
+uint32_t edera_process_pid(const edera_process *proc)
+{
+	return proc ? proc->pid : 0;
+}
+
+edera_workload *edera_process_workload(const edera_process *proc)
+{
+	return proc ? proc->wl : NULL;
+}
+
+/* ---- the zone part: the workload goes with its zone handle ---- */
+
+static void wl_closed(uv_handle_t *h)
+{
+	free(h->data);
+}
+
+static void wl_zone_free(edera_zone *z)
+{
+	edera_workload *wl = z->workload;
+
+	if (!wl)
+		return;
+	z->workload = NULL;
+	if (wl->run) /* the zone went during the run (the context closed) */
+		run_fail(wl->run, ed_error(EDERA_ECANCELED, "zone '%s' was freed while starting",
+		                           edera_zone_name(z)));
+	if (wl->ch)
+		edera_channel_close(wl->ch);
+	wl->ch = NULL;
+	ED_LIST_EACH_SAFE(p, nx, &wl->procs, edera_process, link)
+	{
+		ed_list_remove(&wl->procs, &p->link);
+		free(p);
+	}
+	free(wl->cwd);
+	free(wl->user);
+	uv_timer_stop(&wl->timer);
+	wl->timer.data = wl;
+	uv_close((uv_handle_t *)&wl->timer, wl_closed);
+}
+
+const struct ed_zone_part ed_workload_part = {
+        .name = "workload",
+        .free = wl_zone_free,
+};

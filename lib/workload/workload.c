@@ -783,13 +783,37 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	return oom || rc < 0 ? ed_error(EDERA_ENOMEM, "out of memory") : 0;
 }
 
-int edera_workload_run(edera_ctx *ctx, const edera_workload_config *cfg, edera_workload_run_cb cb,
-                       void *data)
-{
-	struct run_op *op;
-	int rc = check_config(ctx, cfg);
+/* A caller's sized struct as ours: what it has, the rest zero (an older
+ * caller's lacks the newer fields). */
+#define SIZED_COPY(dst, src)                                                                   \
+	do {                                                                                   \
+		memset((dst), 0, sizeof(*(dst)));                                              \
+		memcpy((dst), (src), (src)->sz < sizeof(*(dst)) ? (src)->sz : sizeof(*(dst))); \
+		(dst)->sz = sizeof(*(dst));                                                    \
+	} while (0)
 
-	if (rc < 0)
+int edera_workload_run(edera_ctx *ctx, const edera_workload_config *user_cfg,
+                       edera_workload_run_cb cb, void *data)
+{
+	edera_workload_config c;
+	edera_process_config pc;
+	const edera_workload_config *cfg = &c;
+	struct run_op *op;
+	int rc;
+
+	if (!ctx || !user_cfg)
+		return ed_error(EDERA_EINVAL, "edera_workload_run: ctx or cfg is NULL");
+	if ((rc = ed_sized_check(user_cfg, user_cfg->sz, sizeof(c), "edera_workload_config")) < 0)
+		return rc;
+	if (!ED_SIZED_HAS(user_cfg, process) || !user_cfg->process)
+		return ed_error(EDERA_EINVAL, "edera_workload_config: process is required");
+	if ((rc = ed_sized_check(user_cfg->process, user_cfg->process->sz, sizeof(pc),
+	                         "edera_process_config")) < 0)
+		return rc;
+	SIZED_COPY(&c, user_cfg);
+	SIZED_COPY(&pc, user_cfg->process);
+	c.process = &pc;
+	if ((rc = check_config(ctx, cfg)) < 0)
 		return rc;
 	if (!(op = calloc(1, sizeof(*op))))
 		return ed_error(EDERA_ENOMEM, "out of memory");
@@ -858,18 +882,24 @@ edera_process *edera_workload_process(const edera_workload *wl)
 
 /* ---- exec and what is sent to a process ---- */
 
-int edera_workload_exec(edera_workload *wl, const edera_process_config *cfg, edera_process **out)
+int edera_workload_exec(edera_workload *wl, const edera_process_config *user_cfg,
+                        edera_process **out)
 {
+	const edera_process_config *cfg;
 	struct strv args = {0}, env = {0};
 	struct req r = {0};
 	edera_process *p0, *p;
 	int rc;
 
+	edera_process_config c;
+
 	if (!wl || !out)
 		return ed_error(EDERA_EINVAL, "edera_workload_exec: wl or out is NULL");
 	*out = NULL;
-	if ((rc = check_process(cfg, true)) < 0)
+	if ((rc = check_process(user_cfg, true)) < 0)
 		return rc;
+	SIZED_COPY(&c, user_cfg);
+	cfg = &c;
 	p0 = edera_workload_process(wl);
 	if (wl->run || !p0 || p0->ended || !wl->ch)
 		return ed_error(EDERA_EINVAL, "edera_workload_exec: zone '%s' runs no workload now",
@@ -984,9 +1014,18 @@ static void wl_zone_free(edera_zone *z)
 	if (!wl)
 		return;
 	z->workload = NULL;
-	if (wl->run) /* the zone went during the run (the context closed) */
-		run_fail(wl->run, ed_error(EDERA_ECANCELED, "zone '%s' was freed while starting",
-		                           edera_zone_name(z)));
+	if (wl->run) {
+		/* the zone went during the run (the context closed): no zone to
+		 * undo */
+		struct run_op *op = wl->run;
+
+		wl->run = NULL;
+		op->wl = NULL;
+		ed_error_save_code(&op->err, ed_error(EDERA_ECANCELED,
+		                                      "zone '%s' was freed while its workload started",
+		                                      edera_zone_name(z)));
+		run_done(op, EDERA_ECANCELED);
+	}
 	if (wl->ch)
 		edera_channel_close(wl->ch);
 	wl->ch = NULL;

@@ -1,0 +1,71 @@
+#!/bin/bash
+# edera(1) in dom0 against real zones (run by run-all.sh): stdout and
+# stderr apart, exit codes, the image's defaults and the caller's
+# overrides, stdin byte-exact, a terminal, signals (and the stop timeout's
+# SIGKILL), errors with their statuses, the cache reused, nothing left.
+set -u
+top_builddir=${1:?usage: cli.sh TOP_BUILDDIR}
+edera="$top_builddir/tools/edera"
+kver=$(cat "$RIG_CACHE/kernel-version")
+export EDERA_ZONE_INIT="$top_builddir/zone-init/edera-zone-init"
+export EDERA_CACHE_DIR=/tmp/edera-cli-cache
+rm -rf "$EDERA_CACHE_DIR"
+img=${EDERA_WL_OCI:?}
+run() { "$edera" run --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver" \
+	--memory 192 "$@"; }
+fails=0
+check() { # NAME WANT GOT
+	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: wanted '$2', got '$3'"; fails=$((fails + 1)); fi
+}
+domains=$(xl list | wc -l)
+
+out=$(run "$img" /bin/sh -c 'echo out; echo err >&2; exit 7' 2>/tmp/cli-err); rc=$?
+check "exit code" 7 "$rc"
+check "stdout" out "$out"
+check "stderr" err "$(cat /tmp/cli-err)"
+
+out=$(run "$img"); rc=$?
+check "the image's Entrypoint, Cmd, User, WorkingDir, Env" \
+	"default command|edera|/home/edera|yes|0" "$(echo "$out" | paste -sd'|')|$rc"
+check "one image in the cache after two runs" 1 "$(ls "$EDERA_CACHE_DIR"/*.erofs | wc -l)"
+
+out=$(run -e FROM_IMAGE=caller -w /tmp -u 0:2000 "$img" /bin/sh -c \
+	'echo $FROM_IMAGE; pwd; id -u; id -g; test -e /etc/gone || echo whited-out; echo w >/etc/new && cat /etc/new')
+check "--env --workdir --user, the whiteout, writes" "caller|/tmp|0|2000|whited-out|w" \
+	"$(echo "$out" | paste -sd'|')"
+
+head -c 10485760 /dev/urandom >/tmp/cli-in
+want=$(sha256sum </tmp/cli-in | cut -d' ' -f1)
+got=$(run -i "$img" cat </tmp/cli-in | sha256sum | cut -d' ' -f1)
+check "10 MiB through stdin, byte-exact" "$want" "$got"
+got=$(cat /tmp/cli-in | run -i "$img" sha256sum | cut -d' ' -f1)
+check "... from a pipe" "$want" "$got"
+rm -f /tmp/cli-in
+
+out=$(run -t "$img" tty | tr -d '\r'); rc=$?
+check "-t gives a terminal" "/dev/pts/0|0" "$out|$rc"
+
+run "$img" /bin/sh -c 'echo ready; exec sleep 600' >/tmp/cli-out & pid=$!
+for _ in $(seq 120); do grep -q ready /tmp/cli-out 2>/dev/null && break; sleep 1; done
+kill -TERM $pid; wait $pid; rc=$?
+check "SIGTERM reaches the workload" 143 "$rc"
+run --stop-timeout 2 "$img" /bin/sh -c 'trap "" TERM; echo ready; sleep 600 & wait' >/tmp/cli-out & pid=$!
+for _ in $(seq 120); do grep -q ready /tmp/cli-out 2>/dev/null && break; sleep 1; done
+kill -TERM $pid; wait $pid; rc=$?
+check "a workload ignoring SIGTERM is killed after the stop timeout" 137 "$rc"
+
+run /no/such/image true 2>/tmp/cli-err; rc=$?
+check "a missing image" "125|1" "$rc|$(grep -c '/no/such/image' /tmp/cli-err)"
+run "$img" /bin/nope 2>/tmp/cli-err; rc=$?
+check "a missing command" "127|1" "$rc|$(grep -c "cannot run '/bin/nope'" /tmp/cli-err)"
+run -u nobody-here "$img" true 2>/tmp/cli-err; rc=$?
+check "an unknown user" "126|1" "$rc|$(grep -c "unknown user 'nobody-here'" /tmp/cli-err)"
+"$edera" run --kernel /no/such/kernel "$img" true 2>/tmp/cli-err; rc=$?
+check "a missing kernel" "125|1" "$rc|$(grep -c '/no/such/kernel' /tmp/cli-err)"
+
+check "edera ls: none left" "[]" "$("$edera" ls --json)"
+check "no domain left" "$domains" "$(xl list | wc -l)"
+check "no loop device left" "" "$(losetup -a | grep edera-cli-cache)"
+rm -rf "$EDERA_CACHE_DIR" /tmp/cli-err /tmp/cli-out
+echo "cli: $fails failed"
+[ "$fails" = 0 ]

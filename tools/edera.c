@@ -1,0 +1,659 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* edera: run container images in zones, from the command line.
+ *
+ *   edera run [OPTIONS] IMAGE [CMD [ARG]...]
+ *   edera ls [--json]
+ *   edera rm NAME... | --all
+ *
+ * Built on the public API only (edera/workload.h, edera/zone.h).  See
+ * edera(1). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <edera/edera.h>
+#include <uv.h>
+
+/* Exit statuses of our own, as docker and podman use them. */
+enum { EXIT_ERROR = 125, EXIT_CANNOT_RUN = 126, EXIT_NOT_FOUND = 127 };
+
+#define ENV_MAX 1024
+
+static const char *prog = "edera";
+
+static void usage_run(FILE *f)
+{
+	fprintf(f,
+	        "usage: edera run [OPTIONS] IMAGE [CMD [ARG]...]\n"
+	        "Run a container image in a zone of its own, in the foreground: its stdout and\n"
+	        "stderr are ours, signals sent to edera reach it, and edera exits with its status\n"
+	        "(128 + the signal when it was killed).\n"
+	        "\n"
+	        "IMAGE is a local OCI image layout directory, or an OCI or `docker save` archive\n"
+	        "(skopeo copy docker://busybox oci:DIR:busybox makes one).  CMD replaces the\n"
+	        "image's Entrypoint and Cmd.\n"
+	        "\n"
+	        "options:\n"
+	        "  --name NAME        the zone's name (default: edera-run-<random>)\n"
+	        "  --ref NAME         which image of IMAGE, when it holds several\n"
+	        "  --memory MIB       the zone's memory (default 256)\n"
+	        "  --vcpus N          its vCPUs (default 1)\n"
+	        "  --net BRIDGE       a network interface on dom0's bridge BRIDGE (eth0)\n"
+	        "  --address A.B.C.D/N, --gateway A.B.C.D, --dns A.B.C.D\n"
+	        "                     eth0's address, default route and name server\n"
+	        "  -e, --env NAME=VALUE\n"
+	        "                     set an environment variable (repeatable)\n"
+	        "  -w, --workdir DIR  working directory (default: the image's)\n"
+	        "  -u, --user USER[:GROUP]\n"
+	        "                     user, names or numbers (default: the image's)\n"
+	        "  -i, --interactive  pass our stdin to it (otherwise it reads nothing)\n"
+	        "  -t, --tty          give it a terminal\n"
+	        "  --stop-timeout S   after a SIGTERM it ignores, SIGKILL (default 10)\n"
+	        "  --kernel PATH      the zone's kernel (default: dom0's own,\n"
+	        "                     /boot/vmlinuz-$(uname -r))\n"
+	        "  --modules DIR      that kernel's modules (default: /lib/modules/<its release>)\n"
+	        "  --init PATH        edera-zone-init (default: $EDERA_ZONE_INIT or the installed one)\n"
+	        "  --cache DIR        converted images (default: $EDERA_CACHE_DIR or\n"
+	        "                     /var/cache/edera)\n"
+	        "  -h, --help         this text\n"
+	        "\n"
+	        "exit status: the workload's; 125 edera failed, 126 the command cannot be run,\n"
+	        "127 the command was not found.\n");
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: edera COMMAND [ARG]...\n"
+	        "Run container images in zones (Xen PV domains with a kernel each).  Run in dom0,\n"
+	        "as root.\n"
+	        "\n"
+	        "commands:\n"
+	        "  run [OPTIONS] IMAGE [CMD [ARG]...]\n"
+	        "              run an image in a new zone, in the foreground (edera run --help)\n"
+	        "  ls [--json] list the zones libedera runs on this host\n"
+	        "  rm NAME...  destroy these zones (--all: every one)\n"
+	        "  --help      this text;  --version  the library's version\n");
+}
+
+static void die(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+static void die(int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", prog);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(code);
+}
+
+static unsigned long number(const char *opt, const char *s, unsigned long max)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v == 0 || v > max)
+		die(EXIT_ERROR, "%s '%s': a number from 1 to %lu is needed", opt, s, max);
+	return v;
+}
+
+/* ---- run ---- */
+
+struct run {
+	edera_ctx *ctx;
+	uv_loop_t *loop;
+	edera_workload *wl;
+	edera_process *proc;
+	int status; /* our exit status, once known */
+	bool started, ended, zone_gone, failed;
+	bool interactive, tty;
+	/* stdin */
+	uv_poll_t in_poll;
+	uv_idle_t in_idle;
+	bool in_polling, in_idling, in_file, in_done;
+	char in_buf[65536];
+	size_t in_len, in_off;
+	/* signals */
+	uv_signal_t sig[5];
+	uv_signal_t winch;
+	uv_timer_t stop_timer;
+	unsigned int stop_timeout_s;
+	struct termios saved;
+	bool raw;
+};
+
+static void restore_tty(struct run *r)
+{
+	if (r->raw) {
+		tcsetattr(0, TCSANOW, &r->saved);
+		r->raw = false;
+	}
+}
+
+static void write_all(int fd, const void *p, size_t len)
+{
+	const char *b = p;
+
+	while (len > 0) {
+		ssize_t n = write(fd, b, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return; /* our reader went: what it misses is lost */
+		b += n;
+		len -= (size_t)n;
+	}
+}
+
+static void on_output(edera_ctx *ctx, edera_process *proc, int fd, const void *bytes, size_t len,
+                      void *data)
+{
+	(void)ctx;
+	(void)proc;
+	(void)data;
+	if (len)
+		write_all(fd, bytes, len);
+}
+
+static void stop_input(struct run *r)
+{
+	if (r->in_polling)
+		uv_poll_stop(&r->in_poll);
+	if (r->in_idling)
+		uv_idle_stop(&r->in_idle);
+	r->in_polling = r->in_idling = false;
+}
+
+static void start_input(struct run *r);
+
+/* Pass what stdin has to the workload, until it pushes back. */
+static void feed(struct run *r)
+{
+	for (;;) {
+		if (r->in_off == r->in_len) {
+			ssize_t n;
+
+			if (r->in_done)
+				return;
+			n = read(0, r->in_buf, sizeof(r->in_buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN))
+				return;
+			if (n <= 0) {
+				r->in_done = true;
+				stop_input(r);
+				(void)edera_process_close_stdin(r->proc);
+				return;
+			}
+			r->in_len = (size_t)n;
+			r->in_off = 0;
+		}
+		int w = edera_process_write(r->proc, r->in_buf + r->in_off, r->in_len - r->in_off);
+
+		if (w == EDERA_EAGAIN) {
+			stop_input(r); /* on_writable starts it again */
+			return;
+		}
+		if (w < 0) {
+			r->in_done = true;
+			stop_input(r);
+			return;
+		}
+		r->in_off += (size_t)w;
+		if (!r->in_file && r->in_off == r->in_len)
+			return; /* wait for the next readiness */
+	}
+}
+
+static void on_in_poll(uv_poll_t *h, int status, int events)
+{
+	(void)status;
+	(void)events;
+	feed(h->data);
+}
+
+static void on_in_idle(uv_idle_t *h)
+{
+	feed(h->data);
+}
+
+static void start_input(struct run *r)
+{
+	if (r->in_done || !r->started || r->ended)
+		return;
+	if (r->in_file) {
+		if (!r->in_idling && uv_idle_start(&r->in_idle, on_in_idle) == 0)
+			r->in_idling = true;
+	} else if (!r->in_polling && uv_poll_start(&r->in_poll, UV_READABLE, on_in_poll) == 0) {
+		r->in_polling = true;
+	}
+}
+
+static void on_writable(edera_ctx *ctx, edera_process *proc, void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	(void)proc;
+	start_input(r);
+	if (r->in_off < r->in_len)
+		feed(r);
+}
+
+static void on_exit_cb(edera_ctx *ctx, edera_process *proc, int status, int code, int sig,
+                       void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	(void)proc;
+	r->ended = true;
+	stop_input(r);
+	uv_timer_stop(&r->stop_timer);
+	if (status < 0) {
+		restore_tty(r);
+		fprintf(stderr, "%s: %s\n", prog, edera_last_error());
+		r->status = EXIT_ERROR;
+	} else {
+		r->status = sig ? 128 + sig : code;
+	}
+}
+
+static void on_zone_exit(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	(void)zone;
+	(void)reason;
+	r->zone_gone = true;
+}
+
+static void stop_timeout(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	if (!r->ended)
+		(void)edera_process_kill(r->proc, SIGKILL);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+	struct run *r = h->data;
+
+	if (!r->started || r->ended)
+		return;
+	(void)edera_process_kill(r->proc, signum);
+	if (signum == SIGTERM && r->stop_timeout_s)
+		uv_timer_start(&r->stop_timer, stop_timeout, (uint64_t)r->stop_timeout_s * 1000, 0);
+}
+
+static void on_winch(uv_signal_t *h, int signum)
+{
+	struct run *r = h->data;
+	struct winsize ws;
+
+	(void)signum;
+	if (r->started && !r->ended && ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+		(void)edera_process_resize(r->proc, ws.ws_row, ws.ws_col);
+}
+
+static void ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *proc, void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	if (status < 0) {
+		const char *msg = edera_last_error();
+
+		restore_tty(r);
+		fprintf(stderr, "%s: %s\n", prog, msg);
+		r->failed = true;
+		r->ended = r->zone_gone = true;
+		r->status = status == EDERA_ENOENT && strstr(msg, "cannot run") ? EXIT_NOT_FOUND
+		            : strstr(msg, "refused process")                     ? EXIT_CANNOT_RUN
+		                                                                 : EXIT_ERROR;
+		return;
+	}
+	r->wl = wl;
+	r->proc = proc;
+	r->started = true;
+	edera_zone_on_exit(edera_workload_zone(wl), on_zone_exit, r);
+	if (r->interactive)
+		start_input(r);
+	else
+		(void)edera_process_close_stdin(proc);
+}
+
+static void close_cb(uv_handle_t *h)
+{
+	(void)h;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"name", required_argument, NULL, 'n'},   {"ref", required_argument, NULL, 'r'},
+	        {"memory", required_argument, NULL, 'm'}, {"vcpus", required_argument, NULL, 'c'},
+	        {"net", required_argument, NULL, 'N'},    {"address", required_argument, NULL, 'A'},
+	        {"gateway", required_argument, NULL, 'G'}, {"dns", required_argument, NULL, 'D'},
+	        {"env", required_argument, NULL, 'e'},    {"workdir", required_argument, NULL, 'w'},
+	        {"user", required_argument, NULL, 'u'},   {"interactive", no_argument, NULL, 'i'},
+	        {"tty", no_argument, NULL, 't'},          {"stop-timeout", required_argument, NULL, 'T'},
+	        {"kernel", required_argument, NULL, 'k'}, {"modules", required_argument, NULL, 'M'},
+	        {"init", required_argument, NULL, 'I'},   {"cache", required_argument, NULL, 'C'},
+	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
+	static const char *env[ENV_MAX];
+	static const char *dns[4];
+	static struct run r;
+	edera_workload_config wc;
+	edera_process_config pc;
+	edera_nic_config nic;
+	const edera_nic_config *nics[1] = {&nic};
+	char name[64];
+	int opt;
+	size_t n_env = 0, n_dns = 0;
+
+	edera_workload_config_init(&wc);
+	edera_process_config_init(&pc);
+	edera_nic_config_init(&nic);
+	r.stop_timeout_s = 10;
+	snprintf(name, sizeof(name), "edera-run-%08lx",
+	         (unsigned long)(((unsigned long)getpid() << 16) ^ (unsigned long)time(NULL)));
+	wc.name = name;
+	/* options stop at IMAGE: what follows is the command's */
+	while ((opt = getopt_long(argc, argv, "+e:w:u:ith", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': wc.name = optarg; break;
+		case 'r': wc.image_name = optarg; break;
+		case 'm': wc.memory_mib = number("--memory", optarg, 1u << 20); break;
+		case 'c': wc.vcpus = (uint32_t)number("--vcpus", optarg, 128); break;
+		case 'N': nic.bridge = optarg; wc.nics = nics; wc.n_nics = 1; break;
+		case 'A': wc.address = optarg; break;
+		case 'G': wc.gateway = optarg; break;
+		case 'D':
+			if (n_dns == 4)
+				die(EXIT_ERROR, "at most 4 --dns");
+			dns[n_dns++] = optarg;
+			break;
+		case 'e':
+			if (n_env == ENV_MAX)
+				die(EXIT_ERROR, "at most %d --env", ENV_MAX);
+			if (!strchr(optarg, '=') || optarg[0] == '=')
+				die(EXIT_ERROR, "--env '%s': NAME=VALUE is needed", optarg);
+			env[n_env++] = optarg;
+			break;
+		case 'w': pc.cwd = optarg; break;
+		case 'u': pc.user = optarg; break;
+		case 'i': r.interactive = true; break;
+		case 't': r.tty = true; break;
+		case 'T':
+			r.stop_timeout_s = (unsigned int)number("--stop-timeout", optarg, 86400);
+			break;
+		case 'k': wc.kernel = optarg; break;
+		case 'M': wc.modules_dir = optarg; break;
+		case 'I': wc.init = optarg; break;
+		case 'C': wc.cache_dir = optarg; break;
+		case 'h': usage_run(stdout); return 0;
+		default: usage_run(stderr); return EXIT_ERROR;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "%s: an IMAGE is needed\n", prog);
+		usage_run(stderr);
+		return EXIT_ERROR;
+	}
+	if ((wc.address || wc.gateway) && !wc.n_nics)
+		die(EXIT_ERROR, "--address and --gateway need --net BRIDGE");
+	wc.image = argv[optind++];
+	wc.dns = dns;
+	wc.n_dns = n_dns;
+	pc.args = (const char *const *)(argv + optind);
+	pc.n_args = (size_t)(argc - optind);
+	pc.env = env;
+	pc.n_env = n_env;
+	pc.terminal = r.tty;
+	pc.on_output = on_output;
+	pc.on_exit = on_exit_cb;
+	pc.on_writable = on_writable;
+	pc.data = &r;
+	wc.process = &pc;
+	if (r.tty && isatty(0)) {
+		struct winsize ws;
+
+		if (ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col) {
+			pc.rows = ws.ws_row;
+			pc.cols = ws.ws_col;
+		}
+	}
+
+	if (edera_ctx_open(&r.ctx, NULL) < 0)
+		die(EXIT_ERROR, "%s", edera_last_error());
+	r.loop = edera_ctx_loop(r.ctx);
+	/* stdin: polled when it can be (a pipe, a terminal), read as it comes
+	 * when it cannot (a file) */
+	if (r.interactive) {
+		r.in_poll.data = r.in_idle.data = &r;
+		uv_idle_init(r.loop, &r.in_idle);
+		if (uv_poll_init(r.loop, &r.in_poll, 0) < 0) {
+			r.in_file = true;
+			r.in_poll.loop = NULL;
+		}
+	}
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++) {
+		uv_signal_init(r.loop, &r.sig[i]);
+		r.sig[i].data = &r;
+		uv_signal_start(&r.sig[i], on_signal, sigs[i]);
+	}
+	uv_signal_init(r.loop, &r.winch);
+	r.winch.data = &r;
+	if (r.tty)
+		uv_signal_start(&r.winch, on_winch, SIGWINCH);
+	uv_timer_init(r.loop, &r.stop_timer);
+	r.stop_timer.data = &r;
+
+	if (edera_workload_run(r.ctx, &wc, ran, &r) < 0) {
+		fprintf(stderr, "%s: %s\n", prog, edera_last_error());
+		r.status = EXIT_ERROR;
+		r.failed = r.ended = r.zone_gone = true;
+	} else if (r.tty && r.interactive && isatty(0) && tcgetattr(0, &r.saved) == 0) {
+		struct termios raw = r.saved;
+
+		cfmakeraw(&raw);
+		if (tcsetattr(0, TCSANOW, &raw) == 0)
+			r.raw = true;
+	}
+	/* until the workload ended and its zone stopped */
+	while (!(r.ended && r.zone_gone))
+		uv_run(r.loop, UV_RUN_ONCE);
+	restore_tty(&r);
+	if (r.wl && edera_zone_destroy_sync(edera_workload_zone(r.wl)) < 0)
+		fprintf(stderr, "%s: removing the zone: %s\n", prog, edera_last_error());
+	stop_input(&r);
+	if (r.interactive) {
+		if (r.in_poll.loop)
+			uv_close((uv_handle_t *)&r.in_poll, close_cb);
+		uv_close((uv_handle_t *)&r.in_idle, close_cb);
+	}
+	for (size_t i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		uv_close((uv_handle_t *)&r.sig[i], close_cb);
+	uv_close((uv_handle_t *)&r.winch, close_cb);
+	uv_close((uv_handle_t *)&r.stop_timer, close_cb);
+	uv_run(r.loop, UV_RUN_NOWAIT);
+	edera_ctx_close(r.ctx);
+	return r.status;
+}
+
+/* ---- ls, rm ---- */
+
+static const char *const states[] = {"creating", "running", "paused", "shut down", "exited"};
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static edera_ctx *take_over(void)
+{
+	edera_ctx *ctx;
+
+	if (edera_ctx_open(&ctx, NULL) < 0)
+		die(1, "%s", edera_last_error());
+	if (edera_zone_reattach_sync(ctx, NULL, NULL) < 0)
+		die(1, "%s", edera_last_error());
+	return ctx;
+}
+
+static int cmd_ls(int argc, char **argv)
+{
+	bool json = false;
+	edera_ctx *ctx;
+	int n = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0) {
+			json = true;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: edera ls [--json]\nList the zones libedera runs on this host "
+			       "(any process's).\n");
+			return 0;
+		} else {
+			fprintf(stderr, "usage: edera ls [--json]\n");
+			return 2;
+		}
+	}
+	ctx = take_over();
+	if (json)
+		putchar('[');
+	else
+		printf("%-24s %6s %-9s %8s %5s  %s\n", "NAME", "DOMAIN", "STATE", "MEMORY", "VCPUS",
+		       "UUID");
+	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z)) {
+		edera_zone_info info;
+
+		edera_zone_info_init(&info);
+		if (edera_zone_info_get(z, &info) < 0 || info.state < 0 || info.state > 4)
+			continue;
+		if (json) {
+			printf("%s{\"name\":", n ? "," : "");
+			json_str(edera_zone_name(z));
+			printf(",\"domid\":%u,\"state\":\"%s\",\"memory_kib\":%llu,\"vcpus\":%u,"
+			       "\"uuid\":\"%s\"}",
+			       edera_zone_domid(z), states[info.state],
+			       (unsigned long long)info.memory_kib, info.vcpus_online,
+			       edera_zone_uuid(z));
+		} else {
+			printf("%-24s %6u %-9s %4llu MiB %5u  %s\n", edera_zone_name(z),
+			       edera_zone_domid(z), states[info.state],
+			       (unsigned long long)(info.memory_kib / 1024), info.vcpus_online,
+			       edera_zone_uuid(z));
+		}
+		n++;
+	}
+	if (json)
+		printf("]\n");
+	edera_ctx_close(ctx);
+	return 0;
+}
+
+static int cmd_rm(int argc, char **argv)
+{
+	bool all = argc == 2 && strcmp(argv[1], "--all") == 0;
+	edera_ctx *ctx;
+	int rc = 0;
+
+	if (argc < 2 || (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
+		fprintf(argc < 2 ? stderr : stdout,
+		        "usage: edera rm NAME... | --all\nDestroy zones libedera runs on this host.\n");
+		return argc < 2 ? 2 : 0;
+	}
+	ctx = take_over();
+	if (all) {
+		edera_zone *z;
+
+		while ((z = edera_zone_next(ctx, NULL))) {
+			char name[256];
+
+			snprintf(name, sizeof(name), "%s", edera_zone_name(z));
+			if (edera_zone_destroy_sync(z) < 0) {
+				fprintf(stderr, "%s: %s: %s\n", prog, name, edera_last_error());
+				rc = 1;
+				break;
+			}
+			printf("%s\n", name);
+		}
+	} else {
+		for (int i = 1; i < argc; i++) {
+			edera_zone *z = NULL;
+
+			for (edera_zone *it = edera_zone_next(ctx, NULL); it;
+			     it = edera_zone_next(ctx, it))
+				if (strcmp(edera_zone_name(it), argv[i]) == 0)
+					z = it;
+			if (!z) {
+				fprintf(stderr, "%s: no zone named '%s'\n", prog, argv[i]);
+				rc = 1;
+			} else if (edera_zone_destroy_sync(z) < 0) {
+				fprintf(stderr, "%s: %s: %s\n", prog, argv[i], edera_last_error());
+				rc = 1;
+			} else {
+				printf("%s\n", argv[i]);
+			}
+		}
+	}
+	edera_ctx_close(ctx);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stderr);
+		return 2;
+	}
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 ||
+	    strcmp(argv[1], "help") == 0) {
+		usage(stdout);
+		return 0;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("edera (libedera %s)\n", edera_version());
+		return 0;
+	}
+	if (strcmp(argv[1], "run") == 0) {
+		prog = "edera run";
+		return cmd_run(argc - 1, argv + 1);
+	}
+	if (strcmp(argv[1], "ls") == 0)
+		return cmd_ls(argc - 1, argv + 1);
+	if (strcmp(argv[1], "rm") == 0)
+		return cmd_rm(argc - 1, argv + 1);
+	fprintf(stderr, "%s: '%s' is not a command\n", prog, argv[1]);
+	usage(stderr);
+	return 2;
+}

@@ -4,6 +4,7 @@
  *   edera run [OPTIONS] IMAGE [CMD [ARG]...]
  *   edera ls [--json]
  *   edera rm NAME... | --all
+ *   edera images [--json] | edera images prune [--keep MIB]
  *
  * Built on the public API only (edera/workload.h, edera/zone.h).  See
  * edera(1). */
@@ -84,6 +85,10 @@ static void usage(FILE *f)
 	        "              run an image in a new zone, in the foreground (edera run --help)\n"
 	        "  ls [--json] list the zones libedera runs on this host\n"
 	        "  rm NAME...  destroy these zones (--all: every one)\n"
+	        "  images [--json]\n"
+	        "              the converted images in the cache\n"
+	        "  images prune [--keep MIB]\n"
+	        "              remove the least recently used ones\n"
 	        "  --help      this text;  --version  the library's version\n");
 }
 
@@ -630,6 +635,73 @@ static int cmd_rm(int argc, char **argv)
 	return rc;
 }
 
+/* ---- images ---- */
+
+static int cmd_images(int argc, char **argv)
+{
+	const char *cache = NULL;
+	bool json = false, prune = false;
+	uint64_t keep = 0;
+	edera_image_info *im = NULL;
+	size_t n = 0, removed = 0;
+	uint64_t freed = 0;
+
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "prune") == 0 && i == 1) {
+			prune = true;
+		} else if (strcmp(argv[i], "--json") == 0 && !prune) {
+			json = true;
+		} else if (strcmp(argv[i], "--keep") == 0 && prune && i + 1 < argc) {
+			keep = number("--keep", argv[++i], 1ul << 40);
+		} else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc) {
+			cache = argv[++i];
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			printf("usage: edera images [--json] [--cache DIR]\n"
+			       "       edera images prune [--keep MIB] [--cache DIR]\n"
+			       "List the converted images in the cache, most recently used first; or\n"
+			       "remove the least recently used until at most MIB are kept (default: "
+			       "all).\n");
+			return 0;
+		} else {
+			fprintf(stderr, "usage: edera images [--json] [--cache DIR] | edera images "
+			                "prune [--keep MIB] [--cache DIR]\n");
+			return 2;
+		}
+	}
+	if (prune) {
+		if (edera_images_prune(cache, keep, &removed, &freed) < 0)
+			die(1, "%s", edera_last_error());
+		printf("removed %zu image(s), %.1f MiB\n", removed, (double)freed / 1048576.0);
+		return 0;
+	}
+	if (edera_images_list(cache, &im, &n) < 0)
+		die(1, "%s", edera_last_error());
+	if (json)
+		putchar('[');
+	else
+		printf("%-20s %-24s %10s  %s\n", "DIGEST", "NAME", "SIZE", "LAST USED");
+	for (size_t i = 0; i < n; i++) {
+		char when[64];
+		time_t t = (time_t)im[i].last_used;
+		struct tm tm;
+
+		strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S", localtime_r(&t, &tm));
+		if (json) {
+			printf("%s{\"digest\":\"%s\",\"name\":", i ? "," : "", im[i].digest);
+			json_str(im[i].name);
+			printf(",\"size\":%llu,\"last_used\":%lld}", (unsigned long long)im[i].size,
+			       (long long)im[i].last_used);
+		} else {
+			printf("%-20.19s %-24s %6.1f MiB  %s\n", im[i].digest, im[i].name,
+			       (double)im[i].size / 1048576.0, when);
+		}
+	}
+	if (json)
+		printf("]\n");
+	edera_free(im);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 2) {
@@ -653,6 +725,8 @@ int main(int argc, char **argv)
 		return cmd_ls(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rm") == 0)
 		return cmd_rm(argc - 1, argv + 1);
+	if (strcmp(argv[1], "images") == 0)
+		return cmd_images(argc - 1, argv + 1);
 	fprintf(stderr, "%s: '%s' is not a command\n", prog, argv[1]);
 	usage(stderr);
 	return 2;

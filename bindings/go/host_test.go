@@ -234,6 +234,8 @@ func TestBindingsReachEveryExportedFunction(t *testing.T) {
 		"edera_process_resize":       "workloads are new: bound next (issue 17)",
 		"edera_process_pid":          "workloads are new: bound next (issue 17)",
 		"edera_process_workload":     "workloads are new: bound next (issue 17)",
+		"edera_images_list":          "workloads are new: bound next (issue 17)",
+		"edera_images_prune":         "workloads are new: bound next (issue 17)",
 	}
 	sym, err := os.ReadFile("../../lib/libedera.sym")
 	if err != nil {

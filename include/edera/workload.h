@@ -164,6 +164,33 @@ EDERA_API int edera_process_resize(edera_process *proc, uint16_t rows, uint16_t 
 EDERA_API uint32_t edera_process_pid(const edera_process *proc);
 EDERA_API edera_workload *edera_process_workload(const edera_process *proc);
 
+/* ---- the image cache ---- */
+
+typedef struct edera_image_info {
+	size_t sz;          /* set by the library */
+	char digest[72];    /* the image config's, "sha256:<hex>" */
+	char name[256];     /* the name it was converted under (--ref), or "" */
+	uint64_t size;      /* bytes it takes in the cache */
+	int64_t last_used;  /* when a run last used it, seconds since the epoch */
+} edera_image_info;
+
+/*
+ * The images converted in CACHE_DIR (NULL: $EDERA_CACHE_DIR, or
+ * /var/cache/edera), most recently used first: *OUT (free it with
+ * edera_free; NULL when there are none) and *N.  A missing directory is an
+ * empty cache.  Errors: EDERA_ENOMEM, or a code from errno reading it.
+ */
+EDERA_API int edera_images_list(const char *cache_dir, edera_image_info **out, size_t *n);
+/*
+ * Remove the least recently used images until the cache holds at most
+ * KEEP_MIB (0: empty it), skipping images being converted or used by a
+ * conversion at that moment (a running zone's image stays usable: its loop
+ * device holds it); also removes what conversions that died left.
+ * REMOVED and FREED (bytes) may be NULL.  Errors as edera_images_list.
+ */
+EDERA_API int edera_images_prune(const char *cache_dir, uint64_t keep_mib, size_t *removed,
+                                 uint64_t *freed);
+
 #ifdef __cplusplus
 }
 #endif

@@ -718,6 +718,8 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 		run_fail(op, rc);
 }
 
+static const char *cache_dir_or_default(const char *dir);
+
 static char *dup_or(const char *s, bool *oom)
 {
 	return ed_strdup_opt(s, oom);
@@ -726,7 +728,6 @@ static char *dup_or(const char *s, bool *oom)
 static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 {
 	const edera_process_config *p = cfg->process;
-	const char *cache = cfg->cache_dir ? cfg->cache_dir : getenv("EDERA_CACHE_DIR");
 	const char *init = cfg->init ? cfg->init : getenv("EDERA_ZONE_INIT");
 	bool oom = false;
 	int rc = 0;
@@ -734,7 +735,7 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	op->name = dup_or(cfg->name, &oom);
 	op->image = dup_or(cfg->image, &oom);
 	op->image_name = dup_or(cfg->image_name, &oom);
-	op->cache_dir = dup_or(cache && *cache ? cache : DEFAULT_CACHE, &oom);
+	op->cache_dir = dup_or(cache_dir_or_default(cfg->cache_dir), &oom);
 	op->modules_dir = dup_or(cfg->modules_dir, &oom);
 	op->init = dup_or(init && *init ? init : ED_PKGLIBEXECDIR "/edera-zone-init", &oom);
 	op->hostname = dup_or(cfg->hostname, &oom);
@@ -998,6 +999,57 @@ uint32_t edera_process_pid(const edera_process *proc)
 edera_workload *edera_process_workload(const edera_process *proc)
 {
 	return proc ? proc->wl : NULL;
+}
+
+/* ---- the image cache ---- */
+
+static const char *cache_dir_or_default(const char *dir)
+{
+	const char *env = getenv("EDERA_CACHE_DIR");
+
+	return dir ? dir : env && *env ? env : DEFAULT_CACHE;
+}
+
+int edera_images_list(const char *cache_dir, edera_image_info **out, size_t *n)
+{
+	struct ed_oci_entry *e = NULL;
+	size_t count = 0;
+	int rc;
+
+	if (!out || !n)
+		return ed_error(EDERA_EINVAL, "edera_images_list: out or n is NULL");
+	*out = NULL;
+	*n = 0;
+	if ((rc = ed_oci_list(cache_dir_or_default(cache_dir), &e, &count)) < 0)
+		return rc;
+	if (count) {
+		*out = calloc(count, sizeof(**out));
+		if (!*out) {
+			ed_oci_list_free(e, count);
+			return ed_error(EDERA_ENOMEM, "out of memory");
+		}
+	}
+	for (size_t i = 0; i < count; i++) {
+		edera_image_info *im = &(*out)[i];
+
+		im->sz = sizeof(*im);
+		snprintf(im->digest, sizeof(im->digest), "%s", e[i].digest);
+		snprintf(im->name, sizeof(im->name), "%s", e[i].name ? e[i].name : "");
+		im->size = e[i].size;
+		im->last_used = (int64_t)e[i].last_used.tv_sec;
+	}
+	*n = count;
+	ed_oci_list_free(e, count);
+	return 0;
+}
+
+int edera_images_prune(const char *cache_dir, uint64_t keep_mib, size_t *removed,
+                       uint64_t *freed)
+{
+	if (keep_mib > (UINT64_MAX >> 20))
+		return ed_error(EDERA_EINVAL, "edera_images_prune: %llu MiB is too many",
+		                (unsigned long long)keep_mib);
+	return ed_oci_prune(cache_dir_or_default(cache_dir), keep_mib << 20, removed, freed);
 }
 
 /* ---- the zone part: the workload goes with its zone handle ---- */

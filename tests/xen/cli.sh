@@ -63,6 +63,9 @@ check "an unknown user" "126|1" "$rc|$(grep -c "unknown user 'nobody-here'" /tmp
 "$edera" run --kernel /no/such/kernel "$img" true 2>/tmp/cli-err; rc=$?
 check "a missing kernel" "125|1" "$rc|$(grep -c '/no/such/kernel' /tmp/cli-err)"
 
+check "edera images" '"name":"test"' "$("$edera" images --json | grep -o '"name":"test"')"
+check "edera images prune" "removed 1 image(s)" "$("$edera" images prune | cut -d, -f1)"
+check "edera images after prune" "[]" "$("$edera" images --json)"
 check "edera ls: none left" "[]" "$("$edera" ls --json)"
 check "no domain left" "$domains" "$(xl list | wc -l)"
 check "no loop device left" "" "$(losetup -a | grep edera-cli-cache)"

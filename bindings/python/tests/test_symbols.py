@@ -31,6 +31,8 @@ LEFT_OUT = {
     "edera_process_resize": _WORKLOAD,
     "edera_process_pid": _WORKLOAD,
     "edera_process_workload": _WORKLOAD,
+    "edera_images_list": _WORKLOAD,
+    "edera_images_prune": _WORKLOAD,
     "edera_channel_config_init": _CHANNEL,
     "edera_channel_open": _CHANNEL,
     "edera_channel_send": _CHANNEL,

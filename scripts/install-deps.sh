@@ -26,6 +26,8 @@ pkgs=(
 	# what tests/rig/rig.sh checks for besides: xenstore-read (a test reads a
 	# node as a second client would), awk and find
 	xenstore-utils mawk findutils coreutils
+	# the workload benchmark's reference (make bench-run: edera run vs runc)
+	runc
 )
 [ "$(id -u)" = 0 ] || { echo "install-deps: run as root" >&2; exit 1; }
 missing=()

@@ -1,0 +1,69 @@
+#!/bin/bash
+# Workload benchmark, in dom0 (make bench-run): `edera run IMG /bin/true`
+# cold (the image not converted yet) and warm, against `runc run` of a
+# bundle whose root is the same image (its erofs, mounted read-only), in
+# the same rig boot; then a CPU-bound workload (SHA-256 of 256 MiB of
+# zeros) in a zone against runc.  Medians of RUNS runs; ratios printed.
+# Usage: run-bench.sh TOP_BUILDDIR TOP_SRCDIR [RUNS]
+set -euo pipefail
+build=${1:?usage: run-bench.sh TOP_BUILDDIR TOP_SRCDIR [RUNS]}
+src=${2:?}
+runs=${3:-5}
+command -v runc >/dev/null || { echo "run-bench: runc is missing (package runc)" >&2; exit 1; }
+kver=$(cat "$RIG_CACHE/kernel-version")
+work=$(mktemp -d /tmp/edera-run-bench-XXXXXX)
+export EDERA_ZONE_INIT="$build/zone-init/edera-zone-init" EDERA_CACHE_DIR="$work/cache"
+cleanup() {
+	umount "$work/bundle/rootfs" 2>/dev/null || true
+	runc delete -f edera-bench 2>/dev/null || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+"$src/tests/guest/mkoci.py" "$work/image"
+edera() { "$build/tools/edera" run --kernel "$RIG_CACHE/vmlinuz" \
+	--modules "$RIG_CACHE/root/lib/modules/$kver" --memory 256 "$@"; }
+# seconds one command takes, to the millisecond
+timed() {
+	local t0 t1
+	t0=$(date +%s%N)
+	"$@" >/dev/null
+	t1=$(date +%s%N)
+	echo $(((t1 - t0) / 1000000))
+}
+median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+ms() { awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+cold=$(timed edera "$work/image" /bin/true)
+warm=$(for _ in $(seq "$runs"); do timed edera "$work/image" /bin/true; done | median)
+
+# runc: the same image's tree, from the cached erofs
+mkdir -p "$work/bundle/rootfs"
+mount -o loop,ro "$(ls "$EDERA_CACHE_DIR"/*.erofs)" "$work/bundle/rootfs"
+(cd "$work/bundle" && runc spec)
+bundle_cmd() { # rewrite config.json's args
+	python3 - "$work/bundle/config.json" "$@" <<'PY'
+import json, sys
+path, args = sys.argv[1], sys.argv[2:]
+c = json.load(open(path))
+c["process"]["args"] = args
+c["process"]["terminal"] = False
+c["root"]["readonly"] = True
+json.dump(c, open(path, "w"))
+PY
+}
+bundle_cmd /bin/true
+runc_run() { runc run -b "$work/bundle" edera-bench </dev/null; }
+runc_cold=$(timed runc_run)
+runc_warm=$(for _ in $(seq "$runs"); do timed runc_run; done | median)
+
+cpu='head -c 268435456 /dev/zero | sha256sum'
+edera_cpu=$(for _ in $(seq 3); do timed edera "$work/image" /bin/sh -c "$cpu"; done | median)
+bundle_cmd /bin/sh -c "$cpu"
+runc_cpu=$(for _ in $(seq 3); do timed runc_run; done | median)
+
+echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm") (median of $runs)"
+echo "run-bench: runc run, same image: first $(ms "$runc_cold"), then $(ms "$runc_warm") (median of $runs)"
+echo "run-bench: warm edera run / runc run = $(ratio "$warm" "$runc_warm") (target <= 2)"
+echo "run-bench: SHA-256 of 256 MiB: edera run $(ms "$edera_cpu"), runc $(ms "$runc_cpu"); " \
+	"ratio $(ratio "$edera_cpu" "$runc_cpu"), of which the zone's start about $(ms "$warm")"

@@ -8,7 +8,7 @@
 set -euo pipefail
 build=${1:?usage: run-bench.sh TOP_BUILDDIR TOP_SRCDIR [RUNS]}
 src=${2:?}
-runs=${3:-5}
+runs=${3:-20}
 command -v runc >/dev/null || { echo "run-bench: runc is missing (package runc)" >&2; exit 1; }
 kver=$(cat "$RIG_CACHE/kernel-version")
 work=$(mktemp -d /tmp/edera-run-bench-XXXXXX)
@@ -34,6 +34,7 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 ms() { awk -v m="$1" 'BEGIN { printf "%.2f s", m / 1000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 
+domains=$(xl list | wc -l)
 cold=$(timed edera "$work/image" /bin/true)
 warm=$(for _ in $(seq "$runs"); do timed edera "$work/image" /bin/true; done | median)
 
@@ -62,6 +63,8 @@ edera_cpu=$(for _ in $(seq 3); do timed edera "$work/image" /bin/sh -c "$cpu"; d
 bundle_cmd /bin/sh -c "$cpu"
 runc_cpu=$(for _ in $(seq 3); do timed runc_run; done | median)
 
+left="$(($(xl list | wc -l) - domains)) domain(s), $(losetup -a | grep -c "$EDERA_CACHE_DIR") loop device(s), $(xenstore-list /local/domain 2>/dev/null | wc -l) XenStore domain node(s)"
+echo "run-bench: after $((runs + 4)) edera runs: $left left (1 node: dom0's)"
 echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm") (median of $runs)"
 echo "run-bench: runc run, same image: first $(ms "$runc_cold"), then $(ms "$runc_warm") (median of $runs)"
 echo "run-bench: warm edera run / runc run = $(ratio "$warm" "$runc_warm") (target <= 2)"

@@ -54,6 +54,15 @@ for _ in $(seq 120); do grep -q ready /tmp/cli-out 2>/dev/null && break; sleep 1
 kill -TERM $pid; wait $pid; rc=$?
 check "a workload ignoring SIGTERM is killed after the stop timeout" 137 "$rc"
 
+# the network: a bridge in dom0 with an address, the zone's eth0 on it
+ip link show edbr-cli >/dev/null 2>&1 || ip link add edbr-cli type bridge
+ip addr flush dev edbr-cli && ip addr add 10.213.0.1/24 dev edbr-cli && ip link set edbr-cli up
+out=$(run --net edbr-cli --address 10.213.0.2/24 --gateway 10.213.0.1 --dns 10.213.0.1 "$img" \
+	/bin/sh -c 'ping -c 1 -W 10 10.213.0.1 >/dev/null && echo reached; cat /etc/resolv.conf')
+check "--net: the zone reaches dom0 over the bridge" "reached|nameserver 10.213.0.1" \
+	"$(echo "$out" | paste -sd'|')"
+ip link del edbr-cli
+
 run /no/such/image true 2>/tmp/cli-err; rc=$?
 check "a missing image" "125|1" "$rc|$(grep -c '/no/such/image' /tmp/cli-err)"
 run "$img" /bin/nope 2>/tmp/cli-err; rc=$?

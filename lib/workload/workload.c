@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 #include <uv.h>
 
 #include "ctx.h"
@@ -78,6 +79,7 @@ struct run_op {
 	uint64_t cache_max_mib, memory_mib;
 	uint32_t vcpus;
 	unsigned int timeout_ms;
+	bool kernel_defaulted; /* dom0's own */
 	edera_disk_config *disks;
 	size_t n_disks;
 	edera_nic_config *nics;
@@ -652,6 +654,12 @@ static int prepare_work(void *arg)
 	char release[128], *moddir = op->modules_dir;
 	int rc;
 
+	if (op->kernel_defaulted && access(op->kernel, R_OK) != 0)
+		return ed_error(ed_errno_code(errno),
+		                "dom0's own kernel %s: %s (a zone needs a PV-capable kernel: give "
+		                "the config's kernel)",
+		                op->kernel, strerror(errno));
+
 	rc = ed_oci_convert(op->image, op->image_name, op->cache_dir, op->cache_max_mib << 20,
 	                    &op->image_res);
 	if (rc < 0)
@@ -750,6 +758,7 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 
 		if (uname(&u) < 0 || asprintf(&op->kernel, "/boot/vmlinuz-%s", u.release) < 0)
 			op->kernel = NULL, oom = true;
+		op->kernel_defaulted = true;
 	}
 	op->cache_max_mib = cfg->cache_max_mib ? cfg->cache_max_mib : 4096;
 	op->memory_mib = cfg->memory_mib ? cfg->memory_mib : 256;

@@ -328,6 +328,8 @@ static void ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *p
 
 		restore_tty(r);
 		fprintf(stderr, "%s: %s\n", prog, msg);
+		if (strstr(msg, "dom0's own kernel"))
+			fprintf(stderr, "%s: give the zone's kernel with --kernel PATH\n", prog);
 		r->failed = true;
 		r->ended = r->zone_gone = true;
 		r->status = status == EDERA_ENOENT && strstr(msg, "cannot run") ? EXIT_NOT_FOUND

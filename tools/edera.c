@@ -10,7 +10,9 @@
  * edera(1). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -140,6 +142,11 @@ struct run {
 	unsigned int stop_timeout_s;
 	struct termios saved;
 	bool raw;
+	int stdin_flags;       /* stdin's file status flags, given back at the end */
+	int cancel;            /* a signal before the workload started: stop it then */
+	bool pending_close;    /* close_stdin refused with EDERA_EAGAIN: again later */
+	int pending_sig;       /* a signal refused likewise */
+	uv_timer_t gone_timer; /* the zone's own stop, after the workload ended */
 };
 
 static void restore_tty(struct run *r)
@@ -159,6 +166,13 @@ static void write_all(int fd, const void *p, size_t len)
 
 		if (n < 0 && errno == EINTR)
 			continue;
+		if (n < 0 && errno == EAGAIN) {
+			/* a terminal shared with stdin, which libuv made non-blocking */
+			struct pollfd pfd = {.fd = fd, .events = POLLOUT};
+
+			(void)poll(&pfd, 1, -1);
+			continue;
+		}
 		if (n <= 0)
 			return; /* our reader went: what it misses is lost */
 		b += n;
@@ -186,6 +200,7 @@ static void stop_input(struct run *r)
 }
 
 static void start_input(struct run *r);
+static void shut_stdin(struct run *r);
 
 /* Pass what stdin has to the workload, until it pushes back. */
 static void feed(struct run *r)
@@ -202,7 +217,7 @@ static void feed(struct run *r)
 			if (n <= 0) {
 				r->in_done = true;
 				stop_input(r);
-				(void)edera_process_close_stdin(r->proc);
+				shut_stdin(r);
 				return;
 			}
 			r->in_len = (size_t)n;
@@ -255,9 +270,32 @@ static void on_writable(edera_ctx *ctx, edera_process *proc, void *data)
 
 	(void)ctx;
 	(void)proc;
+	if (r->pending_sig && edera_process_kill(r->proc, r->pending_sig) != EDERA_EAGAIN)
+		r->pending_sig = 0;
+	if (r->pending_close && edera_process_close_stdin(r->proc) != EDERA_EAGAIN)
+		r->pending_close = false;
 	start_input(r);
 	if (r->in_off < r->in_len)
 		feed(r);
+}
+
+static void send_signal(struct run *r, int sig)
+{
+	if (edera_process_kill(r->proc, sig) == EDERA_EAGAIN)
+		r->pending_sig = sig;
+}
+
+static void shut_stdin(struct run *r)
+{
+	if (edera_process_close_stdin(r->proc) == EDERA_EAGAIN)
+		r->pending_close = true;
+}
+
+static void zone_gone_late(uv_timer_t *t)
+{
+	struct run *r = t->data;
+
+	r->zone_gone = true; /* the destroy at the end removes it */
 }
 
 static void on_exit_cb(edera_ctx *ctx, edera_process *proc, int status, int code, int sig,
@@ -275,8 +313,10 @@ static void on_exit_cb(edera_ctx *ctx, edera_process *proc, int status, int code
 		fprintf(stderr, "%s: %s\n", prog, edera_last_error());
 		r->status = EXIT_ERROR;
 	} else {
-		r->status = sig ? 128 + sig : code;
+		r->status = r->cancel ? 128 + r->cancel : sig ? 128 + sig : code;
 	}
+	/* the zone powers itself off now; one that does not is destroyed */
+	uv_timer_start(&r->gone_timer, zone_gone_late, 30000, 0);
 }
 
 static void on_zone_exit(edera_ctx *ctx, edera_zone *zone, int reason, void *data)
@@ -294,16 +334,23 @@ static void stop_timeout(uv_timer_t *t)
 	struct run *r = t->data;
 
 	if (!r->ended)
-		(void)edera_process_kill(r->proc, SIGKILL);
+		send_signal(r, SIGKILL);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
 {
 	struct run *r = h->data;
 
-	if (!r->started || r->ended)
+	if (!r->started) {
+		/* converting or booting: the workload is stopped once it runs */
+		r->cancel = signum;
 		return;
-	(void)edera_process_kill(r->proc, signum);
+	}
+	if (r->ended) {
+		r->zone_gone = true; /* stop waiting for the zone: it is destroyed */
+		return;
+	}
+	send_signal(r, signum);
 	if (signum == SIGTERM && r->stop_timeout_s)
 		uv_timer_start(&r->stop_timer, stop_timeout, (uint64_t)r->stop_timeout_s * 1000, 0);
 }
@@ -315,7 +362,7 @@ static void on_winch(uv_signal_t *h, int signum)
 
 	(void)signum;
 	if (r->started && !r->ended && ioctl(0, TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
-		(void)edera_process_resize(r->proc, ws.ws_row, ws.ws_col);
+		(void)edera_process_resize(r->proc, ws.ws_row, ws.ws_col); /* a lost one: the next */
 }
 
 static void ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *proc, void *data)
@@ -332,19 +379,25 @@ static void ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *p
 			fprintf(stderr, "%s: give the zone's kernel with --kernel PATH\n", prog);
 		r->failed = true;
 		r->ended = r->zone_gone = true;
-		r->status = status == EDERA_ENOENT && strstr(msg, "cannot run") ? EXIT_NOT_FOUND
-		            : strstr(msg, "refused process")                     ? EXIT_CANNOT_RUN
-		                                                                 : EXIT_ERROR;
+		/* the zone's init refused the command: not found, or not runnable
+		 * (an unknown user, a missing directory); anything else is ours */
+		r->status = !strstr(msg, "refused process") || status == EDERA_EIO ? EXIT_ERROR
+		            : status == EDERA_ENOENT && strstr(msg, "cannot run")  ? EXIT_NOT_FOUND
+		                                                                   : EXIT_CANNOT_RUN;
 		return;
 	}
 	r->wl = wl;
 	r->proc = proc;
 	r->started = true;
 	edera_zone_on_exit(edera_workload_zone(wl), on_zone_exit, r);
+	if (r->cancel) {
+		send_signal(r, SIGKILL); /* asked to stop before it ran */
+		return;
+	}
 	if (r->interactive)
 		start_input(r);
-	else
-		(void)edera_process_close_stdin(proc);
+	else if (!r->tty)
+		shut_stdin(r); /* a terminal stays open, as docker leaves it */
 }
 
 static void close_cb(uv_handle_t *h)
@@ -450,9 +503,13 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 
+	signal(SIGPIPE, SIG_IGN); /* a reader that went: write_all stops */
+	r.stdin_flags = fcntl(0, F_GETFL);
 	if (edera_ctx_open(&r.ctx, NULL) < 0)
 		die(EXIT_ERROR, "%s", edera_last_error());
 	r.loop = edera_ctx_loop(r.ctx);
+	uv_timer_init(r.loop, &r.gone_timer);
+	r.gone_timer.data = &r;
 	/* stdin: polled when it can be (a pipe, a terminal), read as it comes
 	 * when it cannot (a file) */
 	if (r.interactive) {
@@ -502,8 +559,13 @@ static int cmd_run(int argc, char **argv)
 		uv_close((uv_handle_t *)&r.sig[i], close_cb);
 	uv_close((uv_handle_t *)&r.winch, close_cb);
 	uv_close((uv_handle_t *)&r.stop_timer, close_cb);
+	uv_close((uv_handle_t *)&r.gone_timer, close_cb);
 	uv_run(r.loop, UV_RUN_NOWAIT);
 	edera_ctx_close(r.ctx);
+	if (r.stdin_flags >= 0)
+		(void)fcntl(0, F_SETFL, r.stdin_flags);
+	if (r.cancel && !r.ended)
+		r.status = 128 + r.cancel;
 	return r.status;
 }
 

@@ -53,8 +53,8 @@
 
 #define ROOT        "/mnt/root"
 #define PROCS_MAX   64
-#define STDIN_MAX   (1024 * 1024) /* queued for one process before the channel waits */
 #define RLIMITS_MAX 16
+#define STOP_TIMEOUT_S 10 /* from a shutdown request to SIGKILL */
 #define DNS_MAX     4
 
 extern char **environ;
@@ -339,18 +339,101 @@ static int write_in(const char *file, const char *text)
 	mkdirs(path, 0755);
 	snprintf(path, sizeof(path), "%s%s", rootdir, file);
 	(void)unlink(path); /* a symlink in the image is not followed */
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -1;
 	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
 	return close(fd) == 0 && ok ? 0 : -1;
 }
 
+/* What a container expects inside its tree: proc, sys, dev (with an
+ * image), devpts, shm, cgroup2, and /etc's hostname, hosts and resolv.conf.
+ * Run chrooted there (in_image): the image's symlinks resolve inside it. */
+static int inside(struct req *r, char *why, size_t whylen)
+{
+	char text[1024];
+	size_t off = 0;
+
+	if (r->root &&
+	    (mount_in("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	     mount_in("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
+	     mount_in("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0)) {
+		snprintf(why, whylen, "mounting proc, sys and dev in the image: %s", strerror(errno));
+		return -1;
+	}
+	if (mount_in("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+	             "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0 ||
+	    mount_in("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 ||
+	    mount_in("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+	             NULL) < 0) {
+		snprintf(why, whylen, "mounting devpts, shm and cgroup2: %s", strerror(errno));
+		return -1;
+	}
+	if (!r->root)
+		return 0; /* the initramfs's own /etc is the init's */
+	snprintf(text, sizeof(text), "%s\n", r->hostname ? r->hostname : "zone");
+	if (write_in("/etc/hostname", text) < 0)
+		goto etc;
+	snprintf(text, sizeof(text),
+	         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t%s\n",
+	         r->hostname ? r->hostname : "zone");
+	if (write_in("/etc/hosts", text) < 0)
+		goto etc;
+	text[0] = '\0';
+	for (int i = 0; i < r->ndns && off < sizeof(text); i++)
+		off += (size_t)snprintf(text + off, sizeof(text) - off, "nameserver %s\n", r->dns[i]);
+	if (r->ndns && write_in("/etc/resolv.conf", text) < 0)
+		goto etc;
+	return 0;
+etc:
+	snprintf(why, whylen, "writing the image's /etc: %s", strerror(errno));
+	return -1;
+}
+
+/* inside(), in a child chrooted into the tree; its failure's text comes
+ * back through a pipe. */
+static int in_image(struct req *r, char *why, size_t whylen)
+{
+	int p[2], status = 0;
+	ssize_t n;
+	pid_t pid;
+
+	if (pipe2(p, O_CLOEXEC) < 0 || (pid = fork()) < 0) {
+		snprintf(why, whylen, "a child to set the image up: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		if (rootdir[0] && (chroot(rootdir) < 0 || chdir("/") < 0))
+			snprintf(why, whylen, "chroot to the image: %s", strerror(errno));
+		else if ((rootdir[0] = '\0', inside(r, why, whylen)) == 0)
+			_exit(0);
+		(void)!write(p[1], why, strlen(why));
+		_exit(1);
+	}
+	close(p[1]);
+	do
+		n = read(p[0], why, whylen - 1);
+	while (n < 0 && errno == EINTR);
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (n > 0) {
+		why[n] = '\0';
+		return -1;
+	}
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		snprintf(why, whylen, "setting the image up failed");
+		return -1;
+	}
+	return 0;
+}
+
 /* Mount the image and what a container expects inside it: 0, or -1 with
  * WHY. */
 static int setup_root(struct req *r, char *why, size_t whylen)
 {
-	char dev[80], fstype[32], text[1024];
+	char dev[80], fstype[32];
 	int n = 0;
 
 	if (!r->root) {
@@ -387,49 +470,16 @@ static int setup_root(struct req *r, char *why, size_t whylen)
 			snprintf(why, whylen, "mounting the overlay: %s", strerror(errno));
 			return -1;
 		}
-		if (mount_in("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-		    mount_in("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0 ||
-		    mount_in("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755") < 0) {
-			snprintf(why, whylen, "mounting proc, sys and dev in the image: %s",
-			         strerror(errno));
-			return -1;
-		}
 	}
-	if (mount_in("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-	             "newinstance,ptmxmode=0666,mode=0620,gid=5") < 0 ||
-	    mount_in("shm", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "mode=1777") < 0 ||
-	    mount_in("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-	             NULL) < 0) {
-		snprintf(why, whylen, "mounting devpts, shm and cgroup2: %s", strerror(errno));
-		return -1;
-	}
-	if (rootdir[0]) {
+	if (r->root) {
 		const char *host = r->hostname ? r->hostname : "zone";
-		size_t off;
 
 		if (sethostname(host, strlen(host)) < 0) {
 			snprintf(why, whylen, "host name '%s': %s", host, strerror(errno));
 			return -1;
 		}
-		snprintf(text, sizeof(text), "%s\n", host);
-		if (write_in("/etc/hostname", text) < 0)
-			goto etc;
-		snprintf(text, sizeof(text),
-		         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost\n127.0.1.1\t%s\n", host);
-		if (write_in("/etc/hosts", text) < 0)
-			goto etc;
-		off = 0;
-		text[0] = '\0';
-		for (int i = 0; i < r->ndns && off < sizeof(text); i++)
-			off += (size_t)snprintf(text + off, sizeof(text) - off, "nameserver %s\n",
-			                        r->dns[i]);
-		if (r->ndns && write_in("/etc/resolv.conf", text) < 0)
-			goto etc;
 	}
-	return 0;
-etc:
-	snprintf(why, whylen, "writing the image's /etc: %s", strerror(errno));
-	return -1;
+	return in_image(r, why, whylen);
 }
 
 static int ifreq_addr(int s, unsigned long op, const char *ifname, in_addr_t a)
@@ -523,6 +573,23 @@ static int setup_net(struct req *r, char *why, size_t whylen)
 
 /* ---- users ---- */
 
+/* PATH opened for reading if it is a regular file (a FIFO or a device in
+ * the image must not stall the init), else NULL. */
+static FILE *open_regular(const char *path)
+{
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	FILE *f;
+
+	if (fd < 0)
+		return NULL;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || !(f = fdopen(fd, "r"))) {
+		close(fd);
+		return NULL;
+	}
+	return f;
+}
+
 /* Find NAME (or the numeric ID when NAME is NULL) in the image's
  * /etc/passwd (GROUP 0) or /etc/group (GROUP 1): the id and, for passwd, the
  * primary group.  1 found, 0 not. */
@@ -534,8 +601,7 @@ static int lookup(const char *file, const char *name, unsigned long want, unsign
 	int found = 0;
 
 	snprintf(path, sizeof(path), "%s%s", rootdir, file);
-	f = fopen(path, "re");
-	if (!f)
+	if (!(f = open_regular(path)))
 		return 0;
 	while (!found && fgets(line, sizeof(line), f)) {
 		char *fields[7] = {0}, *p = line, *end;
@@ -550,12 +616,15 @@ static int lookup(const char *file, const char *name, unsigned long want, unsign
 		}
 		if (n < 3 || !*fields[2])
 			continue;
+		unsigned long this;
+
 		errno = 0;
-		*id = strtoul(fields[2], &end, 10);
+		this = strtoul(fields[2], &end, 10);
 		if (errno || *end)
 			continue;
-		if (name ? strcmp(fields[0], name) != 0 : *id != want)
+		if (name ? strcmp(fields[0], name) != 0 : this != want)
 			continue;
+		*id = this;
 		if (gid) {
 			if (n < 4 || !*fields[3])
 				continue;
@@ -579,18 +648,20 @@ static int member_groups(const char *user, gid_t *groups, int max)
 	int n = 0;
 
 	snprintf(path, sizeof(path), "%s/etc/group", rootdir);
-	if (!user || !(f = fopen(path, "re")))
+	if (!user || !(f = open_regular(path)))
 		return 0;
 	while (n < max && fgets(line, sizeof(line), f)) {
-		char *name, *pw, *id, *members, *m, *save = NULL, *end;
+		char *rest = line, *id, *members, *m, *end;
 
 		line[strcspn(line, "\n")] = '\0';
-		if (!(name = strtok_r(line, ":", &save)) || !(pw = strtok_r(NULL, ":", &save)) ||
-		    !(id = strtok_r(NULL, ":", &save)))
+		/* name:password:gid:members (empty fields kept) */
+		(void)strsep(&rest, ":");
+		(void)strsep(&rest, ":");
+		id = strsep(&rest, ":");
+		members = strsep(&rest, ":");
+		if (!id || !*id || !members)
 			continue;
-		members = strtok_r(NULL, ":", &save);
-		for (m = members ? strtok_r(members, ",", &save) : NULL; m;
-		     m = strtok_r(NULL, ",", &save))
+		while ((m = strsep(&members, ",")))
 			if (strcmp(m, user) == 0) {
 				unsigned long g = strtoul(id, &end, 10);
 
@@ -649,7 +720,7 @@ static int resolve_user(const char *spec, struct cred *c, char *why, size_t whyl
 
 			/* its name, for the supplementary groups */
 			snprintf(path, sizeof(path), "%s/etc/passwd", rootdir);
-			if ((f = fopen(path, "re"))) {
+			if ((f = open_regular(path))) {
 				while (fgets(line, sizeof(line), f)) {
 					char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 
@@ -706,16 +777,27 @@ static void set_nonblock(int fd)
 	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
 }
 
-/* In the child: a step failed; tell the parent through FD and go. */
+/* In the child: a step failed (errno E, TEXT why); tell the parent through
+ * FD and go. */
+static void child_report(int fd, int e, const char *text) __attribute__((noreturn));
+static void child_report(int fd, int e, const char *text)
+{
+	char msg[1024];
+
+	memcpy(msg, &e, sizeof(e));
+	snprintf(msg + sizeof(e), sizeof(msg) - sizeof(e), "%s", text);
+	(void)!write(fd, msg, sizeof(e) + strlen(msg + sizeof(e)));
+	_exit(127);
+}
+
+static void child_fail(int fd, const char *what) __attribute__((noreturn));
 static void child_fail(int fd, const char *what)
 {
 	char msg[1024];
 	int e = errno;
 
-	memcpy(msg, &e, sizeof(e));
-	snprintf(msg + sizeof(e), sizeof(msg) - sizeof(e), "%s: %s", what, strerror(e));
-	(void)!write(fd, msg, sizeof(e) + strlen(msg + sizeof(e)));
-	_exit(127);
+	snprintf(msg, sizeof(msg), "%s: %s", what, strerror(e));
+	child_report(fd, e, msg);
 }
 
 static int has_env(char **envp, const char *name)
@@ -751,17 +833,10 @@ static void spawn(uint32_t id, struct req *r)
 		send_error(id, EAGAIN, "too many processes (at most %d at once)", PROCS_MAX);
 		return;
 	}
-	if (resolve_user(r->user, &c, why, sizeof(why)) < 0) {
-		send_error(id, EINVAL, "%s", why);
-		return;
-	}
-	/* what every container gets unless the request says otherwise */
+	/* what every container gets unless the request says otherwise (HOME:
+	 * once the user is known, in the child) */
 	if (!has_env(r->envp, "PATH"))
 		extra[nextra++] = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-	if (!has_env(r->envp, "HOME")) {
-		snprintf(buf, sizeof(buf), "HOME=%s", c.home);
-		extra[nextra++] = buf;
-	}
 	if (r->terminal && !has_env(r->envp, "TERM"))
 		extra[nextra++] = "TERM=xterm";
 	for (int i = 0; i < nextra; i++)
@@ -809,6 +884,15 @@ static void spawn(uint32_t id, struct req *r)
 			child_fail(report[1], "setsid");
 		if (rootdir[0] && chroot(rootdir) < 0)
 			child_fail(report[1], "chroot to the image");
+		/* the user, from the image's files as seen inside it */
+		rootdir[0] = '\0';
+		if (resolve_user(r->user, &c, why, sizeof(why)) < 0)
+			child_report(report[1], EINVAL, why);
+		if (!has_env(r->envp, "HOME")) {
+			snprintf(buf, sizeof(buf), "HOME=%s", c.home);
+			if (push(&r->envp, &r->envc, ED_WL_ENV_MAX + 4, buf) < 0)
+				child_report(report[1], E2BIG, "too many environment variables");
+		}
 		if (r->terminal) {
 			int t = open(tty_path, O_RDWR);
 
@@ -863,7 +947,7 @@ static void spawn(uint32_t id, struct req *r)
 	p->pid = pid;
 	p->tty = r->terminal;
 	if (r->terminal) {
-		p->in_fd = dup(master);
+		p->in_fd = fcntl(master, F_DUPFD_CLOEXEC, 0);
 		p->out_fd = master;
 		p->err_fd = -1;
 		master = -1;
@@ -907,8 +991,19 @@ static void proc_free(struct proc *p)
 	memset(p, 0, sizeof(*p));
 }
 
+/* Tell the host N bytes of process ID's stdin are consumed: it may send
+ * that much more (ED_WL_STDIN_WINDOW in flight at most). */
+static void ack_stdin(uint32_t id, size_t n)
+{
+	if (n)
+		send_u32s(ED_WL_STDIN_ACK, id, (uint32_t)n, 0, 1);
+}
+
+/* Its stdin ends: what is queued is dropped (and acknowledged). */
 static void close_stdin(struct proc *p)
 {
+	ack_stdin(p->id, p->inq_len - p->inq_off);
+	p->inq_len = p->inq_off = 0;
 	if (p->in_fd < 0)
 		return;
 	if (p->tty) {
@@ -923,32 +1018,27 @@ static void close_stdin(struct proc *p)
 /* Write what is queued for a process's stdin. */
 static void flush_stdin(struct proc *p)
 {
+	size_t done = 0;
+
 	while (p->in_fd >= 0 && p->inq_off < p->inq_len) {
 		ssize_t n = write(p->in_fd, p->inq + p->inq_off, p->inq_len - p->inq_off);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
-				return;
+				break;
 			/* EPIPE: it closed its stdin; what comes is dropped */
-			close(p->in_fd);
-			p->in_fd = -1;
+			close_stdin(p);
 			break;
 		}
 		p->inq_off += (size_t)n;
+		done += (size_t)n;
 	}
-	p->inq_len = p->inq_off = 0;
-	if (p->in_close)
-		close_stdin(p);
-}
-
-static size_t queued_stdin(void)
-{
-	size_t n = 0;
-
-	for (int i = 0; i < PROCS_MAX; i++)
-		if (procs[i].used)
-			n += procs[i].inq_len - procs[i].inq_off;
-	return n;
+	ack_stdin(p->id, done);
+	if (p->inq_off == p->inq_len) {
+		p->inq_len = p->inq_off = 0;
+		if (p->in_close)
+			close_stdin(p);
+	}
 }
 
 /* Forward what one stream has, as far as the channel has room.  Returns 1
@@ -1071,15 +1161,20 @@ static void on_frame(void)
 		}
 		return;
 	case ED_WL_STDIN:
-		if (!p || p->in_fd < 0 || p->in_close)
-			return; /* gone or closed: dropped */
+		if (!p || p->in_fd < 0 || p->in_close) {
+			ack_stdin(id, len); /* gone or closed: dropped */
+			return;
+		}
 		if (len == 0) {
 			p->in_close = 1;
 		} else {
 			uint8_t *q;
 
-			if (p->inq_off > 0 && p->inq_off == p->inq_len)
-				p->inq_len = p->inq_off = 0;
+			/* what is written goes; the rest moves to the front */
+			if (p->inq_off)
+				memmove(p->inq, p->inq + p->inq_off, p->inq_len - p->inq_off);
+			p->inq_len -= p->inq_off;
+			p->inq_off = 0;
 			q = realloc(p->inq, p->inq_len + len);
 			if (!q)
 				fatal("out of memory");
@@ -1093,7 +1188,7 @@ static void on_frame(void)
 		if (len != 4)
 			return;
 		memcpy(v, b, 4);
-		if (p && !p->exited && v[0] >= 1 && v[0] < (uint32_t)SIGRTMAX)
+		if (p && !p->exited && v[0] >= 1 && v[0] <= (uint32_t)SIGRTMAX)
 			kill(p->pid, (int)v[0]);
 		return;
 	case ED_WL_RESIZE:
@@ -1139,7 +1234,7 @@ int main(void)
 	sigset_t chld;
 	int sfd, fd;
 	uint32_t v[2] = {0, ED_WL_VERSION};
-	double linger_end = 0;
+	double linger_end = 0, stop_at = 0;
 
 	(void)mount("devtmpfs", "/dev", "devtmpfs", MS_NOSUID, "mode=0755");
 	(void)mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
@@ -1153,8 +1248,16 @@ int main(void)
 	}
 	setvbuf(stderr, NULL, _IOLBF, 0);
 	signal(SIGPIPE, SIG_IGN);
+	if (getpid() != 1) {
+		/* run as /sbin/poweroff or /sbin/reboot: the kernel's orderly
+		 * shutdown (Xen's control/shutdown) asks PID 1 to stop */
+		return kill(1, SIGPWR) == 0 ? 0 : 1;
+	}
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
+	sigaddset(&chld, SIGPWR);
+	sigaddset(&chld, SIGTERM);
+	sigaddset(&chld, SIGINT);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
 	sfd = signalfd(-1, &chld, SFD_NONBLOCK | SFD_CLOEXEC);
 	if (sfd < 0)
@@ -1168,15 +1271,13 @@ int main(void)
 		struct pollfd pfd[2 + 3 * PROCS_MAX];
 		struct proc *who[2 + 3 * PROCS_MAX];
 		int np = 0, r;
-		int hold = queued_stdin() >= STDIN_MAX;
 
-		/* the channel's frames, unless stdin is backed up */
-		if (!hold) {
-			while ((r = zchan_recv(&chan)) == 1)
-				on_frame();
-			if (r < 0)
-				fatal("the host's frames: %s", strerror(errno));
-		}
+		/* the host's frames (it keeps each process's stdin within the
+		 * window: the queues stay bounded without holding the ring) */
+		while ((r = zchan_recv(&chan)) == 1)
+			on_frame();
+		if (r < 0)
+			fatal("the host's frames: %s", strerror(errno));
 		for (int i = 0; i < PROCS_MAX; i++) {
 			struct proc *p = &procs[i];
 
@@ -1224,15 +1325,32 @@ int main(void)
 				who[np++] = p;
 			}
 		}
-		if (poll(pfd, (nfds_t)np, ending && main_done ? 100 : 5000) < 0 && errno != EINTR)
+		if (poll(pfd, (nfds_t)np, (ending && main_done) || stop_at ? 100 : 5000) < 0 &&
+		    errno != EINTR)
 			fatal("poll: %s", strerror(errno));
 		if (pfd[0].revents)
 			zchan_events(&chan);
 		if (pfd[1].revents) {
 			struct signalfd_siginfo si;
 
-			while (read(sfd, &si, sizeof(si)) == sizeof(si))
-				;
+			while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+				if (si.ssi_signo == SIGCHLD || stop_at)
+					continue;
+				/* asked to stop: the workload gets SIGTERM, then the
+				 * stop timeout */
+				say("asked to stop (signal %u)", si.ssi_signo);
+				stop_at = (double)time(NULL) + STOP_TIMEOUT_S;
+				if (!launched || !proc_by_id(0)) {
+					ending = main_done = 1;
+					launched = 1;
+				} else {
+					kill(proc_by_id(0)->pid, SIGTERM);
+				}
+			}
+		}
+		if (stop_at && (double)time(NULL) > stop_at && !ending) {
+			ending = 1;
+			kill(-1, SIGKILL);
 		}
 		reap();
 		for (int i = 2; i < np; i++)

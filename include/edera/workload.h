@@ -51,7 +51,9 @@ typedef void (*edera_process_output_cb)(edera_ctx *ctx, edera_process *proc, int
  * unknown, edera_last_error says why — the init refused it
  * (EDERA_ENOENT: no such command or directory in the image, EDERA_EINVAL:
  * unknown user, ...), or the zone stopped without a report
- * (EDERA_ENOTCONN).  Called once per process; the last call about it.
+ * (EDERA_ENOTCONN).  Called once per process, the last call about it —
+ * not at all when the zone handle goes first (edera_zone_destroy, the
+ * context's close): the process is gone with it.
  */
 typedef void (*edera_process_exit_cb)(edera_ctx *ctx, edera_process *proc, int status, int code,
                                       int signal, void *data);
@@ -147,8 +149,9 @@ EDERA_API int edera_workload_exec(edera_workload *wl, const edera_process_config
                                   edera_process **out);
 
 /*
- * Write to the process's stdin: all of it queued (LEN returned) or none
- * (EDERA_EAGAIN: on_writable runs once there is room).  Errors:
+ * Write to the process's stdin: what was queued is returned (at most 64 KiB
+ * a call, and at most 1 MiB waits for the zone to take it), or
+ * EDERA_EAGAIN (nothing: on_writable runs once there is room).  Errors:
  * EDERA_EINVAL (LEN 0; the process ended or its stdin was closed),
  * EDERA_ENOTCONN (the zone went).
  */

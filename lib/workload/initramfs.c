@@ -31,6 +31,9 @@ static const struct {
 };
 
 #define MODS_MAX 64
+/* In the cache key: a change to what the archive holds besides the init
+ * and the modules makes new ones. */
+#define ARCHIVE_FORMAT "edera-zone-initramfs 2"
 
 int ed_kernel_release(const char *kernel, char *out, size_t size)
 {
@@ -286,7 +289,7 @@ static int read_file(const char *path, uint8_t **data, uint32_t *size)
 static int write_archive(const char *tmp, const char *init, const char *dir,
                          const struct mods *m)
 {
-	static const char *const dirs[] = {".", "dev", "mnt", "modules", "proc", "sys"};
+	static const char *const dirs[] = {".", "dev", "mnt", "modules", "proc", "sbin", "sys"};
 	struct cpio c = {0};
 	uint8_t *data;
 	uint32_t size;
@@ -301,6 +304,10 @@ static int write_archive(const char *tmp, const char *init, const char *dir,
 		goto out;
 	cpio_entry(&c, "init", 0100755, data, size);
 	free(data);
+	/* what the kernel runs for an orderly shutdown (Xen's control/shutdown):
+	 * the init, which then asks PID 1 to stop */
+	cpio_entry(&c, "sbin/poweroff", 0120777, "/init", 5);
+	cpio_entry(&c, "sbin/reboot", 0120777, "/init", 5);
 	for (size_t i = 0; i < m->n; i++) {
 		char path[4096], name[256];
 		const char *base = strrchr(m->paths[i], '/');
@@ -346,6 +353,7 @@ int ed_zone_initramfs(const char *init, const char *modules_dir, const char *cac
 		goto out;
 	}
 	ed_sha256_init(&h);
+	ed_sha256_update(&h, ARCHIVE_FORMAT, strlen(ARCHIVE_FORMAT));
 	ed_sha256_update(&h, data, size);
 	free(data);
 	for (size_t i = 0; i < m.n; i++) {

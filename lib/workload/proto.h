@@ -39,6 +39,9 @@ enum {
 	ED_WL_STDOUT = 18,  /* id, data; no data: end of its stdout */
 	ED_WL_STDERR = 19,  /* id, data; no data: end of its stderr */
 	ED_WL_EXIT = 20,    /* id, u32 ED_WL_EXITED or ED_WL_KILLED, u32 code or signal */
+	ED_WL_STDIN_ACK = 22, /* id, u32 bytes of its stdin consumed (written, or dropped
+	                         when it closed its stdin or ended): the host keeps at
+	                         most ED_WL_STDIN_WINDOW unacknowledged per process */
 	ED_WL_ERROR = 21,   /* id, u32 errno value (0: none fits), text: the request
 	                       cannot be honoured, and why */
 };
@@ -61,6 +64,7 @@ enum {
 	ED_WL_F_GATEWAY = 20,  /* "A.B.C.D": eth0's default route */
 };
 
+#define ED_WL_STDIN_WINDOW (1024 * 1024)
 #define ED_WL_ARGS_MAX  4096 /* ARG fields of one request */
 #define ED_WL_ENV_MAX   4096 /* ENV fields */
 #define ED_WL_FIELD_MAX 8192 /* bytes of one string field */

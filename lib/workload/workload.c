@@ -45,6 +45,7 @@ struct edera_process {
 	bool ended;       /* on_exit ran */
 	bool stdin_shut;  /* closed by the caller */
 	bool want_writable;
+	uint32_t in_flight; /* stdin bytes sent, not yet acknowledged (ED_WL_STDIN_ACK) */
 	edera_process_output_cb on_output;
 	edera_process_exit_cb on_exit;
 	edera_process_writable_cb on_writable;
@@ -61,6 +62,7 @@ struct edera_workload {
 	struct run_op *run; /* until the workload started or failed */
 	char *cwd, *user;   /* the image's defaults, for exec */
 	bool ready;
+	bool launched; /* LAUNCH sent: STARTED or ERROR may come */
 };
 
 /* A copied string array. */
@@ -392,6 +394,15 @@ static void run_fail(struct run_op *op, int rc)
 	edera_workload *wl = op->wl;
 
 	ed_error_save_code(&op->err, rc);
+	if (wl) {
+		/* nothing more from the zone reaches anyone */
+		uv_timer_stop(&wl->timer);
+		if (wl->ch)
+			edera_channel_close(wl->ch);
+		wl->ch = NULL;
+		ED_LIST_EACH(p, &wl->procs, edera_process, link)
+		p->ended = true;
+	}
 	if (wl && wl->zone) {
 		wl->run = NULL;
 		/* the callback comes once the zone is gone (and WL with it) */
@@ -401,6 +412,8 @@ static void run_fail(struct run_op *op, int rc)
 	}
 	run_done(op, op->err.code);
 }
+
+static void ready_timeout(uv_timer_t *t);
 
 static void send_launch(edera_workload *wl)
 {
@@ -416,8 +429,13 @@ static void send_launch(edera_workload *wl)
 		req_str(&r, ED_WL_F_DNS, op->dns.v[i]);
 	req_str(&r, ED_WL_F_ADDRESS, op->address);
 	req_str(&r, ED_WL_F_GATEWAY, op->gateway);
-	if ((rc = req_send(wl, ED_WL_LAUNCH, &r)) < 0)
+	if ((rc = req_send(wl, ED_WL_LAUNCH, &r)) < 0) {
 		run_fail(op, rc);
+		return;
+	}
+	wl->launched = true;
+	/* the same time again for the image to mount and the process to start */
+	uv_timer_start(&wl->timer, ready_timeout, op->timeout_ms, 0);
 }
 
 static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const void *payload,
@@ -438,10 +456,19 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		memcpy(&v[0], b, 4);
 	if (len >= 8)
 		memcpy(&v[1], b + 4, 4);
+	if (wl->run && !(type == ED_WL_READY && !wl->ready) &&
+	    !(wl->launched && id == 0 && (type == ED_WL_STARTED || type == ED_WL_ERROR))) {
+		/* before the workload started, the init says READY, then
+		 * STARTED or ERROR about it; nothing else */
+		run_fail(wl->run, ed_error(EDERA_EPROTO,
+		                           "zone '%s' sent a frame of type %u (process %u) before its "
+		                           "workload started",
+		                           edera_zone_name(wl->zone), type, id));
+		return;
+	}
 	if (type == ED_WL_READY) {
 		if (wl->ready || !wl->run)
 			return;
-		uv_timer_stop(&wl->timer);
 		wl->ready = true;
 		if (len < 4 || v[0] != ED_WL_VERSION) {
 			run_fail(wl->run,
@@ -462,8 +489,25 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		if (len != 4 || p->pid)
 			return;
 		p->pid = v[0];
-		if (id == 0 && wl->run)
+		if (id == 0 && wl->run) {
+			uv_timer_stop(&wl->timer);
 			run_done(wl->run, 0);
+		}
+		return;
+	case ED_WL_STDIN_ACK:
+		if (len != 4 || v[0] > p->in_flight) {
+			/* more than was sent: the zone breaks the protocol; this
+			 * process's stdin is over */
+			p->in_flight = ED_WL_STDIN_WINDOW;
+			p->stdin_shut = true;
+			return;
+		}
+		p->in_flight -= v[0];
+		if (p->want_writable && p->in_flight < ED_WL_STDIN_WINDOW) {
+			p->want_writable = false;
+			if (p->on_writable)
+				ED_CALLBACK(ctx, p->on_writable(ctx, p, p->data));
+		}
 		return;
 	case ED_WL_STDOUT:
 	case ED_WL_STDERR:
@@ -489,7 +533,7 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		/* the zone's text, printable only */
 		snprintf(msg, sizeof(msg), "%.*s", n, (const char *)b + 4);
 		for (char *c = msg; *c; c++)
-			if ((unsigned char)*c < 0x20 || (unsigned char)*c == 0x7f)
+			if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
 				*c = '?';
 		code = ed_error(code, "zone '%s' refused process %u: %s", edera_zone_name(wl->zone),
 		                id, msg);
@@ -550,11 +594,12 @@ static void ready_timeout(uv_timer_t *t)
 {
 	edera_workload *wl = t->data;
 
-	if (wl->run && !wl->ready)
-		run_fail(wl->run, ed_error(EDERA_ETIMEDOUT,
-		                           "zone '%s': its init did not greet within %u ms (see its "
-		                           "console)",
-		                           edera_zone_name(wl->zone), wl->run->timeout_ms));
+	if (wl->run)
+		run_fail(wl->run,
+		         ed_error(EDERA_ETIMEDOUT, "zone '%s': its init did not %s within %u ms (see "
+		                                   "its console)",
+		                  edera_zone_name(wl->zone),
+		                  wl->ready ? "start the workload" : "greet", wl->run->timeout_ms));
 }
 
 static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
@@ -918,7 +963,8 @@ int edera_workload_exec(edera_workload *wl, const edera_process_config *user_cfg
 		rc = strv_add(&args, cfg->args[i]);
 	for (size_t i = 0; rc == 0 && i < cfg->n_env; i++)
 		rc = strv_add(&env, cfg->env[i]);
-	if (rc == 0) {
+	p = rc == 0 ? proc_new(wl, wl->next_id, cfg) : NULL;
+	if (p) {
 		req_process(&r, wl->next_id, &args, &env, cfg->cwd ? cfg->cwd : wl->cwd,
 		            cfg->user ? cfg->user : wl->user, cfg->terminal, cfg->rows, cfg->cols);
 		rc = req_send(wl, ED_WL_EXEC, &r);
@@ -927,10 +973,13 @@ int edera_workload_exec(edera_workload *wl, const edera_process_config *user_cfg
 	}
 	strv_free(&args);
 	strv_free(&env);
-	if (rc < 0)
+	if (rc < 0) {
+		if (p) {
+			ed_list_remove(&wl->procs, &p->link);
+			free(p);
+		}
 		return rc;
-	if (!(p = proc_new(wl, wl->next_id, cfg)))
-		return ed_error(EDERA_ENOMEM, "out of memory"); /* its output is dropped */
+	}
 	wl->next_id++;
 	*out = p;
 	return 0;
@@ -966,8 +1015,18 @@ int edera_process_write(edera_process *proc, const void *buf, size_t len)
 		return ed_error(EDERA_EINVAL, "edera_process_write: its stdin was closed");
 	if (len > STDIN_CHUNK)
 		len = STDIN_CHUNK;
+	if (proc && !proc->ended && proc->in_flight >= ED_WL_STDIN_WINDOW) {
+		/* the zone has not taken what was sent: wait for its ACK */
+		proc->want_writable = true;
+		return EDERA_EAGAIN;
+	}
+	if (proc && len > ED_WL_STDIN_WINDOW - proc->in_flight)
+		len = ED_WL_STDIN_WINDOW - proc->in_flight;
 	rc = to_proc(proc, ED_WL_STDIN, buf, len, "edera_process_write");
-	return rc < 0 ? rc : (int)len;
+	if (rc < 0)
+		return rc;
+	proc->in_flight += (uint32_t)len;
+	return (int)len;
 }
 
 int edera_process_close_stdin(edera_process *proc)

@@ -14,9 +14,12 @@ cache=${3:?}
 kver=$(cat "$cache/kernel-version")
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
-mkdir -p "$dir/modules" "$dir/dev" "$dir/proc" "$dir/sys" "$dir/mnt"
+mkdir -p "$dir/modules" "$dir/dev" "$dir/proc" "$dir/sys" "$dir/mnt" "$dir/sbin"
 cp "$init" "$dir/init"
 chmod 0755 "$dir/init"
+# the kernel's orderly shutdown runs these: the init asks PID 1 to stop
+ln -s /init "$dir/sbin/poweroff"
+ln -s /init "$dir/sbin/reboot"
 n=0
 seen=" "
 for m in xen-gntdev xen-evtchn xen-blkfront erofs overlay xen-netfront; do

@@ -165,19 +165,21 @@ START_TEST(initramfs_has_the_init_and_modules_in_load_order)
 	ck_assert_msg(ed_zone_initramfs(init, mods, cache, &out) == 0, "%s", edera_last_error());
 	ck_assert_msg(strstr(out, "/zone-init-") && strstr(out, ".cpio"), "%s", out);
 	n = cpio_names(out, names, 32);
-	ck_assert_int_eq(n, 16);
+	ck_assert_int_eq(n, 19);
 	ck_assert_str_eq(names[0], ".:0");
-	ck_assert_str_eq(names[6], "init:6");
-	ck_assert_str_eq(names[7], "modules/01-xen-gntdev.ko:1");
-	ck_assert_str_eq(names[8], "modules/02-xen-evtchn.ko:2");
-	ck_assert_str_eq(names[9], "modules/03-xen-blkfront.ko:3");
-	ck_assert_str_eq(names[10], "modules/04-crc32c_generic.ko:3");
-	ck_assert_str_eq(names[11], "modules/05-libcrc32c.ko:3"); /* before erofs, once */
-	ck_assert_str_eq(names[12], "modules/06-erofs.ko:5");
+	ck_assert_str_eq(names[7], "init:6");
+	ck_assert_str_eq(names[8], "sbin/poweroff:5"); /* -> /init */
+	ck_assert_str_eq(names[9], "sbin/reboot:5");
+	ck_assert_str_eq(names[10], "modules/01-xen-gntdev.ko:1");
+	ck_assert_str_eq(names[11], "modules/02-xen-evtchn.ko:2");
+	ck_assert_str_eq(names[12], "modules/03-xen-blkfront.ko:3");
+	ck_assert_str_eq(names[13], "modules/04-crc32c_generic.ko:3");
+	ck_assert_str_eq(names[14], "modules/05-libcrc32c.ko:3"); /* before erofs, once */
+	ck_assert_str_eq(names[15], "modules/06-erofs.ko:5");
 	/* netfront's dependencies: the one listed last loads first */
-	ck_assert_str_eq(names[13], "modules/07-netdep-a.ko:1");
-	ck_assert_str_eq(names[14], "modules/08-netdep-b.ko:2");
-	ck_assert_str_eq(names[15], "modules/09-xen-netfront.ko:3");
+	ck_assert_str_eq(names[16], "modules/07-netdep-a.ko:1");
+	ck_assert_str_eq(names[17], "modules/08-netdep-b.ko:2");
+	ck_assert_str_eq(names[18], "modules/09-xen-netfront.ko:3");
 	/* found again: the same file */
 	ck_assert_int_eq(ed_zone_initramfs(init, mods, cache, &again), 0);
 	ck_assert_str_eq(out, again);

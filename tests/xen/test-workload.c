@@ -25,6 +25,7 @@ struct wl {
 	struct {
 		int started, exited, out_eof, err_eof, error;
 		uint32_t errnum;
+		uint64_t acked; /* stdin the init took */
 		uint32_t pid, kind, value;
 		char *out, *err;
 		size_t out_len, err_len;
@@ -99,6 +100,11 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		w->p[id].exited = 1;
 		w->p[id].kind = v[0];
 		w->p[id].value = v[1];
+		break;
+	case ED_WL_STDIN_ACK:
+		if (len != 4)
+			w->bad++;
+		w->p[id].acked += v[0];
 		break;
 	case ED_WL_ERROR:
 		if (len < 4 || v[0] == 0)
@@ -304,8 +310,14 @@ START_TEST(stdin_round_trip)
 		for (size_t i = 0; i < chunk; i++)
 			m->b[4 + i] = (uint8_t)((sent + i) * 13 % 253);
 		m->len += (uint32_t)chunk;
-		int r = edera_channel_send(w->ch, ED_WL_STDIN, m->b, m->len);
+		int r;
 
+		/* as the library does: at most the window unacknowledged */
+		if (sent + chunk - w->p[0].acked > ED_WL_STDIN_WINDOW) {
+			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+			continue;
+		}
+		r = edera_channel_send(w->ch, ED_WL_STDIN, m->b, m->len);
 		if (r == EDERA_EAGAIN) {
 			uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
 			continue;
@@ -327,6 +339,7 @@ START_TEST(stdin_round_trip)
 	wait_exit(ctx, w, 0);
 	ck_assert_msg(!w->p[0].error, "%s", w->p[0].msg);
 	ck_assert_uint_eq(w->p[0].out_len, total);
+	ck_assert_uint_eq(w->p[0].acked, total); /* every byte acknowledged */
 	for (size_t i = 0; i < total; i++)
 		if ((uint8_t)w->p[0].out[i] != (uint8_t)(i * 13 % 253))
 			ck_abort_msg("byte %zu differs", i);

@@ -703,10 +703,16 @@ static int resolve_user(const char *spec, struct cred *c, char *why, size_t whyl
 	snprintf(c->home, sizeof(c->home), "/");
 	if (!spec || !*spec)
 		spec = "0";
+	char groupbuf[256];
+
 	snprintf(user, sizeof(user), "%s", spec);
 	group = strchr(user, ':');
-	if (group)
+	if (group) {
 		*group++ = '\0';
+		/* its own copy: USER is rewritten with the name a number has */
+		snprintf(groupbuf, sizeof(groupbuf), "%s", group);
+		group = groupbuf;
+	}
 	if (all_digits(user)) {
 		id = strtoul(user, NULL, 10);
 		if (id > UINT32_MAX - 1) {

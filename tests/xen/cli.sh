@@ -11,8 +11,9 @@ export EDERA_ZONE_INIT="$top_builddir/zone-init/edera-zone-init"
 export EDERA_CACHE_DIR=/tmp/edera-cli-cache
 rm -rf "$EDERA_CACHE_DIR"
 img=${EDERA_WL_OCI:?}
-run() { "$edera" run --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver" \
-	--memory 192 "$@"; }
+edera_run=("$edera" run --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver"
+	--memory 192)
+run() { "${edera_run[@]}" "$@"; }
 fails=0
 check() { # NAME WANT GOT
 	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: wanted '$2', got '$3'"; fails=$((fails + 1)); fi
@@ -45,11 +46,15 @@ rm -f /tmp/cli-in
 out=$(run -t "$img" tty | tr -d '\r'); rc=$?
 check "-t gives a terminal" "/dev/pts/0|0" "$out|$rc"
 
-run "$img" /bin/sh -c 'echo ready; exec sleep 600' >/tmp/cli-out & pid=$!
+# (started directly: $! is edera's own pid)
+rm -f /tmp/cli-out
+"${edera_run[@]}" "$img" /bin/sh -c 'echo ready; exec sleep 600' >/tmp/cli-out & pid=$!
 for _ in $(seq 120); do grep -q ready /tmp/cli-out 2>/dev/null && break; sleep 1; done
 kill -TERM $pid; wait $pid; rc=$?
 check "SIGTERM reaches the workload" 143 "$rc"
-run --stop-timeout 2 "$img" /bin/sh -c 'trap "" TERM; echo ready; sleep 600 & wait' >/tmp/cli-out & pid=$!
+rm -f /tmp/cli-out
+"${edera_run[@]}" --stop-timeout 2 "$img" /bin/sh -c \
+	'trap "" TERM; echo ready; while :; do sleep 1; done' >/tmp/cli-out & pid=$!
 for _ in $(seq 120); do grep -q ready /tmp/cli-out 2>/dev/null && break; sleep 1; done
 kill -TERM $pid; wait $pid; rc=$?
 check "a workload ignoring SIGTERM is killed after the stop timeout" 137 "$rc"
@@ -57,7 +62,7 @@ check "a workload ignoring SIGTERM is killed after the stop timeout" 137 "$rc"
 # the network: a bridge in dom0 with an address, the zone's eth0 on it
 ip link show edbr-cli >/dev/null 2>&1 || ip link add edbr-cli type bridge
 ip addr flush dev edbr-cli && ip addr add 10.213.0.1/24 dev edbr-cli && ip link set edbr-cli up
-out=$(run --net edbr-cli --address 10.213.0.2/24 --gateway 10.213.0.1 --dns 10.213.0.1 "$img" \
+out=$(run -u 0 --net edbr-cli --address 10.213.0.2/24 --gateway 10.213.0.1 --dns 10.213.0.1 "$img" \
 	/bin/sh -c 'ping -c 1 -W 10 10.213.0.1 >/dev/null && echo reached; cat /etc/resolv.conf')
 check "--net: the zone reaches dom0 over the bridge" "reached|nameserver 10.213.0.1" \
 	"$(echo "$out" | paste -sd'|')"

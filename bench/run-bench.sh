@@ -37,6 +37,7 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
 domains=$(xl list | wc -l)
 cold=$(timed edera "$work/image" /bin/true)
 warm=$(for _ in $(seq "$runs"); do timed edera "$work/image" /bin/true; done | median)
+echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm") (median of $runs)"
 left="$(($(xl list | wc -l) - domains)) domain(s), $(losetup -a | grep -c "$EDERA_CACHE_DIR" || true) loop device(s), $(xenstore-list /local/domain 2>/dev/null | wc -l) XenStore domain node(s)"
 
 # runc: the same image's tree, from the cached erofs
@@ -65,7 +66,6 @@ bundle_cmd /bin/sh -c "$cpu"
 runc_cpu=$(for _ in $(seq 3); do timed runc_run; done | median)
 
 echo "run-bench: after $((runs + 1)) edera runs: $left left (1 node: dom0's)"
-echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm") (median of $runs)"
 echo "run-bench: runc run, same image: first $(ms "$runc_cold"), then $(ms "$runc_warm") (median of $runs)"
 echo "run-bench: warm edera run / runc run = $(ratio "$warm" "$runc_warm") (target <= 2)"
 echo "run-bench: SHA-256 of 256 MiB: edera run $(ms "$edera_cpu"), runc $(ms "$runc_cpu"); " \

@@ -7,7 +7,8 @@ a file /etc/gone; then a layer deleting /etc/gone through a whiteout and
 adding /etc/edera-image.  The config sets Entrypoint, Cmd, Env, WorkingDir
 and User.  Its ref name is "test".
 
-Usage: mkoci.py OUTDIR"""
+Usage: mkoci.py OUTDIR [--no-cmd]   (--no-cmd: a config without Entrypoint
+and Cmd)"""
 import gzip
 import hashlib
 import io
@@ -46,9 +47,10 @@ def blob(out, data):
 
 
 def main():
-    if len(sys.argv) != 2:
+    if len(sys.argv) not in (2, 3) or sys.argv[2:] not in ([], ["--no-cmd"]):
         sys.exit(__doc__)
     out = sys.argv[1]
+    no_cmd = sys.argv[2:] == ["--no-cmd"]
     busybox = shutil.which("busybox")
     if not busybox or subprocess.run(["ldd", busybox], capture_output=True).returncode == 0:
         sys.exit("mkoci: a static busybox is needed (package busybox-static)")
@@ -84,6 +86,9 @@ def main():
                          "Env": ["PATH=/bin", "FROM_IMAGE=yes", "OVERRIDDEN=image"],
                          "WorkingDir": "/home/edera", "User": "edera"},
               "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if no_cmd:
+        del config["config"]["Entrypoint"]
+        del config["config"]["Cmd"]
     cdigest, csize = blob(out, json.dumps(config).encode())
     manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
                 "config": {"mediaType": "application/vnd.oci.image.config.v1+json",

@@ -30,10 +30,12 @@ check "the image's Entrypoint, Cmd, User, WorkingDir, Env" \
 	"default command|edera|/home/edera|yes|0" "$(echo "$out" | paste -sd'|')|$rc"
 check "one image in the cache after two runs" 1 "$(ls "$EDERA_CACHE_DIR"/*.erofs | wc -l)"
 
+before=$(sha256sum "$EDERA_CACHE_DIR"/*.erofs)
 out=$(run -e FROM_IMAGE=caller -w /tmp -u 0:2000 "$img" /bin/sh -c \
 	'echo $FROM_IMAGE; pwd; id -u; id -g; test -e /etc/gone || echo whited-out; echo w >/etc/new && cat /etc/new')
 check "--env --workdir --user, the whiteout, writes" "caller|/tmp|0|2000|whited-out|w" \
 	"$(echo "$out" | paste -sd'|')"
+check "the cached image is unchanged by the writes" "$before" "$(sha256sum "$EDERA_CACHE_DIR"/*.erofs)"
 
 head -c 10485760 /dev/urandom >/tmp/cli-in
 want=$(sha256sum </tmp/cli-in | cut -d' ' -f1)
@@ -74,15 +76,28 @@ run "$img" /bin/nope 2>/tmp/cli-err; rc=$?
 check "a missing command" "127|1" "$rc|$(grep -c "cannot run '/bin/nope'" /tmp/cli-err)"
 run -u nobody-here "$img" true 2>/tmp/cli-err; rc=$?
 check "an unknown user" "126|1" "$rc|$(grep -c "unknown user 'nobody-here'" /tmp/cli-err)"
+# a corrupt archive: a tar of the layout, cut short
+tar -C "$img" -cf /tmp/cli-image.tar . && truncate -s 100000 /tmp/cli-image.tar
+run /tmp/cli-image.tar true 2>/tmp/cli-err; rc=$?
+check "a corrupt archive" "125" "$rc"
+grep . /tmp/cli-err | head -2
+rm -f /tmp/cli-image.tar
+"$(dirname "$0")/../guest/mkoci.py" /tmp/cli-nocmd --no-cmd
+run /tmp/cli-nocmd 2>/tmp/cli-err; rc=$?
+check "an image with no command" "125|1" "$rc|$(grep -c 'has no command' /tmp/cli-err)"
+rm -rf /tmp/cli-nocmd
 "$edera" run --kernel /no/such/kernel "$img" true 2>/tmp/cli-err; rc=$?
 check "a missing kernel" "125|1" "$rc|$(grep -c '/no/such/kernel' /tmp/cli-err)"
 
-check "edera images" '"name":"test"' "$("$edera" images --json | grep -o '"name":"test"')"
-check "edera images prune" "removed 1 image(s)" "$("$edera" images prune | cut -d, -f1)"
+# the test image and the one without a command (converted before its run failed)
+check "edera images" 2 "$("$edera" images --json | grep -o '"name":"test"' | wc -l)"
+check "edera images prune" "removed 2 image(s)" "$("$edera" images prune | cut -d, -f1)"
 check "edera images after prune" "[]" "$("$edera" images --json)"
 check "edera ls: none left" "[]" "$("$edera" ls --json)"
 check "no domain left" "$domains" "$(xl list | wc -l)"
 check "no loop device left" "" "$(losetup -a | grep edera-cli-cache)"
+check "no XenStore node of a zone left" "0" "$(xenstore-list /local/domain | grep -vc '^0$')"
+check "no temporary file left in the cache" "" "$(find "$EDERA_CACHE_DIR" -name '.*' -o -name '*tmp*')"
 rm -rf "$EDERA_CACHE_DIR" /tmp/cli-err /tmp/cli-out
 echo "cli: $fails failed"
 [ "$fails" = 0 ]

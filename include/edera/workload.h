@@ -42,7 +42,8 @@ typedef struct edera_workload edera_workload;
 typedef struct edera_process edera_process;
 
 /* Output of a process: FD 1 (stdout; a terminal's output too) or 2
- * (stderr), LEN bytes valid during the call; LEN 0 is the stream's end. */
+ * (stderr), LEN bytes valid during the call; LEN 0 (BYTES NULL) is the
+ * stream's end. */
 typedef void (*edera_process_output_cb)(edera_ctx *ctx, edera_process *proc, int fd,
                                         const void *bytes, size_t len, void *data);
 /*

@@ -41,7 +41,8 @@ static void append(char **buf, size_t *len, const uint8_t *b, size_t n)
 {
 	*buf = realloc(*buf, *len + n + 1);
 	ck_assert(*buf);
-	memcpy(*buf + *len, b, n);
+	if (n)
+		memcpy(*buf + *len, b, n);
 	*len += n;
 	(*buf)[*len] = '\0';
 }

@@ -284,14 +284,12 @@ static int check_process(const edera_process_config *p, bool exec)
 	return 0;
 }
 
+/* CFG: the library's own copy (edera_workload_run checked the caller's
+ * sizes). */
 static int check_config(edera_ctx *ctx, const edera_workload_config *cfg)
 {
 	int rc;
 
-	if (!ctx || !cfg)
-		return ed_error(EDERA_EINVAL, "edera_workload_run: ctx or cfg is NULL");
-	if ((rc = ed_sized_check(cfg, cfg->sz, sizeof(*cfg), "edera_workload_config")) < 0)
-		return rc;
 	if (!cfg->name || !*cfg->name)
 		return ed_error(EDERA_EINVAL, "edera_workload_config: name is required");
 	if (!cfg->image || !*cfg->image)
@@ -771,11 +769,12 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 		run_fail(op, rc);
 }
 
-static const char *cache_dir_or_default(const char *dir);
 
-static char *dup_or(const char *s, bool *oom)
+static const char *cache_dir_or_default(const char *dir)
 {
-	return ed_strdup_opt(s, oom);
+	const char *env = getenv("EDERA_CACHE_DIR");
+
+	return dir ? dir : env && *env ? env : DEFAULT_CACHE;
 }
 
 static int copy_config(struct run_op *op, const edera_workload_config *cfg)
@@ -785,19 +784,19 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	bool oom = false;
 	int rc = 0;
 
-	op->name = dup_or(cfg->name, &oom);
-	op->image = dup_or(cfg->image, &oom);
-	op->image_name = dup_or(cfg->image_name, &oom);
-	op->cache_dir = dup_or(cache_dir_or_default(cfg->cache_dir), &oom);
-	op->modules_dir = dup_or(cfg->modules_dir, &oom);
-	op->init = dup_or(init && *init ? init : ED_PKGLIBEXECDIR "/edera-zone-init", &oom);
-	op->hostname = dup_or(cfg->hostname, &oom);
-	op->address = dup_or(cfg->address, &oom);
-	op->gateway = dup_or(cfg->gateway, &oom);
-	op->cwd = dup_or(p->cwd, &oom);
-	op->user = dup_or(p->user, &oom);
+	op->name = ed_strdup_opt(cfg->name, &oom);
+	op->image = ed_strdup_opt(cfg->image, &oom);
+	op->image_name = ed_strdup_opt(cfg->image_name, &oom);
+	op->cache_dir = ed_strdup_opt(cache_dir_or_default(cfg->cache_dir), &oom);
+	op->modules_dir = ed_strdup_opt(cfg->modules_dir, &oom);
+	op->init = ed_strdup_opt(init && *init ? init : ED_PKGLIBEXECDIR "/edera-zone-init", &oom);
+	op->hostname = ed_strdup_opt(cfg->hostname, &oom);
+	op->address = ed_strdup_opt(cfg->address, &oom);
+	op->gateway = ed_strdup_opt(cfg->gateway, &oom);
+	op->cwd = ed_strdup_opt(p->cwd, &oom);
+	op->user = ed_strdup_opt(p->user, &oom);
 	if (cfg->kernel) {
-		op->kernel = dup_or(cfg->kernel, &oom);
+		op->kernel = ed_strdup_opt(cfg->kernel, &oom);
 	} else {
 		struct utsname u;
 
@@ -819,14 +818,14 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 		oom = true;
 	for (size_t i = 0; !oom && i < cfg->n_disks; i++, op->n_disks++) {
 		edera_disk_config_init(&op->disks[i]);
-		op->disks[i].path = dup_or(cfg->disks[i]->path, &oom);
-		op->disks[i].vdev = dup_or(cfg->disks[i]->vdev, &oom);
+		op->disks[i].path = ed_strdup_opt(cfg->disks[i]->path, &oom);
+		op->disks[i].vdev = ed_strdup_opt(cfg->disks[i]->vdev, &oom);
 		op->disks[i].readonly = cfg->disks[i]->readonly;
 	}
 	for (size_t i = 0; !oom && i < cfg->n_nics; i++, op->n_nics++) {
 		edera_nic_config_init(&op->nics[i]);
-		op->nics[i].bridge = dup_or(cfg->nics[i]->bridge, &oom);
-		op->nics[i].mac = dup_or(cfg->nics[i]->mac, &oom);
+		op->nics[i].bridge = ed_strdup_opt(cfg->nics[i]->bridge, &oom);
+		op->nics[i].mac = ed_strdup_opt(cfg->nics[i]->mac, &oom);
 		op->nics[i].mtu = cfg->nics[i]->mtu;
 	}
 	for (size_t i = 0; rc == 0 && i < cfg->n_dns; i++)
@@ -1071,13 +1070,6 @@ edera_workload *edera_process_workload(const edera_process *proc)
 
 /* ---- the image cache ---- */
 
-static const char *cache_dir_or_default(const char *dir)
-{
-	const char *env = getenv("EDERA_CACHE_DIR");
-
-	return dir ? dir : env && *env ? env : DEFAULT_CACHE;
-}
-
 int edera_images_list(const char *cache_dir, edera_image_info **out, size_t *n)
 {
 	struct ed_oci_entry *e = NULL;
@@ -1157,7 +1149,6 @@ static void wl_zone_free(edera_zone *z)
 	free(wl->cwd);
 	free(wl->user);
 	uv_timer_stop(&wl->timer);
-	wl->timer.data = wl;
 	uv_close((uv_handle_t *)&wl->timer, wl_closed);
 }
 

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* The context: hypervisor handles plus the loop everything runs on. */
 #include "config.h"
+#define _GNU_SOURCE /* asprintf */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -64,9 +65,17 @@ fail:
 	return rc;
 }
 
+const char *ed_cache_dir(const char *dir)
+{
+	const char *env = getenv("EDERA_CACHE_DIR");
+
+	return dir ? dir : env && *env ? env : "/var/cache/edera";
+}
+
 int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop)
 {
 	edera_ctx *ctx;
+	char *kdir;
 	int rc;
 
 	ctx = calloc(1, sizeof(*ctx));
@@ -86,6 +95,12 @@ int ed_ctx_new(edera_ctx **out, struct uv_loop_s *loop)
 	}
 	ed_xs_init(&ctx->xs, ctx, ctx->loop);
 	ed_kcache_init(&ctx->kcache);
+	/* decompressed kernels kept on disk for the next process (out of
+	 * memory here: only without that cache) */
+	if (asprintf(&kdir, "%s/kernels", ed_cache_dir(NULL)) >= 0) {
+		(void)ed_kcache_set_dir(&ctx->kcache, kdir, ED_KCACHE_DISK_MAX);
+		free(kdir);
+	}
 	*out = ctx;
 	return 0;
 }

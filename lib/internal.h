@@ -23,6 +23,10 @@ int ed_verror(int code, const char *fmt, va_list ap) __attribute__((format(print
  * blocking call): ed_error_save copies it, ed_error_restore makes it the
  * thread's last error again and returns its code.  The one place such
  * copies are made. */
+/* DIR, or the cache directory by default: $EDERA_CACHE_DIR, or
+ * /var/cache/edera (converted images, initramfs, decompressed kernels). */
+const char *ed_cache_dir(const char *dir);
+
 struct ed_err {
 	int code;
 	char msg[1024];

@@ -67,8 +67,8 @@ static void usage_run(FILE *f)
 	        "                     /boot/vmlinuz-$(uname -r))\n"
 	        "  --modules DIR      that kernel's modules (default: /lib/modules/<its release>)\n"
 	        "  --init PATH        edera-zone-init (default: $EDERA_ZONE_INIT or the installed one)\n"
-	        "  --cache DIR        converted images (default: $EDERA_CACHE_DIR or\n"
-	        "                     /var/cache/edera)\n"
+	        "  --cache DIR        converted images and decompressed kernels\n"
+	        "                     (default: $EDERA_CACHE_DIR or /var/cache/edera)\n"
 	        "  -h, --help         this text\n"
 	        "\n"
 	        "exit status: the workload's; 125 edera failed, 126 the command cannot be run,\n"
@@ -469,7 +469,11 @@ static int cmd_run(int argc, char **argv)
 		case 'k': wc.kernel = optarg; break;
 		case 'M': wc.modules_dir = optarg; break;
 		case 'I': wc.init = optarg; break;
-		case 'C': wc.cache_dir = optarg; break;
+		case 'C':
+			/* the images and the context's decompressed kernels */
+			wc.cache_dir = optarg;
+			setenv("EDERA_CACHE_DIR", optarg, 1);
+			break;
 		case 'h': usage_run(stdout); return 0;
 		default: usage_run(stderr); return EXIT_ERROR;
 		}

@@ -76,6 +76,12 @@ typedef void (*edera_zone_create_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * nothing is left behind: no domain, no XenStore node, no event channel).
  * If the process dies meanwhile, edera_zone_reattach (in any process)
  * undoes what the creation had built.
+ * A compressed kernel is decompressed once per context (kept while its
+ * file is unchanged) and its ELF kept on disk for the next process, in
+ * "kernels/" of $EDERA_CACHE_DIR or /var/cache/edera (named by the SHA-256
+ * of the kernel file, at most 256 MiB, least recently used removed first;
+ * used only when that directory is the process user's and writable by no
+ * one else; a cache that cannot be used only costs the decompression).
  * Errors at once: EDERA_EINVAL (bad config: what and why in
  * edera_last_error), EDERA_EEXIST (name in use), EDERA_ENOMEM.
  * Errors in CB: EDERA_ENOENT (kernel or initrd missing), EDERA_EINVAL

@@ -395,6 +395,23 @@ int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const 
 	return rc;
 }
 
+int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what)
+{
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	k->compression = "none";
+	k->elf = elf;
+	k->elf_len = len;
+	if (len < 4 || memcmp(elf, ELFMAG, SELFMAG) != 0)
+		rc = ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
+	else
+		rc = parse_elf(k, what);
+	if (rc < 0)
+		ed_kernel_free(k);
+	return rc;
+}
+
 void ed_kernel_free(struct ed_kernel *k)
 {
 	free(k->elf);

@@ -39,6 +39,10 @@ struct ed_kernel {
 int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const char *what);
 void ed_kernel_free(struct ed_kernel *k);
 
+/* As ed_kernel_parse for a plain ELF image in ELF (from malloc), which K
+ * takes over (it is freed on failure too): no copy. */
+int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what);
+
 /* Copy the loadable segments into DST, which maps the guest's memory from
  * K->virt_kstart for (virt_kend - virt_kstart) bytes; bss is zeroed. */
 void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst);

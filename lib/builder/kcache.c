@@ -1,12 +1,17 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
+#define _GNU_SOURCE /* O_TMPFILE */
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "image/sha256.h"
 #include "internal.h"
 #include "kcache.h"
 
@@ -32,6 +37,234 @@ void ed_kcache_fini(struct ed_kcache *c)
 	c->last = NULL;
 	pthread_mutex_unlock(&c->lock);
 	pthread_mutex_destroy(&c->lock);
+	free(c->dir);
+	c->dir = NULL;
+}
+
+int ed_kcache_set_dir(struct ed_kcache *c, const char *dir, uint64_t max)
+{
+	char *d = NULL;
+
+	if (dir && !(d = strdup(dir)))
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	free(c->dir);
+	c->dir = d;
+	c->disk_max = max;
+	return 0;
+}
+
+/* ---- the cache on disk ----------------------------------------------------- */
+
+#define ENTRY_PREFIX "kernel-"
+#define ENTRY_SUFFIX ".elf"
+/* "kernel-" + 64 hex digits + ".elf" + NUL */
+#define ENTRY_NAME_LEN (sizeof(ENTRY_PREFIX) - 1 + 64 + sizeof(ENTRY_SUFFIX))
+
+static void count(struct ed_kcache *c, unsigned long *what)
+{
+	pthread_mutex_lock(&c->lock);
+	(*what)++;
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* The cache directory, created if missing, opened if it is safe to use:
+ * a directory (not a symbolic link) of this user that no one else may
+ * write to.  -1 when there is none to use. */
+static int disk_open(const char *dir)
+{
+	char *parent = strdup(dir), *slash;
+	struct stat st;
+	int fd;
+
+	if (!parent)
+		return -1;
+	slash = strrchr(parent, '/');
+	if (slash && slash != parent) {
+		*slash = '\0';
+		(void)mkdir(parent, 0700);
+	}
+	free(parent);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid() || (st.st_mode & 022)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* The entry's name for a kernel file's bytes. */
+static void entry_name(const uint8_t *data, size_t len, char name[ENTRY_NAME_LEN])
+{
+	struct ed_sha256 h;
+	char digest[ED_DIGEST_STR_LEN];
+
+	ed_sha256_init(&h);
+	ed_sha256_update(&h, data, len);
+	ed_sha256_final_str(&h, digest);
+	snprintf(name, ENTRY_NAME_LEN, ENTRY_PREFIX "%s" ENTRY_SUFFIX, digest + 7);
+}
+
+/* Read and check the entry NAME into K.  Returns true on a hit; an entry
+ * that is not a whole, valid ELF kernel is removed. */
+static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_kernel *k,
+                      const char *what)
+{
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	uint8_t *buf = NULL;
+	struct ed_err saved;
+	struct stat st;
+	size_t got = 0;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
+	    (uint64_t)st.st_size > ED_KERNEL_MAX || !(buf = malloc((size_t)st.st_size)))
+		goto bad;
+	while (got < (size_t)st.st_size) {
+		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto bad;
+		got += (size_t)n;
+	}
+	close(fd);
+	/* the thread's message is kept: a bad entry is not the caller's error */
+	ed_error_save(&saved);
+	if (ed_kernel_adopt_elf(k, buf, got, what) < 0) {
+		ed_error_restore(&saved);
+		buf = NULL;
+		fd = -1;
+		goto bad;
+	}
+	k->compression = "cached";
+	(void)utimensat(dfd, name, NULL, 0); /* recently used */
+	count(c, &c->disk_hits);
+	return true;
+bad:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	if (unlinkat(dfd, name, 0) == 0)
+		count(c, &c->disk_bad);
+	return false;
+}
+
+struct entry {
+	char name[ENTRY_NAME_LEN];
+	off_t size;
+	struct timespec used;
+};
+
+static int older_first(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct entry *)a)->used,
+	                      *y = &((const struct entry *)b)->used;
+
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? -1 : 1;
+	return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
+}
+
+/* Remove the least recently used entries (not KEEP) until they hold at
+ * most MAX bytes. */
+static void disk_prune(int dfd, uint64_t max, const char *keep)
+{
+	struct entry *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	uint64_t total = 0;
+	struct dirent *de;
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+
+		if (len != ENTRY_NAME_LEN - 1 || strncmp(de->d_name, ENTRY_PREFIX, 7) != 0 ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		total += (uint64_t)st.st_size;
+		if (strcmp(de->d_name, keep) == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 8;
+			if (!(nv = realloc(v, cap * sizeof(*v))))
+				break;
+			v = nv;
+		}
+		memcpy(v[n].name, de->d_name, ENTRY_NAME_LEN);
+		v[n].size = st.st_size;
+		v[n].used = st.st_mtim;
+		n++;
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), older_first);
+	for (size_t i = 0; i < n && total > max; i++)
+		if (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT)
+			total -= (uint64_t)v[i].size;
+	free(v);
+}
+
+/* Write K's ELF as the entry NAME: unnamed until whole. */
+static void disk_store(struct ed_kcache *c, int dfd, const char *name, const struct ed_kernel *k)
+{
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	char proc[64];
+	size_t done = 0;
+
+	if (fd < 0)
+		return;
+	while (done < k->elf_len) {
+		ssize_t n = write(fd, k->elf + done, k->elf_len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	/* EEXIST: another process wrote it meanwhile */
+	if (done == k->elf_len && linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
+		count(c, &c->disk_writes);
+	close(fd);
+	disk_prune(dfd, c->disk_max, name);
+}
+
+/* Parse the kernel file's bytes DATA into K, through the cache on disk
+ * when there is one (and K's kernel was compressed). */
+static int parse(struct ed_kcache *c, const uint8_t *data, size_t len, struct ed_kernel *k,
+                 const char *what)
+{
+	char name[ENTRY_NAME_LEN];
+	bool elf = len >= 4 && memcmp(data, "\177ELF", 4) == 0;
+	int dfd = c->dir && !elf ? disk_open(c->dir) : -1;
+	int rc;
+
+	if (dfd >= 0) {
+		entry_name(data, len, name);
+		if (disk_load(c, dfd, name, k, what)) {
+			close(dfd);
+			return 0;
+		}
+	}
+	rc = ed_kernel_parse(k, data, len, what);
+	if (rc == 0 && dfd >= 0 && strcmp(k->compression, "none") != 0)
+		disk_store(c, dfd, name, k);
+	if (dfd >= 0)
+		close(dfd);
+	return rc;
 }
 
 static bool same_file(const struct ed_kimage *img, const struct stat *st)
@@ -71,7 +304,7 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 	snprintf(what, sizeof(what), "kernel image '%s'", path);
 	rc = ed_read_file(path, "kernel image", ED_KERNEL_MAX, &data, &len);
 	if (rc == 0) {
-		rc = ed_kernel_parse(&img->k, data, len, what);
+		rc = parse(c, data, len, &img->k, what);
 		free(data);
 	}
 	if (rc < 0) {

@@ -34,7 +34,6 @@
 #include "zone/part.h"
 #include "zone/zone.h"
 
-#define DEFAULT_CACHE "/var/cache/edera"
 #define STDIN_CHUNK   (EDERA_CHANNEL_FRAME_MAX - 4)
 
 struct edera_process {
@@ -770,13 +769,6 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 }
 
 
-static const char *cache_dir_or_default(const char *dir)
-{
-	const char *env = getenv("EDERA_CACHE_DIR");
-
-	return dir ? dir : env && *env ? env : DEFAULT_CACHE;
-}
-
 static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 {
 	const edera_process_config *p = cfg->process;
@@ -787,7 +779,7 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	op->name = ed_strdup_opt(cfg->name, &oom);
 	op->image = ed_strdup_opt(cfg->image, &oom);
 	op->image_name = ed_strdup_opt(cfg->image_name, &oom);
-	op->cache_dir = ed_strdup_opt(cache_dir_or_default(cfg->cache_dir), &oom);
+	op->cache_dir = ed_strdup_opt(ed_cache_dir(cfg->cache_dir), &oom);
 	op->modules_dir = ed_strdup_opt(cfg->modules_dir, &oom);
 	op->init = ed_strdup_opt(init && *init ? init : ED_PKGLIBEXECDIR "/edera-zone-init", &oom);
 	op->hostname = ed_strdup_opt(cfg->hostname, &oom);
@@ -1080,7 +1072,7 @@ int edera_images_list(const char *cache_dir, edera_image_info **out, size_t *n)
 		return ed_error(EDERA_EINVAL, "edera_images_list: out or n is NULL");
 	*out = NULL;
 	*n = 0;
-	if ((rc = ed_oci_list(cache_dir_or_default(cache_dir), &e, &count)) < 0)
+	if ((rc = ed_oci_list(ed_cache_dir(cache_dir), &e, &count)) < 0)
 		return rc;
 	if (count) {
 		*out = calloc(count, sizeof(**out));
@@ -1109,7 +1101,7 @@ int edera_images_prune(const char *cache_dir, uint64_t keep_mib, size_t *removed
 	if (keep_mib > (UINT64_MAX >> 20))
 		return ed_error(EDERA_EINVAL, "edera_images_prune: %llu MiB is too many",
 		                (unsigned long long)keep_mib);
-	return ed_oci_prune(cache_dir_or_default(cache_dir), keep_mib << 20, removed, freed);
+	return ed_oci_prune(ed_cache_dir(cache_dir), keep_mib << 20, removed, freed);
 }
 
 /* ---- the zone part: the workload goes with its zone handle ---- */

@@ -51,6 +51,8 @@ export EDERA_GUEST_XS="$abs_top_builddir/tests/guest/xs-guest.cpio.gz"
 daemons=${EDERA_RIG_DAEMONS:-xenstored oxenstored}
 [ "${EDERA_RIG_QUICK:-0}" = 1 ] && daemons=xenstored
 status=0
+failures="$abs_top_builddir/tests/rig/failures.txt"
+rm -f "$failures"
 for daemon in $daemons; do
 	echo "=== rig boot with $daemon"
 	# the first boot runs about 20 minutes here: room for a slower machine
@@ -58,4 +60,10 @@ for daemon in $daemons; do
 		--share "$abs_top_srcdir" --share "$abs_top_builddir" \
 		-- "$abs_top_builddir/tests/xen/run-all.sh" || status=$?
 done
+# what failed, again, at the end (run-all.sh kept each failing test's
+# telling lines)
+if [ -s "$failures" ]; then
+	echo "=== what failed, in both boots"
+	cat "$failures"
+fi
 exit "$status"

@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Kernel image parsing: synthetic ELF64 kernels with Xen notes, plain and
  * wrapped in bzImages with gzip, xz and zstd payloads, and broken ones. */
+#include <dirent.h>
 #include <elf.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <lzma.h>
 #include <stdlib.h>
 #include <string.h>
@@ -292,6 +294,139 @@ START_TEST(kernel_cache_shares_and_notices_changes)
 }
 END_TEST
 
+static void put_file(const char *path, const uint8_t *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/* The one entry in DIR (its name in NAME); fails unless there is exactly one. */
+static void only_entry(const char *dir, char *name, size_t cap)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (de->d_name[0] != '.') {
+			snprintf(name, cap, "%s/%s", dir, de->d_name);
+			n++;
+		}
+	closedir(d);
+	ck_assert_int_eq(n, 1);
+}
+
+/* A fresh cache on DIR (another process, as far as the disk is concerned)
+ * gets PATH; returns the image's compression ("cached" from the disk). */
+static const char *fresh_get(const char *dir, uint64_t max, const char *path, struct ed_kcache *c)
+{
+	struct ed_kimage *x;
+	const char *how;
+
+	ed_kcache_init(c);
+	ck_assert_int_eq(ed_kcache_set_dir(c, dir, max), 0);
+	ck_assert_int_eq(ed_kcache_get(c, path, &x), 0);
+	check_parsed(&x->k);
+	how = x->k.compression;
+	ed_kcache_put(c, x);
+	ed_kcache_fini(c);
+	return how;
+}
+
+START_TEST(kernel_cache_on_disk)
+{
+	struct img *im = malloc(sizeof(*im));
+	uint8_t *packed = malloc(65536), *bz = malloc(65536);
+	char top[] = "/tmp/edera-kdisk-XXXXXX", dir[64], path[64], path2[64], entry[320],
+	     entry2[320];
+	struct ed_kcache c;
+	struct stat st;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(dir, sizeof(dir), "%s/cache/kernels", top);
+	snprintf(path, sizeof(path), "%s/vmlinuz", top);
+	snprintf(path2, sizeof(path2), "%s/vmlinuz-2", top);
+	make_elf(im, ALL_NOTES, EM_X86_64);
+	put_file(path, bz, make_bzimage(bz, 65536, packed, compress_xz(im->buf, im->len, packed, 65536)));
+
+	/* the first process decompresses and writes the entry (directories
+	 * made, for this user only) */
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
+	ck_assert_uint_eq(c.disk_writes, 1);
+	ck_assert_uint_eq(c.disk_hits, 0);
+	ck_assert_int_eq(stat(dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0700);
+	only_entry(dir, entry, sizeof(entry));
+	ck_assert_int_eq(stat(entry, &st), 0);
+	ck_assert_uint_eq(st.st_size, im->len);
+
+	/* the next reads it: no decompression */
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.disk_hits, 1);
+	ck_assert_uint_eq(c.disk_writes, 0);
+
+	/* a cut entry, then one of the right size that is not an ELF: each
+	 * removed, the kernel decompressed and the entry written again; the
+	 * thread's message is not the bad entry's */
+	ck_assert_int_eq(truncate(entry, 100), 0);
+	ed_error(EDERA_EINVAL, "before");
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
+	ck_assert_uint_eq(c.disk_bad, 1);
+	ck_assert_uint_eq(c.disk_writes, 1);
+	ck_assert_str_eq(edera_last_error(), "before");
+	fd = open(entry, O_WRONLY);
+	ck_assert_int_eq(write(fd, "junk", 4), 4);
+	close(fd);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
+	ck_assert_uint_eq(c.disk_bad, 1);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+
+	/* another kernel (other bytes): its own entry; a bound of one entry
+	 * keeps the newest */
+	put_file(path2, bz,
+	         make_bzimage(bz, 65536, packed, compress_gzip(im->buf, im->len, packed, 65536)));
+	ck_assert_str_eq(fresh_get(dir, im->len * 3 / 2, path2, &c), "gzip");
+	ck_assert_uint_eq(c.disk_writes, 1);
+	only_entry(dir, entry2, sizeof(entry2));
+	ck_assert_str_ne(entry2, entry);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path2, &c), "cached");
+
+	/* a directory others may write to is not used */
+	ck_assert_int_eq(chmod(dir, 0777), 0);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path2, &c), "gzip");
+	ck_assert_uint_eq(c.disk_hits + c.disk_writes, 0);
+	ck_assert_int_eq(chmod(dir, 0700), 0);
+
+	/* nor a symbolic link to one */
+	snprintf(entry, sizeof(entry), "%s/link", top);
+	ck_assert_int_eq(symlink(dir, entry), 0);
+	ck_assert_str_eq(fresh_get(entry, 1 << 20, path2, &c), "gzip");
+	ck_assert_uint_eq(c.disk_hits + c.disk_writes, 0);
+	unlink(entry);
+
+	/* a plain ELF kernel has nothing to decompress: not written */
+	put_file(path, im->buf, im->len);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "none");
+	ck_assert_uint_eq(c.disk_hits + c.disk_writes, 0);
+
+	unlink(entry2);
+	rmdir(dir);
+	snprintf(entry, sizeof(entry), "%s/cache", top);
+	rmdir(entry);
+	unlink(path);
+	unlink(path2);
+	ck_assert_int_eq(rmdir(top), 0);
+	free(im);
+	free(packed);
+	free(bz);
+}
+END_TEST
+
 Suite *image_suite(void)
 {
 	Suite *s = suite_create("image");
@@ -302,6 +437,7 @@ Suite *image_suite(void)
 	tcase_add_test(tc, bzimage_payloads);
 	tcase_add_test(tc, read_file_errors);
 	tcase_add_test(tc, kernel_cache_shares_and_notices_changes);
+	tcase_add_test(tc, kernel_cache_on_disk);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -129,6 +129,8 @@ struct run {
 	int status; /* our exit status, once known */
 	bool started, ended, zone_gone, failed;
 	bool interactive, tty;
+	bool progress_shown; /* a progress line is on stderr */
+	const char *image;
 	/* stdin */
 	uv_poll_t in_poll;
 	uv_idle_t in_idle;
@@ -365,10 +367,39 @@ static void on_winch(uv_signal_t *h, int signum)
 		(void)edera_process_resize(r->proc, ws.ws_row, ws.ws_col); /* a lost one: the next */
 }
 
+/* The image's conversion, on one line of the terminal (stderr), rewritten
+ * as it goes and erased when the workload starts. */
+static void on_progress(edera_ctx *ctx, const edera_workload_progress *p, void *data)
+{
+	struct run *r = data;
+
+	(void)ctx;
+	fprintf(stderr, "\r\033[K%s: converting %s: ", prog, r->image);
+	if (strcmp(p->step, "unpacking") == 0 && p->total)
+		fprintf(stderr, "layer %u of %u, %.1f of %.1f MiB", p->layer, p->layers,
+		        p->done / 1048576.0, p->total / 1048576.0);
+	else if (strcmp(p->step, "unpacking") == 0)
+		fprintf(stderr, "layer %u of %u", p->layer, p->layers);
+	else
+		fprintf(stderr, "%s %u layer%s", p->step, p->layers, p->layers == 1 ? "" : "s");
+	fflush(stderr);
+	r->progress_shown = true;
+}
+
+static void progress_done(struct run *r)
+{
+	if (r->progress_shown) {
+		fprintf(stderr, "\r\033[K");
+		fflush(stderr);
+		r->progress_shown = false;
+	}
+}
+
 static void ran(edera_ctx *ctx, int status, edera_workload *wl, edera_process *proc, void *data)
 {
 	struct run *r = data;
 
+	progress_done(r);
 	(void)ctx;
 	if (status < 0) {
 		const char *msg = edera_last_error();
@@ -498,6 +529,11 @@ static int cmd_run(int argc, char **argv)
 	pc.on_writable = on_writable;
 	pc.data = &r;
 	wc.process = &pc;
+	if (isatty(2)) {
+		r.image = wc.image;
+		wc.on_progress = on_progress;
+		wc.progress_data = &r;
+	}
 	if (r.tty && isatty(0)) {
 		struct winsize ws;
 

@@ -665,40 +665,63 @@ func TestRigReattachFromASecondProcess(t *testing.T) {
 
 func TestRigFiftyGoroutinesAtOnce(t *testing.T) {
 	c := open(t)
-	goctx := timeout(t, 10*time.Minute)
 	handles := edera.HandleCount()
+	start := time.Now()
 	var wg sync.WaitGroup
-	errs := make(chan error, 50)
+	var mu sync.Mutex
+	var errs []string
+	fail := func(name, what string, t0 time.Time, err error, more ...interface{}) {
+		mu.Lock()
+		defer mu.Unlock()
+		errs = append(errs, fmt.Sprintf("%s: %s after %.1f s (%.1f s into the test): %v %v",
+			name, what, time.Since(t0).Seconds(), time.Since(start).Seconds(), err, more))
+	}
 	for i := 0; i < 50; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
 			name := fmt.Sprintf("go-par-%d", i)
+			// each step its own deadline: a slow one is named, not blamed on the next
+			step := func() (context.Context, time.Time) {
+				return timeout(t, 5*time.Minute), time.Now()
+			}
+			goctx, t0 := step()
 			z, err := c.CreateZone(goctx, mini(name, "reason=wait"))
 			if err != nil {
-				errs <- fmt.Errorf("%s: create: %w", name, err)
+				fail(name, "create", t0, err)
 				return
 			}
-			info, err := z.Info(goctx)
-			if err != nil || info.Domid != z.Domid() || info.State != edera.Running {
-				errs <- fmt.Errorf("%s: info %+v %v", name, info, err)
+			goctx, t0 = step()
+			if info, err := z.Info(goctx); err != nil || info.Domid != z.Domid() || info.State != edera.Running {
+				fail(name, "info", t0, err, info)
 			}
+			goctx, t0 = step()
 			if z2, err := c.Zone(goctx, name); err != nil || z2 != z {
-				errs <- fmt.Errorf("%s: lookup %v %v", name, z2, err)
+				fail(name, "lookup", t0, err, z2)
 			}
+			goctx, t0 = step()
 			if _, err := c.Read(goctx, fmt.Sprintf("/local/domain/%d/name", z.Domid())); err != nil {
-				errs <- fmt.Errorf("%s: read its name: %v", name, err)
+				fail(name, "read its name", t0, err)
 			}
+			goctx, t0 = step()
 			if err := z.Destroy(goctx); err != nil {
-				errs <- fmt.Errorf("%s: destroy: %w", name, err)
+				fail(name, "destroy", t0, err)
 			}
 		}(i)
 	}
 	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
+	for _, e := range errs {
+		t.Error(e)
 	}
+	if len(errs) > 0 {
+		out, _ := exec.Command(xl, "info").Output()
+		for _, l := range strings.Split(string(out), "\n") {
+			if strings.Contains(l, "memory") {
+				t.Log("xl info: " + l)
+			}
+		}
+	}
+	goctx := timeout(t, time.Minute)
 	if zs, _ := c.Zones(goctx); len(zs) != 0 {
 		t.Fatalf("zones left: %d", len(zs))
 	}
@@ -708,6 +731,7 @@ func TestRigFiftyGoroutinesAtOnce(t *testing.T) {
 	if edera.HandleCount() != handles {
 		t.Fatalf("handles: %d, %d before", edera.HandleCount(), handles)
 	}
+	t.Logf("50 zones created, looked at and destroyed at once in %.1f s", time.Since(start).Seconds())
 }
 
 func TestRigCancelledCreationLeavesNoDomain(t *testing.T) {

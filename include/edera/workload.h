@@ -81,6 +81,24 @@ typedef struct edera_process_config {
 
 EDERA_API void edera_process_config_init(edera_process_config *cfg);
 
+/* Where the conversion of a workload's image stands (see on_progress). */
+typedef struct edera_workload_progress {
+	size_t sz;          /* sizeof(edera_workload_progress) */
+	const char *step;   /* "reading" (an archive's layers copied out),
+	                       "unpacking" (a layer), "packing" (the erofs image) */
+	uint32_t layer;     /* while unpacking: which layer, from 1 */
+	uint32_t layers;    /* how many the image has */
+	uint64_t done;      /* while unpacking: the layer's compressed bytes read */
+	uint64_t total;     /* ... of its size (0: unknown) */
+} edera_workload_progress;
+
+/* Called on the loop thread while a run converts its image (a first run of
+ * a large image can take minutes): at each step, and while a layer is
+ * unpacked, as its bytes are read (coalesced: the latest state, not every
+ * one).  Never for an image already in the cache. */
+typedef void (*edera_workload_progress_cb)(edera_ctx *ctx, const edera_workload_progress *p,
+                                           void *data);
+
 typedef struct edera_workload_config {
 	size_t sz;                /* set by edera_workload_config_init */
 	const char *name;         /* the zone's name; required */
@@ -110,6 +128,8 @@ typedef struct edera_workload_config {
 	unsigned int timeout_ms;  /* from the zone's start to its init's greeting
 	                             (default 60000) */
 	const edera_process_config *process; /* the workload; required */
+	edera_workload_progress_cb on_progress; /* may be NULL */
+	void *progress_data;
 } edera_workload_config;
 
 EDERA_API void edera_workload_config_init(edera_workload_config *cfg);

@@ -149,8 +149,10 @@ EDERA_API int edera_zone_pause(edera_zone *zone);
  * Xen has started releasing the memory).  CB (may be NULL) runs when the
  * domain and its nodes are gone; ZONE is still valid during CB and freed
  * right after.  On failure (EDERA_EPERM, EDERA_EIO, ...) the zone is kept
- * and may be destroyed again.  No exit event fires for a zone destroyed this
- * way.  Errors here: EDERA_EBUSY (still being created, or already being
+ * and may be destroyed again (when the domain went but its nodes could not
+ * be removed, it is kept as exited: destroying it again frees it, and
+ * edera_zone_reattach removes the nodes).  No exit event fires for a zone
+ * destroyed this way.  Errors here: EDERA_EBUSY (still being created, or already being
  * destroyed).
  *
  * A zone that exited on its own is already destroyed and cleaned up; this

@@ -69,7 +69,31 @@ struct ed_oci_unpack {
 	struct ed_sha256 hash;
 	char buf[1 << 16];
 	int outer_err;
+	/* progress: the layer's compressed bytes read, reported every step */
+	const struct ed_oci_progress *prog;
+	size_t layer, n_layers;
+	uint64_t in_total, in_reported;
 };
+
+#define PROGRESS_STEP (256u << 10)
+
+static void report(struct ed_oci_unpack *u, uint64_t done)
+{
+	if (!u->prog || !u->prog->fn)
+		return;
+	if (u->in_total && done > u->in_total)
+		done = u->in_total;
+	u->in_reported = done;
+	u->prog->fn(u->prog->arg, ED_OCI_UNPACKING, u->layer, u->n_layers, done, u->in_total);
+}
+
+void ed_oci_unpack_progress(struct ed_oci_unpack *u, const struct ed_oci_progress *prog,
+                            size_t layer, size_t n_layers)
+{
+	u->prog = prog;
+	u->layer = layer;
+	u->n_layers = n_layers;
+}
 
 static uint64_t hash_str(const char *s)
 {
@@ -594,6 +618,12 @@ static la_ssize_t pull(struct archive *a, void *opaque, const void **buf)
 		return -1;
 	}
 	ed_sha256_update(&u->hash, u->buf, (size_t)n);
+	if (u->prog) {
+		la_int64_t in = archive_filter_bytes(u->outer, -1);
+
+		if (in > 0 && (uint64_t)in >= u->in_reported + PROGRESS_STEP)
+			report(u, (uint64_t)in);
+	}
 	*buf = u->buf;
 	return n;
 }
@@ -608,6 +638,12 @@ int ed_oci_unpack_layer(struct ed_oci_unpack *u, int fd, const char *diff_id, co
 
 	u->what = what;
 	u->outer_err = 0;
+	if (u->prog) {
+		struct stat st;
+
+		u->in_total = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
+		report(u, 0);
+	}
 	set_clear(&u->cur);
 	ed_sha256_init(&u->hash);
 	u->outer = archive_read_new();
@@ -656,6 +692,8 @@ int ed_oci_unpack_layer(struct ed_oci_unpack *u, int fd, const char *diff_id, co
 		ed_sha256_update(&u->hash, u->buf, (size_t)n);
 	}
 	ed_sha256_final_str(&u->hash, got);
+	if (u->prog)
+		report(u, u->in_total ? u->in_total : (uint64_t)archive_filter_bytes(u->outer, -1));
 	if (strcmp(got, diff_id) != 0)
 		rc = ed_error(EDERA_EINVAL,
 		              "%s: its uncompressed content hashes to %s, not %s as the config's "

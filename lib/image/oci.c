@@ -135,13 +135,20 @@ static int run_mkfs(int tmp, const char *tmppath)
 }
 
 /* The staged tree, made and turned into TMP/image.erofs. */
+static void step(const struct ed_oci_progress *prog, int what, size_t n_layers)
+{
+	if (prog && prog->fn)
+		prog->fn(prog->arg, what, 0, n_layers, 0, 0);
+}
+
 static int build(struct ed_oci_src *src, const struct ed_oci_image *img, int tmp,
-                 const char *tmppath, uint64_t max_bytes)
+                 const char *tmppath, uint64_t max_bytes, const struct ed_oci_progress *prog)
 {
 	struct ed_oci_unpack *u = NULL;
 	char what[512];
 	int root, rc;
 
+	step(prog, ED_OCI_READING, img->n_layers);
 	if ((rc = ed_oci_src_fetch(src, img, tmp, max_bytes)) < 0)
 		return rc;
 	if (mkdirat(tmp, "root", 0755) < 0 ||
@@ -161,6 +168,7 @@ static int build(struct ed_oci_src *src, const struct ed_oci_image *img, int tmp
 		snprintf(what, sizeof(what), "layer %zu (%.300s) of %s", i + 1,
 		         img->layers[i].digest[0] ? img->layers[i].digest : img->layers[i].path,
 		         img->digest);
+		ed_oci_unpack_progress(u, prog, i + 1, img->n_layers);
 		rc = ed_oci_unpack_layer(u, fd, img->layers[i].diff_id, what);
 		close(fd);
 		if (rc < 0)
@@ -168,6 +176,7 @@ static int build(struct ed_oci_src *src, const struct ed_oci_image *img, int tmp
 	}
 	if ((rc = ed_oci_unpack_finish(u)) < 0)
 		goto out;
+	step(prog, ED_OCI_PACKING, img->n_layers);
 	rc = run_mkfs(tmp, tmppath);
 out:
 	ed_oci_unpack_free(u);
@@ -222,6 +231,13 @@ static bool cached(int cache, const char *hex, uint64_t *size)
 int ed_oci_convert(const char *image_path, const char *name, const char *cache_dir,
                    uint64_t max_bytes, struct ed_oci_result *out)
 {
+	return ed_oci_convert_progress(image_path, name, cache_dir, max_bytes, NULL, out);
+}
+
+int ed_oci_convert_progress(const char *image_path, const char *name, const char *cache_dir,
+                            uint64_t max_bytes, const struct ed_oci_progress *prog,
+                            struct ed_oci_result *out)
+{
 	struct ed_oci_src *src = NULL;
 	struct ed_oci_image *img;
 	char tmppath[4096 + 128], file[96];
@@ -271,7 +287,7 @@ int ed_oci_convert(const char *image_path, const char *name, const char *cache_d
 		              tmppath, strerror(errno));
 		goto out;
 	}
-	if ((rc = build(src, img, tmp, tmppath, max_bytes)) < 0 ||
+	if ((rc = build(src, img, tmp, tmppath, max_bytes, prog)) < 0 ||
 	    (rc = publish(cache, tmp, img, cache_dir, &out->size)) < 0)
 		goto out;
 done:

@@ -78,6 +78,25 @@ struct ed_oci_result {
  */
 int ed_oci_convert(const char *image_path, const char *name, const char *cache_dir,
                    uint64_t max_bytes, struct ed_oci_result *out);
+
+/* Where a conversion stands, for a progress display: STEP is
+ * ED_OCI_READING (an archive's layers copied out), ED_OCI_UNPACKING (layer
+ * LAYER, from 1, of N_LAYERS: DONE of its TOTAL compressed bytes read, TOTAL
+ * 0 when unknown; reported at its start, about every 256 KiB and at its
+ * end) or ED_OCI_PACKING (the erofs image being made).  Called from the
+ * converting thread, only when a conversion happens (not for a cached
+ * image). */
+enum { ED_OCI_READING = 1, ED_OCI_UNPACKING = 2, ED_OCI_PACKING = 3 };
+struct ed_oci_progress {
+	void (*fn)(void *arg, int step, size_t layer, size_t n_layers, uint64_t done,
+	           uint64_t total);
+	void *arg;
+};
+
+/* ed_oci_convert, reporting its progress to PROG (may be NULL). */
+int ed_oci_convert_progress(const char *image_path, const char *name, const char *cache_dir,
+                            uint64_t max_bytes, const struct ed_oci_progress *prog,
+                            struct ed_oci_result *out);
 void ed_oci_result_free(struct ed_oci_result *r);
 
 /* A converted image in the cache. */

@@ -62,6 +62,10 @@ int ed_oci_unpack_new(struct ed_oci_unpack **out, int root, uint64_t max_bytes);
 /* Apply the layer read from FD (gzip, zstd or plain tar), whose
  * uncompressed stream must hash to DIFF_ID; WHAT names it in messages. */
 int ed_oci_unpack_layer(struct ed_oci_unpack *u, int fd, const char *diff_id, const char *what);
+/* Report the next layers' progress to PROG (NULL: none) as layer LAYER of
+ * N_LAYERS (see struct ed_oci_progress). */
+void ed_oci_unpack_progress(struct ed_oci_unpack *u, const struct ed_oci_progress *prog,
+                            size_t layer, size_t n_layers);
 /* Directory times, set once nothing more is written under them. */
 int ed_oci_unpack_finish(struct ed_oci_unpack *u);
 void ed_oci_unpack_free(struct ed_oci_unpack *u);

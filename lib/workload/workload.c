@@ -13,6 +13,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,14 @@ struct run_op {
 	int terminal;
 	uint16_t rows, cols;
 	edera_process_config pcfg; /* its callbacks */
+	/* the image conversion's progress: stored by the worker, reported on
+	 * the loop (the latest state when the async handle fires) */
+	edera_workload_progress_cb on_progress;
+	void *progress_data;
+	uv_async_t *progress_async;
+	pthread_mutex_t progress_lock;
+	edera_workload_progress progress;
+	bool progress_new;
 	/* made by prepare */
 	struct ed_oci_result image_res;
 	char *initrd;
@@ -689,11 +698,85 @@ static int merge_image(struct run_op *op)
 	return rc == EDERA_ENOMEM ? ed_error(rc, "out of memory") : rc;
 }
 
+/* ---- the conversion's progress ---- */
+
+/* On the converting thread. */
+static void progress_store(void *arg, int step, size_t layer, size_t n_layers, uint64_t done,
+                           uint64_t total)
+{
+	static const char *const steps[] = {"", "reading", "unpacking", "packing"};
+	struct run_op *op = arg;
+
+	pthread_mutex_lock(&op->progress_lock);
+	op->progress.step = step > 0 && step < (int)ED_ARRAY_SIZE(steps) ? steps[step] : "";
+	op->progress.layer = (uint32_t)layer;
+	op->progress.layers = (uint32_t)n_layers;
+	op->progress.done = done;
+	op->progress.total = total;
+	op->progress_new = true;
+	pthread_mutex_unlock(&op->progress_lock);
+	uv_async_send(op->progress_async);
+}
+
+/* On the loop: the latest state, if not reported yet. */
+static void progress_report(struct run_op *op)
+{
+	edera_workload_progress p;
+	bool fresh;
+
+	pthread_mutex_lock(&op->progress_lock);
+	p = op->progress;
+	fresh = op->progress_new;
+	op->progress_new = false;
+	pthread_mutex_unlock(&op->progress_lock);
+	if (fresh && !op->ctx->closing)
+		ED_CALLBACK(op->ctx, op->on_progress(op->ctx, &p, op->progress_data));
+}
+
+static void progress_fired(uv_async_t *a)
+{
+	progress_report(a->data);
+}
+
+static void progress_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
+static int progress_start(struct run_op *op)
+{
+	if (!op->on_progress)
+		return 0;
+	if (!(op->progress_async = malloc(sizeof(*op->progress_async))))
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	if (uv_async_init(op->ctx->loop, op->progress_async, progress_fired) < 0) {
+		free(op->progress_async);
+		op->progress_async = NULL;
+		return ed_error(EDERA_ENOMEM, "cannot report progress: no async handle");
+	}
+	op->progress_async->data = op;
+	pthread_mutex_init(&op->progress_lock, NULL);
+	op->progress.sz = sizeof(op->progress);
+	return 0;
+}
+
+/* After the conversion (on the loop): its last state, then no more. */
+static void progress_end(struct run_op *op)
+{
+	if (!op->progress_async)
+		return;
+	progress_report(op);
+	uv_close((uv_handle_t *)op->progress_async, progress_closed);
+	op->progress_async = NULL;
+	pthread_mutex_destroy(&op->progress_lock);
+}
+
 /* On the threadpool: the image, the kernel's release, the initramfs. */
 static int prepare_work(void *arg)
 {
 	struct run_op *op = arg;
 	char release[128], *moddir = op->modules_dir;
+	struct ed_oci_progress prog = {progress_store, op};
 	int rc;
 
 	if (op->kernel_defaulted && access(op->kernel, R_OK) != 0)
@@ -702,8 +785,9 @@ static int prepare_work(void *arg)
 		                "the config's kernel)",
 		                op->kernel, strerror(errno));
 
-	rc = ed_oci_convert(op->image, op->image_name, op->cache_dir, op->cache_max_mib << 20,
-	                    &op->image_res);
+	rc = ed_oci_convert_progress(op->image, op->image_name, op->cache_dir,
+	                             op->cache_max_mib << 20, op->progress_async ? &prog : NULL,
+	                             &op->image_res);
 	if (rc < 0)
 		return rc;
 	if ((rc = merge_image(op)) < 0)
@@ -729,6 +813,7 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 	const edera_nic_config **nics = NULL;
 	int rc;
 
+	progress_end(op);
 	if (status < 0) {
 		run_fail(op, status);
 		return;
@@ -866,8 +951,11 @@ int edera_workload_run(edera_ctx *ctx, const edera_workload_config *user_cfg,
 	op->ctx = ctx;
 	op->cb = cb;
 	op->data = data;
-	if ((rc = copy_config(op, cfg)) < 0 ||
+	op->on_progress = cfg->on_progress;
+	op->progress_data = cfg->progress_data;
+	if ((rc = copy_config(op, cfg)) < 0 || (rc = progress_start(op)) < 0 ||
 	    (rc = ed_offload(ctx, prepare_work, prepare_after, op)) < 0) {
+		progress_end(op);
 		op_free(op);
 		return rc;
 	}

@@ -121,6 +121,7 @@ struct destroy_work {
 	char uuid[37];
 	bool introduced;
 	bool intent; /* a failed creation: its record goes last */
+	bool domain_gone; /* (edera_zone_destroy) the hypercall succeeded */
 };
 
 static int destroy_work(void *arg)
@@ -271,8 +272,13 @@ int edera_zone_shutdown_sync(edera_zone *z, int reboot, unsigned int timeout_ms)
 int ed_zone_exit_reason(edera_ctx *ctx, const edera_zone *z)
 {
 	xc_dominfo_t info;
+	int n = xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &info);
 
-	if (xc_domain_getinfo(ctx->hv.xch, z->domid, 1, &info) != 1 || info.domid != z->domid)
+	/* A failed query says nothing (the next @releaseDomain asks again);
+	 * no domain at or after its id, or the next one, means it is gone. */
+	if (n < 0)
+		return -1;
+	if (n != 1 || info.domid != z->domid)
 		return EDERA_ZONE_EXIT_DESTROYED;
 	if (info.shutdown)
 		return info.shutdown_reason <= 4 ? (int)info.shutdown_reason : EDERA_ZONE_EXIT_CRASH;
@@ -414,8 +420,12 @@ static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
 	edera_zone *z = op->zone;
 
 	/* The domain is still there when the hypercall failed: the zone
-	 * stays, running (closing: stopped, and freed below). */
-	z->state = status < 0 && !ctx->closing ? ED_ZS_RUNNING : ED_ZS_STOPPED;
+	 * stays, running (closing: stopped, and freed below).  When only its
+	 * nodes could not be removed, the domain is gone: the zone stays,
+	 * stopped (no exit event later; destroying it again frees it, and
+	 * edera_zone_reattach removes the nodes). */
+	z->state = status < 0 && !op->w.domain_gone && !ctx->closing ? ED_ZS_RUNNING
+	                                                                : ED_ZS_STOPPED;
 	if (op->cb)
 		ED_CALLBACK(ctx, op->cb(ctx, status, z, op->data));
 	if (status == 0 || ctx->closing)
@@ -433,6 +443,7 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 	struct destroy_op *op = ed_container_of((struct destroy_work *)arg, struct destroy_op, w);
 
 	if (status == 0) {
+		op->w.domain_gone = true;
 		ED_PARTS_CALL(stopped, op->zone, false);
 		ED_PARTS_CALL(ended, op->zone);
 	}

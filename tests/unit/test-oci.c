@@ -313,6 +313,58 @@ START_TEST(archives_give_the_same_digest_and_tree)
 }
 END_TEST
 
+struct seen {
+	char log[2048];
+	size_t len;
+	uint64_t total[8];
+};
+
+static void note_progress(void *arg, int step, size_t layer, size_t n_layers, uint64_t done,
+                          uint64_t total)
+{
+	struct seen *s = arg;
+
+	if (step == ED_OCI_UNPACKING) {
+		ck_assert_uint_ge(layer, 1);
+		ck_assert_uint_le(layer, n_layers);
+		ck_assert_uint_le(done, total);
+		if (done == 0)
+			s->total[layer - 1] = total;
+		else /* its size does not change under way */
+			ck_assert_uint_eq(total, s->total[layer - 1]);
+	}
+	s->len += (size_t)snprintf(s->log + s->len, sizeof(s->log) - s->len, "%d:%zu/%zu:%s ", step,
+	                           layer, n_layers,
+	                           done == 0 ? "0" : done == total ? "all" : "part");
+}
+
+START_TEST(progress_is_reported_while_converting)
+{
+	struct ed_oci_result r;
+	struct mk_image im;
+	struct seen seen = {0};
+	struct ed_oci_progress prog = {note_progress, &seen};
+
+	test_image(&im, MK_GZIP);
+	mk_layout(wpath("img"), &im, 0);
+	ck_assert_msg(ed_oci_convert_progress(wpath("img"), NULL, cache, MAX, &prog, &r) == 0, "%s",
+	              edera_last_error());
+	/* reading, each layer from its start to its end, packing */
+	ck_assert_str_eq(seen.log, "1:0/2:0 2:1/2:0 2:1/2:all 2:2/2:0 2:2/2:all 3:0/2:0 ");
+	ck_assert_uint_gt(seen.total[0], 0);
+	ck_assert_uint_gt(seen.total[1], 0);
+	ed_oci_result_free(&r);
+	/* a cached image: nothing to report */
+	seen.len = 0;
+	seen.log[0] = '\0';
+	ck_assert_int_eq(ed_oci_convert_progress(wpath("img"), NULL, cache, MAX, &prog, &r), 0);
+	ck_assert(r.cached);
+	ck_assert_str_eq(seen.log, "");
+	ed_oci_result_free(&r);
+	mk_image_free(&im);
+}
+END_TEST
+
 START_TEST(a_cache_hit_converts_nothing)
 {
 	struct ed_oci_result a, b;
@@ -711,6 +763,7 @@ Suite *oci_suite(void)
 	tcase_add_test(tc, layout_converted_with_whiteouts_links_and_owners);
 	tcase_add_test(tc, archives_give_the_same_digest_and_tree);
 	tcase_add_test(tc, a_cache_hit_converts_nothing);
+	tcase_add_test(tc, progress_is_reported_while_converting);
 	tcase_add_test(tc, names_pick_among_several);
 	tcase_add_test(tc, no_entrypoint_nor_cmd_is_still_converted);
 	tcase_add_test(tc, a_blob_not_matching_its_digest);

@@ -20,6 +20,13 @@ check() { # NAME WANT GOT
 }
 domains=$(xl list | wc -l)
 
+# On a terminal (script(1) gives one), the first conversion of an image
+# shows its progress on stderr, erased when the workload starts ...
+out=$(script -qec "$(printf '%q ' "${edera_run[@]}" "$img" /bin/sh -c 'echo ran')" /dev/null); rc=$?
+check "a conversion's progress on a terminal" "0|yes|yes" \
+	"$rc|$(grep -q 'converting .*: layer 2 of 2' <<<"$out" && echo yes)|$(grep -q 'ran' <<<"$out" && echo yes)"
+# ... and nothing off one (the image converted again: stderr is the workload's only)
+"$edera" images prune --keep 0 >/dev/null
 out=$(run "$img" /bin/sh -c 'echo out; echo err >&2; exit 7' 2>/tmp/cli-err); rc=$?
 check "exit code" 7 "$rc"
 check "stdout" out "$out"

@@ -554,6 +554,31 @@ static void api_config(edera_workload_config *wc, edera_process_config *pc, cons
 	wc->process = pc;
 }
 
+/* What a run said of its image's conversion. */
+struct progress {
+	int calls, unpacking, packing;
+	uint32_t layers, last_layer;
+	uint64_t last_done, last_total;
+};
+
+static void api_progress(edera_ctx *ctx, const edera_workload_progress *p, void *data)
+{
+	struct progress *g = data;
+
+	(void)ctx;
+	g->calls++;
+	g->layers = p->layers;
+	if (strcmp(p->step, "unpacking") == 0) {
+		g->unpacking++;
+		ck_assert_uint_le(p->done, p->total);
+		g->last_layer = p->layer;
+		g->last_done = p->done;
+		g->last_total = p->total;
+	} else if (strcmp(p->step, "packing") == 0) {
+		g->packing++;
+	}
+}
+
 static void api_run(edera_ctx *ctx, edera_workload_config *wc, struct run *r)
 {
 	ck_assert_msg(edera_workload_run(ctx, wc, api_ran, r) == 0, "%s", edera_last_error());
@@ -597,14 +622,26 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	                      "test -e /etc/gone || echo gone; cat /etc/edera-image; "
 	                      "echo $OVERRIDDEN $FROM_IMAGE; echo err >&2; exit 5"};
 	const char *envs[] = {"OVERRIDDEN=caller"};
+	struct progress progress = {0};
 
 	ck_assert(r);
 	sweep_leftovers();
 	domains = xl_domains();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	/* an empty image cache: this run converts, and says how it goes */
+	(void)mkdir("/tmp/edera-wl-cache", 0700);
+	ck_assert_int_eq(edera_images_prune("/tmp/edera-wl-cache", 0, NULL, NULL), 0);
 	api_config(&wc, &pc, "wl-api-default", r);
+	wc.on_progress = api_progress;
+	wc.progress_data = &progress;
 	api_run(ctx, &wc, r);
 	ck_assert_msg(r->status == 0, "%s", r->msg);
+	ck_assert_int_gt(progress.unpacking, 0);
+	ck_assert_int_eq(progress.packing, 1);
+	ck_assert_uint_eq(progress.layers, 2);
+	ck_assert_uint_eq(progress.last_layer, 2);
+	ck_assert_uint_gt(progress.last_total, 0);
+	ck_assert_uint_eq(progress.last_done, progress.last_total);
 	ck_assert_ptr_eq(edera_workload_process(r->wl), r->proc);
 	ck_assert_ptr_eq(edera_process_workload(r->proc), r->wl);
 	ck_assert_uint_gt(edera_process_pid(r->proc), 1);
@@ -620,6 +657,10 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	api_free(r);
 
 	api_config(&wc, &pc, "wl-api-args", r);
+	/* the image is in the cache now: nothing to report */
+	memset(&progress, 0, sizeof(progress));
+	wc.on_progress = api_progress;
+	wc.progress_data = &progress;
 	pc.args = args;
 	pc.n_args = 3;
 	pc.env = envs;
@@ -631,6 +672,7 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	ck_assert_str_eq(r->p[0].out, "gone\nfrom the image\ncaller yes\n");
 	ck_assert_str_eq(r->p[0].err, "err\n");
 	ck_assert_int_eq(r->p[0].code, 5);
+	ck_assert_int_eq(progress.calls, 0);
 	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
 	api_free(r);
 	nothing_left(ctx, domains);

@@ -46,6 +46,18 @@ static void on_exit_cb(edera_ctx *ctx, edera_process *proc, int status, int code
 		fprintf(stderr, "workload: %s\n", edera_last_error());
 }
 
+/* A first run converts the image: say how far it got (a line per layer). */
+static void on_progress(edera_ctx *ctx, const edera_workload_progress *p, void *data)
+{
+	(void)ctx;
+	(void)data;
+	if (strcmp(p->step, "unpacking") != 0)
+		printf("workload: converting the image: %s %u layer(s)\n", p->step, p->layers);
+	else if (p->total && p->done == p->total)
+		printf("workload: converting the image: layer %u of %u unpacked (%llu bytes)\n",
+		       p->layer, p->layers, (unsigned long long)p->total);
+}
+
 int main(int argc, char **argv)
 {
 	edera_workload_config wc;
@@ -76,6 +88,7 @@ int main(int argc, char **argv)
 	wc.modules_dir = argv[2];
 	wc.cache_dir = "/tmp/edera-example-cache";
 	wc.process = &pc;
+	wc.on_progress = on_progress;
 	/* converts the image (once), boots the zone, starts the process */
 	if (edera_workload_run_sync(ctx, &wc, &wl, &proc) < 0) {
 		fprintf(stderr, "workload: %s\n", edera_last_error());

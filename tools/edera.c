@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <termios.h>
 #include <time.h>
@@ -62,6 +63,9 @@ static void usage_run(FILE *f)
 	        "                     user, names or numbers (default: the image's)\n"
 	        "  -i, --interactive  pass our stdin to it (otherwise it reads nothing)\n"
 	        "  -t, --tty          give it a terminal\n"
+	        "  --ulimit NAME=SOFT[:HARD]\n"
+	        "                     a resource limit (nofile, nproc, stack, core, ...; a number\n"
+	        "                     or 'unlimited'; HARD defaults to SOFT); repeatable\n"
 	        "  --stop-timeout S   after a SIGTERM it ignores, SIGKILL (default 10)\n"
 	        "  --kernel PATH      the zone's kernel (default: dom0's own,\n"
 	        "                     /boot/vmlinuz-$(uname -r))\n"
@@ -117,6 +121,64 @@ static unsigned long number(const char *opt, const char *s, unsigned long max)
 	if (errno || end == s || *end || v == 0 || v > max)
 		die(EXIT_ERROR, "%s '%s': a number from 1 to %lu is needed", opt, s, max);
 	return v;
+}
+
+/* "--ulimit NAME=SOFT[:HARD]" (as docker's): a number or "unlimited"
+ * each; HARD defaults to SOFT. */
+static void parse_ulimit(const char *arg, edera_rlimit *out)
+{
+	static const struct {
+		const char *name;
+		int res;
+	} names[] = {
+	        {"as", RLIMIT_AS},           {"core", RLIMIT_CORE},
+	        {"cpu", RLIMIT_CPU},         {"data", RLIMIT_DATA},
+	        {"fsize", RLIMIT_FSIZE},     {"locks", RLIMIT_LOCKS},
+	        {"memlock", RLIMIT_MEMLOCK}, {"msgqueue", RLIMIT_MSGQUEUE},
+	        {"nice", RLIMIT_NICE},       {"nofile", RLIMIT_NOFILE},
+	        {"nproc", RLIMIT_NPROC},     {"rss", RLIMIT_RSS},
+	        {"rtprio", RLIMIT_RTPRIO},   {"rttime", RLIMIT_RTTIME},
+	        {"sigpending", RLIMIT_SIGPENDING}, {"stack", RLIMIT_STACK},
+	};
+	const char *eq = strchr(arg, '='), *v;
+	uint64_t lim[2];
+	size_t i;
+
+	for (i = 0; eq && i < sizeof(names) / sizeof(names[0]); i++)
+		if (strlen(names[i].name) == (size_t)(eq - arg) &&
+		    strncmp(arg, names[i].name, (size_t)(eq - arg)) == 0)
+			break;
+	if (!eq || i == sizeof(names) / sizeof(names[0]))
+		die(EXIT_ERROR, "--ulimit '%s': NAME=SOFT[:HARD] is needed, NAME one of as, core, "
+		    "cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, "
+		    "rttime, sigpending, stack", arg);
+	out->resource = names[i].res;
+	v = eq + 1;
+	for (int k = 0; k < 2; k++) {
+		char *end;
+
+		if (strncmp(v, "unlimited", 9) == 0) {
+			lim[k] = RLIM_INFINITY;
+			end = (char *)v + 9;
+		} else {
+			errno = 0;
+			lim[k] = strtoull(v, &end, 10);
+			if (errno || end == v || *v == '-')
+				end = NULL;
+		}
+		if (!end || (*end && (*end != ':' || k == 1)))
+			die(EXIT_ERROR, "--ulimit '%s': SOFT and HARD are numbers or 'unlimited'", arg);
+		if (!*end) {
+			if (k == 0)
+				lim[1] = lim[0];
+			break;
+		}
+		v = end + 1;
+	}
+	out->soft = lim[0];
+	out->hard = lim[1];
+	if (out->soft > out->hard)
+		die(EXIT_ERROR, "--ulimit '%s': the soft limit is above the hard one", arg);
 }
 
 /* ---- run ---- */
@@ -448,10 +510,13 @@ static int cmd_run(int argc, char **argv)
 	        {"tty", no_argument, NULL, 't'},          {"stop-timeout", required_argument, NULL, 'T'},
 	        {"kernel", required_argument, NULL, 'k'}, {"modules", required_argument, NULL, 'M'},
 	        {"init", required_argument, NULL, 'I'},   {"cache", required_argument, NULL, 'C'},
-	        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0}};
+	        {"ulimit", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
 	static const char *env[ENV_MAX];
 	static const char *dns[4];
+	static edera_rlimit rl[EDERA_PROCESS_RLIMITS_MAX];
+	size_t n_rl = 0;
 	static struct run r;
 	edera_workload_config wc;
 	edera_process_config pc;
@@ -494,6 +559,15 @@ static int cmd_run(int argc, char **argv)
 		case 'u': pc.user = optarg; break;
 		case 'i': r.interactive = true; break;
 		case 't': r.tty = true; break;
+		case 'L':
+			if (n_rl == EDERA_PROCESS_RLIMITS_MAX)
+				die(EXIT_ERROR, "at most %d --ulimit", EDERA_PROCESS_RLIMITS_MAX);
+			parse_ulimit(optarg, &rl[n_rl]);
+			for (size_t i = 0; i < n_rl; i++)
+				if (rl[i].resource == rl[n_rl].resource)
+					die(EXIT_ERROR, "--ulimit '%s': that limit was given already", optarg);
+			n_rl++;
+			break;
 		case 'T':
 			r.stop_timeout_s = (unsigned int)number("--stop-timeout", optarg, 86400);
 			break;
@@ -523,6 +597,8 @@ static int cmd_run(int argc, char **argv)
 	pc.n_args = (size_t)(argc - optind);
 	pc.env = env;
 	pc.n_env = n_env;
+	pc.rlimits = rl;
+	pc.n_rlimits = n_rl;
 	pc.terminal = r.tty;
 	pc.on_output = on_output;
 	pc.on_exit = on_exit_cb;

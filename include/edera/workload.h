@@ -61,6 +61,16 @@ typedef void (*edera_process_exit_cb)(edera_ctx *ctx, edera_process *proc, int s
 /* edera_process_write refused with EDERA_EAGAIN earlier: there is room. */
 typedef void (*edera_process_writable_cb)(edera_ctx *ctx, edera_process *proc, void *data);
 
+/* A resource limit of a process, set in the zone before it runs. */
+typedef struct edera_rlimit {
+	int resource;  /* RLIMIT_NOFILE, RLIMIT_NPROC, ... (<sys/resource.h>) */
+	uint64_t soft; /* RLIM_INFINITY: none */
+	uint64_t hard; /* at least SOFT */
+} edera_rlimit;
+
+/* Limits one process may be given. */
+#define EDERA_PROCESS_RLIMITS_MAX 16
+
 typedef struct edera_process_config {
 	size_t sz;                /* set by edera_process_config_init */
 	const char *const *args;  /* N_ARGS: argv; none: the image's Entrypoint + Cmd */
@@ -77,6 +87,10 @@ typedef struct edera_process_config {
 	edera_process_exit_cb on_exit;         /* may be NULL */
 	edera_process_writable_cb on_writable; /* may be NULL */
 	void *data;
+	/* N_RLIMITS limits (at most EDERA_PROCESS_RLIMITS_MAX, one per
+	 * resource); the others are the zone kernel's defaults */
+	const edera_rlimit *rlimits;
+	size_t n_rlimits;
 } edera_process_config;
 
 EDERA_API void edera_process_config_init(edera_process_config *cfg);
@@ -94,8 +108,10 @@ typedef struct edera_workload_progress {
 
 /* Called on the loop thread while a run converts its image (a first run of
  * a large image can take minutes): at each step, and while a layer is
- * unpacked, as its bytes are read (coalesced: the latest state, not every
- * one).  Never for an image already in the cache. */
+ * unpacked, as its bytes are read (coalesced: the latest state when the
+ * loop gets to it, so a state may be skipped; the last, "packing", always
+ * arrives, before the run's callback).  Never for an image already in the
+ * cache. */
 typedef void (*edera_workload_progress_cb)(edera_ctx *ctx, const edera_workload_progress *p,
                                            void *data);
 

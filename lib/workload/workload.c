@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <uv.h>
@@ -90,6 +91,8 @@ struct run_op {
 	char *cwd, *user;
 	int terminal;
 	uint16_t rows, cols;
+	edera_rlimit rl[EDERA_PROCESS_RLIMITS_MAX];
+	size_t n_rl;
 	edera_process_config pcfg; /* its callbacks */
 	/* the image conversion's progress: stored by the worker, reported on
 	 * the loop (the latest state when the async handle fires) */
@@ -218,7 +221,7 @@ static void req_str(struct req *r, uint16_t tag, const char *s)
 /* The process part of a request (shared by LAUNCH and EXEC). */
 static void req_process(struct req *r, uint32_t id, const struct strv *args,
                         const struct strv *env, const char *cwd, const char *user, int terminal,
-                        uint16_t rows, uint16_t cols)
+                        uint16_t rows, uint16_t cols, const edera_rlimit *rl, size_t n_rl)
 {
 	req_put(r, &id, 4);
 	for (size_t i = 0; i < args->n; i++)
@@ -231,6 +234,15 @@ static void req_process(struct req *r, uint32_t id, const struct strv *args,
 		uint16_t size[2] = {rows ? rows : 24, cols ? cols : 80};
 
 		req_field(r, ED_WL_F_TERMINAL, size, sizeof(size));
+	}
+	for (size_t i = 0; i < n_rl; i++) {
+		uint8_t f[20];
+		uint32_t res = (uint32_t)rl[i].resource;
+
+		memcpy(f, &res, 4);
+		memcpy(f + 4, &rl[i].soft, 8);
+		memcpy(f + 12, &rl[i].hard, 8);
+		req_field(r, ED_WL_F_RLIMIT, f, sizeof(f));
 	}
 }
 
@@ -289,6 +301,26 @@ static int check_process(const edera_process_config *p, bool exec)
 		return rc;
 	if (p->n_args && !p->args[0][0])
 		return ed_error(EDERA_EINVAL, "args[0] is empty");
+	if (ED_SIZED_HAS(p, n_rlimits) && p->n_rlimits) {
+		if (!p->rlimits || p->n_rlimits > EDERA_PROCESS_RLIMITS_MAX)
+			return ed_error(EDERA_EINVAL, "rlimits: at most %d, and not NULL when "
+			                "n_rlimits is %zu", EDERA_PROCESS_RLIMITS_MAX, p->n_rlimits);
+		for (size_t i = 0; i < p->n_rlimits; i++) {
+			const edera_rlimit *l = &p->rlimits[i];
+
+			if (l->resource < 0 || l->resource >= RLIM_NLIMITS)
+				return ed_error(EDERA_EINVAL, "rlimits[%zu]: %d is not a resource "
+				                "(RLIMIT_NOFILE, RLIMIT_NPROC, ...)", i, l->resource);
+			if (l->soft > l->hard)
+				return ed_error(EDERA_EINVAL, "rlimits[%zu]: the soft limit %llu is above "
+				                "the hard one %llu", i, (unsigned long long)l->soft,
+				                (unsigned long long)l->hard);
+			for (size_t j = 0; j < i; j++)
+				if (p->rlimits[j].resource == l->resource)
+					return ed_error(EDERA_EINVAL, "rlimits[%zu]: resource %d given twice",
+					                i, l->resource);
+		}
+	}
 	return 0;
 }
 
@@ -428,7 +460,7 @@ static void send_launch(edera_workload *wl)
 	int rc;
 
 	req_process(&r, 0, &op->args, &op->env, op->cwd, op->user, op->terminal, op->rows,
-	            op->cols);
+	            op->cols, op->rl, op->n_rl);
 	req_str(&r, ED_WL_F_ROOT, "xvda erofs");
 	req_str(&r, ED_WL_F_HOSTNAME, op->hostname ? op->hostname : op->name);
 	for (size_t i = 0; i < op->dns.n; i++)
@@ -888,7 +920,12 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	op->terminal = p->terminal;
 	op->rows = p->rows;
 	op->cols = p->cols;
+	op->n_rl = p->n_rlimits; /* (checked: at most EDERA_PROCESS_RLIMITS_MAX) */
+	if (op->n_rl)
+		memcpy(op->rl, p->rlimits, op->n_rl * sizeof(*op->rl));
 	op->pcfg = *p;
+	op->pcfg.rlimits = NULL; /* the caller's memory: op->rl instead */
+	op->pcfg.n_rlimits = 0;
 	op->disks = calloc(cfg->n_disks + 1, sizeof(*op->disks));
 	op->nics = calloc(cfg->n_nics + 1, sizeof(*op->nics));
 	if (!op->disks || !op->nics)
@@ -1045,7 +1082,8 @@ int edera_workload_exec(edera_workload *wl, const edera_process_config *user_cfg
 	p = rc == 0 ? proc_new(wl, wl->next_id, cfg) : NULL;
 	if (p) {
 		req_process(&r, wl->next_id, &args, &env, cfg->cwd ? cfg->cwd : wl->cwd,
-		            cfg->user ? cfg->user : wl->user, cfg->terminal, cfg->rows, cfg->cols);
+		            cfg->user ? cfg->user : wl->user, cfg->terminal, cfg->rows, cfg->cols,
+		            cfg->rlimits, cfg->n_rlimits);
 		rc = req_send(wl, ED_WL_EXEC, &r);
 	} else {
 		rc = ed_error(EDERA_ENOMEM, "out of memory");

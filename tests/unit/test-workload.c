@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -230,6 +231,7 @@ START_TEST(run_refuses_bad_configs_at_once)
 	const char *bad_env[] = {"NOEQUALS"};
 	const char *empty_arg[] = {""};
 	const char *args[] = {"/bin/true"};
+	edera_rlimit rl[EDERA_PROCESS_RLIMITS_MAX + 1] = {{0}};
 	edera_workload *wl = (edera_workload *)1;
 	edera_process *p = (edera_process *)1;
 	struct {
@@ -274,6 +276,27 @@ START_TEST(run_refuses_bad_configs_at_once)
 	ck_assert_int_eq(edera_workload_run(ctx, &wc, NULL, NULL), EDERA_EINVAL);
 	ck_assert_msg(strstr(edera_last_error(), "needs a NIC"), "%s", edera_last_error());
 	wc.address = NULL;
+	/* resource limits: a resource, soft within hard, each once, at most 16 */
+	pc.rlimits = rl;
+	pc.n_rlimits = 1;
+	rl[0] = (edera_rlimit){RLIMIT_NLIMITS, 1, 1};
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, NULL, NULL), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "is not a resource"), "%s", edera_last_error());
+	rl[0] = (edera_rlimit){RLIMIT_NOFILE, 2048, 1024};
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, NULL, NULL), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "soft limit 2048 is above the hard one 1024"), "%s",
+	              edera_last_error());
+	rl[0] = (edera_rlimit){RLIMIT_NOFILE, 512, 1024};
+	rl[1] = (edera_rlimit){RLIMIT_NOFILE, 64, 64};
+	pc.n_rlimits = 2;
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, NULL, NULL), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "given twice"), "%s", edera_last_error());
+	pc.n_rlimits = EDERA_PROCESS_RLIMITS_MAX + 1;
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, NULL, NULL), EDERA_EINVAL);
+	ck_assert_int_eq(edera_workload_exec((edera_workload *)1, &pc, &p), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "at most 16"), "%s", edera_last_error());
+	pc.rlimits = NULL;
+	pc.n_rlimits = 0;
 	/* a newer caller's struct, with fields this library does not know set */
 	newer.c = wc;
 	newer.c.sz = sizeof(newer);

@@ -24,7 +24,7 @@ domains=$(xl list | wc -l)
 # shows its progress on stderr, erased when the workload starts ...
 out=$(script -qec "$(printf '%q ' "${edera_run[@]}" "$img" /bin/sh -c 'echo ran')" /dev/null); rc=$?
 check "a conversion's progress on a terminal" "0|yes|yes" \
-	"$rc|$(grep -q 'converting .*: layer 2 of 2' <<<"$out" && echo yes)|$(grep -q 'ran' <<<"$out" && echo yes)"
+	"$rc|$(grep -q 'converting .*: packing 2 layers' <<<"$out" && echo yes)|$(grep -q 'ran' <<<"$out" && echo yes)"
 # ... and nothing off one (the image converted again: stderr is the workload's only)
 "$edera" images prune --keep 0 >/dev/null
 out=$(run "$img" /bin/sh -c 'echo out; echo err >&2; exit 7' 2>/tmp/cli-err); rc=$?
@@ -36,6 +36,11 @@ out=$(run "$img"); rc=$?
 check "the image's Entrypoint, Cmd, User, WorkingDir, Env" \
 	"default command|edera|/home/edera|yes|0" "$(echo "$out" | paste -sd'|')|$rc"
 check "one image in the cache after two runs" 1 "$(ls "$EDERA_CACHE_DIR"/*.erofs | wc -l)"
+
+out=$(run --ulimit nofile=256:512 --ulimit core=0 "$img" /bin/sh -c 'ulimit -n; ulimit -Hn; ulimit -c'); rc=$?
+check "--ulimit" "256|512|0|0" "$(echo "$out" | paste -sd'|')|$rc"
+out=$(run --ulimit bogus=1 "$img" /bin/true 2>&1); rc=$?
+check "--ulimit with an unknown name" "125|yes" "$rc|$(grep -q "NAME one of" <<<"$out" && echo yes)"
 
 before=$(sha256sum "$EDERA_CACHE_DIR"/*.erofs)
 out=$(run -e FROM_IMAGE=caller -w /tmp -u 0:2000 "$img" /bin/sh -c \

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <uv.h>
 
 #include "edera/edera.h"
@@ -620,7 +621,9 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	int exited = 0, domains;
 	const char *args[] = {"/bin/sh", "-c",
 	                      "test -e /etc/gone || echo gone; cat /etc/edera-image; "
-	                      "echo $OVERRIDDEN $FROM_IMAGE; echo err >&2; exit 5"};
+	                      "echo $OVERRIDDEN $FROM_IMAGE; ulimit -n; ulimit -Hn; echo err >&2; "
+	                      "exit 5"};
+	const edera_rlimit rl[] = {{RLIMIT_NOFILE, 512, 1024}};
 	const char *envs[] = {"OVERRIDDEN=caller"};
 	struct progress progress = {0};
 
@@ -636,12 +639,15 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	wc.progress_data = &progress;
 	api_run(ctx, &wc, r);
 	ck_assert_msg(r->status == 0, "%s", r->msg);
-	ck_assert_int_gt(progress.unpacking, 0);
+	/* (states are coalesced: the last one, packing, always arrives; the
+	 * layers' as the loop wakes up, each within its bounds) */
 	ck_assert_int_eq(progress.packing, 1);
 	ck_assert_uint_eq(progress.layers, 2);
-	ck_assert_uint_eq(progress.last_layer, 2);
-	ck_assert_uint_gt(progress.last_total, 0);
-	ck_assert_uint_eq(progress.last_done, progress.last_total);
+	if (progress.unpacking) {
+		ck_assert_uint_ge(progress.last_layer, 1);
+		ck_assert_uint_le(progress.last_layer, 2);
+		ck_assert_uint_gt(progress.last_total, 0);
+	}
 	ck_assert_ptr_eq(edera_workload_process(r->wl), r->proc);
 	ck_assert_ptr_eq(edera_process_workload(r->proc), r->wl);
 	ck_assert_uint_gt(edera_process_pid(r->proc), 1);
@@ -666,10 +672,12 @@ START_TEST(api_runs_the_image_and_its_overrides)
 	pc.env = envs;
 	pc.n_env = 1;
 	pc.user = "root";
+	pc.rlimits = rl;
+	pc.n_rlimits = 1;
 	api_run(ctx, &wc, r);
 	ck_assert_msg(r->status == 0, "%s", r->msg);
 	api_wait(ctx, r, 0);
-	ck_assert_str_eq(r->p[0].out, "gone\nfrom the image\ncaller yes\n");
+	ck_assert_str_eq(r->p[0].out, "gone\nfrom the image\ncaller yes\n512\n1024\n");
 	ck_assert_str_eq(r->p[0].err, "err\n");
 	ck_assert_int_eq(r->p[0].code, 5);
 	ck_assert_int_eq(progress.calls, 0);

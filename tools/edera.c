@@ -832,7 +832,8 @@ static int cmd_images(int argc, char **argv)
 		} else if (strcmp(argv[i], "--json") == 0 && !prune) {
 			json = true;
 		} else if (strcmp(argv[i], "--keep") == 0 && prune && i + 1 < argc) {
-			keep = number("--keep", argv[++i], 1ul << 40);
+			i++; /* 0: keep none, as without --keep */
+			keep = strcmp(argv[i], "0") == 0 ? 0 : number("--keep", argv[i], 1ul << 40);
 		} else if (strcmp(argv[i], "--cache") == 0 && i + 1 < argc) {
 			cache = argv[++i];
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {

@@ -26,7 +26,7 @@ out=$(script -qec "$(printf '%q ' "${edera_run[@]}" "$img" /bin/sh -c 'echo ran'
 check "a conversion's progress on a terminal" "0|yes|yes" \
 	"$rc|$(grep -q 'converting .*: packing 2 layers' <<<"$out" && echo yes)|$(grep -q 'ran' <<<"$out" && echo yes)"
 # ... and nothing off one (the image converted again: stderr is the workload's only)
-"$edera" images prune --keep 0 >/dev/null
+check "edera images prune --keep 0" "removed 1 image(s)" "$("$edera" images prune --keep 0 | cut -d, -f1)"
 out=$(run "$img" /bin/sh -c 'echo out; echo err >&2; exit 7' 2>/tmp/cli-err); rc=$?
 check "exit code" 7 "$rc"
 check "stdout" out "$out"

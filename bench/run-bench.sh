@@ -6,6 +6,9 @@
 # zeros) in a zone against runc.  Medians of RUNS runs; ratios printed.
 # Usage: run-bench.sh TOP_BUILDDIR TOP_SRCDIR [RUNS]
 set -euo pipefail
+# a failing run fails the benchmark, also inside $(...): no time of a
+# failure is taken for a result
+shopt -s inherit_errexit
 build=${1:?usage: run-bench.sh TOP_BUILDDIR TOP_SRCDIR [RUNS]}
 src=${2:?}
 runs=${3:-20}
@@ -26,7 +29,7 @@ edera() { "$build/tools/edera" run --kernel "$RIG_CACHE/vmlinuz" \
 timed() {
 	local t0 t1
 	t0=$(date +%s%N)
-	"$@" >/dev/null
+	"$@" >/dev/null || { echo "run-bench: '$*' failed ($?)" >&2; return 1; }
 	t1=$(date +%s%N)
 	echo $(((t1 - t0) / 1000000))
 }
@@ -40,7 +43,12 @@ warm=$(for _ in $(seq "$runs"); do timed edera "$work/image" /bin/true; done | m
 echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm") (median of $runs)"
 left="$(($(xl list | wc -l) - domains)) domain(s), $(losetup -a | grep -c "$EDERA_CACHE_DIR" || true) loop device(s), $(xenstore-list /local/domain 2>/dev/null | wc -l) XenStore domain node(s)"
 
-# runc: the same image's tree, from the cached erofs
+# runc: the same image's tree, from the cached erofs.  runc needs the
+# cgroup2 hierarchy mounted (the rig's dom0 does not mount it)
+if ! mountpoint -q /sys/fs/cgroup; then
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup
+	trap 'cleanup; umount /sys/fs/cgroup 2>/dev/null || true' EXIT
+fi
 mkdir -p "$work/bundle/rootfs"
 mount -o loop,ro "$(ls "$EDERA_CACHE_DIR"/*.erofs)" "$work/bundle/rootfs"
 (cd "$work/bundle" && runc spec)

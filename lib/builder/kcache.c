@@ -209,7 +209,8 @@ static void disk_prune(int dfd, uint64_t max, const char *keep)
 		n++;
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), older_first);
+	if (n) /* (v is NULL when nothing was found) */
+		qsort(v, n, sizeof(*v), older_first);
 	for (size_t i = 0; i < n && total > max; i++)
 		if (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT)
 			total -= (uint64_t)v[i].size;

@@ -327,7 +327,7 @@ static int start_attach(edera_device *d, unsigned int timeout_ms, edera_device_c
 	snprintf(d->be, sizeof(d->be), "/local/domain/0/backend/%s/%u/%u", d->kind->name, d->domid,
 	         d->id);
 	uv_timer_start(&d->deadline, attach_timeout, timeout_ms ? timeout_ms : 30000, 0);
-	rc = edera_xs_transaction(d->ctx, nodes_body, nodes_written, d);
+	rc = ed_xs_transaction_serial(d->ctx, nodes_body, nodes_written, d);
 	if (rc < 0) {
 		uv_timer_stop(&d->deadline);
 		return rc;

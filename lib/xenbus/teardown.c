@@ -199,7 +199,7 @@ static void rm_parent_if_empty(edera_device *d, const char *child)
 		return;
 	}
 	*slash = '\0';
-	if (edera_xs_transaction(d->ctx, parent_body, parent_done, r) == 0)
+	if (ed_xs_transaction_serial(d->ctx, parent_body, parent_done, r) == 0)
 		d->refs++;
 	else
 		free(r);

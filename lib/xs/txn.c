@@ -1,14 +1,20 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* XenStore transactions, retried from the start when xenstored reports a
  * conflict (EAGAIN) at commit.  States of an asynchronous transaction:
+ *   WAITING   a library one, behind the one running (xs->serial_wait)
  *   STARTING  TRANSACTION_START sent               -> RUNNING, or DONE on error
  *   RUNNING   the body runs with txn->id           -> ENDING (commit or abort)
  *   ENDING    TRANSACTION_END sent                 -> DONE, or STARTING on conflict
+ *             (after ED_XS_TXN_BACKOFF_AFTER conflicts, through BACKING OFF:
+ *             a random wait on txn->backoff)
  *   DONE      the caller's done callback ran; the txn is freed. */
 #include "config.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include "ctx.h"
 #include "xs_internal.h"
@@ -40,13 +46,44 @@ static void unlink_live(struct ed_xs *xs, struct edera_xs_txn *txn)
 	ed_list_remove(&xs->txns, &txn->link);
 }
 
+static void serial_next(struct ed_xs *xs);
+
+static void backoff_closed(uv_handle_t *h)
+{
+	free(h);
+}
+
 static void finish(struct edera_xs_txn *txn, int status)
 {
 	struct ed_xs *xs = txn->xs;
 
 	unlink_live(xs, txn);
+	ed_list_remove(&xs->serial_wait, &txn->slink);
+	if (xs->serial_active == txn)
+		xs->serial_active = NULL;
+	if (txn->backoff) {
+		uv_close((uv_handle_t *)txn->backoff, backoff_closed);
+		txn->backoff = NULL;
+	}
 	ED_CALLBACK(xs->ctx, txn->done(xs->ctx, status, txn->data));
 	free(txn);
+	serial_next(xs);
+}
+
+/* 1 ms up to 2^(ATTEMPT - ED_XS_TXN_BACKOFF_AFTER) ms (at most
+ * ED_XS_TXN_BACKOFF_MAX_MS), at random: transactions that conflicted with
+ * one another do not start again together. */
+unsigned int ed_xs_txn_backoff_ms(unsigned int attempt)
+{
+	unsigned int shift = attempt > ED_XS_TXN_BACKOFF_AFTER ? attempt - ED_XS_TXN_BACKOFF_AFTER : 0;
+	unsigned int cap = shift >= 6 ? ED_XS_TXN_BACKOFF_MAX_MS : 1u << shift;
+	uint32_t r;
+
+	if (cap > ED_XS_TXN_BACKOFF_MAX_MS)
+		cap = ED_XS_TXN_BACKOFF_MAX_MS;
+	if (getrandom(&r, sizeof(r), GRND_NONBLOCK) != (ssize_t)sizeof(r))
+		r = (uint32_t)uv_hrtime() ^ (uint32_t)(uintptr_t)&r;
+	return 1 + r % cap;
 }
 
 static int parse_txn_id(const char *payload, size_t len, uint32_t *id)
@@ -59,6 +96,7 @@ static int parse_txn_id(const char *payload, size_t len, uint32_t *id)
 /* ---- asynchronous ----------------------------------------------------------- */
 
 static int begin(struct edera_xs_txn *txn);
+static int again(struct edera_xs_txn *txn);
 
 static void started(struct ed_xs *xs, struct ed_xs_req *req, int status, const char *payload,
                     size_t len)
@@ -95,7 +133,7 @@ static void ended(struct ed_xs *xs, struct ed_xs_req *req, int status, const cha
 	if (status == EDERA_EAGAIN) {
 		if (txn->attempt < ED_XS_TXN_MAX_ATTEMPTS) {
 			txn->id = 0;
-			status = begin(txn);
+			status = again(txn);
 			if (status == 0)
 				return;
 		} else {
@@ -116,28 +154,105 @@ static int begin(struct edera_xs_txn *txn)
 	return ed_xs_send(txn->xs, XS_TRANSACTION_START, 0, &empty, 1, started, NULL, txn, NULL);
 }
 
-int edera_xs_transaction(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_done_cb done,
-                         void *data)
+static void backoff_done(uv_timer_t *t)
+{
+	struct edera_xs_txn *txn = t->data;
+	int rc;
+
+	uv_close((uv_handle_t *)t, backoff_closed);
+	txn->backoff = NULL;
+	rc = begin(txn);
+	if (rc < 0)
+		finish(txn, rc);
+}
+
+/* Start TXN again after a conflict: at once the first times, then after a
+ * random wait. */
+static int again(struct edera_xs_txn *txn)
+{
+	uv_timer_t *t;
+
+	if (txn->attempt <= ED_XS_TXN_BACKOFF_AFTER)
+		return begin(txn);
+	t = malloc(sizeof(*t));
+	if (!t)
+		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore transaction");
+	if (uv_timer_init(txn->xs->loop, t) < 0) {
+		free(t);
+		return ed_error(EDERA_ENOMEM, "cannot make a timer for a XenStore transaction");
+	}
+	t->data = txn;
+	txn->backoff = t;
+	uv_timer_start(t, backoff_done, ed_xs_txn_backoff_ms(txn->attempt), 0);
+	return 0;
+}
+
+/* The next waiting library transaction starts when none runs.  Not while
+ * the context closes (ed_xs_txn_fini ends them all), and not from inside
+ * itself: a start that fails finishes its transaction, which comes back
+ * here, and the outer loop goes on instead of recursing. */
+static void serial_next(struct ed_xs *xs)
+{
+	if (xs->serial_kicking)
+		return;
+	xs->serial_kicking = true;
+	while (!xs->serial_active && !xs->closing && !ed_list_empty(&xs->serial_wait)) {
+		struct edera_xs_txn *next =
+			ed_list_first(&xs->serial_wait, struct edera_xs_txn, slink);
+		int rc;
+
+		ed_list_remove(&xs->serial_wait, &next->slink);
+		xs->serial_active = next;
+		rc = begin(next);
+		if (rc < 0)
+			finish(next, rc);
+	}
+	xs->serial_kicking = false;
+}
+
+static int transaction(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_done_cb done,
+                       void *data, bool serial)
 {
 	struct edera_xs_txn *txn;
+	struct ed_xs *xs;
 	int rc;
 
 	if (!ctx || !body || !done)
 		return ed_error(EDERA_EINVAL, "edera_xs_transaction: ctx, body and done are required");
+	xs = &ctx->xs;
 	txn = calloc(1, sizeof(*txn));
 	if (!txn)
 		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore transaction");
-	txn->xs = &ctx->xs;
+	txn->xs = xs;
 	txn->body = body;
 	txn->done = done;
 	txn->data = data;
-	rc = begin(txn);
-	if (rc < 0) {
-		free(txn);
-		return rc;
+	txn->serial = serial;
+	if (serial && (xs->serial_active || !ed_list_empty(&xs->serial_wait)) && !xs->closing) {
+		ed_list_push_back(&xs->serial_wait, &txn->slink);
+	} else {
+		rc = begin(txn);
+		if (rc < 0) {
+			free(txn);
+			return rc;
+		}
+		if (serial)
+			xs->serial_active = txn;
 	}
-	ed_list_push_front(&ctx->xs.txns, &txn->link);
+	ed_list_push_front(&xs->txns, &txn->link);
 	return 0;
+}
+
+int edera_xs_transaction(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_done_cb done,
+                         void *data)
+{
+	return transaction(ctx, body, done, data, false);
+}
+
+int ed_xs_transaction_serial(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_done_cb done,
+                             void *data)
+{
+	return transaction(ctx, body, done, data, true);
 }
 
 /* Endings that could not even be sent complete on the next loop turn, never
@@ -306,6 +421,13 @@ int edera_xs_transaction_sync(edera_ctx *ctx, edera_xs_txn_sync_body_cb body, vo
 		if (rc != EDERA_EAGAIN)
 			return rc < 0 ? ed_error(rc, "XenStore transaction commit: %s", edera_strerror(rc))
 			              : 0;
+		if (attempt > ED_XS_TXN_BACKOFF_AFTER && attempt < ED_XS_TXN_MAX_ATTEMPTS) {
+			unsigned int ms = ed_xs_txn_backoff_ms(attempt);
+			struct timespec ts = { 0, (long)ms * 1000000L };
+
+			while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+				;
+		}
 	}
 	return ed_error(EDERA_EAGAIN, "XenStore transaction conflicted %d times in a row; gave up",
 	                ED_XS_TXN_MAX_ATTEMPTS);

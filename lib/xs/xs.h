@@ -55,6 +55,9 @@ struct ed_xs {
 	uv_idle_t *defer;        /* runs deferred transaction endings */
 	struct ed_list deferred;  /* edera_xs_txn endings for the next turn */
 	struct ed_list txns;      /* live asynchronous transactions (edera_xs_txn) */
+	struct ed_list serial_wait;          /* the library's, waiting their turn */
+	struct edera_xs_txn *serial_active;  /* the library's one running now */
+	bool serial_kicking;                 /* starting the next ones (no recursion) */
 	uint64_t protocol_errors; /* replies we could not use */
 	uint64_t requests;        /* sent, ever */
 	uint64_t watch_events;    /* received, ever */
@@ -76,5 +79,16 @@ int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what);
 void ed_xs_disconnect(struct ed_xs *xs, int status);
 /* Tear down: pending requests fail with EDERA_ECANCELED; watches freed. */
 void ed_xs_fini(struct ed_xs *xs);
+
+/* edera_xs_transaction for the library's own transactions (zone skeletons,
+ * device nodes, their teardown): they run one at a time per context, in the
+ * order asked.  They all create or remove children of the same few nodes
+ * (/local/domain, /vm, the backends' directories), so in flight together
+ * every commit but one conflicted and ran again: N creations at once cost
+ * N * N / 2 attempts, and past 64 conflicts creations failed.  One at a
+ * time, each commits at its first attempt unless another process wrote
+ * meanwhile. */
+int ed_xs_transaction_serial(edera_ctx *ctx, edera_xs_txn_body_cb body, edera_xs_done_cb done,
+                             void *data);
 
 #endif

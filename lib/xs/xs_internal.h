@@ -34,9 +34,19 @@ struct edera_xs_txn {
 	bool end_done;            /* sync: END replied */
 	struct ed_link dlink; /* on xs->deferred */
 	struct ed_link link; /* on xs->txns: every live async txn */
+	struct ed_link slink; /* on xs->serial_wait */
+	bool serial;          /* one of the library's: one at a time */
+	uv_timer_t *backoff;  /* waiting to start again after conflicts */
 };
 
 #define ED_XS_TXN_MAX_ATTEMPTS 64
+/* The first ED_XS_TXN_BACKOFF_AFTER conflicts are retried at once; after
+ * each later one, a random wait of 1 ms up to 2, 4, ... at most
+ * ED_XS_TXN_BACKOFF_MAX_MS ms comes first (ed_xs_txn_backoff_ms), so that
+ * transactions conflicting with one another stop meeting. */
+#define ED_XS_TXN_BACKOFF_AFTER 2
+#define ED_XS_TXN_BACKOFF_MAX_MS 64
+unsigned int ed_xs_txn_backoff_ms(unsigned int attempt);
 
 /* Send a request; COMPLETE runs once with the reply or the failure.
  * *OUT (optional) gets the request, valid until it completes. */

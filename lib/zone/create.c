@@ -464,7 +464,7 @@ static void skeleton_done(edera_ctx *ctx, int status, void *data)
 
 static void skeleton_start(struct create_op *op)
 {
-	int rc = edera_xs_transaction(op->ctx, skeleton_body, skeleton_done, op);
+	int rc = ed_xs_transaction_serial(op->ctx, skeleton_body, skeleton_done, op);
 
 	if (rc < 0)
 		create_fail(op, rc);

@@ -493,6 +493,178 @@ START_TEST(transaction_retried_on_conflict)
 }
 END_TEST
 
+/* The library's transactions run one at a time, in the order asked; one
+ * that conflicts keeps its turn (retried at once, then after a random wait)
+ * and the next starts only when it committed.  The server asserts that no
+ * second TRANSACTION_START arrives while one is open. */
+static void script_serial(int fd, void *arg)
+{
+	int *conflicts = arg;
+	struct msg m;
+
+	for (int k = 0; k < 3; k++) {
+		int ends = 0;
+
+		for (;;) {
+			char id[8], path[8];
+			int n = snprintf(id, sizeof(id), "%d", 50 + k * 10 + ends);
+
+			ck_assert_int_eq(srv_recv(fd, &m), 0);
+			ck_assert_uint_eq(m.type, XS_TRANSACTION_START);
+			srv_send(fd, XS_TRANSACTION_START, m.id, 0, id, (uint32_t)n + 1);
+			ck_assert_int_eq(srv_recv(fd, &m), 0);
+			ck_assert_uint_eq(m.type, XS_WRITE);
+			ck_assert_uint_eq(m.tx, 50 + k * 10 + ends);
+			snprintf(path, sizeof(path), "/s%d", k);
+			ck_assert_str_eq(m.payload, path);
+			srv_send(fd, XS_WRITE, m.id, m.tx, "OK", 3);
+			ck_assert_int_eq(srv_recv(fd, &m), 0);
+			ck_assert_uint_eq(m.type, XS_TRANSACTION_END);
+			ck_assert_uint_eq(m.tx, 50 + k * 10 + ends);
+			if (k == 1 && ends < *conflicts) {
+				ends++;
+				srv_send(fd, XS_ERROR, m.id, 0, "EAGAIN", 7);
+				continue;
+			}
+			srv_send(fd, XS_TRANSACTION_END, m.id, 0, "OK", 3);
+			break;
+		}
+	}
+}
+
+struct serial_txn {
+	int k;
+	int bodies;
+	int *order, *norder;
+	int status;
+};
+
+static void serial_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	struct serial_txn *t = data;
+	char path[8];
+
+	t->bodies++;
+	snprintf(path, sizeof(path), "/s%d", t->k);
+	ck_assert_int_eq(edera_xs_write(ctx, txn, path, "v", 1, txn_wrote, txn), 0);
+}
+
+static void serial_done(edera_ctx *ctx, int status, void *data)
+{
+	struct serial_txn *t = data;
+
+	t->status = status;
+	t->order[(*t->norder)++] = t->k;
+}
+
+START_TEST(library_transactions_one_at_a_time)
+{
+	struct fixture f;
+	int conflicts = ED_XS_TXN_BACKOFF_AFTER + 2; /* two of them after a wait */
+	int order[3] = { -1, -1, -1 }, norder = 0;
+	struct serial_txn t[3];
+
+	start(&f, script_serial, &conflicts);
+	for (int k = 0; k < 3; k++) {
+		t[k] = (struct serial_txn){ .k = k, .order = order, .norder = &norder, .status = 1 };
+		ck_assert_int_eq(ed_xs_transaction_serial(f.ctx, serial_body, serial_done, &t[k]), 0);
+	}
+	run_until(&f, &norder, 3);
+	for (int k = 0; k < 3; k++) {
+		ck_assert_int_eq(order[k], k);
+		ck_assert_int_eq(t[k].status, 0);
+	}
+	ck_assert_int_eq(t[0].bodies, 1);
+	ck_assert_int_eq(t[1].bodies, conflicts + 1);
+	ck_assert_int_eq(t[2].bodies, 1);
+	finish(&f);
+}
+END_TEST
+
+/* The waits grow from 1 ms and stay within the bound. */
+START_TEST(backoff_bounded)
+{
+	for (unsigned int a = 1; a <= ED_XS_TXN_MAX_ATTEMPTS; a++) {
+		unsigned int cap = a <= ED_XS_TXN_BACKOFF_AFTER ? 1 : 1u << (a - ED_XS_TXN_BACKOFF_AFTER);
+
+		if (a - ED_XS_TXN_BACKOFF_AFTER >= 6 && a > ED_XS_TXN_BACKOFF_AFTER)
+			cap = ED_XS_TXN_BACKOFF_MAX_MS;
+		for (int i = 0; i < 50; i++) {
+			unsigned int ms = ed_xs_txn_backoff_ms(a);
+
+			ck_assert_uint_ge(ms, 1);
+			ck_assert_uint_le(ms, cap);
+		}
+	}
+}
+END_TEST
+
+/* Closing the context ends every library transaction: the one running
+ * (here waiting to start again after conflicts, or starting) and those
+ * waiting their turn, each once with EDERA_ECANCELED, nothing left alive
+ * on the loop. */
+static void script_conflicts_then_silent(int fd, void *arg)
+{
+	int *sent = arg;
+	struct msg m;
+
+	for (int attempt = 1;; attempt++) {
+		if (srv_recv(fd, &m) < 0) {
+			/* closed while waiting to start again */
+			ck_assert_int_gt(attempt, ED_XS_TXN_BACKOFF_AFTER + 1);
+			return;
+		}
+		ck_assert_uint_eq(m.type, XS_TRANSACTION_START);
+		if (attempt > ED_XS_TXN_BACKOFF_AFTER + 1)
+			break; /* no reply: the client waits */
+		srv_send(fd, XS_TRANSACTION_START, m.id, 0, "7", 2);
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_WRITE);
+		srv_send(fd, XS_WRITE, m.id, m.tx, "OK", 3);
+		ck_assert_int_eq(srv_recv(fd, &m), 0);
+		ck_assert_uint_eq(m.type, XS_TRANSACTION_END);
+		srv_send(fd, XS_ERROR, m.id, 0, "EAGAIN", 7);
+		__atomic_store_n(sent, attempt, __ATOMIC_SEQ_CST);
+	}
+	while (srv_recv(fd, &m) == 0)
+		; /* until the client closes */
+}
+
+START_TEST(library_transactions_cancelled_at_close)
+{
+	struct fixture f;
+	int sent = 0, order[3] = { -1, -1, -1 }, norder = 0;
+	struct serial_txn t[3];
+
+	start(&f, script_conflicts_then_silent, &sent);
+	for (int k = 0; k < 3; k++) {
+		t[k] = (struct serial_txn){ .k = 0, .order = order, .norder = &norder, .status = 1 };
+		ck_assert_int_eq(ed_xs_transaction_serial(f.ctx, serial_body, serial_done, &t[k]), 0);
+	}
+	/* until the last conflict is read: the first is then backing off or
+	 * starting again, the others wait */
+	for (time_t deadline = time(NULL) + 10;
+	     __atomic_load_n(&sent, __ATOMIC_SEQ_CST) < ED_XS_TXN_BACKOFF_AFTER + 1 ||
+	     f.ctx->xs.serial_active->attempt < ED_XS_TXN_BACKOFF_AFTER + 1 ||
+	     f.ctx->xs.serial_active->id != 0;) {
+		ck_assert(time(NULL) < deadline);
+		uv_run(&f.loop, UV_RUN_NOWAIT);
+	}
+	ck_assert_int_eq(t[0].bodies, ED_XS_TXN_BACKOFF_AFTER + 1);
+	ck_assert_int_eq(norder, 0);
+	ck_assert_int_eq(t[1].bodies + t[2].bodies, 0);
+	edera_ctx_close(f.ctx);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(norder, 3);
+	for (int k = 0; k < 3; k++)
+		ck_assert_int_eq(t[k].status, EDERA_ECANCELED);
+	ck_assert_int_eq(uv_loop_alive(&f.loop), 0);
+	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+	pthread_join(f.srv.thread, NULL);
+	close(f.srv.fd);
+}
+END_TEST
+
 /* Blocking forms refuse to run inside a callback. */
 static void script_one_read(int fd, void *arg)
 {
@@ -969,6 +1141,9 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, watch_events_dispatched);
 	tcase_add_test(tc, watch_tokens_indexed);
 	tcase_add_test(tc, transaction_retried_on_conflict);
+	tcase_add_test(tc, library_transactions_one_at_a_time);
+	tcase_add_test(tc, backoff_bounded);
+	tcase_add_test(tc, library_transactions_cancelled_at_close);
 	tcase_add_test(tc, sync_refused_in_callback);
 	tcase_add_test(tc, close_cancels_pending);
 	tcase_add_test(tc, directory_in_parts);

@@ -8,14 +8,20 @@
  *   3. Scaling: SCALE minimal zones created one after another and left
  *      running; the first five against the last five (with up to SCALE - 1
  *      running), medians, for each toolstack; every time printed too.
- * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL [scale]
- * ("scale": only part 3). */
+ *   4. In flight: 1, 4 and 16 minimal zones created at once (edera_zone_create
+ *      from one context; `xl create` processes started together), zones
+ *      running per second, median of ROUNDS, and each against one at a time.
+ * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL [scale|inflight]
+ * (only part 3, or only part 4). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <edera/edera.h>
+#include <uv.h>
 
 #include "bench.h"
 
@@ -165,21 +171,154 @@ static void scaling(const char *mini)
 	}
 }
 
+/* ---- part 4: creations in flight ---- */
+
+#define INFLIGHT_MAX 16
+
+struct inflight {
+	int left, failed;
+	edera_zone *zones[INFLIGHT_MAX];
+};
+
+struct inflight_one {
+	struct inflight *all;
+	int i;
+};
+
+static void inflight_created(edera_ctx *c, int status, edera_zone *zone, void *data)
+{
+	struct inflight_one *one = data;
+
+	if (status < 0) {
+		fprintf(stderr, "zone-bench: creation %d of the batch: %s\n", one->i,
+		        edera_last_error());
+		one->all->failed++;
+	}
+	one->all->zones[one->i] = zone;
+	one->all->left--;
+}
+
+/* N minimal zones asked for at once; seconds until the last runs. */
+static double edera_batch(const char *mini, int n)
+{
+	struct inflight all = { .left = n };
+	struct inflight_one one[INFLIGHT_MAX];
+	double t0 = bench_now(), t;
+
+	for (int i = 0; i < n; i++) {
+		edera_zone_config cfg;
+		char name[32];
+
+		snprintf(name, sizeof(name), "bench-inflight-%d", i);
+		edera_zone_config_init(&cfg);
+		cfg.name = name;
+		cfg.kernel = mini;
+		cfg.cmdline = "reason=wait";
+		cfg.memory_mib = 16;
+		one[i] = (struct inflight_one){ &all, i };
+		if (edera_zone_create(ctx, &cfg, inflight_created, &one[i]) < 0)
+			die("edera_zone_create");
+	}
+	while (all.left > 0)
+		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
+	t = bench_now() - t0;
+	if (all.failed)
+		exit(1);
+	for (int i = 0; i < n; i++)
+		if (edera_zone_destroy_sync(all.zones[i]) < 0)
+			die("edera_zone_destroy_sync");
+	return t;
+}
+
+/* N `xl create` processes started together; seconds until all returned
+ * (xl returns once its domain runs). */
+static double xl_batch(const char *mini, int n)
+{
+	pid_t pids[INFLIGHT_MAX];
+	char cfgpath[INFLIGHT_MAX][64], name[32];
+	double t0, t;
+	int bad = 0;
+
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "bench-xl-inflight-%d", i);
+		snprintf(cfgpath[i], sizeof(cfgpath[i]), "/tmp/zone-bench-inflight-%d.cfg", i);
+		xl_config(cfgpath[i], name, mini, NULL, "reason=wait", 16);
+	}
+	t0 = bench_now();
+	for (int i = 0; i < n; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0) {
+			perror("fork");
+			exit(1);
+		}
+		if (pids[i] == 0) {
+			execl(XL, XL, "create", "-q", cfgpath[i], (char *)NULL);
+			_exit(127);
+		}
+	}
+	for (int i = 0; i < n; i++) {
+		int st;
+
+		if (waitpid(pids[i], &st, 0) < 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			bad++;
+	}
+	t = bench_now() - t0;
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "bench-xl-inflight-%d", i);
+		xl_destroy(name);
+	}
+	if (bad) {
+		fprintf(stderr, "zone-bench: %d of %d parallel xl create failed\n", bad, n);
+		exit(1);
+	}
+	return t;
+}
+
+static void inflight(const char *mini)
+{
+	static const int widths[] = { 1, 4, 16 };
+	double rate_ed[3], rate_xl[3];
+
+	printf("In flight: minimal zones (16 MiB) created at once, zones running per second, "
+	       "median of %d\n", ROUNDS);
+	for (int w = 0; w < 3; w++) {
+		double ed[ROUNDS], xl[ROUNDS];
+
+		for (int r = 0; r < ROUNDS; r++) {
+			ed[r] = edera_batch(mini, widths[w]);
+			xl[r] = xl_batch(mini, widths[w]);
+		}
+		rate_ed[w] = widths[w] / bench_median(ed, ROUNDS);
+		rate_xl[w] = widths[w] / bench_median(xl, ROUNDS);
+		printf("  %2d at once: libedera %7.2f zones/s (%5.2fx of one at a time), "
+		       "xl %6.2f zones/s (%5.2fx); libedera %6.2fx xl's rate\n",
+		       widths[w], rate_ed[w], rate_ed[w] / rate_ed[0], rate_xl[w],
+		       rate_xl[w] / rate_xl[0], rate_ed[w] / rate_xl[w]);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc < 4) {
-		fprintf(stderr, "usage: zone-bench KERNEL INITRD MINI_KERNEL\n");
+		fprintf(stderr, "usage: zone-bench KERNEL INITRD MINI_KERNEL [scale|inflight]\n");
 		return 2;
 	}
 	if (edera_ctx_open(&ctx, NULL) < 0)
 		die("edera_ctx_open");
 	printf("Zone creation (emulated machine: only ratios mean anything)\n");
-	if (argc < 5 || strcmp(argv[4], "scale") != 0) {
-		compare("Debian 6.1 kernel + busybox initrd", argv[1], argv[2], "console=hvc0 quiet",
-		        256);
-		compare("Minimal PV kernel (tests/guest/mini)", argv[3], NULL, "reason=wait", 16);
+	if (argc >= 5 && strcmp(argv[4], "inflight") == 0) {
+		inflight(argv[3]);
+	} else {
+		if (argc < 5 || strcmp(argv[4], "scale") != 0) {
+			compare("Debian 6.1 kernel + busybox initrd", argv[1], argv[2],
+			        "console=hvc0 quiet", 256);
+			compare("Minimal PV kernel (tests/guest/mini)", argv[3], NULL, "reason=wait",
+			        16);
+		}
+		scaling(argv[3]);
+		if (argc < 5)
+			inflight(argv[3]);
 	}
-	scaling(argv[3]);
 	edera_ctx_close(ctx);
 	return 0;
 }

@@ -60,10 +60,13 @@ struct ed_console {
 	int busy;            /* > 0 while being served (callbacks may run) */
 	bool disconnect_due; /* asked to disconnect while busy */
 	bool free_due;       /* asked to be freed while busy */
-	/* history: a ring of hist_cap bytes, hist_len of them valid, ending at
-	 * hist_end */
+	/* history: a ring of hist_size bytes, hist_len of them valid, ending
+	 * at hist_end.  It starts small and doubles as output comes, up to
+	 * hist_cap, and wraps only once there: a zone that prints little costs
+	 * little (while smaller than hist_cap it has never wrapped, so its
+	 * bytes are the first hist_len). */
 	uint8_t *hist;
-	size_t hist_cap, hist_len, hist_end;
+	size_t hist_cap, hist_size, hist_len, hist_end;
 	/* subscribers */
 	struct ed_list subs; /* edera_console_sub, newest first */
 	int dispatching;
@@ -155,29 +158,54 @@ void ed_consoles_fini(edera_ctx *ctx)
 
 /* ---- output ---------------------------------------------------------------- */
 
+#define ED_CONSOLE_HISTORY_FIRST 2048
+
+/* Room for N more bytes without wrapping, while the history is below its
+ * cap.  When memory is short the history stays the size it has (its cap
+ * becomes that size, so the "never wrapped below the cap" rule holds). */
+static void history_grow(struct ed_console *c, size_t n)
+{
+	size_t want = c->hist_size ? c->hist_size : ED_CONSOLE_HISTORY_FIRST;
+	uint8_t *p;
+
+	if (c->hist_size >= c->hist_cap || c->hist_len + n <= c->hist_size)
+		return;
+	while (want < c->hist_len + n && want < c->hist_cap)
+		want *= 2;
+	if (want > c->hist_cap)
+		want = c->hist_cap;
+	p = realloc(c->hist, want);
+	if (!p) {
+		c->hist_cap = c->hist_size; /* 0 if none yet: no history then */
+		return;
+	}
+	c->hist = p;
+	c->hist_size = want;
+	c->hist_end = c->hist_len;
+}
+
 static void history_append(struct ed_console *c, const uint8_t *b, size_t n)
 {
-	if (c->hist_cap == 0)
-		return;
-	if (!c->hist) {
-		c->hist = malloc(c->hist_cap);
-		if (!c->hist)
-			return; /* no history then; output still flows */
-	}
-	if (n >= c->hist_cap) {
-		memcpy(c->hist, b + n - c->hist_cap, c->hist_cap);
+	size_t size;
+
+	history_grow(c, n);
+	size = c->hist_size;
+	if (size == 0 || n == 0)
+		return; /* no history (none asked, or no memory); output still flows */
+	if (n >= size) {
+		memcpy(c->hist, b + n - size, size);
 		c->hist_end = 0;
-		c->hist_len = c->hist_cap;
+		c->hist_len = size;
 		return;
 	}
 	while (n > 0) {
-		size_t seg = c->hist_cap - c->hist_end < n ? c->hist_cap - c->hist_end : n;
+		size_t seg = size - c->hist_end < n ? size - c->hist_end : n;
 
 		memcpy(c->hist + c->hist_end, b, seg);
-		c->hist_end = (c->hist_end + seg) % c->hist_cap;
+		c->hist_end = (c->hist_end + seg) % size;
 		b += seg;
 		n -= seg;
-		c->hist_len = c->hist_len + seg > c->hist_cap ? c->hist_cap : c->hist_len + seg;
+		c->hist_len = c->hist_len + seg > size ? size : c->hist_len + seg;
 	}
 }
 
@@ -193,13 +221,13 @@ static void history_segments(const struct ed_console *c, size_t n, const uint8_t
 	*alen = *blen = 0;
 	if (n == 0)
 		return;
-	start = (c->hist_end + c->hist_cap - n) % c->hist_cap;
-	if (start + n <= c->hist_cap) {
+	start = (c->hist_end + c->hist_size - n) % c->hist_size;
+	if (start + n <= c->hist_size) {
 		*a = c->hist + start;
 		*alen = n;
 	} else {
 		*a = c->hist + start;
-		*alen = c->hist_cap - start;
+		*alen = c->hist_size - start;
 		*b = c->hist;
 		*blen = n - *alen;
 	}

@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A hundred zones: what each running zone costs the host process, and
+ * whether the process stays asleep while they idle.  For each console mode
+ * (served in-process, the default; and left to xenconsoled), N minimal
+ * zones (16 MiB, "reason=wait": up and blocked until destroyed) are
+ * created one after another and left running; then:
+ *   - creation time of the last five against the first five (medians);
+ *   - the process's resident memory (VmRSS) and heap in use (mallinfo2)
+ *     per running zone, against the same process with one zone created and
+ *     destroyed (kernel parsed, caches warm);
+ *   - the loop's wake-ups while they all sit idle for IDLE_S seconds
+ *     (every loop turn counted by a check handle), against the same wait
+ *     before any zone existed (the turns the timer ending the wait takes);
+ *   - XenStore watches per zone, and watch events received while idle.
+ * N is lowered to what the host's free memory holds, and said.  Nothing is
+ * asserted; numbers are printed.
+ * Usage (in the rig): scale-bench MINI_KERNEL [N] */
+#include <malloc.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <edera/edera.h>
+#include <uv.h>
+
+#include "bench.h"
+
+#define IDLE_S 10
+#define ZONE_MIB 16
+
+static edera_ctx *ctx;
+
+static void die(const char *what)
+{
+	fprintf(stderr, "scale-bench: %s: %s\n", what, edera_last_error());
+	exit(1);
+}
+
+/* The process's resident set, in KiB. */
+static long rss_kib(void)
+{
+	char line[256];
+	long kib = -1;
+	FILE *f = fopen("/proc/self/status", "re");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "VmRSS: %ld kB", &kib) == 1)
+			break;
+	fclose(f);
+	return kib;
+}
+
+static long heap_bytes(void)
+{
+	struct mallinfo2 mi = mallinfo2();
+
+	return (long)mi.uordblks + (long)mi.hblkhd;
+}
+
+static edera_zone *create(const char *name, const char *kernel, int console_mode, double *secs)
+{
+	edera_zone_config cfg;
+	edera_zone *z;
+	double t0;
+
+	edera_zone_config_init(&cfg);
+	cfg.name = name;
+	cfg.kernel = kernel;
+	cfg.cmdline = "reason=wait";
+	cfg.memory_mib = ZONE_MIB;
+	cfg.console_mode = console_mode;
+	t0 = bench_now();
+	if (edera_zone_create_sync(ctx, &cfg, &z) < 0)
+		die("edera_zone_create_sync");
+	if (secs)
+		*secs = bench_now() - t0;
+	return z;
+}
+
+static unsigned long turns;
+
+static void count_turn(uv_check_t *h)
+{
+	turns++;
+}
+
+static void idle_over(uv_timer_t *t)
+{
+	uv_stop(t->loop);
+}
+
+/* Loop turns while nothing is asked of the loop for SECS seconds (the
+ * timer ending the wait takes two: the turn it wakes and the last). */
+static unsigned long idle_turns(int secs)
+{
+	uv_loop_t *loop = edera_ctx_loop(ctx);
+	uv_check_t check;
+	uv_timer_t timer;
+
+	uv_check_init(loop, &check);
+	uv_timer_init(loop, &timer);
+	uv_check_start(&check, count_turn);
+	uv_timer_start(&timer, idle_over, (uint64_t)secs * 1000, 0);
+	turns = 0;
+	uv_run(loop, UV_RUN_DEFAULT);
+	uv_check_stop(&check);
+	uv_close((uv_handle_t *)&check, NULL);
+	uv_close((uv_handle_t *)&timer, NULL);
+	uv_run(loop, UV_RUN_NOWAIT);
+	return turns;
+}
+
+static void run(const char *kernel, int n, int console_mode, const char *title)
+{
+	edera_zone **zones = calloc((size_t)n, sizeof(*zones));
+	double *t = calloc((size_t)n, sizeof(*t)), first[5], last[5];
+	edera_xs_stats st0, st1, st2;
+	long rss0, heap0, rss1, heap1;
+	unsigned long wakes0, wakes;
+	char name[32];
+
+	if (!zones || !t)
+		die("out of memory");
+	/* warm: the kernel parsed, the context's caches made */
+	edera_zone_destroy_sync(create("scale-warm", kernel, console_mode, NULL));
+	wakes0 = idle_turns(IDLE_S);
+	malloc_trim(0);
+	rss0 = rss_kib();
+	heap0 = heap_bytes();
+	edera_xs_stats_init(&st0);
+	edera_xs_stats_get(ctx, &st0);
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "scale-%d", i);
+		zones[i] = create(name, kernel, console_mode, &t[i]);
+	}
+	malloc_trim(0);
+	rss1 = rss_kib();
+	heap1 = heap_bytes();
+	edera_xs_stats_init(&st1);
+	edera_xs_stats_get(ctx, &st1);
+	wakes = idle_turns(IDLE_S);
+	edera_xs_stats_init(&st2);
+	edera_xs_stats_get(ctx, &st2);
+	for (int i = 0; i < 5; i++) {
+		first[i] = t[i];
+		last[i] = t[n - 5 + i];
+	}
+	printf("%s: %d minimal zones (%d MiB) created one after another, left running\n", title, n,
+	       ZONE_MIB);
+	printf("  creation, median of zones 1-5 -> %d-%d: %.3f s -> %.3f s (%.2fx)\n", n - 4, n,
+	       bench_median(first, 5), bench_median(last, 5),
+	       bench_median(last, 5) / bench_median(first, 5));
+	printf("  host process per running zone: RSS %.1f KiB, heap %.1f KiB "
+	       "(RSS %ld -> %ld KiB, heap %ld -> %ld KiB)\n",
+	       (double)(rss1 - rss0) / n, (double)(heap1 - heap0) / 1024.0 / n, rss0, rss1,
+	       heap0 / 1024, heap1 / 1024);
+	printf("  XenStore watches: %u for %d zones (%.2f per zone; %u before them)\n",
+	       st1.watches, n, (double)(st1.watches - st0.watches) / n, st0.watches);
+	printf("  idle for %d s: %lu loop turns (%lu before the zones existed): %.2f wake-ups "
+	       "per second for them; %llu watch events, %llu requests\n",
+	       IDLE_S, wakes, wakes0, ((double)wakes - (double)wakes0) / IDLE_S,
+	       (unsigned long long)(st2.watch_events - st1.watch_events),
+	       (unsigned long long)(st2.requests - st1.requests));
+	for (int i = 0; i < n; i++)
+		if (edera_zone_destroy_sync(zones[i]) < 0)
+			die("edera_zone_destroy_sync");
+	free(zones);
+	free(t);
+}
+
+int main(int argc, char **argv)
+{
+	edera_host_info hi;
+	int n = argc > 2 ? atoi(argv[2]) : 100, fits;
+
+	if (argc < 2 || n < 5) {
+		fprintf(stderr, "usage: scale-bench MINI_KERNEL [N (at least 5; default 100)]\n");
+		return 2;
+	}
+	if (edera_ctx_open(&ctx, NULL) < 0)
+		die("edera_ctx_open");
+	edera_host_info_init(&hi);
+	if (edera_host_info_get(ctx, &hi) < 0)
+		die("edera_host_info_get");
+	/* each zone: its memory and about 1 MiB more (page tables, p2m, rings) */
+	fits = (int)((hi.free_memory_kib / 1024 - 64) / (ZONE_MIB + 1));
+	printf("Zones at scale (emulated machine; %llu MiB free)\n",
+	       (unsigned long long)hi.free_memory_kib / 1024);
+	if (fits < n) {
+		printf("  (the host's free memory holds %d such zones, not %d: %d it is)\n", fits, n,
+		       fits);
+		n = fits;
+	}
+	if (n < 5)
+		die("not enough free memory for 5 zones");
+	run(argv[1], n, EDERA_CONSOLE_LIBRARY, "Consoles served in-process (the default)");
+	run(argv[1], n, EDERA_CONSOLE_XENCONSOLED, "Consoles left to xenconsoled");
+	edera_ctx_close(ctx);
+	return 0;
+}

@@ -134,7 +134,11 @@ EDERA_API void edera_xs_watch_remove(edera_xs_watch *watch);
  * it issues requests with TXN and, when done, calls edera_xs_txn_commit()
  * or edera_xs_txn_abort() exactly once.  If xenstored reports a conflict
  * (EDERA_EAGAIN) at commit, the transaction starts again and BODY runs again
- * (up to 64 attempts; then DONE gets EDERA_EAGAIN).  DONE runs once at the
+ * (up to 64 attempts; then DONE gets EDERA_EAGAIN); after the second
+ * conflict each new attempt waits first, a random time growing from 1 ms
+ * to at most 64 ms, so that transactions colliding with one another spread
+ * out.  (The library's own transactions, which all write the same parent
+ * nodes, also run one at a time per context.)  DONE runs once at the
  * end: 0 when committed, or the error.  edera_xs_txn_attempt() tells BODY
  * which attempt it is in (1, 2, ...).  A transaction does not survive the
  * loss of its connection: requests with it fail with EDERA_ECONNRESET, and

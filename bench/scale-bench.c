@@ -11,7 +11,12 @@
  *   - the loop's wake-ups while they all sit idle for IDLE_S seconds
  *     (every loop turn counted by a check handle), against the same wait
  *     before any zone existed (the turns the timer ending the wait takes);
- *   - XenStore watches per zone, and watch events received while idle.
+ *   - XenStore watches per zone, and watch events received while idle;
+ *   - a probe of xenstored itself: one transaction writing PROBE_NODES
+ *     nodes (about what a zone's skeleton writes) under dom0's own
+ *     subtree, median of 5, before the zones and with them all running.
+ * Then `xl create` of the same N zones one after another (the reference
+ * for the last five against the first five).
  * N is lowered to what the host's free memory holds, and said.  Nothing is
  * asserted; numbers are printed.
  * Usage (in the rig): scale-bench MINI_KERNEL [N] */
@@ -27,6 +32,9 @@
 
 #define IDLE_S 10
 #define ZONE_MIB 16
+#define PROBE_NODES 40
+#define PROBE_PATH "/local/domain/0/edera-scale-bench"
+#define XL "/usr/lib/xen-4.17/bin/xl"
 
 static edera_ctx *ctx;
 
@@ -79,6 +87,35 @@ static edera_zone *create(const char *name, const char *kernel, int console_mode
 	return z;
 }
 
+static int probe_body(edera_ctx *c, edera_xs_txn *txn, void *data)
+{
+	char path[96];
+
+	for (int i = 0; i < PROBE_NODES; i++) {
+		snprintf(path, sizeof(path), PROBE_PATH "/n%d", i);
+		if (edera_xs_write_sync(c, txn, path, "value", 5) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Seconds one PROBE_NODES-node transaction takes, median of 5. */
+static double xs_probe(void)
+{
+	double t[5];
+
+	for (int r = 0; r < 5; r++) {
+		double t0 = bench_now();
+
+		if (edera_xs_transaction_sync(ctx, probe_body, NULL) < 0)
+			die("the XenStore probe's transaction");
+		t[r] = bench_now() - t0;
+		if (edera_xs_rm_sync(ctx, NULL, PROBE_PATH) < 0)
+			die("removing the XenStore probe's nodes");
+	}
+	return bench_median(t, 5);
+}
+
 static unsigned long turns;
 
 static void count_turn(uv_check_t *h)
@@ -118,6 +155,7 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	double *t = calloc((size_t)n, sizeof(*t)), first[5], last[5];
 	edera_xs_stats st0, st1, st2;
 	long rss0, heap0, rss1, heap1;
+	double probe0, probe1;
 	unsigned long wakes0, wakes;
 	char name[32];
 
@@ -126,6 +164,7 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	/* warm: the kernel parsed, the context's caches made */
 	edera_zone_destroy_sync(create("scale-warm", kernel, console_mode, NULL));
 	wakes0 = idle_turns(IDLE_S);
+	probe0 = xs_probe();
 	malloc_trim(0);
 	rss0 = rss_kib();
 	heap0 = heap_bytes();
@@ -143,6 +182,7 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	wakes = idle_turns(IDLE_S);
 	edera_xs_stats_init(&st2);
 	edera_xs_stats_get(ctx, &st2);
+	probe1 = xs_probe();
 	for (int i = 0; i < 5; i++) {
 		first[i] = t[i];
 		last[i] = t[n - 5 + i];
@@ -163,10 +203,60 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	       IDLE_S, wakes, wakes0, ((double)wakes - (double)wakes0) / IDLE_S,
 	       (unsigned long long)(st2.watch_events - st1.watch_events),
 	       (unsigned long long)(st2.requests - st1.requests));
+	printf("  xenstored: a %d-node transaction takes %.1f ms with no zone, %.1f ms with %d "
+	       "(%.2fx)\n", PROBE_NODES, probe0 * 1e3, probe1 * 1e3, n, probe1 / probe0);
 	for (int i = 0; i < n; i++)
 		if (edera_zone_destroy_sync(zones[i]) < 0)
 			die("edera_zone_destroy_sync");
 	free(zones);
+	free(t);
+}
+
+/* The reference: `xl create` of N such zones one after another. */
+static void xl_run(const char *kernel, int n)
+{
+	double *t = calloc((size_t)n, sizeof(*t)), first[5], last[5];
+	char cmd[256], name[32], cfgpath[64];
+
+	if (!t)
+		die("out of memory");
+	snprintf(cfgpath, sizeof(cfgpath), "/tmp/scale-bench-xl.cfg");
+	for (int i = 0; i < n; i++) {
+		FILE *f = fopen(cfgpath, "w");
+		double t0;
+
+		if (!f)
+			die(cfgpath);
+		fprintf(f, "name=\"scale-xl-%d\"\ntype=\"pv\"\nkernel=\"%s\"\n"
+		        "extra=\"reason=wait\"\nmemory=%d\nvcpus=1\n", i, kernel, ZONE_MIB);
+		fclose(f);
+		snprintf(cmd, sizeof(cmd), XL " create -q %s", cfgpath);
+		t0 = bench_now();
+		if (system(cmd) != 0) {
+			fprintf(stderr, "scale-bench: %s failed (zone %d)\n", cmd, i);
+			n = i;
+			break;
+		}
+		t[i] = bench_now() - t0;
+	}
+	for (int i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "scale-xl-%d", i);
+		snprintf(cmd, sizeof(cmd), XL " destroy %s", name);
+		if (system(cmd) != 0)
+			fprintf(stderr, "scale-bench: %s failed\n", cmd);
+	}
+	if (n < 10) {
+		free(t);
+		die("xl created too few zones to compare");
+	}
+	for (int i = 0; i < 5; i++) {
+		first[i] = t[i];
+		last[i] = t[n - 5 + i];
+	}
+	printf("xl create (reference): %d minimal zones one after another, left running\n", n);
+	printf("  creation, median of zones 1-5 -> %d-%d: %.3f s -> %.3f s (%.2fx)\n", n - 4, n,
+	       bench_median(first, 5), bench_median(last, 5),
+	       bench_median(last, 5) / bench_median(first, 5));
 	free(t);
 }
 
@@ -197,6 +287,7 @@ int main(int argc, char **argv)
 		die("not enough free memory for 5 zones");
 	run(argv[1], n, EDERA_CONSOLE_LIBRARY, "Consoles served in-process (the default)");
 	run(argv[1], n, EDERA_CONSOLE_XENCONSOLED, "Consoles left to xenconsoled");
+	xl_run(argv[1], n);
 	edera_ctx_close(ctx);
 	return 0;
 }

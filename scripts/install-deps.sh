@@ -18,8 +18,9 @@ pkgs=(
 	golang-go
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
-	# checks: valgrind, and libFuzzer for the fuzz targets
-	valgrind clang libclang-rt-14-dev
+	# checks: valgrind, libFuzzer for the fuzz targets, the ABI against its
+	# baseline (abidw, abidiff; objdump and nm from binutils)
+	valgrind clang libclang-rt-14-dev abigail-tools binutils
 	# device tests: ext4 images made on the host, read back after detach;
 	# bridges, addresses and loop devices set up in dom0 (from the host's root)
 	e2fsprogs iproute2 mount

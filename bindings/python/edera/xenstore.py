@@ -220,7 +220,8 @@ class XenStore:
 
     async def run_transaction(self, body: Callable[["Transaction"], Awaitable[Any]]) -> Any:
         """Run the coroutine function BODY(t) in a transaction, again on each
-        conflict (up to 64 attempts), and commit when it returns: returns its
+        conflict (up to 64 attempts; from the third, after a random wait of
+        at most 64 ms), and commit when it returns: returns its
         result.  If it raises, the transaction aborts and the exception
         propagates.  Cancel: the attempt running is cancelled and the
         transaction aborted."""

@@ -100,10 +100,33 @@ if [ $((rc & 4)) -ne 0 ]; then
 	echo "check-abi: compatible changes since the baseline (above)"
 fi
 
-# 4. additions are versioned: every exported symbol the baseline lacks is
-# in a node newer than the baseline's newest
+# 3b. a sized struct that grew: its _init function, which clears and sizes
+# the caller's struct, would write past an old caller's smaller one.  So the
+# old symbol must stay, writing the old size (bound at version $base_newest
+# with .symver), and the new one be the default in a newer node.
 base_newest=$(grep -o "version='EDERA_[0-9.]*'" "$baseline" | sort -u -t_ -k2,2V | tail -n 1 |
 	sed "s/version='\(.*\)'/\1/")
+exports=$(nm -D --defined-only --with-symbol-versions "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}')
+grown=$(printf '%s\n' "$report" | awk '
+	/^\047struct [a-z_0-9]+ at .*\047 changed:$/ { name = $2; next }
+	/^  type size changed from [0-9]+ to [0-9]+ \(in bits\)$/ { if (name != "" && $7 + 0 > $5 + 0) print name; name = ""; next }
+	/^[^ ]/ { name = "" }')
+for t in $grown; do
+	init=${t}_init
+	grep -q "elf-symbol name='$init'" "$baseline" || continue
+	if ! grep -qx "$init@$base_newest" <<<"$exports" ||
+		grep -qx "$init@@$base_newest" <<<"$exports"; then
+		die "$t grew since the baseline, but $init is still only the baseline's ($base_newest).
+A program built against the baseline allocates the smaller $t and would
+have it overrun by the new $init. Keep the old one under its old version
+(a function writing the old size, bound with
+__asm__(\".symver old_fn, $init@$base_newest\")) and export the new one as
+$init@@EDERA_$ver, listed in a new node of lib/libedera.sym."
+	fi
+done
+
+# 4. additions are versioned: every exported symbol the baseline lacks is
+# in a node newer than the baseline's newest
 while read -r sym; do
 	name=${sym%%@*}
 	v=${sym##*@}

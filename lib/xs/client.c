@@ -84,128 +84,43 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
 }
 
-/* Hand BUF (LEN bytes, malloc'd; ours from now on) to libuv. */
-static int write_out(struct ed_xs *xs, char *buf, size_t len)
-{
-	struct out_msg *m = malloc(sizeof(*m));
-	uv_buf_t b = uv_buf_init(buf, (unsigned int)len);
-	int rc;
-
-	if (!m) {
-		free(buf);
-		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
-	}
-	m->buf = buf;
-	m->wr.data = xs->conn;
-	rc = uv_write(&m->wr, (uv_stream_t *)&xs->conn->pipe, &b, 1, write_cb);
-	if (rc < 0) {
-		free(buf);
-		free(m);
-		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
-		                uv_strerror(rc));
-	}
-	xs->writes++;
-	return 0;
-}
-
-/* What this turn queued goes out now, in one write. */
-static int flush_now(struct ed_xs *xs)
-{
-	char *buf = xs->obuf;
-	size_t len = xs->olen;
-
-	if (xs->flush)
-		uv_prepare_stop(xs->flush);
-	xs->obuf = NULL;
-	xs->olen = xs->ocap = 0;
-	if (!len || !xs->conn) {
-		free(buf);
-		return 0;
-	}
-	return write_out(xs, buf, len);
-}
-
-/* Before the loop sleeps: what this turn asked goes in one write. */
-static void flush_cb(uv_prepare_t *h)
-{
-	struct ed_xs *xs = h->data;
-
-	if (flush_now(xs) < 0)
-		ed_xs_disconnect(xs, EDERA_ECONNRESET);
-}
-
-static void flush_closed(uv_handle_t *h)
-{
-	free(h);
-}
-
-/* Queue an encoded request for the turn's write. */
-static int queue_out(struct ed_xs *xs, char *buf, size_t len)
-{
-	if (!xs->flush) {
-		xs->flush = malloc(sizeof(*xs->flush));
-		if (!xs->flush || uv_prepare_init(xs->loop, xs->flush) < 0) {
-			free(xs->flush);
-			xs->flush = NULL;
-			return write_out(xs, buf, len);
-		}
-		xs->flush->data = xs;
-	}
-	if (xs->olen + len > xs->ocap) {
-		size_t cap = xs->ocap ? xs->ocap : 4096;
-		char *p;
-
-		while (cap < xs->olen + len)
-			cap *= 2;
-		p = realloc(xs->obuf, cap);
-		if (!p) {
-			/* no room to batch: what is queued goes first, then this */
-			int rc = flush_now(xs);
-
-			if (rc < 0) {
-				free(buf);
-				return rc;
-			}
-			return write_out(xs, buf, len);
-		}
-		xs->obuf = p;
-		xs->ocap = cap;
-	}
-	memcpy(xs->obuf + xs->olen, buf, len);
-	xs->olen += len;
-	free(buf);
-	uv_prepare_start(xs->flush, flush_cb);
-	return 0;
-}
-
 int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_xs_part *parts,
                size_t nparts, ed_xs_complete_fn complete, void (*user_cb)(void), void *data,
                struct ed_xs_req **out)
 {
 	struct ed_xs_req *req;
-	char *buf;
+	struct out_msg *m;
 	size_t len;
+	uv_buf_t b;
 	int rc;
 
 	if (!xs->conn)
 		return ed_error(EDERA_ENOTCONN,
 		                "not connected to xenstored (connection lost; call edera_xs_reconnect)");
 	req = calloc(1, sizeof(*req));
-	if (!req)
+	m = calloc(1, sizeof(*m));
+	if (!req || !m) {
+		free(req);
+		free(m);
 		return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
+	}
 	req->id = new_id(xs);
 	req->type = type;
-	rc = ed_xs_encode(type, req->id, tx_id, parts, nparts, &buf, &len);
+	rc = ed_xs_encode(type, req->id, tx_id, parts, nparts, &m->buf, &len);
 	if (rc < 0) {
 		free(req);
+		free(m);
 		return rc;
 	}
-	/* The kernel's xenbus device takes one message per write (it drops
-	 * what follows the first): only a socket gets batched writes. */
-	rc = xs->conn->batch ? queue_out(xs, buf, len) : write_out(xs, buf, len);
+	b = uv_buf_init(m->buf, (unsigned int)len);
+	m->wr.data = xs->conn;
+	rc = uv_write(&m->wr, (uv_stream_t *)&xs->conn->pipe, &b, 1, write_cb);
 	if (rc < 0) {
+		free(m->buf);
+		free(m);
 		free(req);
-		return rc;
+		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
+		                uv_strerror(rc));
 	}
 	req->complete = complete;
 	req->user_cb = user_cb;
@@ -348,9 +263,9 @@ int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
 	conn->xs = xs;
 	/* Only the kernel's xenbus device is a ring, with the protocol's cap
 	 * on a message; a socket may carry longer replies (oxenstored). */
-	conn->batch = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
-	ed_xs_reader_init(&conn->reader,
-	                  conn->batch ? ED_XS_SOCKET_PAYLOAD_MAX : XENSTORE_PAYLOAD_MAX);
+	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
+	                                         ? ED_XS_SOCKET_PAYLOAD_MAX
+	                                         : XENSTORE_PAYLOAD_MAX);
 	xs->conn = conn;
 	xs->conn_gen++; /* transactions of earlier connections are void */
 	snprintf(xs->where, sizeof(xs->where), "%s", what);
@@ -422,8 +337,6 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	xs->conn = NULL;
 	conn->xs = NULL;
 	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
-	/* requests not yet written belong to this connection: they fail below */
-	flush_now(xs);
 
 	/* Everything in flight fails, oldest first.  Detach the table first: a
 	 * completion may send new requests or even reconnect, and those belong
@@ -445,13 +358,6 @@ void ed_xs_fini(struct ed_xs *xs)
 	ed_xs_disconnect(xs, EDERA_ECANCELED);
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);
-	free(xs->obuf);
-	xs->obuf = NULL;
-	xs->olen = xs->ocap = 0;
-	if (xs->flush) {
-		uv_close((uv_handle_t *)xs->flush, flush_closed);
-		xs->flush = NULL;
-	}
 }
 
 void edera_xs_stats_init(edera_xs_stats *st)

@@ -34,7 +34,6 @@ struct ed_xs_req {
 struct ed_xs_conn {
 	uv_pipe_t pipe;
 	struct ed_xs *xs; /* NULL once the connection is closed */
-	bool batch;       /* a socket: requests of a loop turn go in one write */
 	struct ed_xs_reader reader;
 	char rbuf[16384];
 };
@@ -61,12 +60,6 @@ struct ed_xs {
 	bool serial_kicking;                 /* starting the next ones (no recursion) */
 	uint64_t protocol_errors; /* replies we could not use */
 	uint64_t requests;        /* sent, ever */
-	uint64_t writes;          /* writes they took (batched on a socket) */
-	/* Requests encoded this loop turn, not yet written (a socket only):
-	 * the prepare handle writes them all at once before the loop sleeps. */
-	char *obuf;
-	size_t olen, ocap;
-	uv_prepare_t *flush;
 	uint64_t watch_events;    /* received, ever */
 	uint32_t nwatches;        /* registered now */
 	bool closing;             /* the context is closing: no reconnects */

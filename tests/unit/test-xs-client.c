@@ -420,90 +420,6 @@ START_TEST(watch_events_dispatched)
 }
 END_TEST
 
-/* Requests asked in one loop turn reach a socket in one write, in the
- * order asked; one asked later goes in a later write. */
-#define BATCH 100
-static void script_batch(int fd, void *arg)
-{
-	struct msg m;
-
-	for (int i = 0; i <= BATCH; i++) {
-		char want[16];
-
-		ck_assert_int_eq(srv_recv(fd, &m), 0);
-		ck_assert_uint_eq(m.type, XS_READ);
-		snprintf(want, sizeof(want), "/b/%d", i);
-		ck_assert_str_eq(m.payload, want);
-		srv_send(fd, XS_READ, m.id, 0, want, (uint32_t)strlen(want));
-	}
-}
-
-START_TEST(requests_of_a_turn_written_at_once)
-{
-	struct fixture f;
-	struct rec r[BATCH / 16 + 1];
-	int calls = 0;
-	char path[16];
-
-	memset(r, 0, sizeof(r));
-	start(&f, script_batch, NULL);
-	ck_assert_uint_eq(f.ctx->xs.writes, 0);
-	for (int i = 0; i < BATCH; i++) {
-		snprintf(path, sizeof(path), "/b/%d", i);
-		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, path, rec_value, &r[i / 16]), 0);
-	}
-	ck_assert_uint_eq(f.ctx->xs.writes, 0); /* nothing yet: the loop has not turned */
-	while (f.ctx->xs.writes == 0)
-		uv_run(&f.loop, UV_RUN_ONCE);
-	ck_assert_uint_eq(f.ctx->xs.writes, 1);
-	snprintf(path, sizeof(path), "/b/%d", BATCH);
-	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, path, rec_value, &r[BATCH / 16]), 0);
-	for (time_t deadline = time(NULL) + 10; calls < BATCH + 1;) {
-		ck_assert(time(NULL) < deadline);
-		uv_run(&f.loop, UV_RUN_ONCE);
-		calls = 0;
-		for (size_t k = 0; k < sizeof(r) / sizeof(r[0]); k++)
-			calls += r[k].calls;
-	}
-	ck_assert_uint_eq(f.ctx->xs.writes, 2);
-	for (int i = 0; i <= BATCH; i++) {
-		snprintf(path, sizeof(path), "/b/%d", i);
-		ck_assert_int_eq(r[i / 16].status[i % 16], 0);
-		ck_assert_str_eq(r[i / 16].value[i % 16], path);
-	}
-	finish(&f);
-}
-END_TEST
-
-/* Requests queued for the turn's write when the connection drops fail with
- * it, and never reach the next connection. */
-static void script_drop(int fd, void *arg)
-{
-	struct msg m;
-
-	/* the only request this server ever sees is the one after reconnect */
-	if (srv_recv(fd, &m) == 0)
-		ck_assert_str_ne(m.payload, "/lost");
-}
-
-START_TEST(queued_requests_die_with_connection)
-{
-	struct fixture f;
-	struct rec r = { 0 };
-
-	start(&f, script_drop, NULL);
-	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/lost", rec_value, &r), 0);
-	ck_assert_uint_gt(f.ctx->xs.olen, 0);
-	ed_xs_disconnect(&f.ctx->xs, EDERA_ECONNRESET);
-	ck_assert_int_eq(r.calls, 1);
-	ck_assert_int_eq(r.status[0], EDERA_ECONNRESET);
-	ck_assert_uint_eq(f.ctx->xs.olen, 0);
-	uv_run(&f.loop, UV_RUN_NOWAIT);
-	ck_assert_uint_eq(f.ctx->xs.writes, 0);
-	finish(&f);
-}
-END_TEST
-
 /* A transaction whose first commit conflicts is run again and commits. */
 static void script_txn(int fd, void *arg)
 {
@@ -1224,8 +1140,6 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, malformed_replies_end_connection);
 	tcase_add_test(tc, watch_events_dispatched);
 	tcase_add_test(tc, watch_tokens_indexed);
-	tcase_add_test(tc, requests_of_a_turn_written_at_once);
-	tcase_add_test(tc, queued_requests_die_with_connection);
 	tcase_add_test(tc, transaction_retried_on_conflict);
 	tcase_add_test(tc, library_transactions_one_at_a_time);
 	tcase_add_test(tc, backoff_bounded);

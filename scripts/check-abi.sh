@@ -46,9 +46,11 @@ note in NEWS: make abi-baseline, then git add abi/$soname.abi NEWS"
 # callers use fails.
 new_abi=$(mktemp)
 trap 'rm -f "$new_abi"' EXIT
-abidw --headers-dir "$src/include/edera" --no-corpus-path --drop-private-types \
+abidw --suppressions "$src/abi/private.supp" --no-corpus-path \
 	--out-file "$new_abi" "$so" || die "abidw could not read $so"
 rc=0
+# (the private types were dropped when each was written: abidiff 2.2
+# asserts when asked to drop them again while reading)
 report=$(abidiff --no-added-syms --leaf-changes-only --impacted-interfaces \
 	"$baseline" "$new_abi" 2>&1) || rc=$?
 if [ $((rc & 3)) -ne 0 ]; then

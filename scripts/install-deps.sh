@@ -21,6 +21,8 @@ pkgs=(
 	# checks: valgrind, libFuzzer for the fuzz targets, the ABI against its
 	# baseline (abidw, abidiff; objdump and nm from binutils)
 	valgrind clang libclang-rt-14-dev abigail-tools binutils
+	# the reference manual: pages rendered and checked (man, groff)
+	man-db groff-base
 	# device tests: ext4 images made on the host, read back after detach;
 	# bridges, addresses and loop devices set up in dom0 (from the host's root)
 	e2fsprogs iproute2 mount

@@ -101,6 +101,7 @@ typedef struct edera_channel_config {
 	void *data;
 } edera_channel_config;
 
+/* Zero CFG and set its sz: the defaults, before the fields are filled. */
 EDERA_API void edera_channel_config_init(edera_channel_config *cfg);
 
 /*
@@ -135,6 +136,7 @@ EDERA_API int edera_channel_hold(edera_channel *ch, int hold);
  * handle (allowed inside the channel's callbacks). */
 EDERA_API void edera_channel_close(edera_channel *ch);
 
+/* The zone CH belongs to (NULL for a NULL CH). */
 EDERA_API edera_zone *edera_channel_zone(const edera_channel *ch);
 
 typedef struct edera_channel_stats {
@@ -148,6 +150,7 @@ typedef struct edera_channel_stats {
 	int ended;       /* the status on_end got, or 0 */
 } edera_channel_stats;
 
+/* Zero ST and set its sz, before edera_channel_stats_get. */
 EDERA_API void edera_channel_stats_init(edera_channel_stats *st);
 /* Errors: EDERA_EINVAL. */
 EDERA_API int edera_channel_stats_get(const edera_channel *ch, edera_channel_stats *st);

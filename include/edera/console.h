@@ -125,6 +125,7 @@ typedef struct edera_console_stats {
 	                                a guest notifying in a loop) and waited */
 } edera_console_stats;
 
+/* Zero ST and set its sz, before edera_console_stats_get. */
 EDERA_API void edera_console_stats_init(edera_console_stats *st);
 /* Errors: EDERA_EINVAL, EDERA_ENOTSUP. */
 EDERA_API int edera_console_stats_get(edera_zone *zone, edera_console_stats *st);

@@ -48,6 +48,7 @@ typedef struct edera_nic_config {
 	uint32_t mtu;       /* 0: 1500 */
 } edera_nic_config;
 
+/* Zero CFG and set its sz: the defaults, before the fields are filled. */
 EDERA_API void edera_disk_config_init(edera_disk_config *cfg);
 EDERA_API void edera_nic_config_init(edera_nic_config *cfg);
 
@@ -91,6 +92,7 @@ EDERA_API int edera_device_detach_sync(edera_device *dev, unsigned int timeout_m
 
 enum edera_device_kind { EDERA_DEVICE_DISK = 1, EDERA_DEVICE_NIC = 2 };
 
+/* What DEV is: EDERA_DEVICE_DISK or EDERA_DEVICE_NIC (0 for a NULL DEV). */
 EDERA_API int edera_device_kind(const edera_device *dev);
 /* The XenBus device id (a disk's virtual-device number, a NIC's handle). */
 EDERA_API uint32_t edera_device_id(const edera_device *dev);

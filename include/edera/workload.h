@@ -93,6 +93,7 @@ typedef struct edera_process_config {
 	size_t n_rlimits;
 } edera_process_config;
 
+/* Zero CFG and set its sz: the defaults, before the fields are filled. */
 EDERA_API void edera_process_config_init(edera_process_config *cfg);
 
 /* Where the conversion of a workload's image stands (see on_progress). */
@@ -148,6 +149,7 @@ typedef struct edera_workload_config {
 	void *progress_data;
 } edera_workload_config;
 
+/* Zero CFG and set its sz: the defaults, before the fields are filled. */
 EDERA_API void edera_workload_config_init(edera_workload_config *cfg);
 
 /* The workload runs (STATUS 0, WL and its process PROC), or could not be
@@ -171,6 +173,7 @@ EDERA_API int edera_workload_run(edera_ctx *ctx, const edera_workload_config *cf
 EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_config *cfg,
                                       edera_workload **wl, edera_process **proc);
 
+/* The zone WL runs in (NULL for a NULL WL). */
 EDERA_API edera_zone *edera_workload_zone(const edera_workload *wl);
 /* The workload's own process. */
 EDERA_API edera_process *edera_workload_process(const edera_workload *wl);

@@ -192,6 +192,7 @@ typedef struct edera_xs_stats {
 	uint32_t watches;         /* registered now */
 } edera_xs_stats;
 
+/* Zero ST and set its sz, before edera_xs_stats_get. */
 EDERA_API void edera_xs_stats_init(edera_xs_stats *st);
 /* Errors: EDERA_EINVAL. */
 EDERA_API int edera_xs_stats_get(edera_ctx *ctx, edera_xs_stats *st);

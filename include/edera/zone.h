@@ -50,6 +50,7 @@ typedef struct edera_zone_config {
 	uint32_t console_log_max_kib;
 } edera_zone_config;
 
+/* Zero CFG and set its sz: the defaults, before the fields are filled. */
 EDERA_API void edera_zone_config_init(edera_zone_config *cfg);
 
 /* Why a zone stopped. */
@@ -131,6 +132,7 @@ typedef struct edera_zone_info {
 	uint32_t vcpus_target;   /* vCPUs it was last asked to have online */
 } edera_zone_info;
 
+/* Zero INFO and set its sz, before edera_zone_info_get. */
 EDERA_API void edera_zone_info_init(edera_zone_info *info);
 /* Fill INFO from the hypervisor (fast).  Errors: EDERA_EINVAL. */
 EDERA_API int edera_zone_info_get(edera_zone *zone, edera_zone_info *info);
@@ -140,6 +142,10 @@ EDERA_API edera_zone *edera_zone_next(edera_ctx *ctx, edera_zone *prev);
 EDERA_API edera_zone *edera_zone_lookup_domid(edera_ctx *ctx, uint32_t domid);
 EDERA_API edera_zone *edera_zone_lookup_uuid(edera_ctx *ctx, const char *uuid);
 
+/* Let a paused zone run (one created with start_paused, or paused), or stop
+ * its vCPUs from being scheduled; its state and memory stay.  Errors:
+ * EDERA_EINVAL (no running zone: NULL, still being created, or stopped),
+ * or what Xen reports. */
 EDERA_API int edera_zone_unpause(edera_zone *zone);
 EDERA_API int edera_zone_pause(edera_zone *zone);
 
@@ -272,6 +278,8 @@ EDERA_API int edera_zone_set_vcpus(edera_zone *zone, uint32_t online, unsigned i
 EDERA_API int edera_zone_set_vcpus_sync(edera_zone *zone, uint32_t online,
                                         unsigned int timeout_ms);
 
+/* The zone's Xen domain id (0 for a NULL ZONE), and its name (valid while
+ * the handle is). */
 EDERA_API uint32_t edera_zone_domid(const edera_zone *zone);
 EDERA_API const char *edera_zone_name(const edera_zone *zone);
 /* The zone's UUID as a string (36 characters). */

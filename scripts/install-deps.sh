@@ -23,6 +23,9 @@ pkgs=(
 	valgrind clang libclang-rt-14-dev abigail-tools binutils
 	# the reference manual: pages rendered and checked (man, groff)
 	man-db groff-base
+	# the Debian packages (make check-deb: dpkg-buildpackage, lintian, a
+	# clean chroot made by debootstrap)
+	dpkg-dev debhelper dh-python lintian debootstrap fakeroot
 	# device tests: ext4 images made on the host, read back after detach;
 	# bridges, addresses and loop devices set up in dom0 (from the host's root)
 	e2fsprogs iproute2 mount

@@ -42,8 +42,10 @@ int ed_oci_rmtree(int dir, const char *name)
 		return unlinkat(dir, name, 0) < 0 && errno != ENOENT ? -errno : 0;
 	/* A directory without write or search permission for us (a layer may
 	 * ship one) would keep its entries: open it up first. */
-	if ((st.st_mode & 0700) != 0700)
-		fchmodat(dir, name, 0700, 0);
+	if ((st.st_mode & 0700) != 0700 && fchmodat(dir, name, 0700, 0) < 0) {
+		/* not fatal: root may read it anyway; the openat and unlinkat
+		 * below say whether it mattered */
+	}
 	fd = openat(dir, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;

@@ -61,6 +61,14 @@ mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"
 cp /etc/resolv.conf "$root/etc/resolv.conf"
+# as an installed Debian 12 has: its updates and security fixes (the
+# packages were built against them: Xen's libraries come from there)
+security=${EDERA_DEB_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
+cat >"$root/etc/apt/sources.list" <<EOS
+deb $mirror bookworm main
+deb $mirror bookworm-updates main
+deb $security bookworm-security main
+EOS
 mkdir -p "$root/debs"
 cp "$work"/debs/*.deb "$root/debs/"
 rm -f "$root"/debs/*-dbgsym_*.deb

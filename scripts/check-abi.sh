@@ -136,4 +136,71 @@ while read -r sym; do
 		die "$name is new since the baseline but in its version node $v: a release's additions go in a node of their own (raise the version in configure.ac, add a node EDERA_MAJOR.MINOR to lib/libedera.sym that inherits $v, and list $name there)"
 	fi
 done < <(nm -D --defined-only --with-symbol-versions "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}' | sed 's/@@*/@/')
+# 5. old callers, run: for each sized struct with an _init in the baseline,
+# a program holding the struct at its baseline size (read from the
+# baseline) calls the _init an old program binds to (its baseline version,
+# through dlvsym) and checks it wrote no byte past that size and set sz to
+# it.  A struct grown with its _init left unversioned fails here too.
+cprog=$(mktemp --suffix=.c)
+cbin=$(mktemp)
+trap 'rm -f "$new_abi" "$cprog" "$cbin"' EXIT
+{
+	echo '#define _GNU_SOURCE'
+	echo '#include <dlfcn.h>'
+	echo '#include <stdio.h>'
+	echo '#include <string.h>'
+	echo 'static const struct { const char *init; size_t size; } ts[] = {'
+	for t in $sized; do
+		grep -q "elf-symbol name='${t}_init'" "$baseline" || continue
+		bits=$(grep -o "<class-decl name='$t' size-in-bits='[0-9]*'" "$baseline" | head -n 1 |
+			sed "s/.*size-in-bits='\([0-9]*\)'/\1/")
+		[ -n "$bits" ] || die "no size for $t in the baseline"
+		echo "	{ \"${t}_init\", $((bits / 8)) },"
+	done
+	cat <<EOC
+};
+static unsigned char buf[65536];
+int main(int argc, char **argv)
+{
+	void *h = dlopen(argv[1], RTLD_NOW);
+	int bad = 0;
+
+	if (!h) {
+		fprintf(stderr, "%s\n", dlerror());
+		return 2;
+	}
+	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
+		void (*init)(void *) = (void (*)(void *))dlvsym(h, ts[i].init, "$base_newest");
+		size_t sz;
+
+		if (!init) {
+			fprintf(stderr, "%s@$base_newest is gone\n", ts[i].init);
+			bad = 1;
+			continue;
+		}
+		memset(buf, 0xa5, sizeof(buf));
+		init(buf);
+		memcpy(&sz, buf, sizeof(sz));
+		for (size_t k = ts[i].size; k < sizeof(buf); k++)
+			if (buf[k] != 0xa5) {
+				fprintf(stderr, "%s wrote past the %zu bytes of the baseline's struct "
+				        "(byte %zu)\n", ts[i].init, ts[i].size, k);
+				bad = 1;
+				break;
+			}
+		if (sz != ts[i].size) {
+			fprintf(stderr, "%s set sz to %zu, not the baseline's %zu\n", ts[i].init, sz,
+			        ts[i].size);
+			bad = 1;
+		}
+	}
+	printf("%zu _init functions called as a program built against the baseline calls them\n",
+	       sizeof(ts) / sizeof(ts[0]));
+	return bad;
+}
+EOC
+} >"$cprog"
+${CC:-cc} -o "$cbin" "$cprog" -ldl || die "could not build the old-caller check"
+"$cbin" "$so" || die "a program built against the baseline's structs is broken by this library (above)"
+
 echo "check-abi: $soname matches its baseline ($(grep -c '<elf-symbol ' "$baseline") symbols; newest node $newest)"

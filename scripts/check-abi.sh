@@ -24,7 +24,8 @@ baseline="$src/abi/$soname.abi"
 ver=$(sed -n 's/^AC_INIT(\[libedera\], \[\([0-9]*\.[0-9]*\)\.[0-9]*\].*/\1/p' "$src/configure.ac")
 lt=$(sed -n 's/^AC_SUBST(\[EDERA_LT_VERSION\], \[\([0-9:]*\)\])/\1/p' "$src/configure.ac")
 [ -n "$ver" ] && [ -n "$lt" ] || die "cannot read the version or EDERA_LT_VERSION in configure.ac"
-newest=$(grep -o '^EDERA_[0-9]*\.[0-9]*' "$src/lib/libedera.sym" | tail -n 1)
+newest=$(grep -o '^EDERA_[0-9]*\.[0-9]*' "$src/lib/libedera.sym" | sort -V | tail -n 1 || true)
+[ -n "$newest" ] || die "no version node (EDERA_MAJOR.MINOR) in lib/libedera.sym"
 [ "$newest" = "EDERA_$ver" ] ||
 	die "configure.ac says version $ver but the newest node of lib/libedera.sym is $newest: a release's additions go in a node EDERA_$ver"
 IFS=: read -r current _ age <<<"$lt"
@@ -104,10 +105,17 @@ fi
 
 # 3b. a sized struct that grew: its _init function, which clears and sizes
 # the caller's struct, would write past an old caller's smaller one.  So the
-# old symbol must stay, writing the old size (bound at version $base_newest
-# with .symver), and the new one be the default in a newer node.
-base_newest=$(grep -o "version='EDERA_[0-9.]*'" "$baseline" | sort -u -t_ -k2,2V | tail -n 1 |
-	sed "s/version='\(.*\)'/\1/")
+# old symbol must stay at the version the baseline has it (a function
+# writing the old size, bound with .symver), and the new one be the default
+# in a newer node.
+# the version a symbol has in the baseline (what programs built against it
+# bind to), and the baseline's newest
+base_version() {
+	sed -n "s/.*<elf-symbol name='$1' version='\(EDERA_[0-9.]*\)'.*/\1/p" "$baseline" | head -n 1
+}
+base_newest=$(grep -o "<elf-symbol name='[^']*' version='EDERA_[0-9.]*'" "$baseline" |
+	sed "s/.*version='\(.*\)'/\1/" | sort -u -V | tail -n 1 || true)
+[ -n "$base_newest" ] || die "no versioned symbols in the baseline $baseline"
 exports=$(nm -D --defined-only --with-symbol-versions "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}')
 grown=$(printf '%s\n' "$report" | awk '
 	/^\047struct [a-z_0-9]+ at .*\047 changed:$/ { name = $2; next }
@@ -115,25 +123,28 @@ grown=$(printf '%s\n' "$report" | awk '
 	/^[^ ]/ { name = "" }')
 for t in $grown; do
 	init=${t}_init
-	grep -q "elf-symbol name='$init'" "$baseline" || continue
-	if ! grep -qx "$init@$base_newest" <<<"$exports" ||
-		grep -qx "$init@@$base_newest" <<<"$exports"; then
-		die "$t grew since the baseline, but $init is still only the baseline's ($base_newest).
+	iv=$(base_version "$init")
+	[ -n "$iv" ] || continue
+	if ! grep -qx "$init@$iv" <<<"$exports" || ! grep -qx "$init@@EDERA_$ver" <<<"$exports"; then
+		die "$t grew since the baseline, but $init is not both the baseline's ($iv, writing the old size) and the default of this release (EDERA_$ver).
 A program built against the baseline allocates the smaller $t and would
 have it overrun by the new $init. Keep the old one under its old version
 (a function writing the old size, bound with
-__asm__(\".symver old_fn, $init@$base_newest\")) and export the new one as
+__asm__(\".symver old_fn, $init@$iv\")) and export the new one as
 $init@@EDERA_$ver, listed in a new node of lib/libedera.sym."
 	fi
 done
 
 # 4. additions are versioned: every exported symbol the baseline lacks is
-# in a node newer than the baseline's newest
+# in a node newer than the baseline's newest (no new function may join a
+# node old programs were built against)
 while read -r sym; do
 	name=${sym%%@*}
 	v=${sym##*@}
-	if ! grep -q "elf-symbol name='$name'" "$baseline" && [ "$v" = "$base_newest" ]; then
-		die "$name is new since the baseline but in its version node $v: a release's additions go in a node of their own (raise the version in configure.ac, add a node EDERA_MAJOR.MINOR to lib/libedera.sym that inherits $v, and list $name there)"
+	grep -q "elf-symbol name='$name'" "$baseline" && continue
+	if [ "$v" = "$name" ] || [ "$(printf '%s\n%s\n' "$v" "$base_newest" | sort -V | tail -n 1)" != "$v" ] ||
+		[ "$v" = "$base_newest" ]; then
+		die "$name is new since the baseline but its version ($v) is not newer than the baseline's newest node $base_newest: a release's additions go in a node of their own (raise the version in configure.ac, add a node EDERA_MAJOR.MINOR to lib/libedera.sym that inherits $base_newest, and list $name there)"
 	fi
 done < <(nm -D --defined-only --with-symbol-versions "$so" | awk '$2 == "T" || $2 == "D" || $2 == "B" {print $3}' | sed 's/@@*/@/')
 # 5. old callers, run: for each sized struct with an _init in the baseline,
@@ -149,13 +160,14 @@ trap 'rm -f "$new_abi" "$cprog" "$cbin"' EXIT
 	echo '#include <dlfcn.h>'
 	echo '#include <stdio.h>'
 	echo '#include <string.h>'
-	echo 'static const struct { const char *init; size_t size; } ts[] = {'
+	echo 'static const struct { const char *init, *version; size_t size; } ts[] = {'
 	for t in $sized; do
-		grep -q "elf-symbol name='${t}_init'" "$baseline" || continue
+		iv=$(base_version "${t}_init")
+		[ -n "$iv" ] || continue
 		bits=$(grep -o "<class-decl name='$t' size-in-bits='[0-9]*'" "$baseline" | head -n 1 |
-			sed "s/.*size-in-bits='\([0-9]*\)'/\1/")
+			sed "s/.*size-in-bits='\([0-9]*\)'/\1/" || true)
 		[ -n "$bits" ] || die "no size for $t in the baseline"
-		echo "	{ \"${t}_init\", $((bits / 8)) },"
+		echo "	{ \"${t}_init\", \"$iv\", $((bits / 8)) },"
 	done
 	cat <<EOC
 };
@@ -170,11 +182,11 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	for (size_t i = 0; i < sizeof(ts) / sizeof(ts[0]); i++) {
-		void (*init)(void *) = (void (*)(void *))dlvsym(h, ts[i].init, "$base_newest");
+		void (*init)(void *) = (void (*)(void *))dlvsym(h, ts[i].init, ts[i].version);
 		size_t sz;
 
 		if (!init) {
-			fprintf(stderr, "%s@$base_newest is gone\n", ts[i].init);
+			fprintf(stderr, "%s@%s is gone\n", ts[i].init, ts[i].version);
 			bad = 1;
 			continue;
 		}

@@ -26,9 +26,13 @@ work=$(cd "$work" && pwd)
 rm -rf "$work/build" "$work/debs"
 mkdir -p "$work/build/libedera" "$work/debs"
 if git -C "$src" rev-parse --git-dir >/dev/null 2>&1; then
-	# what is committed and what is changed, not what is ignored
+	# what is committed and what is changed, not what is ignored (nor what
+	# is deleted but not yet committed: ls-files --cached still lists it)
 	git -C "$src" ls-files -z --cached --others --exclude-standard |
-		(cd "$src" && xargs -0 cp --parents -t "$work/build/libedera")
+		(cd "$src" && while IFS= read -r -d '' f; do
+			if [ -e "$f" ] || [ -L "$f" ]; then printf '%s\0' "$f"; fi
+		done) |
+		(cd "$src" && xargs -0 -r cp -P --parents -t "$work/build/libedera")
 else
 	cp -a "$src/." "$work/build/libedera/"
 fi
@@ -36,27 +40,36 @@ echo "check-deb: building the packages"
 (cd "$work/build/libedera" &&
 	DEB_BUILD_OPTIONS="nocheck parallel=$(nproc)" dpkg-buildpackage -us -uc -b) \
 	>"$work/build.log" 2>&1 || { tail -40 "$work/build.log" >&2; die "dpkg-buildpackage failed (log: $work/build.log)"; }
-mv "$work"/build/*.deb "$work"/build/*.changes "$work/debs/"
+mv "$work"/build/*.deb "$work"/build/*.changes "$work"/build/*.buildinfo "$work/debs/"
 ls "$work/debs"
 
 # 2. lintian: errors and warnings fail
 echo "check-deb: lintian"
-tags=$(lintian --tag-display-limit 0 "$work"/debs/*.changes 2>&1 | grep -E '^[EW]: ' || true)
-[ -z "$tags" ] || { echo "$tags" >&2; die "lintian: errors or warnings (fix them, or override one with its reason in debian/)"; }
+lintian --fail-on error,warning --tag-display-limit 0 "$work"/debs/*.changes >&2 ||
+	die "lintian: errors or warnings above (fix them, or override one with its reason in debian/)"
 
 # 3. a clean Debian 12, kept between runs (reset to its first state)
 root="$work/chroot"
+umount_all() { for m in proc dev/pts dev; do umount "$root/$m" 2>/dev/null || true; done; }
+# removes the chroot, never through a mount left behind (the host's /dev, say)
+clear_root() {
+	umount_all
+	if [ -d "$root" ] && findmnt -R -n -o TARGET "$root" >/dev/null 2>&1; then
+		findmnt -R "$root" >&2
+		die "something is still mounted under $root (above): unmount it, then run again"
+	fi
+	rm -rf --one-file-system "$root"
+}
 if [ ! -f "$work/chroot.tar" ]; then
 	echo "check-deb: debootstrap --variant=minbase bookworm (once)"
-	rm -rf "$root"
+	clear_root
 	debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
 	tar -C "$root" -cf "$work/chroot.tar" .
 fi
-umount_all() { for m in proc dev/pts dev; do umount "$root/$m" 2>/dev/null || true; done; }
 trap umount_all EXIT
-umount_all
-rm -rf "$root" && mkdir -p "$root" && tar -C "$root" -xf "$work/chroot.tar"
+clear_root
+mkdir -p "$root" && tar -C "$root" -xf "$work/chroot.tar"
 mount -t proc proc "$root/proc"
 mount --bind /dev "$root/dev"
 mount --bind /dev/pts "$root/dev/pts"

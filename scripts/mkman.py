@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Section 3 manual pages from libedera's public headers.
 
-Usage: mkman.py [--check] OUTDIR HEADER...
+Usage: mkman.py [--check] [--version VERSION] OUTDIR HEADER...
 
 For each include/edera/NAME.h, OUTDIR/edera_NAME.3: NAME from the first
 sentence of the header's opening comment, SYNOPSIS with the include line
@@ -19,7 +19,7 @@ import os
 import re
 import sys
 
-VERSION = "0.1"
+VERSION = "unknown"  # --version VERSION (the Makefile passes configure's)
 
 
 def roff_escape(text):
@@ -242,12 +242,20 @@ def page(header):
 
 
 def main(argv):
+    global VERSION
     check = False
-    if argv and argv[0] == "--check":
-        check = True
-        argv = argv[1:]
+    while argv and argv[0].startswith("--"):
+        if argv[0] == "--check":
+            check = True
+            argv = argv[1:]
+        elif argv[0] == "--version" and len(argv) > 1:
+            VERSION = argv[1]
+            argv = argv[2:]
+        else:
+            sys.stderr.write("mkman: unknown option %s\n" % argv[0])
+            return 2
     if len(argv) < 2:
-        sys.stderr.write("usage: mkman.py [--check] OUTDIR HEADER...\n")
+        sys.stderr.write("usage: mkman.py [--check] [--version VERSION] OUTDIR HEADER...\n")
         return 2
     outdir, headers = argv[0], argv[1:]
     pages = []

@@ -15,6 +15,15 @@ kernel — from Go, over libedera (the C library) with cgo.
 	reason, err := z.Shutdown(goctx, edera.PowerOffMode) // or <-z.Exited()
 	if errors.Is(err, edera.ErrTimedOut) { z.Destroy(goctx) }
 
+Container images run with RunWorkload (the image converted once and
+cached, a zone booted with the zone's init, the process started):
+
+	w, err := ctx.RunWorkload(goctx, edera.WorkloadConfig{Name: "job-1",
+		Image: "busybox-oci", Process: edera.ProcessConfig{Args: []string{"sh", "-c", "echo hi"}}})
+	go io.Copy(os.Stdout, w.Process().Stdout())
+	st, err := w.Process().Wait(goctx) // st.ExitCode(): 128 + signal when killed
+	w.Zone().Destroy(goctx)
+
 # Threads
 
 A Context runs the library's event loop on a goroutine of its own, locked
@@ -56,7 +65,8 @@ a Go pointer), each deleted exactly once; HandleCount counts them.
 # Untrusted guests
 
 Everything a guest sends is bounded: a console reader keeps at most its
-buffer (dropping the oldest output, counted), a watch at most WatchBuffer
+buffer (dropping the oldest output, counted), a workload's output at most
+OutputBuffer (then the zone's writes wait: nothing is dropped), a watch at most WatchBuffer
 events, an event channel one pending notification.  A Share's Bytes stays
 mapped when its zone stops (private zeroed pages take the zone's place)
 until Close, the zone's Destroy or the Context's Close, so a guest cannot

@@ -122,3 +122,34 @@ func ExampleContext_Watch() {
 		fmt.Println("a domain went away:", ev.Path)
 	}
 }
+
+// A container image run in a zone: its output streamed, its exit code
+// returned (the zone powers off when the process ends, then is destroyed).
+func ExampleContext_RunWorkload() {
+	ctx, err := edera.Open(edera.Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	defer ctx.Close()
+	goctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	w, err := ctx.RunWorkload(goctx, edera.WorkloadConfig{Name: "hello",
+		Image:   "busybox-oci", // skopeo copy docker://busybox oci:busybox-oci:latest
+		Process: edera.ProcessConfig{Args: []string{"/bin/sh", "-c", "echo hello; exit 3"}}})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return
+	}
+	go io.Copy(os.Stderr, w.Process().Stderr())
+	io.Copy(os.Stdout, w.Process().Stdout()) // until the process ends
+	st, err := w.Process().Wait(goctx)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	} else {
+		fmt.Fprintln(os.Stderr, "exit status", st.ExitCode())
+	}
+	if err := w.Zone().Destroy(goctx); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+	}
+}

@@ -215,27 +215,14 @@ func TestAbandonedResultIsCleanedUpOnce(t *testing.T) {
 // running the loop from a caller) and those listed here with their reason.
 func TestBindingsReachEveryExportedFunction(t *testing.T) {
 	notUsed := map[string]string{
-		"edera_ctx_loop":             "the bindings make the loop themselves (shim.c)",
-		"edera_host_info_get":        "HostInfo uses the asynchronous form",
-		"edera_host_info_init":       "the asynchronous form fills its own",
-		"edera_free":                 "only the _sync forms allocate",
-		"edera_channel_config_init":  "shim.c fills its own config",
-		"edera_channel_stats_init":   "shim.c fills its own stats",
-		"edera_channel_zone":         "a Channel knows its Zone",
-		"edera_process_config_init":  "workloads are new: bound next (issue 17)",
-		"edera_workload_config_init": "workloads are new: bound next (issue 17)",
-		"edera_workload_run":         "workloads are new: bound next (issue 17)",
-		"edera_workload_zone":        "workloads are new: bound next (issue 17)",
-		"edera_workload_process":     "workloads are new: bound next (issue 17)",
-		"edera_workload_exec":        "workloads are new: bound next (issue 17)",
-		"edera_process_write":        "workloads are new: bound next (issue 17)",
-		"edera_process_close_stdin":  "workloads are new: bound next (issue 17)",
-		"edera_process_kill":         "workloads are new: bound next (issue 17)",
-		"edera_process_resize":       "workloads are new: bound next (issue 17)",
-		"edera_process_pid":          "workloads are new: bound next (issue 17)",
-		"edera_process_workload":     "workloads are new: bound next (issue 17)",
-		"edera_images_list":          "workloads are new: bound next (issue 17)",
-		"edera_images_prune":         "workloads are new: bound next (issue 17)",
+		"edera_ctx_loop":            "the bindings make the loop themselves (shim.c)",
+		"edera_host_info_get":       "HostInfo uses the asynchronous form",
+		"edera_host_info_init":      "the asynchronous form fills its own",
+		"edera_channel_config_init": "shim.c fills its own config",
+		"edera_channel_stats_init":  "shim.c fills its own stats",
+		"edera_channel_zone":        "a Channel knows its Zone",
+		"edera_workload_process":    "a Workload knows its Process",
+		"edera_process_workload":    "a Process knows its Workload",
 	}
 	sym, err := os.ReadFile("../../lib/libedera.sym")
 	if err != nil {
@@ -343,5 +330,100 @@ func TestEveryExportedNameIsDocumented(t *testing.T) {
 	}
 	if n < 100 {
 		t.Fatalf("found only %d exported names", n)
+	}
+}
+
+func TestWorkloadConfigValidation(t *testing.T) {
+	ok := WorkloadConfig{Name: "w", Image: "/img"}
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("a minimal config: %v", err)
+	}
+	for _, c := range []struct {
+		change func(*WorkloadConfig)
+		says   string
+	}{
+		{func(c *WorkloadConfig) { c.Name = "" }, "Name is required"},
+		{func(c *WorkloadConfig) { c.Image = "" }, "Image is required"},
+		{func(c *WorkloadConfig) { c.Kernel = "/k\x00" }, "NUL"},
+		{func(c *WorkloadConfig) { c.DNS = []string{"1.1.1.1\x00"} }, "NUL"},
+		{func(c *WorkloadConfig) { c.Timeout = -time.Second }, "Timeout is negative"},
+		{func(c *WorkloadConfig) { c.OutputBuffer = -1 }, "OutputBuffer is negative"},
+		{func(c *WorkloadConfig) { c.Disks = []Disk{{VDev: "xvdb"}} }, "Disks[0]: Path and VDev are required"},
+		{func(c *WorkloadConfig) { c.NICs = []NIC{{}} }, "NICs[0]: Bridge is required"},
+		{func(c *WorkloadConfig) { c.Process.Args = []string{"a\x00"} }, "NUL"},
+		{func(c *WorkloadConfig) { c.Process.Env = []string{"NOVALUE"} }, `Env entry "NOVALUE" is not NAME=value`},
+		{func(c *WorkloadConfig) { c.Process.Env = []string{"=x"} }, `Env entry "=x"`},
+		{func(c *WorkloadConfig) { c.Process.Rlimits = make([]Rlimit, ProcessRlimitsMax+1) }, "17 Rlimits (at most 16)"},
+		{func(c *WorkloadConfig) { c.Process.Rlimits = []Rlimit{{Resource: 7, Soft: 2, Hard: 1}} }, "Rlimits[0]: Soft 2 is above Hard 1"},
+	} {
+		cfg := ok
+		c.change(&cfg)
+		err := cfg.Validate()
+		if !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v, want ErrInvalid", cfg, err)
+			continue
+		}
+		if !strings.Contains(err.Error(), c.says) {
+			t.Errorf("%+v: %q does not say %q", cfg, err, c.says)
+		}
+	}
+	exec := ProcessConfig{}
+	if err := exec.validate("Exec", true); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "Args are required") {
+		t.Errorf("an exec without Args: %v", err)
+	}
+}
+
+func TestWorkloadConfigInCMemoryCarriesEveryField(t *testing.T) {
+	cfg := WorkloadConfig{Name: "wl", Image: "/img.tar", ImageName: "test", CacheDir: "/cache",
+		CacheMaxMiB: 99, Kernel: "/k", ModulesDir: "/m", Init: "/init", MemoryMiB: 192, VCPUs: 2,
+		Disks: []Disk{{Path: "/d.img", VDev: "xvdb"}}, NICs: []NIC{{Bridge: "br0"}},
+		Hostname: "h", Address: "10.0.0.2/24", Gateway: "10.0.0.1", DNS: []string{"1.1.1.1", "9.9.9.9"},
+		Timeout: 1500 * time.Millisecond,
+		Process: ProcessConfig{Args: []string{"/bin/sh", "-c", "x"}, Env: []string{"A=1"}, Cwd: "/tmp",
+			User: "edera:extra", Terminal: true, Rows: 30, Cols: 100,
+			Rlimits: []Rlimit{{Resource: 7, Soft: 256, Hard: 512}, {Resource: 4, Soft: 0, Hard: RlimInfinity}}}}
+	want := "wl /img.tar test /cache 99 /k /m /init 192 2 h 10.0.0.2/24 10.0.0.1 [1.1.1.1,9.9.9.9] 1500 " +
+		"disks=1 nics=1 | [/bin/sh,-c,x] [A=1] /tmp edera:extra 1 30x100 rl7=256:512 rl4=0:18446744073709551615"
+	if got := cWorkloadFields(&cfg); got != want {
+		t.Fatalf("the C config:\n got %s\nwant %s", got, want)
+	}
+	def := WorkloadConfig{Name: "d", Image: "/i"}
+	if got := cWorkloadFields(&def); got != "d /i <nil> <nil> 0 <nil> <nil> <nil> 0 0 <nil> <nil> <nil> [] 0 disks=0 nics=0 | [] [] <nil> <nil> 0 0x0" {
+		t.Fatalf("the defaults: %s", got)
+	}
+}
+
+func TestImagesOfAnEmptyAndABadCache(t *testing.T) {
+	dir := t.TempDir()
+	ims, err := Images(dir)
+	if err != nil || len(ims) != 0 {
+		t.Fatalf("an empty cache: %v, %v", ims, err)
+	}
+	if n, f, err := PruneImages(dir, 0); err != nil || n != 0 || f != 0 {
+		t.Fatalf("pruning an empty cache: %d, %d, %v", n, f, err)
+	}
+	if ims, err := Images(filepath.Join(dir, "missing")); err != nil || len(ims) != 0 {
+		t.Fatalf("a missing cache is an empty one: %v, %v", ims, err)
+	}
+	file := filepath.Join(dir, "file")
+	if err := os.WriteFile(file, []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Images(file); err == nil {
+		t.Errorf("a file as the cache directory: no error")
+	} else {
+		t.Logf("a file as the cache directory: %v", err)
+	}
+	if _, err := Images("a\x00b"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a NUL in the path: %v", err)
+	}
+}
+
+func TestExitStatusCodes(t *testing.T) {
+	if s := (ExitStatus{Code: 7}); s.ExitCode() != 7 || s.String() != "exit code 7" {
+		t.Errorf("%v: ExitCode %d", s, s.ExitCode())
+	}
+	if s := (ExitStatus{Code: -1, Signal: syscall.SIGKILL}); s.ExitCode() != 137 || !strings.Contains(s.String(), "signal 9") {
+		t.Errorf("%v: ExitCode %d", s, s.ExitCode())
 	}
 }

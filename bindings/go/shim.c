@@ -505,3 +505,102 @@ int edgo_channel_stats(edera_channel *ch, edera_channel_stats *st, edgo_err *e)
 	edera_channel_stats_init(st);
 	return (int)fail(e, edera_channel_stats_get(ch, st));
 }
+
+/* ---- workloads ---- */
+
+static void t_proc_output(edera_ctx *c, edera_process *p, int fd, const void *b, size_t len,
+                          void *d)
+{
+	(void)c;
+	(void)p;
+	goProcOutput((uintptr_t)d, fd, (void *)b, len);
+}
+
+static void t_proc_exit(edera_ctx *c, edera_process *p, int st, int code, int sig, void *d)
+{
+	(void)c;
+	(void)p;
+	goProcExit((uintptr_t)d, st, cb_msg(st), code, sig);
+}
+
+static void t_proc_writable(edera_ctx *c, edera_process *p, void *d)
+{
+	(void)c;
+	(void)p;
+	goProcWritable((uintptr_t)d);
+}
+
+static void t_wl_run(edera_ctx *c, int st, edera_workload *wl, edera_process *p, void *d)
+{
+	(void)c;
+	goWorkloadRun((uintptr_t)d, st, cb_msg(st), wl, p);
+}
+
+static void t_wl_progress(edera_ctx *c, const edera_workload_progress *p, void *d)
+{
+	(void)c;
+	goWorkloadProgress((uintptr_t)d, (char *)p->step, p->layer, p->layers, p->done, p->total);
+}
+
+static void proc_callbacks(edera_process_config *pc, uintptr_t ph)
+{
+	pc->on_output = t_proc_output;
+	pc->on_exit = t_proc_exit;
+	pc->on_writable = t_proc_writable;
+	pc->data = H(ph);
+}
+
+int edgo_workload_run(edera_ctx *ctx, edera_workload_config *cfg, edera_process_config *pc,
+                      uintptr_t h, uintptr_t ph, int progress, edgo_err *e)
+{
+	proc_callbacks(pc, ph);
+	cfg->process = pc;
+	if (progress) {
+		cfg->on_progress = t_wl_progress;
+		cfg->progress_data = H(h);
+	}
+	return (int)fail(e, edera_workload_run(ctx, cfg, t_wl_run, H(h)));
+}
+
+int edgo_workload_exec(edera_workload *wl, edera_process_config *pc, uintptr_t ph,
+                       edera_process **out, edgo_err *e)
+{
+	proc_callbacks(pc, ph);
+	return (int)fail(e, edera_workload_exec(wl, pc, out));
+}
+
+int edgo_workload_hold(edera_workload *wl, int hold, edgo_err *e)
+{
+	return (int)fail(e, edera_workload_hold(wl, hold));
+}
+
+int edgo_process_write(edera_process *p, const void *buf, size_t len, edgo_err *e)
+{
+	return (int)fail(e, edera_process_write(p, buf, len));
+}
+
+int edgo_process_close_stdin(edera_process *p, edgo_err *e)
+{
+	return (int)fail(e, edera_process_close_stdin(p));
+}
+
+int edgo_process_kill(edera_process *p, int sig, edgo_err *e)
+{
+	return (int)fail(e, edera_process_kill(p, sig));
+}
+
+int edgo_process_resize(edera_process *p, uint16_t rows, uint16_t cols, edgo_err *e)
+{
+	return (int)fail(e, edera_process_resize(p, rows, cols));
+}
+
+int edgo_images_list(const char *dir, edera_image_info **out, size_t *n, edgo_err *e)
+{
+	return (int)fail(e, edera_images_list(dir, out, n));
+}
+
+int edgo_images_prune(const char *dir, uint64_t keep_mib, size_t *removed, uint64_t *freed,
+                      edgo_err *e)
+{
+	return (int)fail(e, edera_images_prune(dir, keep_mib, removed, freed));
+}

@@ -104,6 +104,22 @@ int edgo_channel_open(edera_zone *z, const char *name, uint32_t pages, uint32_t 
 int edgo_channel_send(edera_channel *ch, uint32_t type, const void *p, size_t len, edgo_err *e);
 int edgo_channel_stats(edera_channel *ch, edera_channel_stats *st, edgo_err *e);
 
+/* Workloads: the process config's callbacks go to the process of handle
+ * PH; the run's (and the progress') to the run of handle H.  The config is
+ * the caller's, filled but for those. */
+int edgo_workload_run(edera_ctx *ctx, edera_workload_config *cfg, edera_process_config *pc,
+                      uintptr_t h, uintptr_t ph, int progress, edgo_err *e);
+int edgo_workload_exec(edera_workload *wl, edera_process_config *pc, uintptr_t ph,
+                       edera_process **out, edgo_err *e);
+int edgo_workload_hold(edera_workload *wl, int hold, edgo_err *e);
+int edgo_process_write(edera_process *p, const void *buf, size_t len, edgo_err *e);
+int edgo_process_close_stdin(edera_process *p, edgo_err *e);
+int edgo_process_kill(edera_process *p, int sig, edgo_err *e);
+int edgo_process_resize(edera_process *p, uint16_t rows, uint16_t cols, edgo_err *e);
+int edgo_images_list(const char *dir, edera_image_info **out, size_t *n, edgo_err *e);
+int edgo_images_prune(const char *dir, uint64_t keep_mib, size_t *removed, uint64_t *freed,
+                      edgo_err *e);
+
 /* An array of N C strings, for directory listings (names[i]). */
 static inline const char *edgo_str_at(const char *const *names, size_t i)
 {

@@ -294,6 +294,8 @@ type Zone struct {
 
 	evtchns map[*EventChannel]struct{} // loop goroutine only
 	chans   map[*Channel]struct{}      // loop goroutine only
+	procs   map[*Process]struct{}      // a workload's processes (loop goroutine only)
+	wl      *Workload                  // the workload run in it, if any
 
 	gone chan struct{} // closed when the handle is freed
 }
@@ -363,6 +365,13 @@ func (z *Zone) freed() {
 		ch.release()
 	}
 	z.chans = nil
+	for p := range z.procs {
+		p.release(ErrGone)
+	}
+	z.procs = nil
+	if z.wl != nil {
+		z.wl.wl = nil
+	}
 	for cd, d := range z.c.devices {
 		if d.zone == z {
 			d.dev = nil
@@ -431,26 +440,8 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 	defer cc.free()
 	p := newPending("CreateZone")
 	p.cleanup = func(r *result) {
-		// the waiter gave up: undo the zone (if that fails, the zone is
-		// handed out in Zones, to be destroyed again)
 		if cz := (*C.edera_zone)(r.ptr); cz != nil {
-			d := newPending("CreateZone (cancelled)")
-			d.c = c
-			c.undoing[cz] = true
-			d.always = func(r *result) {
-				delete(c.undoing, cz)
-				if z, ok := c.zones[cz]; ok && r.err == nil {
-					z.freed()
-				} else if r.err != nil {
-					c.wrapZone(cz)
-				}
-			}
-			h := newHandle(d)
-			if C.edgo_zone_destroy(cz, C.uintptr_t(h), c.loopErr()) < 0 {
-				deleteHandle(h)
-				delete(c.undoing, cz)
-				c.wrapZone(cz)
-			}
+			c.undoCreated(cz, "CreateZone (cancelled)")
 		}
 	}
 	r, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
@@ -460,6 +451,29 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 		return nil, err
 	}
 	return r.zone, nil
+}
+
+// undoCreated destroys a zone whose creator gave up waiting for it (loop
+// goroutine); if that fails, the zone is handed out in Zones, to be
+// destroyed again.
+func (c *Context) undoCreated(cz *C.edera_zone, op string) {
+	d := newPending(op)
+	d.c = c
+	c.undoing[cz] = true
+	d.always = func(r *result) {
+		delete(c.undoing, cz)
+		if z, ok := c.zones[cz]; ok && r.err == nil {
+			z.freed()
+		} else if r.err != nil {
+			c.wrapZone(cz)
+		}
+	}
+	h := newHandle(d)
+	if C.edgo_zone_destroy(cz, C.uintptr_t(h), c.loopErr()) < 0 {
+		deleteHandle(h)
+		delete(c.undoing, cz)
+		c.wrapZone(cz)
+	}
 }
 
 //export goZoneCreated

@@ -101,7 +101,7 @@ class BuildExtFirst(build):
 
 setup(
     name="edera",
-    version=os.environ.get("EDERA_VERSION", "0.1.0"),
+    version=os.environ.get("EDERA_VERSION", "0.2.0"),
     description="Python bindings of libedera: isolation zones on Xen PV, with asyncio",
     license="LGPL-2.1-or-later",
     python_requires=">=3.9",

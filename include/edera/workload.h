@@ -207,6 +207,18 @@ EDERA_API int edera_process_resize(edera_process *proc, uint16_t rows, uint16_t 
 EDERA_API uint32_t edera_process_pid(const edera_process *proc);
 EDERA_API edera_workload *edera_process_workload(const edera_process *proc);
 
+/*
+ * Stop taking output from the workload's zone (HOLD non-zero), or take it
+ * again (0): back-pressure for a caller whose reader is slow (a pipe, a
+ * FIFO, a network peer) and who must not block the loop.  While held, no
+ * on_output or on_exit of any of the zone's processes runs (they share
+ * the zone's channel), the zone's writes wait once its ring is full, and
+ * nothing is lost or reordered; taking output again delivers what waited.
+ * A workload that ended has nothing to hold: 0.  Errors: EDERA_EINVAL (WL
+ * is NULL).  Since 0.2.
+ */
+EDERA_API int edera_workload_hold(edera_workload *wl, int hold);
+
 /* ---- the image cache ---- */
 
 typedef struct edera_image_info {

@@ -1186,6 +1186,13 @@ edera_workload *edera_process_workload(const edera_process *proc)
 	return proc ? proc->wl : NULL;
 }
 
+int edera_workload_hold(edera_workload *wl, int hold)
+{
+	if (!wl)
+		return ed_error(EDERA_EINVAL, "edera_workload_hold: WL is NULL");
+	return wl->ch ? edera_channel_hold(wl->ch, hold) : 0;
+}
+
 /* ---- the image cache ---- */
 
 int edera_images_list(const char *cache_dir, edera_image_info **out, size_t *n)

@@ -344,6 +344,8 @@ func TestWorkloadConfigValidation(t *testing.T) {
 	}{
 		{func(c *WorkloadConfig) { c.Name = "" }, "Name is required"},
 		{func(c *WorkloadConfig) { c.Image = "" }, "Image is required"},
+		{func(c *WorkloadConfig) { c.RootFS = "/r" }, `Image "/img" and RootFS "/r": give one of them`},
+		{func(c *WorkloadConfig) { c.Image, c.RootFS = "", "/r" }, `RootFS "/r" has no image config`},
 		{func(c *WorkloadConfig) { c.Kernel = "/k\x00" }, "NUL"},
 		{func(c *WorkloadConfig) { c.DNS = []string{"1.1.1.1\x00"} }, "NUL"},
 		{func(c *WorkloadConfig) { c.Timeout = -time.Second }, "Timeout is negative"},
@@ -382,13 +384,20 @@ func TestWorkloadConfigInCMemoryCarriesEveryField(t *testing.T) {
 		Process: ProcessConfig{Args: []string{"/bin/sh", "-c", "x"}, Env: []string{"A=1"}, Cwd: "/tmp",
 			User: "edera:extra", Terminal: true, Rows: 30, Cols: 100,
 			Rlimits: []Rlimit{{Resource: 7, Soft: 256, Hard: 512}, {Resource: 4, Soft: 0, Hard: RlimInfinity}}}}
-	want := "wl /img.tar test /cache 99 /k /m /init 192 2 h 10.0.0.2/24 10.0.0.1 [1.1.1.1,9.9.9.9] 1500 " +
+	want := "wl /img.tar <nil> test /cache 99 /k /m /init 192 2 h 10.0.0.2/24 10.0.0.1 [1.1.1.1,9.9.9.9] 1500 " +
 		"disks=1 nics=1 | [/bin/sh,-c,x] [A=1] /tmp edera:extra 1 30x100 rl7=256:512 rl4=0:18446744073709551615"
 	if got := cWorkloadFields(&cfg); got != want {
 		t.Fatalf("the C config:\n got %s\nwant %s", got, want)
 	}
+	root := WorkloadConfig{Name: "r", RootFS: "/rootfs", Process: ProcessConfig{Args: []string{"/bin/true"}}}
+	if err := root.Validate(); err != nil {
+		t.Fatalf("a root directory with args: %v", err)
+	}
+	if got := cWorkloadFields(&root); !strings.HasPrefix(got, "r <nil> /rootfs <nil> ") {
+		t.Fatalf("a root directory's config: %s", got)
+	}
 	def := WorkloadConfig{Name: "d", Image: "/i"}
-	if got := cWorkloadFields(&def); got != "d /i <nil> <nil> 0 <nil> <nil> <nil> 0 0 <nil> <nil> <nil> [] 0 disks=0 nics=0 | [] [] <nil> <nil> 0 0x0" {
+	if got := cWorkloadFields(&def); got != "d /i <nil> <nil> <nil> 0 <nil> <nil> <nil> 0 0 <nil> <nil> <nil> [] 0 disks=0 nics=0 | [] [] <nil> <nil> 0 0x0" {
 		t.Fatalf("the defaults: %s", got)
 	}
 }

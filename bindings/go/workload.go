@@ -57,7 +57,8 @@ type WorkloadProgress struct {
 // values elsewhere take the library's defaults.
 type WorkloadConfig struct {
 	Name        string // the zone's name; required
-	Image       string // an OCI layout directory, or an OCI or `docker save` archive; required
+	Image       string // an OCI layout directory, or an OCI or `docker save` archive; or RootFS
+	RootFS      string // instead of Image: a directory used as the root as it is (packed per run; Process.Args required)
 	ImageName   string // which image, when it holds several (a ref name or a docker tag)
 	CacheDir    string // converted images, initramfs; empty: $EDERA_CACHE_DIR, or /var/cache/edera
 	CacheMaxMiB uint64 // what one conversion may write (0: 4096)
@@ -124,9 +125,13 @@ func (cfg *WorkloadConfig) Validate() error {
 	switch {
 	case cfg.Name == "":
 		return invalid(op, "Name is required")
-	case cfg.Image == "":
-		return invalid(op, "Image is required (an OCI layout directory or archive)")
-	case hasNul(cfg.Name, cfg.Image, cfg.ImageName, cfg.CacheDir, cfg.Kernel, cfg.ModulesDir,
+	case cfg.Image == "" && cfg.RootFS == "":
+		return invalid(op, "Image is required (an OCI layout directory or archive), or RootFS (a directory)")
+	case cfg.Image != "" && cfg.RootFS != "":
+		return invalid(op, "Image %q and RootFS %q: give one of them", cfg.Image, cfg.RootFS)
+	case cfg.RootFS != "" && len(cfg.Process.Args) == 0:
+		return invalid(op, "RootFS %q has no image config to take a command from: give Process.Args", cfg.RootFS)
+	case hasNul(cfg.Name, cfg.Image, cfg.RootFS, cfg.ImageName, cfg.CacheDir, cfg.Kernel, cfg.ModulesDir,
 		cfg.Init, cfg.Hostname, cfg.Address, cfg.Gateway) || hasNul(cfg.DNS...):
 		return invalid(op, "a string of the config holds a NUL byte")
 	case cfg.Timeout < 0:
@@ -193,6 +198,7 @@ func (cfg *WorkloadConfig) toC() (*cConfig, *C.edera_workload_config, *C.edera_p
 	C.edera_workload_config_init(c)
 	c.name = zc.str(cfg.Name)
 	c.image = zc.str(cfg.Image)
+	c.rootfs = zc.str(cfg.RootFS)
 	c.image_name = zc.str(cfg.ImageName)
 	c.cache_dir = zc.str(cfg.CacheDir)
 	c.cache_max_mib = C.uint64_t(cfg.CacheMaxMiB)
@@ -820,8 +826,8 @@ func cWorkloadFields(cfg *WorkloadConfig) string {
 		}
 		return "[" + strings.Join(out, ",") + "]"
 	}
-	out := fmt.Sprintf("%s %s %s %s %d %s %s %s %d %d %s %s %s %s %d disks=%d nics=%d | ",
-		s(c.name), s(c.image), s(c.image_name), s(c.cache_dir), c.cache_max_mib, s(c.kernel),
+	out := fmt.Sprintf("%s %s %s %s %s %d %s %s %s %d %d %s %s %s %s %d disks=%d nics=%d | ",
+		s(c.name), s(c.image), s(c.rootfs), s(c.image_name), s(c.cache_dir), c.cache_max_mib, s(c.kernel),
 		s(c.modules_dir), s(c.init), c.memory_mib, c.vcpus, s(c.hostname), s(c.address),
 		s(c.gateway), v(c.dns, c.n_dns), c.timeout_ms, c.n_disks, c.n_nics)
 	out += fmt.Sprintf("%s %s %s %s %d %dx%d", v(pc.args, pc.n_args), v(pc.env, pc.n_env),

@@ -119,7 +119,8 @@ typedef void (*edera_workload_progress_cb)(edera_ctx *ctx, const edera_workload_
 typedef struct edera_workload_config {
 	size_t sz;                /* set by edera_workload_config_init */
 	const char *name;         /* the zone's name; required */
-	const char *image;        /* an OCI layout directory or archive; required */
+	const char *image;        /* an OCI layout directory or archive; required
+	                             unless rootfs is given */
 	const char *image_name;   /* which image, when it holds several (a ref name or
 	                             a docker tag); NULL: the only one */
 	const char *cache_dir;    /* converted images and initramfs; NULL:
@@ -147,9 +148,19 @@ typedef struct edera_workload_config {
 	const edera_process_config *process; /* the workload; required */
 	edera_workload_progress_cb on_progress; /* may be NULL */
 	void *progress_data;
+	/* Since 0.2: a directory to run as the zone's root instead of an
+	 * image (image then NULL) — a container's root filesystem as
+	 * containerd's snapshotter mounts it.  Packed as it is (ownership,
+	 * modes, links kept) into an erofs image for this run only, not
+	 * cached; read-only under the tmpfs overlay like an image.  There is
+	 * no image config: the process's args are required, cwd defaults to
+	 * "/" and user to root. */
+	const char *rootfs;
 } edera_workload_config;
 
-/* Zero CFG and set its sz: the defaults, before the fields are filled. */
+/* Zero CFG and set its sz: the defaults, before the fields are filled.
+ * (Programs built against 0.1 call 0.1's, which sets 0.1's smaller size;
+ * the library then takes the fields added since as unset.) */
 EDERA_API void edera_workload_config_init(edera_workload_config *cfg);
 
 /* The workload runs (STATUS 0, WL and its process PROC), or could not be

@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -90,7 +91,8 @@ static void last_line(int dir, char *out, size_t size)
 	free(data);
 }
 
-static int run_mkfs(int tmp, const char *tmppath)
+/* TMP/image.erofs made of ROOTDIR (NULL: TMP/root). */
+static int run_mkfs(int tmp, const char *tmppath, const char *rootdir)
 {
 	char img[4300], root[4300], log[4300], msg[512]; /* tmppath: under 4224 bytes */
 	char *argv[] = {"mkfs.erofs", "--quiet", "-x-1", "--preserve-mtime", img, root, NULL};
@@ -99,7 +101,11 @@ static int run_mkfs(int tmp, const char *tmppath)
 	int rc, status;
 
 	snprintf(img, sizeof(img), "%s/image.erofs", tmppath);
-	snprintf(root, sizeof(root), "%s/root", tmppath);
+	if (rootdir && strlen(rootdir) >= sizeof(root))
+		return ed_error(EDERA_EINVAL, "the root directory's path is too long");
+	snprintf(root, sizeof(root), "%s", rootdir ? rootdir : "");
+	if (!rootdir)
+		snprintf(root, sizeof(root), "%s/root", tmppath);
 	snprintf(log, sizeof(log), "%s/mkfs.log", tmppath);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
@@ -177,7 +183,7 @@ static int build(struct ed_oci_src *src, const struct ed_oci_image *img, int tmp
 	if ((rc = ed_oci_unpack_finish(u)) < 0)
 		goto out;
 	step(prog, ED_OCI_PACKING, img->n_layers);
-	rc = run_mkfs(tmp, tmppath);
+	rc = run_mkfs(tmp, tmppath, NULL);
 out:
 	ed_oci_unpack_free(u);
 	close(root);
@@ -324,4 +330,105 @@ void ed_oci_result_free(struct ed_oci_result *r)
 	free(r->path);
 	ed_oci_config_free(&r->config);
 	memset(r, 0, sizeof(*r));
+}
+
+/* ---- a root directory packed for one run ---- */
+
+static int random_bytes(uint8_t *b, size_t n)
+{
+	while (n > 0) {
+		ssize_t k = getrandom(b, n, 0);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			return -1;
+		b += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+int ed_oci_pack_dir(const char *dir, const char *cache_dir, struct ed_oci_packed *out)
+{
+	uint8_t rnd[32];
+	char tmppath[4096 + 128];
+	bool made = false;
+	struct stat st;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	out->cache = out->lock = -1;
+	if (!dir || !cache_dir || !*cache_dir)
+		return ed_error(EDERA_EINVAL, "packing a root directory: no directory or cache");
+	if (stat(dir, &st) < 0)
+		return ed_error(ed_errno_code(errno), "root directory '%s': %s", dir, strerror(errno));
+	if (!S_ISDIR(st.st_mode))
+		return ed_error(EDERA_EINVAL, "root directory '%s' is not a directory", dir);
+	/* a name of its own: random, guarded by a lock held for the run's
+	 * life, so prune removes it only once its process is gone */
+	if (random_bytes(rnd, sizeof(rnd)) < 0)
+		return ed_error(EDERA_EIO, "packing '%s': no random bytes: %s", dir, strerror(errno));
+	for (size_t i = 0; i < sizeof(rnd); i++)
+		snprintf(out->hex + 2 * i, 3, "%02x", rnd[i]);
+	if ((rc = mkdir_p(cache_dir)) < 0 ||
+	    (out->cache = open(cache_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0) {
+		rc = ed_error(ed_errno_code(rc < 0 ? -rc : errno), "image cache '%s': %s", cache_dir,
+		              strerror(rc < 0 ? -rc : errno));
+		goto fail;
+	}
+	if ((rc = ed_oci_lock(out->cache, out->hex, false, &out->lock)) < 0) {
+		rc = ed_error(ed_errno_code(-rc), "image cache '%s': a lock: %s", cache_dir,
+		              strerror(-rc));
+		goto fail;
+	}
+	snprintf(tmppath, sizeof(tmppath), "%s/" ED_OCI_TMP_PREFIX "%ld-%s-XXXXXX", cache_dir,
+	         (long)getpid(), out->hex);
+	if (!mkdtemp(tmppath)) {
+		rc = ed_error(ed_errno_code(errno), "image cache '%s': a temporary directory: %s",
+		              cache_dir, strerror(errno));
+		goto fail;
+	}
+	made = true;
+	if (!(out->tmp = strdup(tmppath)) || !(out->path = ed_oci_join(tmppath, "image.erofs"))) {
+		rc = ed_error(EDERA_ENOMEM, "out of memory");
+		goto fail;
+	}
+	{
+		int tmp = open(tmppath, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+		if (tmp < 0) {
+			rc = ed_error(ed_errno_code(errno), "'%s': %s", tmppath, strerror(errno));
+			goto fail;
+		}
+		rc = run_mkfs(tmp, tmppath, dir);
+		if (rc == 0 && fstatat(tmp, "image.erofs", &st, 0) == 0)
+			out->size = (uint64_t)st.st_size;
+		close(tmp);
+	}
+	if (rc < 0)
+		goto fail;
+	return 0;
+fail:
+	if (made && !out->tmp)
+		ed_oci_rmtree(AT_FDCWD, tmppath);
+	ed_oci_packed_free(out);
+	return rc;
+}
+
+void ed_oci_packed_free(struct ed_oci_packed *p)
+{
+	if (!p)
+		return;
+	/* (removed while the lock is held, as a conversion's) */
+	if (p->tmp)
+		ed_oci_rmtree(AT_FDCWD, p->tmp);
+	if (p->lock >= 0)
+		ed_oci_unlock(p->cache, p->hex, p->lock);
+	if (p->cache >= 0)
+		close(p->cache);
+	free(p->tmp);
+	free(p->path);
+	memset(p, 0, sizeof(*p));
+	p->cache = p->lock = -1;
 }

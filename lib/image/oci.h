@@ -118,6 +118,25 @@ int ed_oci_list(const char *cache_dir, struct ed_oci_entry **out, size_t *n);
 void ed_oci_list_free(struct ed_oci_entry *e, size_t n);
 
 /*
+ * A directory used as a root as it is (a container's root filesystem that
+ * containerd's snapshotter mounted): packed by mkfs.erofs into a temporary
+ * image under CACHE_DIR (".tmp-<pid>-<random>-XXXXXX/image.erofs"), kept
+ * and locked until ed_oci_packed_free removes it — once a loop device
+ * holds the image, it may go.  A process that dies leaves the temporary
+ * directory to the next prune (its lock is then free).  Errors: EDERA_EINVAL
+ * (not a directory), EDERA_ENOENT, EDERA_EIO (mkfs.erofs failed), ...
+ */
+struct ed_oci_packed {
+	char *path;   /* the image */
+	char *tmp;    /* its temporary directory */
+	uint64_t size;
+	char hex[65]; /* its lock's name */
+	int cache, lock;
+};
+int ed_oci_pack_dir(const char *dir, const char *cache_dir, struct ed_oci_packed *out);
+void ed_oci_packed_free(struct ed_oci_packed *p);
+
+/*
  * Remove least recently used images until the cache holds at most
  * KEEP_BYTES, skipping images being converted or used by a conversion at
  * that moment; also removes temporary files left by conversions that

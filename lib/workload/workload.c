@@ -102,8 +102,10 @@ struct run_op {
 	pthread_mutex_t progress_lock;
 	edera_workload_progress progress;
 	bool progress_new;
-	/* made by prepare */
+	char *rootfs;
+	/* made by prepare: the image converted, or the root directory packed */
 	struct ed_oci_result image_res;
+	struct ed_oci_packed packed;
 	char *initrd;
 	/* the failure, kept while the zone is destroyed */
 	struct ed_err err;
@@ -137,7 +139,7 @@ static void op_free(struct run_op *op)
 	char **strs[] = {&op->name,     &op->image,    &op->image_name, &op->cache_dir,
 	                 &op->kernel,   &op->modules_dir, &op->init,    &op->hostname,
 	                 &op->address,  &op->gateway,  &op->cwd,        &op->user,
-	                 &op->initrd};
+	                 &op->initrd,   &op->rootfs};
 
 	for (size_t i = 0; i < ED_ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
@@ -155,6 +157,9 @@ static void op_free(struct run_op *op)
 	strv_free(&op->args);
 	strv_free(&op->env);
 	ed_oci_result_free(&op->image_res);
+	/* (a packed root directory: its loop device holds it by now, if the
+	 * run got that far) */
+	ed_oci_packed_free(&op->packed);
 	free(op);
 }
 
@@ -166,13 +171,32 @@ void edera_process_config_init(edera_process_config *cfg)
 	cfg->sz = sizeof(*cfg);
 }
 
-void edera_workload_config_init(edera_workload_config *cfg)
+/* edera_workload_config_init has two versions: 0.2's (the default, what
+ * programs built now bind to) and 0.1's.  0.1's edera_workload_config
+ * ended before rootfs: programs built against it allocate that much, and
+ * their calls (bound to version EDERA_0.1) must not write past it. */
+EDERA_API void ed_workload_config_init_0_2(edera_workload_config *cfg);
+void ed_workload_config_init_0_2(edera_workload_config *cfg)
 {
 	if (!cfg)
 		return;
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->sz = sizeof(*cfg);
 }
+__asm__(".symver ed_workload_config_init_0_2, edera_workload_config_init@@EDERA_0.2");
+
+#define WORKLOAD_CONFIG_0_1_SIZE offsetof(edera_workload_config, rootfs)
+_Static_assert(WORKLOAD_CONFIG_0_1_SIZE == 192, "0.1's edera_workload_config was 192 bytes (abi/libedera.so.0.abi)");
+
+EDERA_API void ed_workload_config_init_0_1(edera_workload_config *cfg);
+void ed_workload_config_init_0_1(edera_workload_config *cfg)
+{
+	if (!cfg)
+		return;
+	memset(cfg, 0, WORKLOAD_CONFIG_0_1_SIZE);
+	cfg->sz = WORKLOAD_CONFIG_0_1_SIZE;
+}
+__asm__(".symver ed_workload_config_init_0_1, edera_workload_config_init@EDERA_0.1");
 
 /* ---- requests ---- */
 
@@ -332,9 +356,19 @@ static int check_config(edera_ctx *ctx, const edera_workload_config *cfg)
 
 	if (!cfg->name || !*cfg->name)
 		return ed_error(EDERA_EINVAL, "edera_workload_config: name is required");
-	if (!cfg->image || !*cfg->image)
+	if ((!cfg->image || !*cfg->image) && (!cfg->rootfs || !*cfg->rootfs))
 		return ed_error(EDERA_EINVAL, "edera_workload_config: image is required (an OCI "
-		                              "layout directory or archive)");
+		                              "layout directory or archive), or rootfs (a "
+		                              "directory)");
+	if (cfg->image && cfg->rootfs)
+		return ed_error(EDERA_EINVAL, "edera_workload_config: image '%s' and rootfs '%s': "
+		                              "give one of them",
+		                cfg->image, cfg->rootfs);
+	if (cfg->rootfs && (!cfg->process->args || cfg->process->n_args == 0))
+		return ed_error(EDERA_EINVAL, "edera_workload_config: rootfs '%s' has no image "
+		                              "config to take a command from: give the process's "
+		                              "args",
+		                cfg->rootfs);
 	for (edera_zone *z = edera_zone_next(ctx, NULL); z; z = edera_zone_next(ctx, z))
 		if (strcmp(edera_zone_name(z), cfg->name) == 0)
 			return ed_error(EDERA_EEXIST, "a zone named '%s' exists", cfg->name);
@@ -817,9 +851,15 @@ static int prepare_work(void *arg)
 		                "the config's kernel)",
 		                op->kernel, strerror(errno));
 
-	rc = ed_oci_convert_progress(op->image, op->image_name, op->cache_dir,
-	                             op->cache_max_mib << 20, op->progress_async ? &prog : NULL,
-	                             &op->image_res);
+	if (op->rootfs) {
+		rc = ed_oci_pack_dir(op->rootfs, op->cache_dir, &op->packed);
+		if (rc == 0 && !(op->image_res.path = strdup(op->packed.path)))
+			rc = ed_error(EDERA_ENOMEM, "out of memory");
+	} else {
+		rc = ed_oci_convert_progress(op->image, op->image_name, op->cache_dir,
+		                             op->cache_max_mib << 20,
+		                             op->progress_async ? &prog : NULL, &op->image_res);
+	}
 	if (rc < 0)
 		return rc;
 	if ((rc = merge_image(op)) < 0)
@@ -895,6 +935,7 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 
 	op->name = ed_strdup_opt(cfg->name, &oom);
 	op->image = ed_strdup_opt(cfg->image, &oom);
+	op->rootfs = ed_strdup_opt(cfg->rootfs, &oom);
 	op->image_name = ed_strdup_opt(cfg->image_name, &oom);
 	op->cache_dir = ed_strdup_opt(ed_cache_dir(cfg->cache_dir), &oom);
 	op->modules_dir = ed_strdup_opt(cfg->modules_dir, &oom);
@@ -985,6 +1026,7 @@ int edera_workload_run(edera_ctx *ctx, const edera_workload_config *user_cfg,
 		return rc;
 	if (!(op = calloc(1, sizeof(*op))))
 		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->packed.cache = op->packed.lock = -1;
 	op->ctx = ctx;
 	op->cb = cb;
 	op->data = data;

@@ -689,6 +689,103 @@ START_TEST(api_runs_the_image_and_its_overrides)
 }
 END_TEST
 
+/* How many ".tmp-*" entries the cache holds (a packed root's, a dead
+ * conversion's). */
+static int cache_tmps(const char *dir)
+{
+	char cmd[512];
+	int n = -1;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | grep -c '^\\.tmp-'", dir);
+	f = popen(cmd, "r");
+	ck_assert(f);
+	ck_assert(fscanf(f, "%d", &n) == 1);
+	pclose(f);
+	return n;
+}
+
+/* A directory as the zone's root (what containerd's snapshotter gives):
+ * busybox and a file owned by 1234:5678, no image config; packed for the
+ * run, kept read-only under the overlay, its packed image gone once the
+ * zone runs; refused without args, or with an image too. */
+START_TEST(api_runs_a_root_directory)
+{
+	edera_ctx *ctx = NULL;
+	edera_workload_config wc;
+	edera_process_config pc;
+	struct run *r = calloc(1, sizeof(*r));
+	const char *root = "/tmp/edera-wl-rootfs";
+	const char *args[] = {"/bin/sh", "-c",
+	                      "cat /etc/marker; stat -c '%u:%g %a' /etc/marker; id -u; pwd; "
+	                      "echo new > /etc/marker && cat /etc/marker; exit 4"};
+	char cmd[1024];
+	int domains;
+
+	ck_assert(r);
+	sweep_leftovers();
+	domains = xl_domains();
+	snprintf(cmd, sizeof(cmd),
+	         "rm -rf %s && mkdir -p %s/bin %s/etc && cp /bin/busybox %s/bin/busybox && "
+	         "for a in sh cat stat id pwd; do ln -s busybox %s/bin/$a; done && "
+	         "echo from the directory > %s/etc/marker && chown 1234:5678 %s/etc/marker && "
+	         "chmod 640 %s/etc/marker",
+	         root, root, root, root, root, root, root, root);
+	ck_assert_msg(system(cmd) == 0, "%s", cmd);
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	(void)mkdir("/tmp/edera-wl-cache", 0700);
+
+	/* refused at once: no args, or an image as well */
+	api_config(&wc, &pc, "wl-rootfs", r);
+	wc.image = NULL;
+	wc.rootfs = root;
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, api_ran, r), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "give the process's args"), "%s",
+	              edera_last_error());
+	api_config(&wc, &pc, "wl-rootfs", r);
+	wc.rootfs = root;
+	pc.args = args;
+	pc.n_args = 3;
+	ck_assert_int_eq(edera_workload_run(ctx, &wc, api_ran, r), EDERA_EINVAL);
+	ck_assert_msg(strstr(edera_last_error(), "give one of them"), "%s", edera_last_error());
+	/* not a directory: in the callback, named */
+	api_config(&wc, &pc, "wl-rootfs", r);
+	wc.image = NULL;
+	wc.rootfs = "/etc/hostname";
+	pc.args = args;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_int_eq(r->status, EDERA_EINVAL);
+	ck_assert_msg(strstr(r->msg, "'/etc/hostname' is not a directory"), "%s", r->msg);
+
+	api_config(&wc, &pc, "wl-rootfs", r);
+	wc.image = NULL;
+	wc.rootfs = root;
+	pc.args = args;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	/* the zone runs: its loop device holds the packed image, whose
+	 * temporary directory is gone */
+	ck_assert_int_eq(cache_tmps("/tmp/edera-wl-cache"), 0);
+	api_wait(ctx, r, 0);
+	ck_assert_msg(r->p[0].status == 0, "%s", r->p[0].msg);
+	ck_assert_str_eq(r->p[0].out, "from the directory\n1234:5678 640\n0\n/\nnew\n");
+	ck_assert_int_eq(r->p[0].code, 4);
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+	/* the directory itself is untouched */
+	snprintf(cmd, sizeof(cmd), "grep -qx 'from the directory' %s/etc/marker", root);
+	ck_assert_msg(system(cmd) == 0, "the workload's write reached %s", root);
+	nothing_left(ctx, domains);
+	ck_assert_int_eq(cache_tmps("/tmp/edera-wl-cache"), 0);
+	edera_ctx_close(ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", root);
+	ck_assert_int_eq(system(cmd), 0);
+	free(r);
+}
+END_TEST
+
 /* stdin in, an extra process beside the workload, a signal; the end of the
  * zone while a process runs is reported too. */
 START_TEST(api_stdin_exec_and_kill)
@@ -833,6 +930,7 @@ Suite *workload_suite(void)
 	tcase_set_timeout(tc, 900);
 	tcase_add_test(tc, api_runs_the_image_and_its_overrides);
 	tcase_add_test(tc, api_stdin_exec_and_kill);
+	tcase_add_test(tc, api_runs_a_root_directory);
 	tcase_add_test(tc, api_failures_leave_nothing);
 	suite_add_tcase(s, tc);
 	return s;

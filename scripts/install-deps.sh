@@ -16,6 +16,9 @@ pkgs=(
 	# the Go bindings (bindings/go): Go 1.19, standard library only (gofmt
 	# and the race detector's runtime come with it)
 	golang-go
+	# the containerd shim: containerd 1.6's Go sources (built offline in
+	# GOPATH mode from /usr/share/gocode), containerd and ctr for its rig test
+	golang-github-containerd-containerd-dev containerd
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, libFuzzer for the fuzz targets, the ABI against its

@@ -1,0 +1,104 @@
+#!/bin/bash
+# containerd (Debian's) in dom0 with containerd-shim-edera-v2 on its PATH,
+# driven by ctr (run by run-all.sh): the test OCI image imported (no
+# registry), run with the edera runtime to its exit code and output, with a
+# terminal, detached with an exec, metrics, a kill and a delete; the same
+# under runc beside it; nothing left after each (no domain, zone XenStore
+# node, loop device or shim process).
+set -u
+top_builddir=${1:?usage: shim.sh TOP_BUILDDIR}
+shimdir="$top_builddir/bindings/go"
+[ -x "$shimdir/containerd-shim-edera-v2" ] || { echo "no $shimdir/containerd-shim-edera-v2"; exit 1; }
+work=/tmp/edera-ctd
+rm -rf "$work"
+mkdir -p "$work"
+sock="$work/containerd.sock"
+kver=$(cat "$RIG_CACHE/kernel-version")
+# what the shim reads (containerd passes its environment on)
+export EDERA_KERNEL="$RIG_CACHE/vmlinuz" EDERA_MODULES_DIR="$RIG_CACHE/root/lib/modules/$kver"
+export EDERA_ZONE_INIT="$top_builddir/zone-init/edera-zone-init"
+export EDERA_CACHE_DIR=/tmp/edera-shim-cache
+fails=0
+check() { # NAME WANT GOT
+	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: wanted '$2', got '$3'"; fails=$((fails + 1)); fi
+}
+ctr() { command ctr --address "$sock" "$@"; }
+domains=$(xl list | wc -l)
+# runc needs a cgroup hierarchy (the rig's dom0 mounts none)
+umount_cg=0
+if ! mountpoint -q /sys/fs/cgroup; then
+	mount -t cgroup2 cgroup2 /sys/fs/cgroup && umount_cg=1
+fi
+cat >"$work/config.toml" <<EOF
+version = 2
+root = "$work/root"
+state = "$work/state"
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = "$sock"
+EOF
+PATH="$shimdir:$PATH" containerd --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
+ctd=$!
+cleanup() {
+	kill "$ctd" 2>/dev/null && wait "$ctd" 2>/dev/null
+	[ "$umount_cg" = 1 ] && umount /sys/fs/cgroup 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+for _ in $(seq 100); do [ -S "$sock" ] && ctr version >/dev/null 2>&1 && break; sleep 0.2; done
+ctr version >/dev/null || { cat "$work/containerd.log"; echo "containerd did not start"; exit 1; }
+
+# nothing of the edera runtime may be left
+left() {
+	local n
+	n=$(xl list | wc -l)
+	[ "$n" = "$domains" ] || echo "$((n - domains)) domain(s)"
+	xenstore-list /local/domain | grep -qv '^0$' && echo "zone XenStore nodes"
+	losetup -a | grep -q edera-shim-cache && echo "loop devices"
+	pgrep -f containerd-shim-edera-v2 >/dev/null && echo "shim processes"
+	ls -A "$EDERA_CACHE_DIR" 2>/dev/null | grep -v '\.lock$' | grep -q '^\.tmp-' && echo "temporary images"
+	true
+}
+settle() { # wait for shims and zones to go (a shim exits a few seconds after Shutdown)
+	for _ in $(seq 60); do [ -z "$(left)" ] && return; sleep 0.5; done
+}
+
+(cd "$EDERA_WL_OCI" && tar -cf "$work/image.tar" .)
+ctr images import --base-name edera/test --snapshotter native "$work/image.tar" >/dev/null
+img=edera/test:test
+check "ctr images import" "$img" "$(ctr images ls -q | grep -x "$img")"
+run=(ctr run --rm --snapshotter native --runtime io.containerd.edera.v2)
+
+out=$("${run[@]}" "$img" t1 /bin/sh -c 'echo hi; id -un; exit 3'); rc=$?
+check "ctr run: output and exit code" "hi|edera|3" "$(echo "$out" | paste -sd'|')|$rc"
+settle
+check "nothing left after ctr run --rm" "" "$(left)"
+
+out=$(script -qec "$(printf '%q ' "${run[@]}" -t "$img" t2 /bin/sh -c 'tty; exit 4')" /dev/null | tr -d '\r'); rc=$?
+check "ctr run -t: a terminal" "yes" "$(grep -q '^/dev/pts/' <<<"$out" && echo yes)"
+settle
+check "nothing left after ctr run -t" "" "$(left)"
+
+ctr run -d --snapshotter native --runtime io.containerd.edera.v2 "$img" t3 /bin/sleep 600 >/dev/null
+check "ctr task ls: RUNNING" "RUNNING" "$(ctr task ls | awk '$1 == "t3" {print $3}')"
+out=$(ctr task exec --exec-id e1 t3 /bin/sh -c 'echo exec; exit 5'); rc=$?
+check "ctr task exec: output and exit code" "exec|5" "$out|$rc"
+metrics=$(ctr task metrics t3)
+echo "$metrics"
+check "ctr task metrics: memory" "yes" "$(grep -Eq 'memory.usage_in_bytes +[1-9]' <<<"$metrics" && echo yes)"
+ctr task kill -s SIGKILL t3
+for _ in $(seq 120); do [ "$(ctr task ls | awk '$1 == "t3" {print $3}')" = STOPPED ] && break; sleep 0.5; done
+check "ctr task kill: STOPPED" "STOPPED" "$(ctr task ls | awk '$1 == "t3" {print $3}')"
+ctr task delete t3; rc=$?
+check "ctr task delete: the status of a SIGKILL" 137 "$rc"
+ctr container rm t3
+settle
+check "nothing left after run -d, exec, kill, delete" "" "$(left)"
+
+# the same image under runc, beside it
+out=$(ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 "$img" r1 /bin/sh -c 'echo hi; id -un; exit 3'); rc=$?
+check "runc, the same: output and exit code" "hi|edera|3" "$(echo "$out" | paste -sd'|')|$rc"
+
+[ "$fails" = 0 ] || { echo "--- containerd's log"; tail -50 "$work/containerd.log"; }
+echo "shim: $fails failed"
+[ "$fails" = 0 ]

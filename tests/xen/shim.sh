@@ -22,7 +22,19 @@ fails=0
 check() { # NAME WANT GOT
 	if [ "$2" = "$3" ]; then echo "ok: $1"; else echo "FAILED: $1: wanted '$2', got '$3'"; fails=$((fails + 1)); fi
 }
-ctr() { command ctr --address "$sock" "$@"; }
+# (each ctr call bounded: a hang fails the test, with what was going on)
+ctr() {
+	local rc=0
+	timeout 300 ctr --address "$sock" "$@" || rc=$?
+	if [ "$rc" = 124 ]; then
+		echo "FAILED: ctr $* did not finish in 300 s"
+		fails=$((fails + 1))
+		xl list
+		ps -ef | grep -E 'containerd|mkfs|edera' | grep -v grep
+		tail -40 "$work/containerd.log"
+	fi
+	return "$rc"
+}
 domains=$(xl list | wc -l)
 # runc needs a cgroup hierarchy (the rig's dom0 mounts none)
 umount_cg=0
@@ -36,6 +48,8 @@ state = "$work/state"
 disabled_plugins = ["io.containerd.grpc.v1.cri"]
 [grpc]
   address = "$sock"
+[debug]
+  level = "debug"
 EOF
 PATH="$shimdir:$PATH" containerd --config "$work/config.toml" >"$work/containerd.log" 2>&1 &
 ctd=$!

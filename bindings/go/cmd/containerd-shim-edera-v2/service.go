@@ -347,6 +347,7 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 	goctx, cancel := context.WithTimeout(ctx, startTimeout)
 	defer cancel()
 	var ep *edera.Process
+	log.G(ctx).Infof("starting %s (exec %q) in zone %s", s.init.id, r.ExecID, cfg.Name)
 	if r.ExecID == "" {
 		w, err = s.ec.RunWorkload(goctx, cfg)
 		if err == nil {
@@ -361,6 +362,7 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 			ep, err = w.Exec(goctx, pc)
 		}
 	}
+	log.G(ctx).WithError(err).Infof("started %s (exec %q)", s.init.id, r.ExecID)
 	s.mu.Lock()
 	if err != nil {
 		p.status = task.StatusCreated

@@ -25,6 +25,7 @@ import (
 	"github.com/containerd/containerd/runtime"
 	"github.com/containerd/containerd/runtime/v2/shim"
 	taskAPI "github.com/containerd/containerd/runtime/v2/task"
+	"github.com/containerd/fifo"
 	"github.com/containerd/typeurl"
 	ptypes "github.com/gogo/protobuf/types"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -273,43 +274,44 @@ func (s *service) getProc(execID string) (*proc, error) {
 	return p, nil
 }
 
-// relay connects the process's stdio to containerd's FIFOs.
-func (s *service) relay(ctx context.Context, p *proc) error {
-	openOut := func(path string, r io.Reader) error {
-		if path == "" {
-			go io.Copy(io.Discard, r)
-			return nil
-		}
-		f, err := os.OpenFile(path, os.O_WRONLY, 0)
-		if err != nil {
-			return err
-		}
+// relay connects the process's stdio to containerd's FIFOs, on
+// goroutines of their own (an open of a FIFO waits for its other end; the
+// stdin FIFO's writer may have come and gone already).  Output that cannot
+// be delivered (the FIFO cannot be opened) is read and dropped, so the
+// zone is never held for it.
+func (s *service) relay(ctx context.Context, p *proc) {
+	out := func(path string, r io.Reader) {
 		p.copies.Add(1)
 		go func() {
 			defer p.copies.Done()
+			if path == "" {
+				io.Copy(io.Discard, r)
+				return
+			}
+			f, err := fifo.OpenFifo(context.Background(), path, syscall.O_WRONLY, 0)
+			if err != nil {
+				log.G(ctx).WithError(err).Warnf("opening %s", path)
+				io.Copy(io.Discard, r)
+				return
+			}
 			io.Copy(f, r)
 			f.Close()
 		}()
-		return nil
 	}
-	if err := openOut(p.stdout, p.p.Stdout()); err != nil {
-		return err
-	}
-	if err := openOut(p.stderr, p.p.Stderr()); err != nil {
-		return err
-	}
+	out(p.stdout, p.p.Stdout())
+	out(p.stderr, p.p.Stderr())
 	if p.stdin != "" {
-		f, err := os.OpenFile(p.stdin, os.O_RDONLY, 0)
-		if err != nil {
-			return err
-		}
 		go func() {
+			f, err := fifo.OpenFifo(context.Background(), p.stdin, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				log.G(ctx).WithError(err).Warnf("opening %s", p.stdin)
+				return
+			}
 			io.Copy(p.p, f)
 			f.Close()
 			_ = p.p.CloseStdin(context.Background())
 		}()
 	}
-	return nil
 }
 
 // watch waits for P's end: its output delivered, then its exit published.
@@ -375,9 +377,7 @@ func (s *service) Start(ctx context.Context, r *taskAPI.StartRequest) (*taskAPI.
 	p.p = ep
 	p.status = task.StatusRunning
 	s.mu.Unlock()
-	if err := s.relay(ctx, p); err != nil {
-		log.G(ctx).WithError(err).Warn("connecting stdio")
-	}
+	s.relay(ctx, p)
 	go s.watch(p)
 	if r.ExecID == "" {
 		s.publish(ctx, runtime.TaskStartEventTopic, &eventstypes.TaskStart{ContainerID: s.init.id, Pid: s.pid()})

@@ -494,6 +494,13 @@ func goProcOutput(h C.uintptr_t, fd C.int, b unsafe.Pointer, n C.size_t) {
 		w := p.w
 		if atomic.AddInt64(&w.buffered, int64(len(data))) > w.max {
 			w.hold(true)
+			// the readers may have taken it all between the count and
+			// the flag (they saw no hold to undo): look again, after the
+			// flag is set (sequentially consistent atomics: either they
+			// see the flag and post the resume, or this sees their count)
+			if atomic.LoadInt64(&w.buffered) <= w.max/2 {
+				w.hold(false)
+			}
 		}
 	}
 }

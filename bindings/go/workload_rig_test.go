@@ -63,7 +63,8 @@ func finish(t *testing.T, goctx context.Context, w *edera.Workload) {
 func TestRigWorkload(t *testing.T) {
 	rig(t)
 	t.Skip("not run: in its first rig run it hung where the output held past OutputBuffer " +
-		"should resume once read (the 1 MiB stdin round trip never finished); a known bug, " +
+		"should resume once read (the 1 MiB stdin round trip never finished); a race between " +
+		"the hold and the readers was found and fixed since, not yet proven in the rig: " +
 		"see the closing note of 2026-12-04")
 	c := open(t)
 	goctx := timeout(t, 15*time.Minute)

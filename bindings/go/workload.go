@@ -139,15 +139,8 @@ func (cfg *WorkloadConfig) Validate() error {
 	case cfg.OutputBuffer < 0:
 		return invalid(op, "OutputBuffer is negative")
 	}
-	for i, d := range cfg.Disks {
-		if d.Path == "" || d.VDev == "" {
-			return invalid(op, "Disks[%d]: Path and VDev are required", i)
-		}
-	}
-	for i, n := range cfg.NICs {
-		if n.Bridge == "" {
-			return invalid(op, "NICs[%d]: Bridge is required", i)
-		}
+	if err := validateDevices(op, cfg.Disks, cfg.NICs); err != nil {
+		return err
 	}
 	return cfg.Process.validate(op, false)
 }

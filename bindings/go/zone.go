@@ -99,12 +99,17 @@ func (cfg *ZoneConfig) Validate() error {
 			return invalid(op, "%q holds a NUL byte", s)
 		}
 	}
-	for i, d := range cfg.Disks {
+	return validateDevices(op, cfg.Disks, cfg.NICs)
+}
+
+// validateDevices checks the disks and NICs of a zone or workload config.
+func validateDevices(op string, disks []Disk, nics []NIC) error {
+	for i, d := range disks {
 		if d.Path == "" || d.VDev == "" {
 			return invalid(op, "Disks[%d]: Path and VDev are required", i)
 		}
 	}
-	for i, n := range cfg.NICs {
+	for i, n := range nics {
 		if n.Bridge == "" {
 			return invalid(op, "NICs[%d]: Bridge is required", i)
 		}

@@ -47,6 +47,7 @@ int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts)
 		o.sz = sizeof(o);
 	}
 
+	ed_trace("context opening");
 	rc = ed_ctx_new(&ctx, o.loop);
 	if (rc < 0)
 		return rc;
@@ -57,6 +58,7 @@ int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts)
 	if (rc < 0)
 		goto fail;
 
+	ed_trace("context open");
 	*out = ctx;
 	return 0;
 
@@ -114,6 +116,7 @@ static void ctx_free(edera_ctx *ctx)
 	if (ctx->parts_free)
 		ctx->parts_free(ctx);
 	free(ctx);
+	ed_trace("context closed");
 }
 
 void edera_ctx_close(edera_ctx *ctx)
@@ -126,6 +129,7 @@ void edera_ctx_close(edera_ctx *ctx)
 		abort();
 	}
 	ctx->closing = true;
+	ed_trace("context closing");
 	if (ctx->zones_fini)
 		ctx->zones_fini(ctx);
 	/* On our own loop, let clean-ups of zones that stopped or failed to

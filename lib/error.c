@@ -4,9 +4,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 
@@ -207,4 +212,42 @@ void ed_die_point(const char *step)
 {
 	if (ed_die_at && strcmp(ed_die_at, step) == 0)
 		raise(SIGKILL);
+}
+
+/* ---- EDERA_TRACE ---- */
+
+static pthread_once_t trace_once = PTHREAD_ONCE_INIT;
+static bool trace_on;
+static struct timespec trace_t0;
+
+static void trace_init(void)
+{
+	const char *v = getenv("EDERA_TRACE");
+
+	struct timespec now;
+
+	trace_on = v && *v && strcmp(v, "0") != 0;
+	clock_gettime(CLOCK_MONOTONIC, &trace_t0);
+	clock_gettime(CLOCK_REALTIME, &now);
+	if (trace_on)
+		fprintf(stderr, "libedera: +0.000 s is %lld.%03ld (the epoch's seconds)\n",
+		        (long long)now.tv_sec, now.tv_nsec / 1000000);
+}
+
+void ed_trace(const char *fmt, ...)
+{
+	struct timespec t;
+	char line[512];
+	va_list ap;
+
+	pthread_once(&trace_once, trace_init);
+	if (!trace_on)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* one write: lines from threads do not interleave */
+	fprintf(stderr, "libedera: +%.3f s: %s\n",
+	        (double)(t.tv_sec - trace_t0.tv_sec) + (t.tv_nsec - trace_t0.tv_nsec) / 1e9, line);
 }

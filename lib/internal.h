@@ -27,6 +27,13 @@ int ed_verror(int code, const char *fmt, va_list ap) __attribute__((format(print
  * /var/cache/edera (converted images, initramfs, decompressed kernels). */
 const char *ed_cache_dir(const char *dir);
 
+/* With $EDERA_TRACE set (to anything but "" or "0"), one line on stderr
+ * per step of a zone's creation and a workload's start and end, with the
+ * time since the first line, which gives that instant's wall-clock time
+ * ("libedera: +1.234 s: ..."): where a start's time goes.  Otherwise
+ * nothing, at the cost of a pthread_once. */
+void ed_trace(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 struct ed_err {
 	int code;
 	char msg[1024];

@@ -542,6 +542,7 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		if (wl->ready || !wl->run)
 			return;
 		wl->ready = true;
+		ed_trace("workload: zone '%s': its init is ready", edera_zone_name(wl->zone));
 		if (len < 4 || v[0] != ED_WL_VERSION) {
 			run_fail(wl->run,
 			         ed_error(EDERA_EPROTO,
@@ -561,6 +562,7 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		if (len != 4 || p->pid)
 			return;
 		p->pid = v[0];
+		ed_trace("workload: process %u started", id);
 		if (id == 0 && wl->run) {
 			uv_timer_stop(&wl->timer);
 			run_done(wl->run, 0);
@@ -591,6 +593,7 @@ static void on_frame(edera_ctx *ctx, edera_channel *ch, uint32_t type, const voi
 		if (len != 8 || v[0] > ED_WL_KILLED || (v[0] == ED_WL_KILLED && (v[1] == 0 || v[1] > 64)) ||
 		    (v[0] == ED_WL_EXITED && v[1] > 255))
 			return;
+		ed_trace("workload: process %u ended", id);
 		if (v[0] == ED_WL_KILLED)
 			proc_end(p, 0, -1, (int)v[1]);
 		else
@@ -681,6 +684,7 @@ static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
 	edera_workload *wl;
 	int rc;
 
+	ed_trace("workload: zone created");
 	if (status < 0) {
 		run_fail(op, status);
 		return;
@@ -886,6 +890,7 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 	int rc;
 
 	progress_end(op);
+	ed_trace("workload: image, kernel release and initramfs ready");
 	if (status < 0) {
 		run_fail(op, status);
 		return;
@@ -1032,6 +1037,7 @@ int edera_workload_run(edera_ctx *ctx, const edera_workload_config *user_cfg,
 	op->data = data;
 	op->on_progress = cfg->on_progress;
 	op->progress_data = cfg->progress_data;
+	ed_trace("workload: run");
 	if ((rc = copy_config(op, cfg)) < 0 || (rc = progress_start(op)) < 0 ||
 	    (rc = ed_offload(ctx, prepare_work, prepare_after, op)) < 0) {
 		progress_end(op);

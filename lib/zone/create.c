@@ -274,6 +274,7 @@ static void advance(struct create_op *op, int status, enum create_step next)
 		return;
 	}
 	op->step = next;
+	ed_trace("zone '%s': %s", z->name, step_names[next]);
 	if (op->ctx->closing) {
 		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
 		                         z->name));

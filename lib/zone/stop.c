@@ -130,9 +130,11 @@ static int destroy_work(void *arg)
 
 	/* Destroying returns once the domain is dying; its memory is released
 	 * as Xen scrubs it. */
+	ed_trace("domain %u: destroying", w->domid);
 	if (xc_domain_destroy(w->hv->xch, w->domid) < 0 && errno != ESRCH)
 		return ed_error(ed_errno_code(errno), "destroying domain %u: %s", w->domid,
 		                strerror(errno));
+	ed_trace("domain %u: destroyed", w->domid);
 	return 0;
 }
 
@@ -309,6 +311,7 @@ static void on_release(edera_ctx *ctx, int status, const char *path, void *data)
 		if (!z)
 			return;
 		z->state = ED_ZS_STOPPED;
+		ed_trace("zone '%s': stopped (exit reason %d)", z->name, reason);
 		/* Its parts let go: its last output reaches the subscribers
 		 * before the exit event, the ring is unmapped before the domain
 		 * is destroyed; its devices' backends go, with their loop
@@ -426,6 +429,7 @@ static void destroy_finish(edera_ctx *ctx, struct destroy_op *op, int status)
 	 * edera_zone_reattach removes the nodes). */
 	z->state = status < 0 && !op->w.domain_gone && !ctx->closing ? ED_ZS_RUNNING
 	                                                                : ED_ZS_STOPPED;
+	ed_trace("zone '%s': destroyed", z->name);
 	if (op->cb)
 		ED_CALLBACK(ctx, op->cb(ctx, status, z, op->data));
 	if (status == 0 || ctx->closing)

@@ -23,7 +23,12 @@ cleanup() {
 }
 trap cleanup EXIT
 "$src/tests/guest/mkoci.py" "$work/image"
-edera() { "$build/tools/edera" run --kernel "$RIG_CACHE/vmlinuz" \
+# the program itself, not libtool's wrapper script in the build tree (an
+# installed edera has none; the script costs about 2 s of bash under
+# emulation, which would be counted as edera's)
+edera_bin=$build/tools/edera
+[ -x "$build/tools/.libs/edera" ] && edera_bin=$build/tools/.libs/edera
+edera() { LD_LIBRARY_PATH="$build/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$edera_bin" run --kernel "$RIG_CACHE/vmlinuz" \
 	--modules "$RIG_CACHE/root/lib/modules/$kver" --memory 256 "$@"; }
 # seconds one command takes, to the millisecond
 timed() {

@@ -115,6 +115,8 @@ static void ctx_free(edera_ctx *ctx)
 	ed_kcache_fini(&ctx->kcache);
 	if (ctx->parts_free)
 		ctx->parts_free(ctx);
+	if (ctx->pool_free)
+		ctx->pool_free(ctx);
 	free(ctx);
 	ed_trace("context closed");
 }
@@ -130,6 +132,8 @@ void edera_ctx_close(edera_ctx *ctx)
 	}
 	ctx->closing = true;
 	ed_trace("context closing");
+	if (ctx->pool_fini)
+		ctx->pool_fini(ctx);
 	if (ctx->zones_fini)
 		ctx->zones_fini(ctx);
 	/* On our own loop, let clean-ups of zones that stopped or failed to

@@ -38,6 +38,10 @@ struct edera_ctx {
 	struct ed_list con_rq; /* struct ed_console, in turn */
 	uv_idle_t *con_idle;
 	struct ed_logw *logw; /* console logs' writer thread (console/log.c) */
+	/* prepared shells (zone/pool.c), and its hooks (set with it) */
+	struct ed_pool *pool;
+	void (*pool_fini)(edera_ctx *ctx);
+	void (*pool_free)(edera_ctx *ctx);
 };
 
 /* Called after threadpool work completes: frees a context closed meanwhile. */

@@ -324,6 +324,25 @@ int edgo_xs_stats(edera_ctx *ctx, edera_xs_stats *st, edgo_err *e)
 	return (int)fail(e, edera_xs_stats_get(ctx, st));
 }
 
+int edgo_pool_set(edera_ctx *ctx, uint32_t memory_mib, uint32_t vcpus, uint32_t shells,
+                  edgo_err *e)
+{
+	edera_pool_config pc;
+
+	edera_pool_config_init(&pc);
+	pc.memory_mib = memory_mib;
+	pc.vcpus = vcpus;
+	pc.shells = shells;
+	return (int)fail(e, edera_pool_set(ctx, &pc));
+}
+
+int edgo_pool_stats(edera_ctx *ctx, uint32_t memory_mib, uint32_t vcpus, edera_pool_stats *st,
+                    edgo_err *e)
+{
+	edera_pool_stats_init(st);
+	return (int)fail(e, edera_pool_stats_get(ctx, memory_mib, vcpus, st));
+}
+
 int edgo_xs_reconnect(edera_ctx *ctx, edgo_err *e)
 {
 	return (int)fail(e, edera_xs_reconnect(ctx));

@@ -59,6 +59,10 @@ int edgo_xs_watch_add(edera_ctx *ctx, edera_xs_watch **out, const char *path, ui
                       edgo_err *e);
 int edgo_xs_transaction(edera_ctx *ctx, uintptr_t h, edgo_err *e);
 int edgo_xs_stats(edera_ctx *ctx, edera_xs_stats *st, edgo_err *e);
+int edgo_pool_set(edera_ctx *ctx, uint32_t memory_mib, uint32_t vcpus, uint32_t shells,
+                  edgo_err *e);
+int edgo_pool_stats(edera_ctx *ctx, uint32_t memory_mib, uint32_t vcpus, edera_pool_stats *st,
+                    edgo_err *e);
 int edgo_xs_reconnect(edera_ctx *ctx, edgo_err *e);
 
 int edgo_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, uintptr_t h, edgo_err *e);

@@ -26,6 +26,7 @@
 #include <edera/share.h>
 #include <edera/channel.h>
 #include <edera/workload.h>
+#include <edera/pool.h>
 
 /* Feature macros: defined to 1 when the headers offer the capability. */
 #define EDERA_HAVE_HOST_INFO 1

@@ -86,6 +86,7 @@ static int create_domain(struct build *b)
 
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.max_vcpus = b->p->max_vcpus;
+	/* (all a shell's build knows of P is its memory, vCPUs and UUID) */
 	cfg.max_evtchn_port = 1023;
 	cfg.max_grant_frames = 32;
 	cfg.max_maptrack_frames = 1024;
@@ -384,7 +385,7 @@ static int check_params(const struct ed_pv_params *p)
 }
 
 int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,
-                struct ed_pv_result *r)
+                struct ed_pv_shell *shell, struct ed_pv_result *r)
 {
 	struct build b;
 	struct ed_layout_in in;
@@ -397,10 +398,22 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 	b.kc = kc;
 	b.p = p;
 	rc = check_params(p);
+	if (rc == 0 && shell && !ed_pv_shell_fits(shell, p))
+		rc = ed_error(EDERA_EINVAL, "internal error: a shell of %llu KiB and %u vCPUs for a "
+		              "zone of %llu KiB and %u vCPUs",
+		              (unsigned long long)shell->memory_kib, shell->vcpus,
+		              (unsigned long long)p->memory_kib, p->vcpus);
 	if (rc == 0)
 		rc = load_images(&b);
-	if (rc < 0)
+	if (rc < 0) {
+		if (shell) { /* the zone's now: it goes with the failure */
+			b.domid = shell->domid;
+			b.created = true;
+			b.p2m = shell->p2m;
+			memset(shell, 0, sizeof(*shell)); /* the zone's now */
+		}
 		goto out;
+	}
 	b.nr_pages = p->memory_kib >> 2;
 	memset(&in, 0, sizeof(in));
 	in.nr_pages = b.nr_pages;
@@ -413,9 +426,17 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		goto out;
 
 	ed_die_point("parse");
-	rc = create_domain(&b);
-	if (rc == 0)
-		rc = populate(&b);
+	if (shell) {
+		/* steps 2 and 3 were done ahead of time */
+		b.domid = shell->domid;
+		b.created = true;
+		b.p2m = shell->p2m;
+		memset(shell, 0, sizeof(*shell)); /* the zone's now */
+	} else {
+		rc = create_domain(&b);
+		if (rc == 0)
+			rc = populate(&b);
+	}
 	if (rc == 0)
 		ed_die_point("build");
 	if (rc == 0)
@@ -447,4 +468,51 @@ out:
 	free(b.ramdisk);
 	free(b.p2m);
 	return rc;
+}
+
+bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p)
+{
+	return s->memory_kib == p->memory_kib && p->max_memory_kib == p->memory_kib &&
+	       s->vcpus == p->vcpus && p->max_vcpus == p->vcpus;
+}
+
+int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
+                     const uint8_t uuid[16], struct ed_pv_shell *s)
+{
+	struct ed_pv_params p;
+	struct build b;
+	int rc;
+
+	memset(s, 0, sizeof(*s));
+	memset(&p, 0, sizeof(p));
+	p.memory_kib = p.max_memory_kib = memory_kib;
+	p.vcpus = p.max_vcpus = vcpus;
+	memcpy(p.uuid, uuid, sizeof(p.uuid));
+	memset(&b, 0, sizeof(b));
+	b.hv = hv;
+	b.p = &p;
+	b.nr_pages = memory_kib >> 2;
+	rc = create_domain(&b);
+	if (rc == 0)
+		rc = populate(&b);
+	if (rc < 0) {
+		if (b.created)
+			xc_domain_destroy(hv->xch, b.domid);
+		free(b.p2m);
+		return rc;
+	}
+	s->domid = b.domid;
+	s->memory_kib = memory_kib;
+	s->vcpus = vcpus;
+	s->nr_pages = b.nr_pages;
+	s->p2m = b.p2m;
+	return 0;
+}
+
+void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
+{
+	if (s->p2m || s->domid)
+		(void)xc_domain_destroy(hv->xch, s->domid); /* (ESRCH: gone already) */
+	free(s->p2m);
+	memset(s, 0, sizeof(*s));
 }

@@ -5,7 +5,9 @@
 #ifndef EDERA_BUILD_PV_H
 #define EDERA_BUILD_PV_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <xenctrl.h>
 
 #include "hv/hv.h"
 #include "kcache.h"
@@ -42,7 +44,30 @@ struct ed_pv_result {
  * the pages Xen itself charges to the domain. */
 #define ED_PV_MAXMEM_SLACK_KIB 1024
 
+/* A prepared shell (zone/pool.c): a domain created paused with its memory
+ * populated (steps 2 and 3) and nothing else, its handle UUID, for a build
+ * of MEMORY_KIB (= its maximum) and VCPUS (= their maximum). */
+struct ed_pv_shell {
+	uint32_t domid;
+	uint64_t memory_kib;
+	uint32_t vcpus;
+	uint64_t nr_pages;
+	xen_pfn_t *p2m; /* pfn -> mfn, malloc'd */
+};
+
+/* Make one (on failure nothing is left: the domain is destroyed). */
+int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
+                     const uint8_t uuid[16], struct ed_pv_shell *s);
+/* Destroy its domain and free it. */
+void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
+/* Whether a build of P can take S (the same memory and vCPUs, no more
+ * memory or vCPUs to grow to). */
+bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p);
+
+/* With SHELL (which must fit P; NULL: a new domain), the build loads into
+ * the shell's domain; it is the zone's from then on, destroyed with it on
+ * failure, and the shell's p2m is freed either way. */
 int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,
-                struct ed_pv_result *r);
+                struct ed_pv_shell *shell, struct ed_pv_result *r);
 
 #endif

@@ -34,23 +34,22 @@
 #include "ctx.h"
 #include "hv/offload.h"
 #include "part.h"
+#include "pool.h"
 #include "xs/batch.h"
 #include "zone.h"
 
-static void new_uuid(edera_zone *z)
+void ed_uuid_new(uint8_t uuid[16], char str[37])
 {
-	if (getrandom(z->uuid, sizeof(z->uuid), 0) != sizeof(z->uuid)) {
+	if (getrandom(uuid, 16, 0) != 16) {
 		/* cannot fail for 16 bytes once the pool is ready; be safe */
-		for (size_t i = 0; i < sizeof(z->uuid); i++)
-			z->uuid[i] = (uint8_t)(rand() ^ (getpid() >> (i % 8)));
+		for (size_t i = 0; i < 16; i++)
+			uuid[i] = (uint8_t)(rand() ^ (getpid() >> (i % 8)));
 	}
-	z->uuid[6] = (uint8_t)((z->uuid[6] & 0x0f) | 0x40); /* version 4 */
-	z->uuid[8] = (uint8_t)((z->uuid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
-	snprintf(z->uuid_str, sizeof(z->uuid_str),
-	         "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-	         z->uuid[0], z->uuid[1], z->uuid[2], z->uuid[3], z->uuid[4], z->uuid[5],
-	         z->uuid[6], z->uuid[7], z->uuid[8], z->uuid[9], z->uuid[10], z->uuid[11],
-	         z->uuid[12], z->uuid[13], z->uuid[14], z->uuid[15]);
+	uuid[6] = (uint8_t)((uuid[6] & 0x0f) | 0x40); /* version 4 */
+	uuid[8] = (uint8_t)((uuid[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+	snprintf(str, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+	         uuid[0], uuid[1], uuid[2], uuid[3], uuid[4], uuid[5], uuid[6], uuid[7], uuid[8],
+	         uuid[9], uuid[10], uuid[11], uuid[12], uuid[13], uuid[14], uuid[15]);
 }
 
 /* ---- creation intents ---------------------------------------------------------- */
@@ -206,6 +205,7 @@ struct create_op {
 	struct ed_pv_params p;
 	char *kernel, *initrd, *cmdline;
 	bool paused;
+	struct ed_shell *shell; /* a prepared shell it builds in, or NULL */
 	edera_zone_create_cb cb;
 	void *data;
 	struct ed_xs_batch batch; /* the skeleton's requests */
@@ -226,6 +226,7 @@ static void (*const step_start[CS_N])(struct create_op *op) = {
 
 static void op_free(struct create_op *op)
 {
+	ed_pool_shell_free(op->ctx, op->shell);
 	free(op->kernel);
 	free(op->initrd);
 	free(op->cmdline);
@@ -244,12 +245,17 @@ static void create_fail(struct create_op *op, int status)
 	 * host side; their callbacks into this creation do not run) */
 	ED_PARTS_CALL(stopped, z, false);
 	ED_PARTS_CALL(created, z);
-	if (op->step >= CS_SKELETON)
+	if (op->shell && op->shell->s.domid) {
+		/* a shell not built on yet: its domain, then its record */
+		ed_pool_shell_free(ctx, op->shell);
+		op->shell = NULL;
+	} else if (op->step >= CS_SKELETON) {
 		/* the record goes once the domain and its nodes are gone; it
 		 * was introduced once that step was done */
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
-	else
+	} else {
 		ed_zone_intent_rm(ctx, z->uuid_str);
+	}
 	ed_zone_free(z);
 	ed_error_restore(&err);
 	ED_CALLBACK(ctx, op->cb(ctx, status, NULL, op->data));
@@ -290,24 +296,31 @@ static void intent_written(edera_ctx *ctx, int status, void *data)
 	advance(data, status, CS_BUILD);
 }
 
-/* The first step, run by edera_zone_create itself: a failure here is its
- * return value (nothing to undo), not a callback. */
-static int intent_start(struct create_op *op)
+int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, bool live,
+                         edera_xs_done_cb done, void *data)
 {
 	long pid = (long)getpid();
 	unsigned long long start = proc_start(pid);
-	edera_zone *z = op->zone;
 	char path[96], v[128];
-	int rc = live_add(z->uuid_str);
+	int rc = live ? 0 : live_add(uuid);
 
 	if (rc == 0) {
-		snprintf(path, sizeof(path), ED_INTENTS "/%s", z->uuid_str);
-		snprintf(v, sizeof(v), "%ld %llu %s", pid, start, z->name);
-		rc = edera_xs_write(op->ctx, NULL, path, v, strlen(v), intent_written, op);
-		if (rc < 0)
-			live_del(z->uuid_str);
+		snprintf(path, sizeof(path), ED_INTENTS "/%s", uuid);
+		snprintf(v, sizeof(v), "%ld %llu %s", pid, start, name);
+		rc = edera_xs_write(ctx, NULL, path, v, strlen(v), done, data);
+		if (rc < 0 && !live)
+			live_del(uuid);
 	}
 	return rc;
+}
+
+/* The first step, run by edera_zone_create itself: a failure here is its
+ * return value (nothing to undo), not a callback.  A zone from a shell
+ * has its record already (the shell's): it is rewritten with its name. */
+static int intent_start(struct create_op *op)
+{
+	return ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, op->shell != NULL,
+	                            intent_written, op);
 }
 
 /* ---- BUILD ---- */
@@ -316,7 +329,8 @@ static int build_work(void *arg)
 {
 	struct create_op *op = arg;
 
-	return ed_pv_build(&op->ctx->hv, &op->ctx->kcache, &op->p, &op->zone->res);
+	return ed_pv_build(&op->ctx->hv, &op->ctx->kcache, &op->p, op->shell ? &op->shell->s : NULL,
+	                   &op->zone->res);
 }
 
 static void build_after(edera_ctx *ctx, int status, void *arg)
@@ -612,6 +626,7 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 {
 	edera_zone_config c;
 	struct create_op *op;
+	struct ed_shell *shell;
 	edera_zone *z;
 	bool oom = false;
 	int rc;
@@ -677,38 +692,56 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 			return rc;
 	}
 	{
+		struct ed_pv_params want = {
+			.memory_kib = c.memory_mib * 1024, .max_memory_kib = c.max_memory_mib * 1024,
+			.vcpus = c.vcpus, .max_vcpus = c.max_vcpus,
+		};
+
+		/* a prepared shell of this shape has the memory already */
+		shell = ed_pool_take(ctx, &want);
+	}
+	for (int tries = 0; !shell; tries++) {
 		xc_physinfo_t pi = { 0 };
 		uint64_t free_mib;
 
-		if (xc_physinfo(ctx->hv.xch, &pi) == 0) {
-			free_mib = (uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT);
-			if (c.memory_mib > free_mib)
-				return ed_error(EDERA_ENOMEM,
-				                "zone '%s': %llu MiB asked for, but Xen has only %llu MiB "
-				                "free",
-				                c.name, (unsigned long long)c.memory_mib,
-				                (unsigned long long)free_mib);
-		}
+		if (xc_physinfo(ctx->hv.xch, &pi) != 0)
+			break;
+		free_mib = (uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT);
+		if (c.memory_mib <= free_mib)
+			break;
+		/* shells give their memory back first */
+		if (tries == 0 && ed_pool_reclaim(ctx, c.memory_mib - free_mib,
+		                                  (uint32_t)c.memory_mib, c.vcpus))
+			continue;
+		return ed_error(EDERA_ENOMEM,
+		                "zone '%s': %llu MiB asked for, but Xen has only %llu MiB free",
+		                c.name, (unsigned long long)c.memory_mib,
+		                (unsigned long long)free_mib);
 	}
 	rc = ed_zone_watch_releases(ctx);
-	if (rc < 0)
-		return rc;
-
-	op = calloc(1, sizeof(*op));
-	z = calloc(1, sizeof(*z));
+	op = rc < 0 ? NULL : calloc(1, sizeof(*op));
+	z = rc < 0 ? NULL : calloc(1, sizeof(*z));
 	if (!op || !z || !(z->name = strdup(c.name))) {
 		free(op);
 		if (z)
 			free(z->name);
 		free(z);
-		return ed_error(EDERA_ENOMEM, "out of memory");
+		ed_pool_shell_free(ctx, shell);
+		return rc < 0 ? rc : ed_error(EDERA_ENOMEM, "out of memory");
 	}
+	op->ctx = ctx;
+	op->shell = shell;
 	op->kernel = ed_strdup_opt(c.kernel, &oom);
 	op->initrd = ed_strdup_opt(c.initrd, &oom);
 	op->cmdline = ed_strdup_opt(c.cmdline, &oom);
 	z->ctx = ctx;
 	z->state = ED_ZS_CREATING;
-	new_uuid(z);
+	if (op->shell) {
+		memcpy(z->uuid, op->shell->uuid, sizeof(z->uuid));
+		memcpy(z->uuid_str, op->shell->uuid_str, sizeof(z->uuid_str));
+	} else {
+		ed_uuid_new(z->uuid, z->uuid_str);
+	}
 	/* what its parts take from the configuration (its console, copies
 	 * of its devices' configs) */
 	rc = oom ? ed_error(EDERA_ENOMEM, "out of memory") : ed_parts_prepare(z, &c);

@@ -108,6 +108,13 @@ void ed_zone_free(edera_zone *z);
 #define ED_INTENTS "/local/domain/0/edera/creating"
 bool ed_zone_intent_alive(const char *rec, const char *uuid);
 void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid);
+/* Write the record of UUID, for NAME; LIVE: it is in this process's live
+ * set already (a shell's record rewritten by the zone that takes it),
+ * otherwise it is added (and taken out again if the write cannot start). */
+int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, bool live,
+                         edera_xs_done_cb done, void *data);
+/* A new random (version 4) UUID and its text. */
+void ed_uuid_new(uint8_t uuid[16], char str[37]);
 
 /* stop.c: the domain's XenStore nodes removed (DONE may be NULL); the
  * domain destroyed in the background then its nodes (INTENT: a failed

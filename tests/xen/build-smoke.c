@@ -52,7 +52,7 @@ int main(int argc, char **argv)
 	p.cmdline = "console=hvc0 quiet edera.test.args=built-by-libedera";
 	p.memory_kib = p.max_memory_kib = 256 * 1024;
 	p.vcpus = p.max_vcpus = 1;
-	rc = ed_pv_build(&ctx->hv, &ctx->kcache, &p, &r);
+	rc = ed_pv_build(&ctx->hv, &ctx->kcache, &p, NULL, &r);
 	if (rc < 0) {
 		fprintf(stderr, "build-smoke: build: %s\n", edera_last_error());
 		return 1;

@@ -23,6 +23,7 @@ int main(void)
 	srunner_add_suite(sr, resource_suite());
 	srunner_add_suite(sr, channel_suite());
 	srunner_add_suite(sr, workload_suite());
+	srunner_add_suite(sr, pool_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);

@@ -12,5 +12,6 @@ Suite *device_suite(void);
 Suite *resource_suite(void);
 Suite *channel_suite(void);
 Suite *workload_suite(void);
+Suite *pool_suite(void);
 
 #endif

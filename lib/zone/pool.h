@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Prepared zone shells (pool.c; include/edera/pool.h): what creation and
+ * the context use of them. */
+#ifndef EDERA_ZONE_POOL_H
+#define EDERA_ZONE_POOL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "builder/pv.h"
+#include "edera/pool.h"
+#include "list.h"
+
+struct ed_shape;
+
+struct ed_shell {
+	struct ed_link link; /* on its shape's ready list */
+	edera_ctx *ctx;
+	struct ed_shape *shape; /* NULL once taken */
+	uint8_t uuid[16];       /* its Xen handle, and the zone's UUID */
+	char uuid_str[37];
+	struct ed_pv_shell s;   /* domid 0 once a build took it */
+};
+
+/* A ready shell a creation of P can take (its record is live, its
+ * domain paused and populated), or NULL; the pool refills. */
+struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p);
+/* A taken shell's end: its domain and record go unless a build took
+ * them (which zeroes its s). */
+void ed_pool_shell_free(edera_ctx *ctx, struct ed_shell *s);
+/* Destroy ready shells for NEED_MIB of memory, other shapes' before those
+ * of MEMORY_MIB, VCPUS; whether any went. */
+bool ed_pool_reclaim(edera_ctx *ctx, uint64_t need_mib, uint32_t memory_mib, uint32_t vcpus);
+/* (ctx.c's hooks) the context closing: ready shells go; freed with it. */
+void ed_pool_fini(edera_ctx *ctx);
+void ed_pool_free(edera_ctx *ctx);
+
+#endif

@@ -924,6 +924,7 @@ ED_OUT_STRUCT(edera_ctx_options, opts, edera_ctx_options_init)
 ED_OUT_STRUCT(edera_zone_config, cfg, edera_zone_config_init)
 ED_OUT_STRUCT(edera_disk_config, cfg, edera_disk_config_init)
 ED_OUT_STRUCT(edera_nic_config, cfg, edera_nic_config_init)
+ED_OUT_STRUCT(edera_pool_stats, out, edera_pool_stats_init)
 
 /* Context options: None (the defaults) or edera_ctx_options_init()'s. */
 %typemap(in) const edera_ctx_options *opts {
@@ -951,6 +952,20 @@ ED_OUT_STRUCT(edera_nic_config, cfg, edera_nic_config_init)
 %typemap(in) const edera_nic_config *cfg (edera_nic_config tmp) {
 	if (ed_py_nic_from($input, &tmp) < 0)
 		SWIG_fail;
+	$1 = &tmp;
+}
+
+/* A pool shape: (memory_mib, vcpus, shells), unsigned 32-bit each (the
+ * package checks their range first). */
+%typemap(in) const edera_pool_config *cfg (edera_pool_config tmp) {
+	unsigned int m, v, n;
+
+	if (!PyArg_ParseTuple($input, "III", &m, &v, &n))
+		SWIG_fail;
+	edera_pool_config_init(&tmp);
+	tmp.memory_mib = m;
+	tmp.vcpus = v;
+	tmp.shells = n;
 	$1 = &tmp;
 }
 
@@ -1102,7 +1117,7 @@ ED_OUT_STRUCT(edera_nic_config, cfg, edera_nic_config_init)
               int edera_zone_info_get, int edera_xs_stats_get, int edera_console_stats_get,
               int edera_xs_read_sync, int edera_xs_directory_sync, int edera_xs_get_perms_sync,
               int edera_xs_get_domain_path_sync, int edera_zone_reattach_sync,
-              int edera_zone_set_memory_sync {
+              int edera_zone_set_memory_sync, int edera_pool_stats_get {
 	if ($1 < 0) {
 		ed_py_set_error($1);
 		SWIG_fail;
@@ -1144,6 +1159,7 @@ ED_OUT_STRUCT(edera_nic_config, cfg, edera_nic_config_init)
 %include <edera/console.h>
 %include <edera/device.h>
 %include <edera/share.h>
+%include <edera/pool.h>
 %include <edera/edera.h>
 
 /* Helpers of the package (see above). */

@@ -2,7 +2,8 @@
 # containerd (Debian's) in dom0 with containerd-shim-edera-v2 on its PATH,
 # driven by ctr (run by run-all.sh): the test OCI image imported (no
 # registry), run with the edera runtime to its exit code and output, with a
-# terminal, detached with an exec, metrics, a kill and a delete; the same
+# terminal, detached with an exec, metrics, a kill and a delete, a shim
+# killed under its task (its delete destroys the zone); the same
 # under runc beside it; nothing left after each (no domain, zone XenStore
 # node, loop device or shim process).
 set -u
@@ -58,6 +59,20 @@ check "ctr task delete: the status of a SIGKILL" "0|yes" "$rc|$(grep -q 'exit co
 ctr container rm t3
 settle
 check "nothing left after run -d, exec, kill, delete" "" "$(left)"
+
+# a shim killed under its task: containerd runs the shim binary's delete,
+# which takes the zone back (re-attach) and destroys it
+ctr run -d --snapshotter native --runtime io.containerd.edera.v2 "$img" t4 /bin/sleep 600 >/dev/null
+check "ctr task ls: t4 RUNNING" "RUNNING" "$(ctr task ls | awk '$1 == "t4" {print $3}')"
+shim=$(pgrep -f 'containerd-shim-edera-v2 .*-id t4' | head -1)
+check "the shim of t4 found" "yes" "$([ -n "$shim" ] && echo yes)"
+[ -n "$shim" ] && kill -9 "$shim"
+for _ in $(seq 120); do [ "$(xl list | wc -l)" = "$domains" ] && break; sleep 0.5; done
+check "a killed shim's zone destroyed by its delete" "$domains" "$(xl list | wc -l)"
+ctr task delete t4 >/dev/null 2>&1
+ctr container rm t4
+settle
+check "nothing left after a killed shim" "" "$(left)"
 
 # the same image under runc, beside it
 out=$(ctr run --rm --snapshotter native --runtime io.containerd.runc.v2 "$img" r1 /bin/sh -c 'echo hi; id -un; exit 3'); rc=$?

@@ -24,7 +24,7 @@ from ._errors import (Cancelled, ConnectionLost, Error, ExistsError, InvalidArgu
                       NoXenError, NotFoundError, NotPermitted, PermissionDenied, TimedOut,
                       TryAgain, error_from)
 from .config import ConsoleMode, Disk, Nic, ZoneConfig
-from .context import Context, HostInfo
+from .context import Context, HostInfo, PoolStats
 from .xenstore import Perm, PermEntry, Transaction, Watch, XenStore, XsStats
 from .zone import (ConsoleStats, ConsoleStream, Device, DeviceKind, EventChannel, ExitReason,
                    Share, Subscription, Zone, ZoneInfo, ZoneState)
@@ -39,7 +39,7 @@ __all__ = [
     "Cancelled", "ConnectionLost", "ConsoleMode", "ConsoleStats", "ConsoleStream", "Context",
     "Device", "DeviceKind", "Disk", "Error", "EventChannel", "ExistsError", "ExitReason",
     "HostInfo", "InvalidArgument", "Nic", "NoXenError", "NotFoundError", "NotPermitted",
-    "Perm", "PermEntry", "PermissionDenied", "Share", "Subscription", "TimedOut",
+    "Perm", "PermEntry", "PermissionDenied", "PoolStats", "Share", "Subscription", "TimedOut",
     "Transaction", "TryAgain", "Watch", "XenStore", "XsStats", "Zone", "ZoneConfig",
     "ZoneInfo", "ZoneState", "capi", "error_from", "errname", "strerror", "version",
     "version_number",

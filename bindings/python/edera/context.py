@@ -7,7 +7,7 @@ from dataclasses import dataclass, fields
 from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 from . import capi
-from ._errors import check
+from ._errors import InvalidArgument, check
 from ._loop import LoopDriver
 from .config import Disk, Nic, ZoneConfig
 
@@ -34,6 +34,19 @@ class HostInfo:
 def struct_to(cls, obj):
     """A frozen dataclass CLS from a SWIG struct proxy's fields."""
     return cls(**{f.name: getattr(obj, f.name) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class PoolStats:
+    """What a context's pool has of one shape (edera_pool_stats)."""
+    shells: int      # the count asked for
+    ready: int       # shells ready now
+    filling: int     # shells being made
+    taken: int       # creations that took a shell
+    missed: int      # creations of the shape that found none ready
+    reclaimed: int   # shells destroyed to give their memory to a creation
+    failed: int      # shells that could not be made
+    last_error: str  # why the last one failed, or ""
 
 
 class Context:
@@ -207,6 +220,25 @@ class Context:
         return await self._start(
             lambda cb: capi.edera_host_info_query(self.ptr, cb),
             lambda st, info: struct_to(HostInfo, info) if check(st) >= 0 else None)
+
+    # ---- prepared shells (edera/pool.h) ---------------------------------------
+    def set_pool(self, memory_mib: int, shells: int, vcpus: int = 1) -> None:
+        """Keep SHELLS prepared zone shells of MEMORY_MIB and VCPUS ready,
+        made in the background (shells=0 removes the shape): a zone created
+        with exactly that memory and those vCPUs takes one and only loads
+        its kernel.  Shells are invisible, give their memory back when a
+        creation lacks it, go with close(); a crashed process's are removed
+        by reattach."""
+        for name, v in (("memory_mib", memory_mib), ("shells", shells), ("vcpus", vcpus)):
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v < 1 << 32:
+                raise InvalidArgument("set_pool: %s must be an int from 0 to 2**32 - 1, "
+                                      "not %r" % (name, v))
+        check(capi.edera_pool_set(self.ptr, (memory_mib, vcpus, shells)))
+
+    def pool_stats(self, memory_mib: int, vcpus: int = 1) -> PoolStats:
+        """What the pool has of the shape MEMORY_MIB, VCPUS now;
+        NotFoundError when there is no such shape."""
+        return struct_to(PoolStats, capi.edera_pool_stats_get(self.ptr, memory_mib, vcpus))
 
     # ---- zones -------------------------------------------------------------
     def _config(self, config: Optional[ZoneConfig], kw: dict) -> ZoneConfig:

@@ -17,13 +17,7 @@ _CHANNEL = ("channels (edera/channel.h) are new: bound with the workload support
             "uses them (issue 17)")
 _WORKLOAD = ("workloads (edera/workload.h) are new: the Python binding of them is the "
              "next step of issue 17")
-_POOL = ("prepared shells (edera/pool.h) are new (issue 19): bound in C and Go; the "
-         "Python binding is still to come")
 LEFT_OUT = {
-    "edera_pool_config_init": _POOL,
-    "edera_pool_set": _POOL,
-    "edera_pool_stats_init": _POOL,
-    "edera_pool_stats_get": _POOL,
     "edera_process_config_init": _WORKLOAD,
     "edera_workload_config_init": _WORKLOAD,
     "edera_workload_run": _WORKLOAD,
@@ -69,6 +63,8 @@ CAPI_ONLY = {
     "edera_share_refs": "used by ed_py_share_refs (Share.refs)",
     "edera_share_zone": "a Share knows its Zone object",
     "edera_evtchn_zone": "an EventChannel knows its Zone object",
+    "edera_pool_config_init": "used by the pool config typemap of edera_pool_set",
+    "edera_pool_stats_init": "used by the result-struct typemap of edera_pool_stats_get",
 }
 
 

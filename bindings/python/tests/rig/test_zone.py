@@ -151,3 +151,35 @@ def test_reattach_from_a_second_python_process(mini_kernel):
         assert zone is not None and zone.domid == domid
         assert ctx.zone_by_domid(domid) is zone and ctx.zone_by_uuid(zone.uuid) is zone
         zone.destroy_sync()
+
+
+@pytest.mark.asyncio
+async def test_pool_shell_taken_and_refilled(mini_kernel):
+    before = xl_domains()
+    async with edera.Context() as ctx:
+        ctx.set_pool(16, 1)
+
+        async def ready(n):
+            for _ in range(1200):
+                st = ctx.pool_stats(16)
+                assert st.failed == 0, st.last_error
+                if st.ready == n:
+                    return st
+                await asyncio.sleep(0.1)
+            raise AssertionError("%d shells ready after 2 minutes, not %d" % (st.ready, n))
+
+        await ready(1)
+        assert xl_domains() == before + 1
+        zone = await ctx.create_zone(name="py-pool", kernel=mini_kernel, cmdline="reason=wait",
+                                     memory_mib=16)
+        st = await ready(1)  # refilled
+        assert (st.taken, st.missed, st.shells) == (1, 0, 1)
+        await zone.destroy()
+        ctx.set_pool(16, 0)
+        with pytest.raises(edera.NotFoundError):
+            ctx.pool_stats(16)
+        with pytest.raises(edera.InvalidArgument):
+            ctx.set_pool(8, 1)  # the library's check: 16 MiB at least
+        with pytest.raises(edera.InvalidArgument):
+            ctx.set_pool(-1, 1)  # the package's
+    assert xl_domains() == before

@@ -62,7 +62,21 @@ func TestRigPool(t *testing.T) {
 	if err := c.SetPool(goctx, 8, 1, 1); !errors.Is(err, edera.ErrInvalid) {
 		t.Errorf("SetPool of 8 MiB: %v, want ErrInvalid", err)
 	}
-	if n := len(domains(t)); n != before {
-		t.Errorf("%d domains after the shape was removed, %d before", n, before)
+	// the shells go on the threadpool, then their records: wait for both
+	// (a Close before would cut the records' removal short, leaving them
+	// to the next Reattach)
+	for i := 0; ; i++ {
+		names, err := c.List(goctx, "/local/domain/0/edera/creating")
+		if err != nil && !errors.Is(err, edera.ErrNotFound) {
+			t.Fatalf("List: %v", err)
+		}
+		if len(names) == 0 && len(domains(t)) == before {
+			break
+		}
+		if i == 600 {
+			t.Fatalf("after the shape was removed: %d records, %d domains (%d before)",
+				len(names), len(domains(t)), before)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -736,6 +736,11 @@ func TestRigFiftyGoroutinesAtOnce(t *testing.T) {
 
 func TestRigCancelledCreationLeavesNoDomain(t *testing.T) {
 	c := open(t)
+	// what earlier tests' processes left (records of creations or shells
+	// whose process is gone) goes first: the test watches the records
+	if _, _, err := c.Reattach(context.Background()); err != nil {
+		t.Fatalf("Reattach: %v", err)
+	}
 	goctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() {

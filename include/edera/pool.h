@@ -17,10 +17,16 @@
  * max_vcpus 0 or equal to them); the zone is then the same as one created
  * without (the same XenStore contents and permissions, domid-based paths,
  * devices).  A creation that finds none ready takes the usual path.  The
- * pool refills on the threadpool, one shell at a time per shape.  When Xen
- * has too little free memory for a creation, shells are destroyed first
- * (the ones of other shapes before the creation's own).  Shells go when the
- * context closes.  Used on the context's loop thread.
+ * pool refills on the threadpool, one shell at a time per shape, after a
+ * take or once a creation that found none has its memory, and never while
+ * Xen has less free memory than the shape's plus 64 MiB.  When Xen has too
+ * little free memory for a creation (counting shells being made), ready
+ * shells are destroyed first (the ones of other shapes before the
+ * creation's own).  A shell whose domain someone else destroyed is noticed
+ * (by its Xen handle) and not used.  Shells go when the context closes
+ * (on a loop of the caller's, the removal of records still under way is
+ * cut short, as with zones: their domains are gone, and the next
+ * edera_zone_reattach removes them).  Used on the context's loop thread.
  */
 #ifndef EDERA_POOL_H
 #define EDERA_POOL_H

@@ -405,15 +405,8 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		              (unsigned long long)p->memory_kib, p->vcpus);
 	if (rc == 0)
 		rc = load_images(&b);
-	if (rc < 0) {
-		if (shell) { /* the zone's now: it goes with the failure */
-			b.domid = shell->domid;
-			b.created = true;
-			b.p2m = shell->p2m;
-			memset(shell, 0, sizeof(*shell)); /* the zone's now */
-		}
-		goto out;
-	}
+	if (rc < 0)
+		goto out; /* (a shell stays its caller's) */
 	b.nr_pages = p->memory_kib >> 2;
 	memset(&in, 0, sizeof(in));
 	in.nr_pages = b.nr_pages;
@@ -426,6 +419,11 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		goto out;
 
 	ed_die_point("parse");
+	if (shell && !ed_pv_shell_alive(hv, shell)) {
+		free(shell->p2m);
+		memset(shell, 0, sizeof(*shell));
+		shell = NULL;
+	}
 	if (shell) {
 		/* steps 2 and 3 were done ahead of time */
 		b.domid = shell->domid;
@@ -502,6 +500,7 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 		return rc;
 	}
 	s->domid = b.domid;
+	memcpy(s->uuid, uuid, sizeof(s->uuid));
 	s->memory_kib = memory_kib;
 	s->vcpus = vcpus;
 	s->nr_pages = b.nr_pages;
@@ -509,9 +508,18 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 	return 0;
 }
 
+bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s)
+{
+	xc_dominfo_t di;
+
+	return s->domid && xc_domain_getinfo(hv->xch, s->domid, 1, &di) == 1 &&
+	       di.domid == s->domid && !di.dying && !di.shutdown &&
+	       memcmp(di.handle, s->uuid, sizeof(s->uuid)) == 0;
+}
+
 void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
 {
-	if (s->p2m || s->domid)
+	if (ed_pv_shell_alive(hv, s))
 		(void)xc_domain_destroy(hv->xch, s->domid); /* (ESRCH: gone already) */
 	free(s->p2m);
 	memset(s, 0, sizeof(*s));

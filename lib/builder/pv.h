@@ -49,6 +49,7 @@ struct ed_pv_result {
  * of MEMORY_KIB (= its maximum) and VCPUS (= their maximum). */
 struct ed_pv_shell {
 	uint32_t domid;
+	uint8_t uuid[16]; /* its Xen handle: the domid is trusted only with it */
 	uint64_t memory_kib;
 	uint32_t vcpus;
 	uint64_t nr_pages;
@@ -58,15 +59,20 @@ struct ed_pv_shell {
 /* Make one (on failure nothing is left: the domain is destroyed). */
 int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
                      const uint8_t uuid[16], struct ed_pv_shell *s);
-/* Destroy its domain and free it. */
+/* Destroy its domain (if the domid is still the shell's: a domain gone
+ * meanwhile, its domid reused, is left alone) and free it. */
 void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
+/* Whether S's domain still exists, is not dying, and is S's (its handle). */
+bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s);
 /* Whether a build of P can take S (the same memory and vCPUs, no more
  * memory or vCPUs to grow to). */
 bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p);
 
 /* With SHELL (which must fit P; NULL: a new domain), the build loads into
- * the shell's domain; it is the zone's from then on, destroyed with it on
- * failure, and the shell's p2m is freed either way. */
+ * the shell's domain once the kernel is parsed: from then on it is the
+ * build's (SHELL zeroed), destroyed on failure like a new one; a failure
+ * before leaves SHELL to the caller.  A shell whose domain went meanwhile
+ * (destroyed by someone else) is dropped and a new domain made instead. */
 int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_params *p,
                 struct ed_pv_shell *shell, struct ed_pv_result *r);
 

@@ -340,6 +340,8 @@ static void build_after(edera_ctx *ctx, int status, void *arg)
 	/* (a build that failed destroyed what it made) */
 	if (status == 0)
 		op->zone->domid = op->zone->res.domid;
+	/* its memory is taken: a pool short of shells may make more */
+	ed_pool_refill(ctx);
 	advance(op, status, CS_SKELETON);
 }
 
@@ -702,15 +704,18 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 	}
 	for (int tries = 0; !shell; tries++) {
 		xc_physinfo_t pi = { 0 };
-		uint64_t free_mib;
+		uint64_t free_mib, filling = ed_pool_filling_mib(ctx);
 
 		if (xc_physinfo(ctx->hv.xch, &pi) != 0)
 			break;
+		/* (shells being made will take theirs) */
 		free_mib = (uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT);
+		free_mib = free_mib > filling ? free_mib - filling : 0;
 		if (c.memory_mib <= free_mib)
 			break;
-		/* shells give their memory back first */
-		if (tries == 0 && ed_pool_reclaim(ctx, c.memory_mib - free_mib,
+		/* shells give their memory back first (with some room for what
+		 * Xen itself takes for a domain) */
+		if (tries == 0 && ed_pool_reclaim(ctx, c.memory_mib - free_mib + 8,
 		                                  (uint32_t)c.memory_mib, c.vcpus))
 			continue;
 		return ed_error(EDERA_ENOMEM,

@@ -46,19 +46,39 @@ static void shape_free_if_done(edera_ctx *ctx, struct ed_shape *sh)
 }
 
 /* Destroy a shell's domain, then its record goes (a crash between them
- * leaves a record whose domain is gone: re-attach removes it). */
-static void shell_destroy(edera_ctx *ctx, struct ed_shell *s)
+ * leaves a record whose domain is gone: re-attach removes it).  On the
+ * threadpool (a populated domain's memory takes a while to give back),
+ * unless SYNC or the context is closing. */
+static int destroy_work(void *arg)
 {
-	ed_pv_shell_destroy(&ctx->hv, &s->s);
+	struct ed_shell *s = arg;
+
+	ed_pv_shell_destroy(&s->ctx->hv, &s->s);
+	return 0;
+}
+
+static void destroyed(edera_ctx *ctx, int status, void *arg)
+{
+	struct ed_shell *s = arg;
+
+	(void)status;
+	if (s->s.domid) /* the work never ran */
+		ed_pv_shell_destroy(&ctx->hv, &s->s);
 	ed_zone_intent_rm(ctx, s->uuid_str);
 	free(s);
 }
 
-static void drop_ready(edera_ctx *ctx, struct ed_shape *sh, struct ed_shell *s)
+static void shell_destroy(edera_ctx *ctx, struct ed_shell *s, bool sync)
+{
+	if (sync || !s->s.domid || ed_offload(ctx, destroy_work, destroyed, s) < 0)
+		destroyed(ctx, 0, s);
+}
+
+static void drop_ready(edera_ctx *ctx, struct ed_shape *sh, struct ed_shell *s, bool sync)
 {
 	ed_list_remove(&sh->ready, &s->link);
 	sh->st.ready--;
-	shell_destroy(ctx, s);
+	shell_destroy(ctx, s, sync);
 }
 
 /* ---- making one ---- */
@@ -89,7 +109,7 @@ static void made(edera_ctx *ctx, int status, void *arg)
 		snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", edera_last_error());
 	}
 	/* failed (nothing was left), not wanted any more, or closing */
-	shell_destroy(ctx, s);
+	shell_destroy(ctx, s, false);
 	shape_free_if_done(ctx, sh);
 	/* after a failure, the next creation or edera_pool_set tries again */
 }
@@ -116,6 +136,15 @@ static void fill(edera_ctx *ctx, struct ed_shape *sh)
 
 	if (ctx->closing || sh->removed || sh->st.filling || sh->st.ready >= sh->st.shells)
 		return;
+	{
+		/* not while Xen is short: creations come first (the next one of
+		 * the shape, or edera_pool_set, tries again) */
+		xc_physinfo_t pi = { 0 };
+
+		if (xc_physinfo(ctx->hv.xch, &pi) == 0 &&
+		    ((uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT)) < (uint64_t)sh->memory_mib + 64)
+			return;
+	}
 	if (!(s = calloc(1, sizeof(*s))))
 		return; /* the next creation or edera_pool_set tries again */
 	s->ctx = ctx;
@@ -214,7 +243,7 @@ int edera_pool_set(edera_ctx *ctx, const edera_pool_config *user_cfg)
 	}
 	sh->st.shells = cfg.shells;
 	while (sh->st.ready > sh->st.shells)
-		drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link));
+		drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link), false);
 	if (cfg.shells == 0) {
 		sh->removed = true;
 		shape_free_if_done(ctx, sh);
@@ -258,8 +287,8 @@ struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p)
 		return NULL;
 	s = ed_list_first(&sh->ready, struct ed_shell, link);
 	if (!s) {
+		/* (refilled once this creation has its memory: ed_pool_refill) */
 		sh->st.missed++;
-		fill(ctx, sh);
 		return NULL;
 	}
 	ed_list_remove(&sh->ready, &s->link);
@@ -275,9 +304,31 @@ void ed_pool_shell_free(edera_ctx *ctx, struct ed_shell *s)
 	if (!s)
 		return;
 	if (s->s.domid) /* never built on: its domain goes (and its record) */
-		shell_destroy(ctx, s);
+		shell_destroy(ctx, s, false);
 	else
 		free(s);
+}
+
+void ed_pool_refill(edera_ctx *ctx)
+{
+	if (!ctx->pool)
+		return;
+	for (size_t i = 0; i < EDERA_POOL_SHAPES_MAX; i++)
+		if (ctx->pool->shapes[i])
+			fill(ctx, ctx->pool->shapes[i]);
+}
+
+uint64_t ed_pool_filling_mib(edera_ctx *ctx)
+{
+	uint64_t mib = 0;
+
+	if (!ctx->pool)
+		return 0;
+	for (size_t i = 0; i < EDERA_POOL_SHAPES_MAX; i++)
+		if (ctx->pool->shapes[i])
+			mib += (uint64_t)ctx->pool->shapes[i]->st.filling *
+			       ctx->pool->shapes[i]->memory_mib;
+	return mib;
 }
 
 bool ed_pool_reclaim(edera_ctx *ctx, uint64_t need_mib, uint32_t memory_mib, uint32_t vcpus)
@@ -297,7 +348,9 @@ bool ed_pool_reclaim(edera_ctx *ctx, uint64_t need_mib, uint32_t memory_mib, uin
 			while (need_mib && !ed_list_empty(&sh->ready)) {
 				uint64_t m = sh->memory_mib;
 
-				drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link));
+				/* at once: the creation looks at Xen's free memory next */
+				drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link),
+				           true);
 				sh->st.reclaimed++;
 				any = true;
 				need_mib = need_mib > m ? need_mib - m : 0;
@@ -317,8 +370,8 @@ void ed_pool_fini(edera_ctx *ctx)
 		if (!sh)
 			continue;
 		sh->removed = true;
-		while (!ed_list_empty(&sh->ready))
-			drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link));
+		while (!ed_list_empty(&sh->ready)) /* (closing: at once) */
+			drop_ready(ctx, sh, ed_list_first(&sh->ready, struct ed_shell, link), true);
 		shape_free_if_done(ctx, sh); /* or when its fill comes back */
 	}
 }

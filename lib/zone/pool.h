@@ -28,8 +28,13 @@ struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p);
 /* A taken shell's end: its domain and record go unless a build took
  * them (which zeroes its s). */
 void ed_pool_shell_free(edera_ctx *ctx, struct ed_shell *s);
-/* Destroy ready shells for NEED_MIB of memory, other shapes' before those
- * of MEMORY_MIB, VCPUS; whether any went. */
+/* Shapes short of shells start making one (a creation that found none,
+ * once its own memory is taken). */
+void ed_pool_refill(edera_ctx *ctx);
+/* Memory the shells being made will take (MiB). */
+uint64_t ed_pool_filling_mib(edera_ctx *ctx);
+/* Destroy ready shells, at once, for NEED_MIB of memory, other shapes'
+ * before those of MEMORY_MIB, VCPUS; whether any went. */
 bool ed_pool_reclaim(edera_ctx *ctx, uint64_t need_mib, uint32_t memory_mib, uint32_t vcpus);
 /* (ctx.c's hooks) the context closing: ready shells go; freed with it. */
 void ed_pool_fini(edera_ctx *ctx);

@@ -26,11 +26,14 @@ async def test_the_backend_fd_drives_the_loop(fake):
 
 @pytest.mark.asyncio
 async def test_the_timer_is_armed_from_uv_backend_timeout(fake):
-    fake.timeouts = [30]  # libuv: the next timer in 30 ms
+    # libuv: the next timer in 400 ms.  (Far off, so that a loaded machine's
+    # delays cannot reorder it with the sleeps below: asyncio runs due
+    # timers in deadline order.  It was 30 ms, and flaked under load.)
+    fake.timeouts = [400]
     async with edera.Context():
         await asyncio.sleep(0.01)
         assert fake.runs == 0
-        await asyncio.sleep(0.06)
+        await asyncio.sleep(0.5)
         assert fake.runs == 1  # the timer ran it; then -1: nothing armed
         await asyncio.sleep(0.05)
         assert fake.runs == 1

@@ -182,4 +182,15 @@ async def test_pool_shell_taken_and_refilled(mini_kernel):
             ctx.set_pool(8, 1)  # the library's check: 16 MiB at least
         with pytest.raises(edera.InvalidArgument):
             ctx.set_pool(-1, 1)  # the package's
+        # the shells go on the threadpool, then their records (closing
+        # before would leave the records to the next reattach)
+        for _ in range(600):
+            try:
+                left = await ctx.xs.directory("/local/domain/0/edera/creating") or []
+            except edera.NotFoundError:
+                left = []
+            if not left and xl_domains() == before:
+                break
+            await asyncio.sleep(0.1)
+        assert (left, xl_domains()) == ([], before)
     assert xl_domains() == before

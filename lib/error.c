@@ -223,7 +223,6 @@ static struct timespec trace_t0;
 static void trace_init(void)
 {
 	const char *v = getenv("EDERA_TRACE");
-
 	struct timespec now;
 
 	trace_on = v && *v && strcmp(v, "0") != 0;

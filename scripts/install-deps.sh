@@ -18,7 +18,8 @@ pkgs=(
 	golang-go
 	# the containerd shim: containerd 1.6's Go sources (built offline in
 	# GOPATH mode from /usr/share/gocode), containerd and ctr for its rig test
-	golang-github-containerd-containerd-dev containerd
+	# (which finds shim processes with pgrep and ps: procps, not in minbase)
+	golang-github-containerd-containerd-dev containerd procps
 	# the rig: Xen's tools serve dom0 through the shared host root
 	xen-utils-4.17 qemu-system-x86 busybox-static cpio kmod gzip
 	# checks: valgrind, libFuzzer for the fuzz targets, the ABI against its

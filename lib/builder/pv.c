@@ -420,8 +420,7 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 
 	ed_die_point("parse");
 	if (shell && !ed_pv_shell_alive(hv, shell)) {
-		free(shell->p2m);
-		memset(shell, 0, sizeof(*shell));
+		ed_pv_shell_destroy(hv, shell); /* (its domain is gone: freed only) */
 		shell = NULL;
 	}
 	if (shell) {
@@ -503,7 +502,6 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 	memcpy(s->uuid, uuid, sizeof(s->uuid));
 	s->memory_kib = memory_kib;
 	s->vcpus = vcpus;
-	s->nr_pages = b.nr_pages;
 	s->p2m = b.p2m;
 	return 0;
 }

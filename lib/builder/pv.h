@@ -52,7 +52,6 @@ struct ed_pv_shell {
 	uint8_t uuid[16]; /* its Xen handle: the domid is trusted only with it */
 	uint64_t memory_kib;
 	uint32_t vcpus;
-	uint64_t nr_pages;
 	xen_pfn_t *p2m; /* pfn -> mfn, malloc'd */
 };
 

@@ -139,3 +139,14 @@ void ed_hv_close(struct ed_hv *hv)
 	hv->xce = NULL;
 	hv->xch = NULL;
 }
+
+int ed_hv_free_kib(struct ed_hv *hv, uint64_t *kib)
+{
+	xc_physinfo_t pi;
+
+	memset(&pi, 0, sizeof(pi));
+	if (xc_physinfo(hv->xch, &pi) < 0)
+		return -1;
+	*kib = (uint64_t)pi.free_pages * (XC_PAGE_SIZE / 1024);
+	return 0;
+}

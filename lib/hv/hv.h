@@ -30,4 +30,7 @@ struct ed_hv {
 int ed_hv_open(struct ed_hv *hv);
 void ed_hv_close(struct ed_hv *hv);
 
+/* Xen's free memory in KiB: 0, or -1 with errno (xc_physinfo's). */
+int ed_hv_free_kib(struct ed_hv *hv, uint64_t *kib);
+
 #endif

@@ -703,13 +703,12 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 		shell = ed_pool_take(ctx, &want);
 	}
 	for (int tries = 0; !shell; tries++) {
-		xc_physinfo_t pi = { 0 };
 		uint64_t free_mib, filling = ed_pool_filling_mib(ctx);
 
-		if (xc_physinfo(ctx->hv.xch, &pi) != 0)
+		if (ed_hv_free_kib(&ctx->hv, &free_mib) < 0)
 			break;
 		/* (shells being made will take theirs) */
-		free_mib = (uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT);
+		free_mib >>= 10;
 		free_mib = free_mib > filling ? free_mib - filling : 0;
 		if (c.memory_mib <= free_mib)
 			break;

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Prepared zone shells (include/edera/pool.h).  A shape keeps up to
- * `want` shells ready; one is made at a time per shape:
+ * st.shells shells ready; one is made at a time per shape:
  *   1. its record, like a creation's (create.c's "creation intents"): the
  *      domain of a process that dies from here on is found by its handle
  *   2. on the threadpool: the domain created, paused, memory populated
@@ -83,6 +83,13 @@ static void drop_ready(edera_ctx *ctx, struct ed_shape *sh, struct ed_shell *s, 
 
 /* ---- making one ---- */
 
+/* A shell of SH could not be made: counted, the thread's last error kept. */
+static void failed(struct ed_shape *sh)
+{
+	sh->st.failed++;
+	snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", edera_last_error());
+}
+
 static int make_work(void *arg)
 {
 	struct ed_shell *s = arg;
@@ -104,10 +111,8 @@ static void made(edera_ctx *ctx, int status, void *arg)
 		fill(ctx, sh);
 		return;
 	}
-	if (status < 0 && status != EDERA_ECANCELED) {
-		sh->st.failed++;
-		snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", edera_last_error());
-	}
+	if (status < 0 && status != EDERA_ECANCELED)
+		failed(sh);
 	/* failed (nothing was left), not wanted any more, or closing */
 	shell_destroy(ctx, s, false);
 	shape_free_if_done(ctx, sh);
@@ -132,19 +137,16 @@ static void recorded(edera_ctx *ctx, int status, void *data)
 static void fill(edera_ctx *ctx, struct ed_shape *sh)
 {
 	struct ed_shell *s;
+	uint64_t free_kib;
 	int rc;
 
 	if (ctx->closing || sh->removed || sh->st.filling || sh->st.ready >= sh->st.shells)
 		return;
-	{
-		/* not while Xen is short: creations come first (the next one of
-		 * the shape, or edera_pool_set, tries again) */
-		xc_physinfo_t pi = { 0 };
-
-		if (xc_physinfo(ctx->hv.xch, &pi) == 0 &&
-		    ((uint64_t)pi.free_pages >> (20 - XC_PAGE_SHIFT)) < (uint64_t)sh->memory_mib + 64)
-			return;
-	}
+	/* not while Xen is short: creations come first (the next one of the
+	 * shape, or edera_pool_set, tries again) */
+	if (ed_hv_free_kib(&ctx->hv, &free_kib) == 0 &&
+	    free_kib >> 10 < (uint64_t)sh->memory_mib + 64)
+		return;
 	if (!(s = calloc(1, sizeof(*s))))
 		return; /* the next creation or edera_pool_set tries again */
 	s->ctx = ctx;
@@ -154,8 +156,7 @@ static void fill(edera_ctx *ctx, struct ed_shape *sh)
 	rc = ed_zone_intent_write(ctx, s->uuid_str, "(shell)", false, recorded, s);
 	if (rc < 0) {
 		sh->st.filling--;
-		sh->st.failed++;
-		snprintf(sh->st.last_error, sizeof(sh->st.last_error), "%s", edera_last_error());
+		failed(sh);
 		free(s);
 	}
 }

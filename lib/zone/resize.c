@@ -199,7 +199,6 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 	uint64_t target_kib, max_kib, cur_kib;
 	struct ed_resize *op, *old;
 	xc_dominfo_t di;
-	xc_physinfo_t phys = { 0 };
 	char value[32];
 	int rc;
 
@@ -224,10 +223,9 @@ int edera_zone_set_memory(edera_zone *z, uint64_t target_mib, unsigned int timeo
 	if (target_kib > cur_kib) {
 		uint64_t free_kib;
 
-		if (xc_physinfo(z->ctx->hv.xch, &phys) < 0)
+		if (ed_hv_free_kib(&z->ctx->hv, &free_kib) < 0)
 			return ed_error(ed_errno_code(errno), "reading the host's free memory: %s",
 			                strerror(errno));
-		free_kib = (uint64_t)phys.free_pages * 4;
 		if (target_kib - cur_kib > free_kib)
 			return ed_error(EDERA_ENOMEM,
 			                "zone '%s' needs %llu MiB more to reach %llu MiB, but the "

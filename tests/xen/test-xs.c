@@ -474,9 +474,9 @@ START_TEST(domain_watches_fire)
 	edera_ctx *ctx = open_ctx();
 	struct watch_state intro = { 0 }, rel = { 0 };
 	edera_xs_watch *wi, *wr;
-	const char *cfg = getenv("EDERA_GUEST_CFG");
+	const char *cfg = getenv("EDERA_PAUSED_CFG");
 
-	ck_assert_msg(cfg != NULL, "EDERA_GUEST_CFG (an xl config) is set by run-all.sh");
+	ck_assert_msg(cfg != NULL, "EDERA_PAUSED_CFG (an xl config) is set by run-all.sh");
 	ck_assert_int_eq(edera_xs_watch_add(ctx, &wi, "@introduceDomain", on_watch, &intro), 0);
 	ck_assert_int_eq(edera_xs_watch_add(ctx, &wr, "@releaseDomain", on_watch, &rel), 0);
 	run_until(ctx, &intro.events, 1, 10);

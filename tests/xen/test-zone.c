@@ -671,7 +671,7 @@ END_TEST
 START_TEST(foreign_marker_left_alone)
 {
 	edera_ctx *ctx = NULL;
-	const char *cfg = env("EDERA_GUEST_CFG");
+	const char *cfg = env("EDERA_PAUSED_CFG");
 	const char *uuid = "1f1f1f1f-2222-4333-8444-555566667777";
 	unsigned int attached = 99, cleaned = 99, id = 0;
 	char cmd[512], path[96], state[16];

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <xen/elfnote.h>
@@ -397,12 +398,19 @@ int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const 
 
 int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what)
 {
+	return ed_kernel_adopt_elf_map(k, elf, len, 0, what);
+}
+
+int ed_kernel_adopt_elf_map(struct ed_kernel *k, uint8_t *elf, size_t len, size_t map_len,
+                            const char *what)
+{
 	int rc;
 
 	memset(k, 0, sizeof(*k));
 	k->compression = "none";
 	k->elf = elf;
 	k->elf_len = len;
+	k->elf_map_len = map_len;
 	if (len < 4 || memcmp(elf, ELFMAG, SELFMAG) != 0)
 		rc = ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
 	else
@@ -414,9 +422,13 @@ int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const cha
 
 void ed_kernel_free(struct ed_kernel *k)
 {
-	free(k->elf);
+	if (k->elf_map_len)
+		munmap(k->elf, k->elf_map_len);
+	else
+		free(k->elf);
 	k->elf = NULL;
 	k->elf_len = 0;
+	k->elf_map_len = 0;
 }
 
 void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
@@ -437,6 +449,12 @@ void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
 }
 
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len)
+{
+	return ed_read_file_st(path, what, max, data, len, NULL);
+}
+
+int ed_read_file_st(const char *path, const char *what, size_t max, uint8_t **data, size_t *len,
+                    struct stat *out)
 {
 	struct stat st;
 	uint8_t *buf;
@@ -475,6 +493,8 @@ int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data,
 		got += (size_t)n;
 	}
 	close(fd);
+	if (out)
+		*out = st;
 	*data = buf;
 	*len = got;
 	return 0;

@@ -14,6 +14,7 @@
 struct ed_kernel {
 	uint8_t *elf;          /* the decompressed ELF image (owned) */
 	size_t elf_len;
+	size_t elf_map_len;    /* non-zero: ELF is an anonymous mapping this long */
 	uint64_t virt_base;    /* XEN_ELFNOTE_VIRT_BASE */
 	uint64_t entry;        /* XEN_ELFNOTE_ENTRY */
 	uint64_t hypercall_page; /* XEN_ELFNOTE_HYPERCALL_PAGE, 0 if none */
@@ -42,6 +43,10 @@ void ed_kernel_free(struct ed_kernel *k);
 /* As ed_kernel_parse for a plain ELF image in ELF (from malloc), which K
  * takes over (it is freed on failure too): no copy. */
 int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what);
+/* The same for an ELF in an anonymous mapping of MAP_LEN bytes (unmapped
+ * by ed_kernel_free, or here on failure). */
+int ed_kernel_adopt_elf_map(struct ed_kernel *k, uint8_t *elf, size_t len, size_t map_len,
+                            const char *what);
 
 /* Copy the loadable segments into DST, which maps the guest's memory from
  * K->virt_kstart for (virt_kend - virt_kstart) bytes; bss is zeroed. */
@@ -49,5 +54,10 @@ void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst);
 
 /* Read a whole file (kernel or initrd) of at most MAX bytes. */
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len);
+/* As ed_read_file, and the opened file's status (taken before reading) in
+ * *ST when ST is not NULL. */
+struct stat;
+int ed_read_file_st(const char *path, const char *what, size_t max, uint8_t **data, size_t *len,
+                    struct stat *st);
 
 #endif

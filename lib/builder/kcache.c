@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "image/sha256.h"
@@ -117,13 +119,23 @@ static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_
 	uint8_t *buf = NULL;
 	struct ed_err saved;
 	struct stat st;
-	size_t got = 0;
+	size_t got = 0, map_len = 0;
 
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > ED_KERNEL_MAX || !(buf = malloc((size_t)st.st_size)))
+	    (uint64_t)st.st_size > ED_KERNEL_MAX)
 		goto bad;
+	/* Tens of MiB: memory mapped with its pages populated at once, where
+	 * faulting them in one by one as read() fills them costs more than the
+	 * copy (a PV dom0's page tables are Xen's to update) */
+	map_len = (size_t)st.st_size;
+	buf = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
+	           -1, 0);
+	if (buf == MAP_FAILED) {
+		buf = NULL;
+		goto bad;
+	}
 	while (got < (size_t)st.st_size) {
 		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
 
@@ -136,7 +148,7 @@ static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_
 	close(fd);
 	/* the thread's message is kept: a bad entry is not the caller's error */
 	ed_error_save(&saved);
-	if (ed_kernel_adopt_elf(k, buf, got, what) < 0) {
+	if (ed_kernel_adopt_elf_map(k, buf, got, map_len, what) < 0) {
 		ed_error_restore(&saved);
 		buf = NULL;
 		fd = -1;
@@ -147,7 +159,8 @@ static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_
 	count(c, &c->disk_hits);
 	return true;
 bad:
-	free(buf);
+	if (buf)
+		munmap(buf, map_len);
 	if (fd >= 0)
 		close(fd);
 	if (unlinkat(dfd, name, 0) == 0)
@@ -156,7 +169,7 @@ bad:
 }
 
 struct entry {
-	char name[ENTRY_NAME_LEN];
+	char name[160]; /* an entry's or an index record's (INDEX_NAME_MAX) */
 	off_t size;
 	struct timespec used;
 };
@@ -217,15 +230,17 @@ static void disk_prune(int dfd, uint64_t max, const char *keep)
 	free(v);
 }
 
-/* Write K's ELF as the entry NAME: unnamed until whole. */
-static void disk_store(struct ed_kcache *c, int dfd, const char *name, const struct ed_kernel *k)
+/* Write K's ELF as the entry NAME: unnamed until whole.  True when the
+ * entry is there afterwards (written, or by another process meanwhile). */
+static bool disk_store(struct ed_kcache *c, int dfd, const char *name, const struct ed_kernel *k)
 {
 	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
 	char proc[64];
 	size_t done = 0;
+	bool there = false;
 
 	if (fd < 0)
-		return;
+		return false;
 	while (done < k->elf_len) {
 		ssize_t n = write(fd, k->elf + done, k->elf_len - done);
 
@@ -237,32 +252,205 @@ static void disk_store(struct ed_kcache *c, int dfd, const char *name, const str
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	/* EEXIST: another process wrote it meanwhile */
-	if (done == k->elf_len && linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0)
-		count(c, &c->disk_writes);
+	if (done == k->elf_len) {
+		if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0) {
+			count(c, &c->disk_writes);
+			there = true;
+		} else {
+			there = errno == EEXIST;
+		}
+	}
 	close(fd);
 	disk_prune(dfd, c->disk_max, name);
+	return there;
+}
+
+/* ---- the index: a kernel file's identity -> its entry ------------------------
+ * Hashing the kernel file costs more than reading its entry (SHA-256 of a
+ * Debian kernel's 8 MiB is most of a fresh process's first creation under
+ * emulation), so the entry a file had is remembered under the file's
+ * identity: device, inode, size, and modification and status-change times
+ * to the nanosecond.  Any write to a file changes its status-change time,
+ * which no unprivileged process can set back, and a replaced file is
+ * another inode: an identity seen again is the same bytes.  A file whose
+ * identity changed while it was read is not indexed.  An index record only
+ * names an entry, which is checked as ever when read; records beyond
+ * INDEX_MAX go, the oldest first. */
+#define INDEX_PREFIX "id-"
+#define INDEX_NAME_MAX 160
+#define INDEX_MAX 64
+
+static void index_name(const struct stat *st, char name[INDEX_NAME_MAX])
+{
+	snprintf(name, INDEX_NAME_MAX, INDEX_PREFIX "%llx-%llx-%llx-%llx.%09ld-%llx.%09ld",
+	         (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
+	         (unsigned long long)st->st_size, (unsigned long long)st->st_mtim.tv_sec,
+	         (long)st->st_mtim.tv_nsec, (unsigned long long)st->st_ctim.tv_sec,
+	         (long)st->st_ctim.tv_nsec);
+}
+
+static bool same_identity(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino && a->st_size == b->st_size &&
+	       a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
+	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
+}
+
+/* A file last changed more than INDEX_SETTLED_NS ago.  Times come from a
+ * coarse clock (a few milliseconds): a file changed again within the tick
+ * in which it was read would keep its identity, so a file changed just now
+ * is not indexed (the next process hashes it again and indexes it then). */
+#define INDEX_SETTLED_NS 1000000000LL
+
+static bool settled(const struct stat *st)
+{
+	struct timespec now;
+
+	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
+		return false;
+	return ((long long)now.tv_sec - (long long)st->st_ctim.tv_sec) * 1000000000LL +
+	               (now.tv_nsec - st->st_ctim.tv_nsec) >
+	       INDEX_SETTLED_NS;
+}
+
+/* The entry the record INAME names, in ENTRY; a record that is not 64 hex
+ * digits is removed. */
+static bool index_read(int dfd, const char *iname, char entry[ENTRY_NAME_LEN])
+{
+	int fd = openat(dfd, iname, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	char hex[65];
+	struct stat st;
+	bool ok = false;
+
+	if (fd < 0)
+		return false;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 64 &&
+	    read(fd, hex, 64) == 64) {
+		hex[64] = '\0';
+		ok = strspn(hex, "0123456789abcdef") == 64;
+	}
+	close(fd);
+	if (!ok) {
+		(void)unlinkat(dfd, iname, 0);
+		return false;
+	}
+	snprintf(entry, ENTRY_NAME_LEN, ENTRY_PREFIX "%s" ENTRY_SUFFIX, hex);
+	return true;
+}
+
+/* Keep at most INDEX_MAX records, the newest. */
+static void index_prune(int dfd)
+{
+	struct entry *v = NULL, *nv;
+	size_t n = 0, cap = 0;
+	struct dirent *de;
+	int fd = dup(dfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		struct stat st;
+
+		if (strncmp(de->d_name, INDEX_PREFIX, sizeof(INDEX_PREFIX) - 1) != 0 ||
+		    strlen(de->d_name) >= INDEX_NAME_MAX ||
+		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? 2 * cap : 16;
+			if (!(nv = realloc(v, cap * sizeof(*v))))
+				break;
+			v = nv;
+		}
+		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		v[n].used = st.st_mtim;
+		n++;
+	}
+	closedir(d);
+	if (n > INDEX_MAX) {
+		qsort(v, n, sizeof(*v), older_first);
+		for (size_t i = 0; i < n - INDEX_MAX; i++)
+			(void)unlinkat(dfd, v[i].name, 0);
+	}
+	free(v);
+}
+
+/* Record that the file of identity ST is the entry ENTRY (its name's 64
+ * hex digits), unnamed until whole. */
+static void index_write(int dfd, const struct stat *st, const char *entry)
+{
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	char iname[INDEX_NAME_MAX], proc[64];
+
+	if (fd < 0)
+		return;
+	index_name(st, iname);
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if (write(fd, entry + sizeof(ENTRY_PREFIX) - 1, 64) == 64)
+		(void)linkat(AT_FDCWD, proc, dfd, iname, AT_SYMLINK_FOLLOW);
+	close(fd);
+	index_prune(dfd);
 }
 
 /* Parse the kernel file's bytes DATA into K, through the cache on disk
- * when there is one (and K's kernel was compressed). */
-static int parse(struct ed_kcache *c, const uint8_t *data, size_t len, struct ed_kernel *k,
-                 const char *what)
+ * (DFD, -1: none) when K's kernel is compressed.  ENTRY: the name of the
+ * entry on disk that holds it afterwards, or "". */
+static int parse(struct ed_kcache *c, int dfd, const uint8_t *data, size_t len,
+                 struct ed_kernel *k, const char *what, char entry[ENTRY_NAME_LEN])
 {
-	char name[ENTRY_NAME_LEN];
 	bool elf = len >= 4 && memcmp(data, "\177ELF", 4) == 0;
-	int dfd = c->dir && !elf ? disk_open(c->dir) : -1;
 	int rc;
 
-	if (dfd >= 0) {
-		entry_name(data, len, name);
-		if (disk_load(c, dfd, name, k, what)) {
-			close(dfd);
-			return 0;
+	entry[0] = '\0';
+	if (dfd < 0 || elf)
+		return ed_kernel_parse(k, data, len, what);
+	entry_name(data, len, entry);
+	if (disk_load(c, dfd, entry, k, what))
+		return 0;
+	rc = ed_kernel_parse(k, data, len, what);
+	if (rc < 0 || strcmp(k->compression, "none") == 0 || !disk_store(c, dfd, entry, k))
+		entry[0] = '\0';
+	return rc;
+}
+
+/* Read and parse the kernel file PATH (ST: its status when looked up) into
+ * K: through the index when the file's identity is known, else hashed, and
+ * then indexed.  *ST becomes the status of the file read. */
+static int load(struct ed_kcache *c, const char *path, struct stat *st, struct ed_kernel *k,
+                const char *what)
+{
+	int dfd = c->dir ? disk_open(c->dir) : -1;
+	char iname[INDEX_NAME_MAX], entry[ENTRY_NAME_LEN];
+	struct stat read_st, after;
+	uint8_t *data;
+	size_t len;
+	int rc;
+
+	if (dfd >= 0 && S_ISREG(st->st_mode)) {
+		index_name(st, iname);
+		if (index_read(dfd, iname, entry)) {
+			if (disk_load(c, dfd, entry, k, what)) {
+				count(c, &c->index_hits);
+				close(dfd);
+				return 0;
+			}
+			(void)unlinkat(dfd, iname, 0);
 		}
 	}
-	rc = ed_kernel_parse(k, data, len, what);
-	if (rc == 0 && dfd >= 0 && strcmp(k->compression, "none") != 0)
-		disk_store(c, dfd, name, k);
+	rc = ed_read_file_st(path, "kernel image", ED_KERNEL_MAX, &data, &len, &read_st);
+	if (rc == 0) {
+		rc = parse(c, dfd, data, len, k, what, entry);
+		free(data);
+		*st = read_st;
+		/* indexed only if the file did not change while it was read, and
+		 * not just now (see settled) */
+		if (rc == 0 && entry[0] && stat(path, &after) == 0 &&
+		    same_identity(&read_st, &after) && settled(&after))
+			index_write(dfd, &read_st, entry);
+	}
 	if (dfd >= 0)
 		close(dfd);
 	return rc;
@@ -271,7 +459,8 @@ static int parse(struct ed_kcache *c, const uint8_t *data, size_t len, struct ed
 static bool same_file(const struct ed_kimage *img, const struct stat *st)
 {
 	return img->dev == st->st_dev && img->ino == st->st_ino && img->size == st->st_size &&
-	       img->mtime.tv_sec == st->st_mtim.tv_sec && img->mtime.tv_nsec == st->st_mtim.tv_nsec;
+	       img->mtime.tv_sec == st->st_mtim.tv_sec && img->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+	       img->ctime.tv_sec == st->st_ctim.tv_sec && img->ctime.tv_nsec == st->st_ctim.tv_nsec;
 }
 
 int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
@@ -279,8 +468,6 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 	struct ed_kimage *img;
 	struct stat st;
 	char what[512];
-	uint8_t *data;
-	size_t len;
 	int rc;
 
 	*out = NULL;
@@ -303,11 +490,7 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 	if (!img)
 		return ed_error(EDERA_ENOMEM, "out of memory");
 	snprintf(what, sizeof(what), "kernel image '%s'", path);
-	rc = ed_read_file(path, "kernel image", ED_KERNEL_MAX, &data, &len);
-	if (rc == 0) {
-		rc = parse(c, data, len, &img->k, what);
-		free(data);
-	}
+	rc = load(c, path, &st, &img->k, what);
 	if (rc < 0) {
 		free(img);
 		return rc;
@@ -316,6 +499,7 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 	img->ino = st.st_ino;
 	img->size = st.st_size;
 	img->mtime = st.st_mtim;
+	img->ctime = st.st_ctim;
 	img->refs = 2; /* the caller's and the cache's */
 	pthread_mutex_lock(&c->lock);
 	if (c->last)

@@ -2,13 +2,16 @@
 /* Parsed kernel images, shared and cached: creating many zones from one
  * kernel reads and decompresses it once (tens of MiB of xz for Linux).
  * The cache keeps the most recent image per context, keyed by the file's
- * identity (device, inode, size, modification time), and is safe to use
- * from threadpool workers.
+ * identity (device, inode, size, modification and status-change times),
+ * and is safe to use from threadpool workers.
  *
  * Behind it, a cache on disk that outlives the process (a restarted
  * orchestrator, a one-shot CLI): the decompressed ELF of each compressed
  * kernel, named by the SHA-256 of the kernel file's bytes (a changed file
- * is another entry; nothing is trusted from the file's name or times).
+ * is another entry; nothing is trusted from the file's name), and an index
+ * from a file's identity (device, inode, size, modification and
+ * status-change times) to its entry, so a file seen before is neither read
+ * nor hashed again (see kcache.c).
  * An entry is parsed and checked like any ELF kernel when read; one that
  * fails is removed and the kernel decompressed again.  Entries appear
  * whole or not at all (written unnamed, O_TMPFILE, then linked), so a
@@ -32,7 +35,7 @@ struct ed_kimage {
 	dev_t dev;
 	ino_t ino;
 	off_t size;
-	struct timespec mtime;
+	struct timespec mtime, ctime;
 };
 
 struct ed_kcache {
@@ -41,8 +44,9 @@ struct ed_kcache {
 	unsigned long hits, misses;
 	char *dir;          /* the cache on disk; NULL: none */
 	uint64_t disk_max;  /* bytes of entries kept there */
-	/* entries read, entries written, entries found bad and removed */
-	unsigned long disk_hits, disk_writes, disk_bad;
+	/* entries read, entries written, entries found bad and removed; of
+	 * the entries read, those found through the index (the file not read) */
+	unsigned long disk_hits, disk_writes, disk_bad, index_hits;
 };
 
 /* Bytes of decompressed kernels kept on disk by default (a Debian kernel's

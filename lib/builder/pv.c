@@ -70,14 +70,20 @@ static void *boot_ptr(struct build *b, uint64_t pfn)
 
 static int load_images(struct build *b)
 {
-	int rc = ed_kcache_get(b->kc, b->p->kernel, &b->img);
+	int rc;
 
+	ed_trace("build: kernel");
+	rc = ed_kcache_get(b->kc, b->p->kernel, &b->img);
 	if (rc < 0)
 		return rc;
 	b->kp = &b->img->k;
-	if (b->p->ramdisk)
-		return ed_read_file(b->p->ramdisk, "initrd", MAX_INITRD, &b->ramdisk, &b->ramdisk_len);
-	return 0;
+	ed_trace("build: kernel ready (%s, %zu KiB of ELF)", b->kp->compression,
+	         b->kp->elf_len >> 10);
+	if (b->p->ramdisk) {
+		rc = ed_read_file(b->p->ramdisk, "initrd", MAX_INITRD, &b->ramdisk, &b->ramdisk_len);
+		ed_trace("build: initrd read");
+	}
+	return rc;
 }
 
 static int create_domain(struct build *b)
@@ -202,6 +208,7 @@ static void load_contents(struct build *b)
 {
 	uint64_t *p2m_list = boot_ptr(b, b->l.p2m.pfn);
 
+	ed_trace("build: loading");
 	ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
 	if (b->kp->hypercall_page)
 		ed_hypercall_page_fill(boot_ptr(b, (b->kp->hypercall_page - b->kp->virt_base) >>
@@ -210,6 +217,7 @@ static void load_contents(struct build *b)
 		memcpy(boot_ptr(b, b->l.ramdisk.pfn), b->ramdisk, b->ramdisk_len);
 	for (uint64_t i = 0; i < b->nr_pages; i++)
 		p2m_list[i] = b->p2m[i];
+	ed_trace("build: loaded");
 }
 
 /* The reserved grant entries let xenstored and xenconsoled map the rings by

@@ -312,12 +312,39 @@ static void only_entry(const char *dir, char *name, size_t cap)
 
 	ck_assert_ptr_nonnull(d);
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.') {
+		if (strncmp(de->d_name, "kernel-", 7) == 0) {
 			snprintf(name, cap, "%s/%s", dir, de->d_name);
 			n++;
 		}
 	closedir(d);
 	ck_assert_int_eq(n, 1);
+}
+
+/* The index records in DIR (file identity -> entry); removed if CLEAR. */
+static int index_records(const char *dir, bool clear)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char path[512];
+	int n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "id-", 3) == 0) {
+			n++;
+			snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+			if (clear)
+				ck_assert_int_eq(unlink(path), 0);
+		}
+	closedir(d);
+	return n;
+}
+
+/* Past the cache's settling time for a file just written (it indexes only
+ * files last changed more than a second ago). */
+static void settle(void)
+{
+	usleep(1100 * 1000);
 }
 
 /* A fresh cache on DIR (another process, as far as the disk is concerned)
@@ -345,6 +372,7 @@ START_TEST(kernel_cache_on_disk)
 	     entry2[320];
 	struct ed_kcache c;
 	struct stat st;
+	size_t blen;
 	int fd;
 
 	ck_assert_ptr_nonnull(mkdtemp(top));
@@ -352,10 +380,21 @@ START_TEST(kernel_cache_on_disk)
 	snprintf(path, sizeof(path), "%s/vmlinuz", top);
 	snprintf(path2, sizeof(path2), "%s/vmlinuz-2", top);
 	make_elf(im, ALL_NOTES, EM_X86_64);
-	put_file(path, bz, make_bzimage(bz, 65536, packed, compress_xz(im->buf, im->len, packed, 65536)));
+	blen = make_bzimage(bz, 65536, packed, compress_xz(im->buf, im->len, packed, 65536));
+	put_file(path, bz, blen);
+
+	/* a file changed just now is hashed but not indexed */
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
+	ck_assert_uint_eq(c.disk_writes, 1);
+	ck_assert_int_eq(index_records(dir, false), 0);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 0);
+	only_entry(dir, entry, sizeof(entry));
+	ck_assert_int_eq(unlink(entry), 0);
+	settle();
 
 	/* the first process decompresses and writes the entry (directories
-	 * made, for this user only) */
+	 * made, for this user only), and indexes the file's identity */
 	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
 	ck_assert_uint_eq(c.disk_writes, 1);
 	ck_assert_uint_eq(c.disk_hits, 0);
@@ -364,11 +403,73 @@ START_TEST(kernel_cache_on_disk)
 	only_entry(dir, entry, sizeof(entry));
 	ck_assert_int_eq(stat(entry, &st), 0);
 	ck_assert_uint_eq(st.st_size, im->len);
+	ck_assert_int_eq(index_records(dir, false), 1);
 
-	/* the next reads it: no decompression */
+	/* the next reads it: no decompression, and through the index: the
+	 * kernel file is not read or hashed */
 	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
 	ck_assert_uint_eq(c.disk_hits, 1);
+	ck_assert_uint_eq(c.index_hits, 1);
 	ck_assert_uint_eq(c.disk_writes, 0);
+
+	/* the file written again (the same bytes, its modification time put
+	 * back): its status-change time differs, so the index does not answer;
+	 * the bytes are hashed, the entry found, the new identity indexed */
+	ck_assert_int_eq(stat(path, &st), 0);
+	put_file(path, bz, blen);
+	{
+		struct timespec times[2] = { st.st_atim, st.st_mtim };
+
+		ck_assert_int_eq(utimensat(AT_FDCWD, path, times, 0), 0);
+	}
+	settle();
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.disk_hits, 1);
+	ck_assert_uint_eq(c.index_hits, 0);
+	ck_assert_int_eq(index_records(dir, false), 2);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 1);
+
+	/* a record that is not a digest is removed; the file hashed again */
+	{
+		DIR *d = opendir(dir);
+		struct dirent *de;
+		char rec[512];
+
+		ck_assert_ptr_nonnull(d);
+		while ((de = readdir(d)))
+			if (strncmp(de->d_name, "id-", 3) == 0) {
+				snprintf(rec, sizeof(rec), "%s/%s", dir, de->d_name);
+				fd = open(rec, O_WRONLY | O_TRUNC);
+				ck_assert_int_ge(fd, 0);
+				ck_assert_int_eq(write(fd, "../../../../etc/passwd", 22), 22);
+				close(fd);
+			}
+		closedir(d);
+	}
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 0);
+	/* (the record of the identity before the rewrite is never read again:
+	 * it stays, until there are more than the cache keeps) */
+	ck_assert_int_eq(index_records(dir, false), 2);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 1);
+
+	/* records are bounded: 70 old ones, then a new identity indexed: 64
+	 * kept, the new one among them */
+	for (int i = 0; i < 70; i++) {
+		char rec[512];
+
+		snprintf(rec, sizeof(rec), "%s/id-old-%d", dir, i);
+		put_file(rec, (const uint8_t *)"x", 1);
+	}
+	put_file(path, bz, blen);
+	settle();
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 0);
+	ck_assert_int_eq(index_records(dir, false), 64);
+	ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	ck_assert_uint_eq(c.index_hits, 1);
 
 	/* a cut entry, then one of the right size that is not an ELF: each
 	 * removed, the kernel decompressed and the entry written again; the
@@ -415,7 +516,8 @@ START_TEST(kernel_cache_on_disk)
 	ck_assert_uint_eq(c.disk_hits + c.disk_writes, 0);
 
 	unlink(entry2);
-	rmdir(dir);
+	index_records(dir, true);
+	ck_assert_int_eq(rmdir(dir), 0);
 	snprintf(entry, sizeof(entry), "%s/cache", top);
 	rmdir(entry);
 	unlink(path);

@@ -19,7 +19,7 @@
  *      bench's own) found through the index of kernel files' identities,
  *      and found by hashing the kernel file (the index removed first).
  * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL [create|scale|inflight|fresh]
- * (only parts 1 and 2, only part 3, only part 4, or only part 5). */
+ * (only parts 1 and 2, only part 3, only part 4, or only part 5; all without). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -477,5 +477,7 @@ int main(int argc, char **argv)
 			inflight(argv[3]);
 	}
 	edera_ctx_close(ctx);
+	if (argc < 5)
+		fresh(argv[0], argv[1], argv[2]);
 	return 0;
 }

@@ -398,22 +398,100 @@ int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const 
 
 int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what)
 {
-	return ed_kernel_adopt_elf_map(k, elf, len, 0, what);
-}
-
-int ed_kernel_adopt_elf_map(struct ed_kernel *k, uint8_t *elf, size_t len, size_t map_len,
-                            const char *what)
-{
 	int rc;
 
 	memset(k, 0, sizeof(*k));
 	k->compression = "none";
 	k->elf = elf;
 	k->elf_len = len;
-	k->elf_map_len = map_len;
 	if (len < 4 || memcmp(elf, ELFMAG, SELFMAG) != 0)
 		rc = ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
 	else
+		rc = parse_elf(k, what);
+	if (rc < 0)
+		ed_kernel_free(k);
+	return rc;
+}
+
+/* Read LEN bytes at OFF of FD into P, whole; false when the file is
+ * shorter or unreadable. */
+static bool read_at(int fd, uint8_t *p, size_t len, uint64_t off)
+{
+	while (len) {
+		ssize_t n = pread(fd, p, len, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = 0; /* (the end of the file) */
+			return false;
+		}
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return true;
+}
+
+/* Bytes of notes read from a kernel file: the notes of a Linux kernel are
+ * a few hundred bytes. */
+#define NOTES_MAX (1u << 20)
+
+int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what)
+{
+	uint8_t *e;
+	uint64_t phoff;
+	unsigned int phnum, phentsize;
+	size_t head = len < 4096 ? len : 4096;
+	int rc;
+
+	memset(k, 0, sizeof(*k));
+	k->compression = "none";
+	k->fd = -1;
+	if (len < sizeof(Elf64_Ehdr) || len > ED_KERNEL_MAX) {
+		close(fd);
+		return ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
+	}
+	/* As long as the file and never touched but where headers and notes
+	 * are read: the other pages are never allocated. */
+	e = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (e == MAP_FAILED) {
+		close(fd);
+		return ed_error(EDERA_ENOMEM, "%s: out of memory", what);
+	}
+	k->elf = e;
+	k->elf_len = len;
+	k->elf_map_len = len;
+	k->from_fd = true;
+	k->fd = fd;
+	rc = read_at(fd, e, head, 0) ? 0 : ed_error(EDERA_EINVAL, "%s: truncated", what);
+	if (rc == 0 && memcmp(e, ELFMAG, SELFMAG) != 0)
+		rc = ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
+	if (rc == 0) {
+		phoff = get64(e + 32);
+		phentsize = get16(e + 54);
+		phnum = get16(e + 56);
+		/* (bounds as parse_elf checks them, which follows) */
+		if (phentsize < sizeof(Elf64_Phdr) || phnum == 0 || phoff > len ||
+		    (uint64_t)phnum * phentsize > len - phoff)
+			rc = ed_error(EDERA_EINVAL, "%s: corrupt ELF program headers", what);
+		else if (!read_at(fd, e + phoff, (size_t)phnum * phentsize, phoff))
+			rc = ed_error(EDERA_EINVAL, "%s: truncated", what);
+	}
+	for (unsigned int i = 0; rc == 0 && i < phnum; i++) {
+		const uint8_t *ph = e + phoff + (uint64_t)i * phentsize;
+		uint64_t off = get64(ph + 8), filesz = get64(ph + 32);
+
+		if (get32(ph) != PT_NOTE || off > len || filesz > len - off)
+			continue; /* (parse_elf says what is wrong) */
+		if (filesz > NOTES_MAX)
+			rc = ed_error(EDERA_EINVAL, "%s: %llu bytes of notes, more than %u", what,
+			              (unsigned long long)filesz, NOTES_MAX);
+		else if (!read_at(fd, e + off, (size_t)filesz, off))
+			rc = ed_error(EDERA_EINVAL, "%s: truncated", what);
+	}
+	if (rc == 0)
 		rc = parse_elf(k, what);
 	if (rc < 0)
 		ed_kernel_free(k);
@@ -426,12 +504,43 @@ void ed_kernel_free(struct ed_kernel *k)
 		munmap(k->elf, k->elf_map_len);
 	else
 		free(k->elf);
+	if (k->from_fd && k->fd >= 0)
+		close(k->fd);
 	k->elf = NULL;
 	k->elf_len = 0;
 	k->elf_map_len = 0;
+	k->from_fd = false;
+	k->fd = -1;
 }
 
-void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
+/* A segment of a kernel file read into DST: straight into it, or through a
+ * buffer where the file system cannot read into such memory (DST maps
+ * another domain's pages, which a file system reading by pinning the
+ * destination's pages, such as 9p, refuses with EFAULT). */
+static bool load_from_fd(int fd, uint8_t *dst, size_t len, uint64_t off)
+{
+	uint8_t *bounce;
+	bool ok = true;
+
+	if (read_at(fd, dst, len, off))
+		return true;
+	if (errno != EFAULT || !(bounce = malloc(1u << 20)))
+		return false;
+	while (ok && len) {
+		size_t n = len < (1u << 20) ? len : (1u << 20);
+
+		ok = read_at(fd, bounce, n, off);
+		if (ok)
+			memcpy(dst, bounce, n);
+		dst += n;
+		off += n;
+		len -= n;
+	}
+	free(bounce);
+	return ok;
+}
+
+int ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
 {
 	const uint8_t *e = k->elf;
 	uint64_t phoff = get64(e + 32);
@@ -443,9 +552,16 @@ void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
 		uint64_t off = get64(ph + 8), paddr = get64(ph + 24), filesz = get64(ph + 32);
 		uint64_t virt = paddr + k->virt_base - k->paddr_offset;
 
-		if (get32(ph) == PT_LOAD && get64(ph + 40))
+		if (get32(ph) != PT_LOAD || !get64(ph + 40))
+			continue;
+		if (!k->from_fd)
 			memcpy(dst + (virt - k->virt_kstart), e + off, filesz);
+		else if (!load_from_fd(k->fd, dst + (virt - k->virt_kstart), (size_t)filesz, off))
+			return ed_error(EDERA_EIO, "the kernel's cached image changed while in use "
+			                           "(segment %u cannot be read: %s)",
+			                i, errno ? strerror(errno) : "cut short");
 	}
+	return 0;
 }
 
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len)

@@ -12,9 +12,14 @@
 /* What the loader needs from a kernel, all virtual addresses in the
  * guest's address space. */
 struct ed_kernel {
-	uint8_t *elf;          /* the decompressed ELF image (owned) */
+	/* the decompressed ELF image (owned); of a kernel read from a file
+	 * (from_fd), only its headers and notes: its segments are read from FD
+	 * when loaded */
+	uint8_t *elf;
 	size_t elf_len;
 	size_t elf_map_len;    /* non-zero: ELF is an anonymous mapping this long */
+	bool from_fd;
+	int fd;                /* (from_fd) the ELF file, owned */
 	uint64_t virt_base;    /* XEN_ELFNOTE_VIRT_BASE */
 	uint64_t entry;        /* XEN_ELFNOTE_ENTRY */
 	uint64_t hypercall_page; /* XEN_ELFNOTE_HYPERCALL_PAGE, 0 if none */
@@ -43,14 +48,17 @@ void ed_kernel_free(struct ed_kernel *k);
 /* As ed_kernel_parse for a plain ELF image in ELF (from malloc), which K
  * takes over (it is freed on failure too): no copy. */
 int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const char *what);
-/* The same for an ELF in an anonymous mapping of MAP_LEN bytes (unmapped
- * by ed_kernel_free, or here on failure). */
-int ed_kernel_adopt_elf_map(struct ed_kernel *k, uint8_t *elf, size_t len, size_t map_len,
-                            const char *what);
+/* As ed_kernel_parse for the plain ELF kernel file FD of LEN bytes (at most
+ * ED_KERNEL_MAX), which K takes over (closed on failure too): only its
+ * headers and notes are read now; ed_kernel_load reads the segments from
+ * the file into the guest's memory, without a copy in the process's. */
+int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what);
 
 /* Copy the loadable segments into DST, which maps the guest's memory from
- * K->virt_kstart for (virt_kend - virt_kstart) bytes; bss is zeroed. */
-void ed_kernel_load(const struct ed_kernel *k, uint8_t *dst);
+ * K->virt_kstart for (virt_kend - virt_kstart) bytes; bss is zeroed.
+ * Errors (a kernel read from a file only): EDERA_EIO when the file can no
+ * longer give a segment (cut short since it was opened). */
+int ed_kernel_load(const struct ed_kernel *k, uint8_t *dst);
 
 /* Read a whole file (kernel or initrd) of at most MAX bytes. */
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len);

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -110,48 +109,27 @@ static void entry_name(const uint8_t *data, size_t len, char name[ENTRY_NAME_LEN
 	snprintf(name, ENTRY_NAME_LEN, ENTRY_PREFIX "%s" ENTRY_SUFFIX, digest + 7);
 }
 
-/* Read and check the entry NAME into K.  Returns true on a hit; an entry
- * that is not a whole, valid ELF kernel is removed. */
+/* Open and check the entry NAME as K (its segments are read from the
+ * file when loaded).  Returns true on a hit; an entry that is not a valid
+ * ELF kernel is removed. */
 static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_kernel *k,
                       const char *what)
 {
 	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	uint8_t *buf = NULL;
 	struct ed_err saved;
 	struct stat st;
-	size_t got = 0, map_len = 0;
 
 	if (fd < 0)
 		return false;
 	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 ||
-	    (uint64_t)st.st_size > ED_KERNEL_MAX)
-		goto bad;
-	/* Tens of MiB: memory mapped with its pages populated at once, where
-	 * faulting them in one by one as read() fills them costs more than the
-	 * copy (a PV dom0's page tables are Xen's to update) */
-	map_len = (size_t)st.st_size;
-	buf = mmap(NULL, map_len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE,
-	           -1, 0);
-	if (buf == MAP_FAILED) {
-		buf = NULL;
+	    (uint64_t)st.st_size > ED_KERNEL_MAX) {
+		close(fd);
 		goto bad;
 	}
-	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			goto bad;
-		got += (size_t)n;
-	}
-	close(fd);
 	/* the thread's message is kept: a bad entry is not the caller's error */
 	ed_error_save(&saved);
-	if (ed_kernel_adopt_elf_map(k, buf, got, map_len, what) < 0) {
+	if (ed_kernel_open_elf(k, fd, (size_t)st.st_size, what) < 0) { /* (fd closed) */
 		ed_error_restore(&saved);
-		buf = NULL;
-		fd = -1;
 		goto bad;
 	}
 	k->compression = "cached";
@@ -159,10 +137,6 @@ static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_
 	count(c, &c->disk_hits);
 	return true;
 bad:
-	if (buf)
-		munmap(buf, map_len);
-	if (fd >= 0)
-		close(fd);
 	if (unlinkat(dfd, name, 0) == 0)
 		count(c, &c->disk_bad);
 	return false;

@@ -204,12 +204,15 @@ static int map_boot_area(struct build *b)
 	return 0;
 }
 
-static void load_contents(struct build *b)
+static int load_contents(struct build *b)
 {
 	uint64_t *p2m_list = boot_ptr(b, b->l.p2m.pfn);
+	int rc;
 
 	ed_trace("build: loading");
-	ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
+	rc = ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
+	if (rc < 0)
+		return rc;
 	if (b->kp->hypercall_page)
 		ed_hypercall_page_fill(boot_ptr(b, (b->kp->hypercall_page - b->kp->virt_base) >>
 		                                           ED_PAGE_SHIFT));
@@ -218,6 +221,7 @@ static void load_contents(struct build *b)
 	for (uint64_t i = 0; i < b->nr_pages; i++)
 		p2m_list[i] = b->p2m[i];
 	ed_trace("build: loaded");
+	return 0;
 }
 
 /* The reserved grant entries let xenstored and xenconsoled map the rings by
@@ -446,10 +450,10 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		ed_die_point("build");
 	if (rc == 0)
 		rc = map_boot_area(&b);
-	if (rc == 0) {
-		load_contents(&b);
+	if (rc == 0)
+		rc = load_contents(&b);
+	if (rc == 0)
 		rc = special_pages(&b, r);
-	}
 	if (rc == 0)
 		rc = init_shared_info(&b, &si_mfn);
 	if (rc == 0) {

@@ -109,7 +109,7 @@ START_TEST(plain_elf)
 	check_parsed(&k);
 	ck_assert_str_eq(k.compression, "none");
 	memset(mem, 0x55, 12288);
-	ed_kernel_load(&k, mem);
+	ck_assert_int_eq(ed_kernel_load(&k, mem), 0);
 	ck_assert_uint_eq(mem[0], 0xcc);
 	ck_assert_uint_eq(mem[8191], 0xcc);
 	ck_assert_uint_eq(mem[8192], 0); /* bss zeroed */
@@ -411,6 +411,38 @@ START_TEST(kernel_cache_on_disk)
 	ck_assert_uint_eq(c.disk_hits, 1);
 	ck_assert_uint_eq(c.index_hits, 1);
 	ck_assert_uint_eq(c.disk_writes, 0);
+
+	/* an entry's segments are read from its file when loaded: the same
+	 * memory as the kernel parsed whole; an entry cut short while in use
+	 * fails the load with EDERA_EIO, not the process */
+	{
+		struct ed_kimage *x;
+		struct ed_kernel whole;
+		uint8_t *a = malloc(12288), *b = malloc(12288);
+
+		ck_assert_int_eq(ed_kernel_parse(&whole, im->buf, im->len, "t"), 0);
+		memset(a, 0x55, 12288);
+		memset(b, 0xaa, 12288);
+		ck_assert_int_eq(ed_kernel_load(&whole, a), 0);
+		ed_kcache_init(&c);
+		ck_assert_int_eq(ed_kcache_set_dir(&c, dir, 1 << 20), 0);
+		ck_assert_int_eq(ed_kcache_get(&c, path, &x), 0);
+		ck_assert(x->k.from_fd);
+		ck_assert_int_eq(ed_kernel_load(&x->k, b), 0);
+		ck_assert_mem_eq(a, b, 12288);
+		ck_assert_int_eq(truncate(entry, 4096), 0);
+		ck_assert_int_eq(ed_kernel_load(&x->k, b), EDERA_EIO);
+		ck_assert_ptr_nonnull(strstr(edera_last_error(), "changed while in use"));
+		ed_kcache_put(&c, x);
+		ed_kcache_fini(&c);
+		ed_kernel_free(&whole);
+		free(a);
+		free(b);
+		/* (the cut entry is found bad and written again by the next) */
+		ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "xz");
+		ck_assert_uint_eq(c.disk_bad, 1);
+		ck_assert_str_eq(fresh_get(dir, 1 << 20, path, &c), "cached");
+	}
 
 	/* the file written again (the same bytes, its modification time put
 	 * back): its status-change time differs, so the index does not answer;

@@ -526,6 +526,7 @@ static bool load_from_fd(int fd, uint8_t *dst, size_t len, uint64_t off)
 		return true;
 	if (errno != EFAULT || !(bounce = malloc(1u << 20)))
 		return false;
+	ed_trace("build: the kernel's file system refuses the zone's memory: read through a buffer");
 	while (ok && len) {
 		size_t n = len < (1u << 20) ? len : (1u << 20);
 

@@ -12,8 +12,11 @@
  * from a file's identity (device, inode, size, modification and
  * status-change times) to its entry, so a file seen before is neither read
  * nor hashed again (see kcache.c).
- * An entry is parsed and checked like any ELF kernel when read; one that
- * fails is removed and the kernel decompressed again.  Entries appear
+ * An entry is opened, and its headers and notes read and checked like any
+ * ELF kernel's (one that fails is removed and the kernel decompressed
+ * again); its segments are read from the file into a zone's memory as it
+ * is built (ed_kernel_open_elf), so the image kept here is an open file,
+ * not tens of MiB of the process's memory.  Entries appear
  * whole or not at all (written unnamed, O_TMPFILE, then linked), so a
  * process killed while writing leaves nothing.  The directory is used only
  * when it belongs to the process's user and no one else may write to it;

@@ -329,9 +329,10 @@ static void index_prune(int dfd)
 	while ((de = readdir(d))) {
 		struct stat st;
 
+		size_t len = strlen(de->d_name);
+
 		if (strncmp(de->d_name, INDEX_PREFIX, sizeof(INDEX_PREFIX) - 1) != 0 ||
-		    strlen(de->d_name) >= INDEX_NAME_MAX ||
-		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+		    len >= sizeof(v->name) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 			continue;
 		if (n == cap) {
 			cap = cap ? 2 * cap : 16;
@@ -339,7 +340,7 @@ static void index_prune(int dfd)
 				break;
 			v = nv;
 		}
-		snprintf(v[n].name, sizeof(v[n].name), "%s", de->d_name);
+		memcpy(v[n].name, de->d_name, len + 1);
 		v[n].used = st.st_mtim;
 		n++;
 	}

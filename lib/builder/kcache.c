@@ -158,48 +158,70 @@ static int older_first(const void *a, const void *b)
 	return x->tv_nsec < y->tv_nsec ? -1 : x->tv_nsec > y->tv_nsec;
 }
 
-/* Remove the least recently used entries (not KEEP) until they hold at
- * most MAX bytes. */
-static void disk_prune(int dfd, uint64_t max, const char *keep)
+/* The regular files of DFD whose names WANT accepts, with their sizes and
+ * times, the least recently used first; *COUNT of them (NULL when none, or
+ * out of memory: then nothing is removed). */
+static struct entry *list_files(int dfd, bool (*want)(const char *name, size_t len),
+                                size_t *count)
 {
 	struct entry *v = NULL, *nv;
 	size_t n = 0, cap = 0;
-	uint64_t total = 0;
 	struct dirent *de;
 	int fd = dup(dfd);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
 
+	*count = 0;
 	if (!d) {
 		if (fd >= 0)
 			close(fd);
-		return;
+		return NULL;
 	}
 	while ((de = readdir(d))) {
 		size_t len = strlen(de->d_name);
 		struct stat st;
 
-		if (len != ENTRY_NAME_LEN - 1 || strncmp(de->d_name, ENTRY_PREFIX, 7) != 0 ||
+		if (len >= sizeof(v->name) || !want(de->d_name, len) ||
 		    fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		total += (uint64_t)st.st_size;
-		if (strcmp(de->d_name, keep) == 0)
-			continue;
 		if (n == cap) {
-			cap = cap ? 2 * cap : 8;
-			if (!(nv = realloc(v, cap * sizeof(*v))))
-				break;
+			cap = cap ? 2 * cap : 16;
+			if (!(nv = realloc(v, cap * sizeof(*v)))) {
+				closedir(d);
+				free(v);
+				return NULL;
+			}
 			v = nv;
 		}
-		memcpy(v[n].name, de->d_name, ENTRY_NAME_LEN);
+		memcpy(v[n].name, de->d_name, len + 1);
 		v[n].size = st.st_size;
 		v[n].used = st.st_mtim;
 		n++;
 	}
 	closedir(d);
-	if (n) /* (v is NULL when nothing was found) */
+	if (n)
 		qsort(v, n, sizeof(*v), older_first);
+	*count = n;
+	return v;
+}
+
+static bool is_entry(const char *name, size_t len)
+{
+	return len == ENTRY_NAME_LEN - 1 && strncmp(name, ENTRY_PREFIX, sizeof(ENTRY_PREFIX) - 1) == 0;
+}
+
+/* Remove the least recently used entries (not KEEP) until they hold at
+ * most MAX bytes. */
+static void disk_prune(int dfd, uint64_t max, const char *keep)
+{
+	size_t n;
+	struct entry *v = list_files(dfd, is_entry, &n);
+	uint64_t total = 0;
+
+	for (size_t i = 0; i < n; i++)
+		total += (uint64_t)v[i].size;
 	for (size_t i = 0; i < n && total > max; i++)
-		if (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT)
+		if (strcmp(v[i].name, keep) != 0 &&
+		    (unlinkat(dfd, v[i].name, 0) == 0 || errno == ENOENT))
 			total -= (uint64_t)v[i].size;
 	free(v);
 }
@@ -312,44 +334,19 @@ static bool index_read(int dfd, const char *iname, char entry[ENTRY_NAME_LEN])
 	return true;
 }
 
+static bool is_index_record(const char *name, size_t len)
+{
+	return strncmp(name, INDEX_PREFIX, sizeof(INDEX_PREFIX) - 1) == 0;
+}
+
 /* Keep at most INDEX_MAX records, the newest. */
 static void index_prune(int dfd)
 {
-	struct entry *v = NULL, *nv;
-	size_t n = 0, cap = 0;
-	struct dirent *de;
-	int fd = dup(dfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	size_t n;
+	struct entry *v = list_files(dfd, is_index_record, &n);
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
-		return;
-	}
-	while ((de = readdir(d))) {
-		struct stat st;
-
-		size_t len = strlen(de->d_name);
-
-		if (strncmp(de->d_name, INDEX_PREFIX, sizeof(INDEX_PREFIX) - 1) != 0 ||
-		    len >= sizeof(v->name) || fstatat(dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
-			continue;
-		if (n == cap) {
-			cap = cap ? 2 * cap : 16;
-			if (!(nv = realloc(v, cap * sizeof(*v))))
-				break;
-			v = nv;
-		}
-		memcpy(v[n].name, de->d_name, len + 1);
-		v[n].used = st.st_mtim;
-		n++;
-	}
-	closedir(d);
-	if (n > INDEX_MAX) {
-		qsort(v, n, sizeof(*v), older_first);
-		for (size_t i = 0; i < n - INDEX_MAX; i++)
-			(void)unlinkat(dfd, v[i].name, 0);
-	}
+	for (size_t i = 0; i + INDEX_MAX < n; i++)
+		(void)unlinkat(dfd, v[i].name, 0);
 	free(v);
 }
 

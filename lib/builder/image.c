@@ -293,11 +293,15 @@ static int parse_notes(struct ed_kernel *k, const uint8_t *p, size_t len, struct
 	return 0;
 }
 
+/* Bytes of notes in a kernel, all its note segments together: Linux's are
+ * a few hundred bytes. */
+#define NOTES_MAX (1u << 20)
+
 static int parse_elf(struct ed_kernel *k, const char *what)
 {
 	const uint8_t *e = k->elf;
 	size_t len = k->elf_len;
-	uint64_t phoff, lo = UINT64_MAX, hi = 0;
+	uint64_t phoff, lo = UINT64_MAX, hi = 0, notes = 0;
 	unsigned int phnum, phentsize;
 	struct seen_notes s = { 0 };
 	int rc;
@@ -324,6 +328,10 @@ static int parse_elf(struct ed_kernel *k, const char *what)
 		if (off > len || filesz > len - off)
 			return ed_error(EDERA_EINVAL, "%s: truncated (segment %u beyond the file)", what, i);
 		if (type == PT_NOTE) {
+			notes += filesz;
+			if (notes > NOTES_MAX)
+				return ed_error(EDERA_EINVAL, "%s: more than %u bytes of notes", what,
+				                NOTES_MAX);
 			rc = parse_notes(k, e + off, filesz, &s, what);
 			if (rc < 0)
 				return rc;
@@ -374,6 +382,7 @@ int ed_kernel_parse(struct ed_kernel *k, const uint8_t *data, size_t len, const 
 	int rc;
 
 	memset(k, 0, sizeof(*k));
+	k->fd = -1;
 	if (len >= 0x250 && memcmp(data + 0x202, "HdrS", 4) == 0) {
 		rc = unwrap_bzimage(data, len, k, what);
 	} else if (len >= 4 && memcmp(data, ELFMAG, SELFMAG) == 0) {
@@ -402,6 +411,7 @@ int ed_kernel_adopt_elf(struct ed_kernel *k, uint8_t *elf, size_t len, const cha
 
 	memset(k, 0, sizeof(*k));
 	k->compression = "none";
+	k->fd = -1;
 	k->elf = elf;
 	k->elf_len = len;
 	if (len < 4 || memcmp(elf, ELFMAG, SELFMAG) != 0)
@@ -434,9 +444,14 @@ static bool read_at(int fd, uint8_t *p, size_t len, uint64_t off)
 	return true;
 }
 
-/* Bytes of notes read from a kernel file: the notes of a Linux kernel are
- * a few hundred bytes. */
-#define NOTES_MAX (1u << 20)
+/* A read of a kernel file that failed: cut short (EDERA_EINVAL) or the
+ * file system's error (EDERA_EIO). */
+static int read_failed(const char *what)
+{
+	if (errno == 0)
+		return ed_error(EDERA_EINVAL, "%s: truncated", what);
+	return ed_error(EDERA_EIO, "%s: read failed: %s", what, strerror(errno));
+}
 
 int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what)
 {
@@ -465,7 +480,7 @@ int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what
 	k->elf_map_len = len;
 	k->from_fd = true;
 	k->fd = fd;
-	rc = read_at(fd, e, head, 0) ? 0 : ed_error(EDERA_EINVAL, "%s: truncated", what);
+	rc = read_at(fd, e, head, 0) ? 0 : read_failed(what);
 	if (rc == 0 && memcmp(e, ELFMAG, SELFMAG) != 0)
 		rc = ed_error(EDERA_EINVAL, "%s: not an ELF kernel", what);
 	if (rc == 0) {
@@ -477,19 +492,20 @@ int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what
 		    (uint64_t)phnum * phentsize > len - phoff)
 			rc = ed_error(EDERA_EINVAL, "%s: corrupt ELF program headers", what);
 		else if (!read_at(fd, e + phoff, (size_t)phnum * phentsize, phoff))
-			rc = ed_error(EDERA_EINVAL, "%s: truncated", what);
+			rc = read_failed(what);
 	}
-	for (unsigned int i = 0; rc == 0 && i < phnum; i++) {
+	for (unsigned int i = 0, notes = 0; rc == 0 && i < phnum; i++) {
 		const uint8_t *ph = e + phoff + (uint64_t)i * phentsize;
 		uint64_t off = get64(ph + 8), filesz = get64(ph + 32);
 
 		if (get32(ph) != PT_NOTE || off > len || filesz > len - off)
 			continue; /* (parse_elf says what is wrong) */
-		if (filesz > NOTES_MAX)
-			rc = ed_error(EDERA_EINVAL, "%s: %llu bytes of notes, more than %u", what,
-			              (unsigned long long)filesz, NOTES_MAX);
+		if (filesz > NOTES_MAX - notes)
+			rc = ed_error(EDERA_EINVAL, "%s: more than %u bytes of notes", what, NOTES_MAX);
 		else if (!read_at(fd, e + off, (size_t)filesz, off))
-			rc = ed_error(EDERA_EINVAL, "%s: truncated", what);
+			rc = read_failed(what);
+		else
+			notes += (unsigned int)filesz;
 	}
 	if (rc == 0)
 		rc = parse_elf(k, what);
@@ -567,16 +583,7 @@ int ed_kernel_load(const struct ed_kernel *k, uint8_t *dst)
 
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len)
 {
-	return ed_read_file_st(path, what, max, data, len, NULL);
-}
-
-int ed_read_file_st(const char *path, const char *what, size_t max, uint8_t **data, size_t *len,
-                    struct stat *out)
-{
-	struct stat st;
-	uint8_t *buf;
-	size_t got = 0;
-	int fd;
+	int fd, rc;
 
 	*data = NULL;
 	*len = 0;
@@ -584,34 +591,42 @@ int ed_read_file_st(const char *path, const char *what, size_t max, uint8_t **da
 	if (fd < 0)
 		return ed_error(errno == ENOENT ? EDERA_ENOENT : ed_errno_code(errno),
 		                "%s '%s': %s", what, path, strerror(errno));
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
+	rc = ed_read_fd(fd, path, what, max, data, len);
+	close(fd);
+	return rc;
+}
+
+int ed_read_fd(int fd, const char *path, const char *what, size_t max, uint8_t **data,
+               size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	size_t got = 0;
+
+	*data = NULL;
+	*len = 0;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode))
 		return ed_error(EDERA_EINVAL, "%s '%s': not a regular file", what, path);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
+	if ((uint64_t)st.st_size > max)
 		return ed_error(EDERA_EINVAL, "%s '%s': %lld bytes, more than the %zu allowed", what,
 		                path, (long long)st.st_size, max);
-	}
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
-	if (!buf) {
-		close(fd);
+	if (!buf)
 		return ed_error(EDERA_ENOMEM, "%s '%s': out of memory", what, path);
-	}
 	while (got < (size_t)st.st_size) {
-		ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
 		if (n <= 0) {
 			int e = n < 0 ? errno : EIO;
+
 			free(buf);
-			close(fd);
 			return ed_error(ed_errno_code(e), "%s '%s': read failed: %s", what, path,
 			                strerror(e));
 		}
 		got += (size_t)n;
 	}
-	close(fd);
-	if (out)
-		*out = st;
 	*data = buf;
 	*len = got;
 	return 0;

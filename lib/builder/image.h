@@ -62,10 +62,8 @@ int ed_kernel_load(const struct ed_kernel *k, uint8_t *dst);
 
 /* Read a whole file (kernel or initrd) of at most MAX bytes. */
 int ed_read_file(const char *path, const char *what, size_t max, uint8_t **data, size_t *len);
-/* As ed_read_file, and the opened file's status (taken before reading) in
- * *ST when ST is not NULL. */
-struct stat;
-int ed_read_file_st(const char *path, const char *what, size_t max, uint8_t **data, size_t *len,
-                    struct stat *st);
+/* As ed_read_file, from the open file FD (PATH names it in messages). */
+int ed_read_fd(int fd, const char *path, const char *what, size_t max, uint8_t **data,
+               size_t *len);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -115,7 +116,7 @@ static void entry_name(const uint8_t *data, size_t len, char name[ENTRY_NAME_LEN
 static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_kernel *k,
                       const char *what)
 {
-	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	int fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC), rc;
 	struct ed_err saved;
 	struct stat st;
 
@@ -128,10 +129,12 @@ static bool disk_load(struct ed_kcache *c, int dfd, const char *name, struct ed_
 	}
 	/* the thread's message is kept: a bad entry is not the caller's error */
 	ed_error_save(&saved);
-	if (ed_kernel_open_elf(k, fd, (size_t)st.st_size, what) < 0) { /* (fd closed) */
-		ed_error_restore(&saved);
+	rc = ed_kernel_open_elf(k, fd, (size_t)st.st_size, what); /* (fd closed on failure) */
+	ed_error_restore(&saved);
+	if (rc == EDERA_EINVAL)
 		goto bad;
-	}
+	if (rc < 0)
+		return false; /* (no memory, or the file system failed: not the entry's fault) */
 	k->compression = "cached";
 	(void)utimensat(dfd, name, NULL, 0); /* recently used */
 	count(c, &c->disk_hits);
@@ -143,7 +146,7 @@ bad:
 }
 
 struct entry {
-	char name[160]; /* an entry's or an index record's (INDEX_NAME_MAX) */
+	char name[200]; /* an entry's or an index record's (INDEX_NAME_MAX) */
 	off_t size;
 	struct timespec used;
 };
@@ -273,16 +276,56 @@ static bool disk_store(struct ed_kcache *c, int dfd, const char *name, const str
  * names an entry, which is checked as ever when read; records beyond
  * INDEX_MAX go, the oldest first. */
 #define INDEX_PREFIX "id-"
-#define INDEX_NAME_MAX 160
+#define INDEX_NAME_MAX 200
 #define INDEX_MAX 64
 
-static void index_name(const struct stat *st, char name[INDEX_NAME_MAX])
+/* This boot's identity: a device number or a mount's id means nothing
+ * after a reboot.  "" when unknown (then nothing is indexed). */
+static void boot_id(char id[40])
 {
-	snprintf(name, INDEX_NAME_MAX, INDEX_PREFIX "%llx-%llx-%llx-%llx.%09ld-%llx.%09ld",
-	         (unsigned long long)st->st_dev, (unsigned long long)st->st_ino,
-	         (unsigned long long)st->st_size, (unsigned long long)st->st_mtim.tv_sec,
-	         (long)st->st_mtim.tv_nsec, (unsigned long long)st->st_ctim.tv_sec,
-	         (long)st->st_ctim.tv_nsec);
+	int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd >= 0 ? read(fd, id, 36) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	id[n == 36 ? 36 : 0] = '\0';
+	if (strspn(id, "0123456789abcdef-") != 36)
+		id[0] = '\0';
+}
+
+/* The record's name for the open kernel file FD of status ST; false when
+ * its identity cannot be trusted: file systems whose times and inode
+ * numbers the kernel itself keeps (not images made elsewhere, such as
+ * squashfs, erofs or ISO 9660, whose times and inodes are the image's;
+ * not network or FUSE file systems, whose attributes are a server's). */
+static bool index_name(int fd, const struct stat *st, char name[INDEX_NAME_MAX])
+{
+	struct statfs fs;
+	struct statx stx;
+	char boot[40];
+
+	if (fstatfs(fd, &fs) < 0)
+		return false;
+	switch ((unsigned long)fs.f_type) {
+	case 0xEF53:     /* ext2, ext3, ext4 */
+	case 0x58465342: /* xfs */
+	case 0x9123683E: /* btrfs */
+	case 0x01021994: /* tmpfs */
+	case 0x858458F6: /* ramfs */
+		break;
+	default:
+		return false;
+	}
+	boot_id(boot);
+	if (!boot[0] || statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) < 0 ||
+	    !(stx.stx_mask & STATX_MNT_ID))
+		return false;
+	snprintf(name, INDEX_NAME_MAX, INDEX_PREFIX "%s-%llx-%llx-%llx-%llx-%llx.%09ld-%llx.%09ld",
+	         boot, (unsigned long long)stx.stx_mnt_id, (unsigned long long)st->st_dev,
+	         (unsigned long long)st->st_ino, (unsigned long long)st->st_size,
+	         (unsigned long long)st->st_mtim.tv_sec, (long)st->st_mtim.tv_nsec,
+	         (unsigned long long)st->st_ctim.tv_sec, (long)st->st_ctim.tv_nsec);
+	return true;
 }
 
 static bool same_identity(const struct stat *a, const struct stat *b)
@@ -292,20 +335,17 @@ static bool same_identity(const struct stat *a, const struct stat *b)
 	       a->st_ctim.tv_sec == b->st_ctim.tv_sec && a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
-/* A file last changed more than INDEX_SETTLED_NS ago.  Times come from a
- * coarse clock (a few milliseconds): a file changed again within the tick
- * in which it was read would keep its identity, so a file changed just now
- * is not indexed (the next process hashes it again and indexes it then). */
+/* A file last changed more than INDEX_SETTLED_NS before T (taken before it
+ * was opened).  Times come from a coarse clock (a few milliseconds): a
+ * file changed again within the tick of a change just before it was read
+ * would keep its identity, so such a file is not indexed (the next process
+ * hashes it again and indexes it then). */
 #define INDEX_SETTLED_NS 1000000000LL
 
-static bool settled(const struct stat *st)
+static bool settled(const struct stat *st, const struct timespec *t)
 {
-	struct timespec now;
-
-	if (clock_gettime(CLOCK_REALTIME, &now) < 0)
-		return false;
-	return ((long long)now.tv_sec - (long long)st->st_ctim.tv_sec) * 1000000000LL +
-	               (now.tv_nsec - st->st_ctim.tv_nsec) >
+	return ((long long)t->tv_sec - (long long)st->st_ctim.tv_sec) * 1000000000LL +
+	               (t->tv_nsec - st->st_ctim.tv_nsec) >
 	       INDEX_SETTLED_NS;
 }
 
@@ -350,16 +390,15 @@ static void index_prune(int dfd)
 	free(v);
 }
 
-/* Record that the file of identity ST is the entry ENTRY (its name's 64
- * hex digits), unnamed until whole. */
-static void index_write(int dfd, const struct stat *st, const char *entry)
+/* Record (as INAME) that a file is the entry ENTRY (its name's 64 hex
+ * digits), unnamed until whole. */
+static void index_write(int dfd, const char *iname, const char *entry)
 {
 	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	char iname[INDEX_NAME_MAX], proc[64];
+	char proc[64];
 
 	if (fd < 0)
 		return;
-	index_name(st, iname);
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
 	if (write(fd, entry + sizeof(ENTRY_PREFIX) - 1, 64) == 64)
 		(void)linkat(AT_FDCWD, proc, dfd, iname, AT_SYMLINK_FOLLOW);
@@ -388,41 +427,58 @@ static int parse(struct ed_kcache *c, int dfd, const uint8_t *data, size_t len,
 	return rc;
 }
 
-/* Read and parse the kernel file PATH (ST: its status when looked up) into
- * K: through the index when the file's identity is known, else hashed, and
- * then indexed.  *ST becomes the status of the file read. */
+/* Read and parse the kernel file PATH into K: through the index when the
+ * file's identity is known, else hashed, and then indexed.  *ST becomes
+ * the status of the file opened. */
 static int load(struct ed_kcache *c, const char *path, struct stat *st, struct ed_kernel *k,
                 const char *what)
 {
-	int dfd = c->dir ? disk_open(c->dir) : -1;
+	int dfd = c->dir ? disk_open(c->dir) : -1, fd;
 	char iname[INDEX_NAME_MAX], entry[ENTRY_NAME_LEN];
-	struct stat read_st, after;
+	bool indexable = false;
+	struct timespec t0;
+	struct stat after;
 	uint8_t *data;
 	size_t len;
 	int rc;
 
-	if (dfd >= 0 && S_ISREG(st->st_mode)) {
-		index_name(st, iname);
+	if (clock_gettime(CLOCK_REALTIME, &t0) < 0)
+		t0.tv_sec = t0.tv_nsec = 0; /* (then nothing is settled) */
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		rc = ed_error(errno == ENOENT ? EDERA_ENOENT : ed_errno_code(errno),
+		              "kernel image '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, st) < 0 || !S_ISREG(st->st_mode)) {
+		rc = ed_error(EDERA_EINVAL, "kernel image '%s': not a regular file", path);
+		goto out;
+	}
+	if (dfd >= 0 && index_name(fd, st, iname)) {
+		indexable = true;
 		if (index_read(dfd, iname, entry)) {
 			if (disk_load(c, dfd, entry, k, what)) {
 				count(c, &c->index_hits);
-				close(dfd);
-				return 0;
+				(void)utimensat(dfd, iname, NULL, 0); /* recently used */
+				rc = 0;
+				goto out;
 			}
 			(void)unlinkat(dfd, iname, 0);
 		}
 	}
-	rc = ed_read_file_st(path, "kernel image", ED_KERNEL_MAX, &data, &len, &read_st);
+	rc = ed_read_fd(fd, path, "kernel image", ED_KERNEL_MAX, &data, &len);
 	if (rc == 0) {
 		rc = parse(c, dfd, data, len, k, what, entry);
 		free(data);
-		*st = read_st;
-		/* indexed only if the file did not change while it was read, and
-		 * not just now (see settled) */
-		if (rc == 0 && entry[0] && stat(path, &after) == 0 &&
-		    same_identity(&read_st, &after) && settled(&after))
-			index_write(dfd, &read_st, entry);
+		/* indexed only if the file did not change while it was read, nor
+		 * just before (see settled) */
+		if (rc == 0 && indexable && entry[0] && fstat(fd, &after) == 0 &&
+		    same_identity(st, &after) && settled(st, &t0))
+			index_write(dfd, iname, entry);
 	}
+out:
+	if (fd >= 0)
+		close(fd);
 	if (dfd >= 0)
 		close(dfd);
 	return rc;

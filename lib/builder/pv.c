@@ -81,7 +81,8 @@ static int load_images(struct build *b)
 	         b->kp->elf_len >> 10);
 	if (b->p->ramdisk) {
 		rc = ed_read_file(b->p->ramdisk, "initrd", MAX_INITRD, &b->ramdisk, &b->ramdisk_len);
-		ed_trace("build: initrd read");
+		if (rc == 0)
+			ed_trace("build: initrd read");
 	}
 	return rc;
 }

@@ -633,30 +633,20 @@ func (p *Process) WriteContext(goctx context.Context, b []byte) (int, error) {
 	return n, nil
 }
 
-// call runs one of the process's calls that complete at once.
+// call runs one of the process's calls that send the zone a message: when
+// the channel's queue is full (EDERA_EAGAIN), again once it has room.
 func (p *Process) call(goctx context.Context, op string,
 	f func(cp *C.edera_process, e *C.edgo_err) C.int) error {
-	return p.onLoop(goctx, func(cp *C.edera_process, e *C.edgo_err) error {
-		if f(cp, e) < 0 {
-			return errOf(op, e)
-		}
-		return nil
-	})
-}
-
-// CloseStdin ends the process's stdin (a terminal gets an end-of-file
-// character).  After Write's waits: call it once the writing is done.
-func (p *Process) CloseStdin(goctx context.Context) error {
 	for {
 		again := false
 		err := p.onLoop(goctx, func(cp *C.edera_process, e *C.edgo_err) error {
-			rc := C.edgo_process_close_stdin(cp, e)
+			rc := f(cp, e)
 			if rc == C.EDERA_EAGAIN {
 				again = true
 				return nil
 			}
 			if rc < 0 {
-				return errOf("Process.CloseStdin", e)
+				return errOf(op, e)
 			}
 			return nil
 		})
@@ -665,11 +655,19 @@ func (p *Process) CloseStdin(goctx context.Context) error {
 		}
 		select {
 		case <-p.writable:
-		case <-p.done:
+		case <-p.done: // the next call says why it cannot
 		case <-goctx.Done():
-			return ctxErr("Process.CloseStdin", goctx)
+			return ctxErr(op, goctx)
 		}
 	}
+}
+
+// CloseStdin ends the process's stdin (a terminal gets an end-of-file
+// character).  After Write's waits: call it once the writing is done.
+func (p *Process) CloseStdin(goctx context.Context) error {
+	return p.call(goctx, "Process.CloseStdin", func(cp *C.edera_process, e *C.edgo_err) C.int {
+		return C.edgo_process_close_stdin(cp, e)
+	})
 }
 
 // Kill sends the process signal SIG (1 to 64).

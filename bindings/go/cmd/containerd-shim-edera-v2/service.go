@@ -38,6 +38,9 @@ import (
 const (
 	startTimeout   = 10 * time.Minute
 	destroyTimeout = 2 * time.Minute
+	// how long an ended process's output may take to be read (then its
+	// end is published anyway)
+	copyTimeout = 30 * time.Second
 )
 
 // proc is the container's process (id "") or one exec'd beside it.
@@ -288,6 +291,19 @@ func (s *service) relay(ctx context.Context, p *proc) {
 				io.Copy(io.Discard, r)
 				return
 			}
+			// A reader of our own first (as containerd's runc shim does):
+			// the open for writing must not wait for one that may never
+			// come (ctr run -d exits, perhaps before this runs), which
+			// left the process's end unpublished, the task RUNNING
+			// after a kill.  It reads nothing: the output goes to
+			// whoever else reads.
+			fr, err := fifo.OpenFifo(context.Background(), path, syscall.O_RDONLY|syscall.O_NONBLOCK, 0)
+			if err != nil {
+				log.G(ctx).WithError(err).Warnf("opening %s", path)
+				io.Copy(io.Discard, r)
+				return
+			}
+			defer fr.Close()
 			f, err := fifo.OpenFifo(context.Background(), path, syscall.O_WRONLY, 0)
 			if err != nil {
 				log.G(ctx).WithError(err).Warnf("opening %s", path)
@@ -317,7 +333,18 @@ func (s *service) relay(ctx context.Context, p *proc) {
 // watch waits for P's end: its output delivered, then its exit published.
 func (s *service) watch(p *proc) {
 	st, err := p.p.Wait(context.Background())
-	p.copies.Wait()
+	// its output delivered, unless no one reads it (a full pipe): then
+	// its end is published anyway
+	copied := make(chan struct{})
+	go func() {
+		p.copies.Wait()
+		close(copied)
+	}()
+	select {
+	case <-copied:
+	case <-time.After(copyTimeout):
+		log.G(context.Background()).Warnf("%s ended; its output is not all read after %v", p.id, copyTimeout)
+	}
 	code := uint32(st.ExitCode())
 	if err != nil {
 		code = 255

@@ -670,7 +670,8 @@ func (p *Process) CloseStdin(goctx context.Context) error {
 	})
 }
 
-// Kill sends the process signal SIG (1 to 64).
+// Kill sends the process signal SIG (1 to 64), waiting for room in the
+// channel to the zone when its queue is full (as Write does).
 func (p *Process) Kill(goctx context.Context, sig syscall.Signal) error {
 	return p.call(goctx, "Process.Kill", func(cp *C.edera_process, e *C.edgo_err) C.int {
 		return C.edgo_process_kill(cp, C.int(sig), e)

@@ -477,7 +477,6 @@ int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what
 	}
 	k->elf = e;
 	k->elf_len = len;
-	k->elf_map_len = len;
 	k->from_fd = true;
 	k->fd = fd;
 	rc = read_at(fd, e, head, 0) ? 0 : read_failed(what);
@@ -516,15 +515,14 @@ int ed_kernel_open_elf(struct ed_kernel *k, int fd, size_t len, const char *what
 
 void ed_kernel_free(struct ed_kernel *k)
 {
-	if (k->elf_map_len)
-		munmap(k->elf, k->elf_map_len);
-	else
-		free(k->elf);
-	if (k->from_fd && k->fd >= 0)
+	if (k->from_fd) {
+		munmap(k->elf, k->elf_len);
 		close(k->fd);
+	} else {
+		free(k->elf);
+	}
 	k->elf = NULL;
 	k->elf_len = 0;
-	k->elf_map_len = 0;
 	k->from_fd = false;
 	k->fd = -1;
 }
@@ -601,7 +599,6 @@ int ed_read_fd(int fd, const char *path, const char *what, size_t max, uint8_t *
 {
 	struct stat st;
 	uint8_t *buf;
-	size_t got = 0;
 
 	*data = NULL;
 	*len = 0;
@@ -613,21 +610,14 @@ int ed_read_fd(int fd, const char *path, const char *what, size_t max, uint8_t *
 	buf = malloc(st.st_size ? (size_t)st.st_size : 1);
 	if (!buf)
 		return ed_error(EDERA_ENOMEM, "%s '%s': out of memory", what, path);
-	while (got < (size_t)st.st_size) {
-		ssize_t n = pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got);
+	if (!read_at(fd, buf, (size_t)st.st_size, 0)) {
+		int e = errno ? errno : EIO; /* (0: cut short) */
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			int e = n < 0 ? errno : EIO;
-
-			free(buf);
-			return ed_error(ed_errno_code(e), "%s '%s': read failed: %s", what, path,
-			                strerror(e));
-		}
-		got += (size_t)n;
+		free(buf);
+		return ed_error(ed_errno_code(e), "%s '%s': read failed: %s", what, path,
+		                strerror(e));
 	}
 	*data = buf;
-	*len = got;
+	*len = (size_t)st.st_size;
 	return 0;
 }

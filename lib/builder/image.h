@@ -13,11 +13,10 @@
  * guest's address space. */
 struct ed_kernel {
 	/* the decompressed ELF image (owned); of a kernel read from a file
-	 * (from_fd), only its headers and notes: its segments are read from FD
-	 * when loaded */
+	 * (from_fd), an anonymous mapping of ELF_LEN bytes holding only its
+	 * headers and notes: its segments are read from FD when loaded */
 	uint8_t *elf;
 	size_t elf_len;
-	size_t elf_map_len;    /* non-zero: ELF is an anonymous mapping this long */
 	bool from_fd;
 	int fd;                /* (from_fd) the ELF file, owned */
 	uint64_t virt_base;    /* XEN_ELFNOTE_VIRT_BASE */

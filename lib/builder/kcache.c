@@ -229,19 +229,20 @@ static void disk_prune(int dfd, uint64_t max, const char *keep)
 	free(v);
 }
 
-/* Write K's ELF as the entry NAME: unnamed until whole.  True when the
- * entry is there afterwards (written, or by another process meanwhile). */
-static bool disk_store(struct ed_kcache *c, int dfd, const char *name, const struct ed_kernel *k)
+/* Write LEN bytes of DATA as the file NAME of DFD, unnamed until whole (a
+ * process killed meanwhile leaves nothing).  1: written; 0: NAME was there
+ * already (another process wrote it meanwhile); -1: not written. */
+static int store_file(int dfd, const char *name, const void *data, size_t len)
 {
-	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
+	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600), rc = -1;
+	const uint8_t *p = data;
 	char proc[64];
 	size_t done = 0;
-	bool there = false;
 
 	if (fd < 0)
-		return false;
-	while (done < k->elf_len) {
-		ssize_t n = write(fd, k->elf + done, k->elf_len - done);
+		return -1;
+	while (done < len) {
+		ssize_t n = write(fd, p + done, len - done);
 
 		if (n < 0 && errno == EINTR)
 			continue;
@@ -250,18 +251,24 @@ static bool disk_store(struct ed_kcache *c, int dfd, const char *name, const str
 		done += (size_t)n;
 	}
 	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	/* EEXIST: another process wrote it meanwhile */
-	if (done == k->elf_len) {
-		if (linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0) {
-			count(c, &c->disk_writes);
-			there = true;
-		} else {
-			there = errno == EEXIST;
-		}
-	}
+	if (done == len)
+		rc = linkat(AT_FDCWD, proc, dfd, name, AT_SYMLINK_FOLLOW) == 0 ? 1
+		     : errno == EEXIST                                         ? 0
+		                                                               : -1;
 	close(fd);
+	return rc;
+}
+
+/* Write K's ELF as the entry NAME.  True when the entry is there afterwards
+ * (written, or by another process meanwhile). */
+static bool disk_store(struct ed_kcache *c, int dfd, const char *name, const struct ed_kernel *k)
+{
+	int rc = store_file(dfd, name, k->elf, k->elf_len);
+
+	if (rc == 1)
+		count(c, &c->disk_writes);
 	disk_prune(dfd, c->disk_max, name);
-	return there;
+	return rc >= 0;
 }
 
 /* ---- the index: a kernel file's identity -> its entry ------------------------
@@ -391,18 +398,10 @@ static void index_prune(int dfd)
 }
 
 /* Record (as INAME) that a file is the entry ENTRY (its name's 64 hex
- * digits), unnamed until whole. */
+ * digits). */
 static void index_write(int dfd, const char *iname, const char *entry)
 {
-	int fd = openat(dfd, ".", O_TMPFILE | O_WRONLY | O_CLOEXEC, 0600);
-	char proc[64];
-
-	if (fd < 0)
-		return;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if (write(fd, entry + sizeof(ENTRY_PREFIX) - 1, 64) == 64)
-		(void)linkat(AT_FDCWD, proc, dfd, iname, AT_SYMLINK_FOLLOW);
-	close(fd);
+	(void)store_file(dfd, iname, entry + sizeof(ENTRY_PREFIX) - 1, 64);
 	index_prune(dfd);
 }
 
@@ -484,13 +483,6 @@ out:
 	return rc;
 }
 
-static bool same_file(const struct ed_kimage *img, const struct stat *st)
-{
-	return img->dev == st->st_dev && img->ino == st->st_ino && img->size == st->st_size &&
-	       img->mtime.tv_sec == st->st_mtim.tv_sec && img->mtime.tv_nsec == st->st_mtim.tv_nsec &&
-	       img->ctime.tv_sec == st->st_ctim.tv_sec && img->ctime.tv_nsec == st->st_ctim.tv_nsec;
-}
-
 int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 {
 	struct ed_kimage *img;
@@ -503,7 +495,7 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 		return ed_error(errno == ENOENT ? EDERA_ENOENT : ed_errno_code(errno),
 		                "kernel image '%s': %s", path, strerror(errno));
 	pthread_mutex_lock(&c->lock);
-	if (c->last && same_file(c->last, &st)) {
+	if (c->last && same_identity(&c->last->st, &st)) {
 		c->last->refs++;
 		c->hits++;
 		*out = c->last;
@@ -523,11 +515,7 @@ int ed_kcache_get(struct ed_kcache *c, const char *path, struct ed_kimage **out)
 		free(img);
 		return rc;
 	}
-	img->dev = st.st_dev;
-	img->ino = st.st_ino;
-	img->size = st.st_size;
-	img->mtime = st.st_mtim;
-	img->ctime = st.st_ctim;
+	img->st = st;
 	img->refs = 2; /* the caller's and the cache's */
 	pthread_mutex_lock(&c->lock);
 	if (c->last)

@@ -27,6 +27,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "image.h"
@@ -35,10 +36,7 @@
 struct ed_kimage {
 	unsigned int refs; /* under the cache's lock */
 	struct ed_kernel k;
-	dev_t dev;
-	ino_t ino;
-	off_t size;
-	struct timespec mtime, ctime;
+	struct stat st; /* the file's, when read: its identity */
 };
 
 struct ed_kcache {

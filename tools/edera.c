@@ -2,6 +2,7 @@
 /* edera: run container images in zones, from the command line.
  *
  *   edera run [OPTIONS] IMAGE [CMD [ARG]...]
+ *   edera spare [OPTIONS]
  *   edera ls [--json]
  *   edera rm NAME... | --all
  *   edera images [--json] | edera images prune [--keep MIB]
@@ -73,7 +74,12 @@ static void usage_run(FILE *f)
 	        "  --init PATH        edera-zone-init (default: $EDERA_ZONE_INIT or the installed one)\n"
 	        "  --cache DIR        converted images and decompressed kernels\n"
 	        "                     (default: $EDERA_CACHE_DIR or /var/cache/edera)\n"
+	        "  --no-spare         boot a zone even when a spare one (edera spare) would do\n"
 	        "  -h, --help         this text\n"
+	        "\n"
+	        "A spare zone booted ahead by edera spare with the same kernel, modules, init,\n"
+	        "memory and vCPUs is taken when there is one: the run then starts without\n"
+	        "waiting for a kernel's boot.\n"
 	        "\n"
 	        "exit status: the workload's; 125 edera failed, 126 the command cannot be run,\n"
 	        "127 the command was not found.\n");
@@ -89,6 +95,8 @@ static void usage(FILE *f)
 	        "commands:\n"
 	        "  run [OPTIONS] IMAGE [CMD [ARG]...]\n"
 	        "              run an image in a new zone, in the foreground (edera run --help)\n"
+	        "  spare [--count N] [OPTIONS]\n"
+	        "              boot zones ahead for later runs (edera spare --help)\n"
 	        "  ls [--json] list the zones libedera runs on this host\n"
 	        "  rm NAME...  destroy these zones (--all: every one)\n"
 	        "  images [--json]\n"
@@ -511,7 +519,7 @@ static int cmd_run(int argc, char **argv)
 	        {"kernel", required_argument, NULL, 'k'}, {"modules", required_argument, NULL, 'M'},
 	        {"init", required_argument, NULL, 'I'},   {"cache", required_argument, NULL, 'C'},
 	        {"ulimit", required_argument, NULL, 'L'}, {"help", no_argument, NULL, 'h'},
-	        {NULL, 0, NULL, 0}};
+	        {"no-spare", no_argument, NULL, 'S'},    {NULL, 0, NULL, 0}};
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1};
 	static const char *env[ENV_MAX];
 	static const char *dns[4];
@@ -579,6 +587,7 @@ static int cmd_run(int argc, char **argv)
 			wc.cache_dir = optarg;
 			setenv("EDERA_CACHE_DIR", optarg, 1);
 			break;
+		case 'S': wc.no_spare = 1; break;
 		case 'h': usage_run(stdout); return 0;
 		default: usage_run(stderr); return EXIT_ERROR;
 		}
@@ -683,6 +692,81 @@ static int cmd_run(int argc, char **argv)
 	if (r.cancel && !r.ended)
 		r.status = 128 + r.cancel;
 	return r.status;
+}
+
+/* ---- spare ---- */
+
+static void usage_spare(FILE *f)
+{
+	fprintf(f,
+	        "usage: edera spare [OPTIONS]\n"
+	        "Boot zones ahead, each with no workload and its init waiting, and print their\n"
+	        "names.  A later edera run with the same kernel, modules, init, memory and vCPUs\n"
+	        "takes one (each is used once) and starts without waiting for a kernel's boot.\n"
+	        "Spares are zones: edera ls shows them, edera rm removes them.\n"
+	        "\n"
+	        "options:\n"
+	        "  --count N          how many (default 1)\n"
+	        "  --memory MIB       each one's memory (default 256)\n"
+	        "  --vcpus N          its vCPUs (default 1)\n"
+	        "  --kernel PATH, --modules DIR, --init PATH, --cache DIR\n"
+	        "                     as for edera run\n"
+	        "  -h, --help         this text\n"
+	        "\n"
+	        "exit status: 0 when all were booted; 1 otherwise (those booted stay).\n");
+}
+
+static int cmd_spare(int argc, char **argv)
+{
+	static const struct option opts[] = {
+	        {"count", required_argument, NULL, 'n'},  {"memory", required_argument, NULL, 'm'},
+	        {"vcpus", required_argument, NULL, 'c'},  {"kernel", required_argument, NULL, 'k'},
+	        {"modules", required_argument, NULL, 'M'}, {"init", required_argument, NULL, 'I'},
+	        {"cache", required_argument, NULL, 'C'},  {"help", no_argument, NULL, 'h'},
+	        {NULL, 0, NULL, 0}};
+	edera_workload_config wc;
+	unsigned long count = 1;
+	edera_ctx *ctx;
+	int opt, rc = 0;
+
+	edera_workload_config_init(&wc);
+	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'n': count = number("--count", optarg, 1000); break;
+		case 'm': wc.memory_mib = number("--memory", optarg, 1u << 20); break;
+		case 'c': wc.vcpus = (uint32_t)number("--vcpus", optarg, 128); break;
+		case 'k': wc.kernel = optarg; break;
+		case 'M': wc.modules_dir = optarg; break;
+		case 'I': wc.init = optarg; break;
+		case 'C':
+			wc.cache_dir = optarg;
+			setenv("EDERA_CACHE_DIR", optarg, 1);
+			break;
+		case 'h': usage_spare(stdout); return 0;
+		default: usage_spare(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: '%s': edera spare takes no arguments\n", prog, argv[optind]);
+		usage_spare(stderr);
+		return 2;
+	}
+	if (edera_ctx_open(&ctx, NULL) < 0)
+		die(1, "%s", edera_last_error());
+	for (unsigned long i = 0; i < count; i++) {
+		edera_zone *z;
+
+		if (edera_workload_spare_sync(ctx, &wc, &z) < 0) {
+			fprintf(stderr, "%s: %s\n", prog, edera_last_error());
+			rc = 1;
+			break;
+		}
+		printf("%s\n", edera_zone_name(z));
+		fflush(stdout);
+	}
+	/* (the zones stay) */
+	edera_ctx_close(ctx);
+	return rc;
 }
 
 /* ---- ls, rm ---- */
@@ -901,6 +985,10 @@ int main(int argc, char **argv)
 	if (strcmp(argv[1], "run") == 0) {
 		prog = "edera run";
 		return cmd_run(argc - 1, argv + 1);
+	}
+	if (strcmp(argv[1], "spare") == 0) {
+		prog = "edera spare";
+		return cmd_spare(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[1], "ls") == 0)
 		return cmd_ls(argc - 1, argv + 1);

@@ -1211,6 +1211,24 @@ static void on_frame(void)
 	}
 }
 
+/* Whether the kernel's command line says ED_WL_SPARE_ARG (a word). */
+static int spare_zone(void)
+{
+	char line[4096], *w, *save = NULL;
+	int fd = open("/proc/cmdline", O_RDONLY | O_CLOEXEC);
+	ssize_t n = fd < 0 ? -1 : read(fd, line, sizeof(line) - 1);
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return 0;
+	line[n] = '\0';
+	for (w = strtok_r(line, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save))
+		if (strcmp(w, ED_WL_SPARE_ARG) == 0)
+			return 1;
+	return 0;
+}
+
 static void load_modules(void)
 {
 	struct dirent **names;
@@ -1269,7 +1287,10 @@ int main(void)
 	if (sfd < 0)
 		fatal("signalfd: %s", strerror(errno));
 	load_modules();
-	if (zchan_open(&chan, ED_WL_CHANNEL, 60000, &what) < 0)
+	/* A spare zone (booted ahead, edera_workload_spare) waits for the
+	 * run that takes it without end; otherwise the host opens the channel
+	 * as the zone starts. */
+	if (zchan_open(&chan, ED_WL_CHANNEL, spare_zone() ? -1 : 60000, &what) < 0)
 		fatal("the channel '%s': %s: %s", ED_WL_CHANNEL, what, strerror(errno));
 	send_u32s(ED_WL_READY, v[0], v[1], 0, 1);
 

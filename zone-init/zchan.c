@@ -74,6 +74,81 @@ static int xs_read(const char *path, char *out, size_t size)
 	return 1;
 }
 
+/* Exactly LEN bytes from FD: 0, or -1 (errno; EIO at an end). */
+static int read_exact(int fd, void *buf, size_t len)
+{
+	size_t got = 0;
+
+	while (got < len) {
+		ssize_t n = read(fd, (char *)buf + got, len - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			if (n == 0)
+				errno = EIO;
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+/* A XenStore watch on PATH through a /dev/xen/xenbus handle of its own
+ * (its messages: the watch's acknowledgement, then an event when it is
+ * set and one per change): the handle, or -1. */
+static int xs_watch(const char *path)
+{
+	static const char token[] = "zchan";
+	struct xsd_sockmsg m = {.type = XS_WATCH, .req_id = 2, .tx_id = 0};
+	char buf[512];
+	size_t plen = strlen(path) + 1;
+	int fd;
+
+	if (sizeof(m) + plen + sizeof(token) > sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	m.len = (uint32_t)(plen + sizeof(token));
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), path, plen);
+	memcpy(buf + sizeof(m) + plen, token, sizeof(token));
+	if (write(fd, buf, sizeof(m) + m.len) != (ssize_t)(sizeof(m) + m.len)) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wait up to MS (< 0: without end) for the watch's next message, and
+ * take it: 1, 0 when the time is up, -1 on an error. */
+static int xs_watch_next(int fd, int ms)
+{
+	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct xsd_sockmsg m;
+	char body[4096];
+	int r = poll(&pfd, 1, ms);
+
+	if (r <= 0)
+		return r < 0 && errno != EINTR ? -1 : 0;
+	if (read_exact(fd, &m, sizeof(m)) < 0)
+		return -1;
+	if (m.len > sizeof(body)) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	if (read_exact(fd, body, m.len) < 0)
+		return -1;
+	if (m.type == XS_ERROR) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
 static double now(void)
 {
 	struct timespec ts;
@@ -90,15 +165,32 @@ int zchan_open(struct zchan *c, const char *name, int wait_ms, const char **what
 	struct ioctl_gntdev_map_grant_ref *op;
 	struct ioctl_evtchn_bind_interdomain bind;
 	double end = now() + wait_ms / 1000.0;
-	int gfd, r, off = 0, used, port;
+	int gfd, r, r2, wfd, off = 0, used, port;
 	void *mem;
 
 	memset(c, 0, offsetof(struct zchan, rx_buf));
 	c->evfd = -1;
 	snprintf(path, sizeof(path), "data/edera-channel/%s", name);
+	*what = "watching the channel's XenStore node";
+	wfd = xs_watch(path);
+	if (wfd < 0)
+		return -1;
 	*what = "reading the channel's XenStore node";
-	while ((r = xs_read(path, v, sizeof(v))) == 0 && now() < end)
-		usleep(20000);
+	/* read after the watch is set, so no write falls between; each
+	 * message of the watch (its events, its acknowledgement) reads again */
+	while ((r = xs_read(path, v, sizeof(v))) == 0) {
+		int left = wait_ms < 0 ? -1 : (int)((end - now()) * 1000);
+
+		if (wait_ms >= 0 && left <= 0)
+			break;
+		if ((r = xs_watch_next(wfd, left)) < 0) {
+			*what = "waiting on the watch of the channel's XenStore node";
+			break;
+		}
+	}
+	r2 = errno;
+	close(wfd);
+	errno = r2;
 	if (r <= 0) {
 		if (r == 0) {
 			*what = "waiting for the host to open the channel";

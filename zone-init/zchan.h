@@ -26,8 +26,9 @@ struct zchan {
 	uint8_t rx_buf[EDERA_CHANNEL_FRAME_MAX];
 };
 
-/* Find and map channel NAME, waiting up to WAIT_MS for the host to publish
- * it.  0, or -1 with errno set and WHAT naming the step that failed. */
+/* Find and map channel NAME, waiting up to WAIT_MS (< 0: without end) for
+ * the host to publish it (a XenStore watch: no polling).  0, or -1 with
+ * errno set and WHAT naming the step that failed. */
 int zchan_open(struct zchan *c, const char *name, int wait_ms, const char **what);
 
 /* Read (and re-arm) pending notifications; call when evfd polls readable. */

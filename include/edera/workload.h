@@ -156,6 +156,9 @@ typedef struct edera_workload_config {
 	 * no image config: the process's args are required, cwd defaults to
 	 * "/" and user to root. */
 	const char *rootfs;
+	/* Since 0.2: non-zero: boot a zone for this run even when a spare
+	 * zone (edera_workload_spare) would do. */
+	int no_spare;
 } edera_workload_config;
 
 /* Zero CFG and set its sz: the defaults, before the fields are filled.
@@ -183,6 +186,44 @@ EDERA_API int edera_workload_run(edera_ctx *ctx, const edera_workload_config *cf
                                  edera_workload_run_cb cb, void *data);
 EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_config *cfg,
                                       edera_workload **wl, edera_process **proc);
+
+/*
+ * Spare zones (since 0.2): a zone booted ahead, its init waiting, so that a
+ * later run starts without waiting for a kernel's boot — from this process
+ * or any other on the host (a one-shot `edera run` too).
+ *
+ * edera_workload_spare boots one zone with CFG's kernel, modules_dir,
+ * init, cache_dir, memory_mib, vcpus and name (NULL: "edera-spare-" and
+ * random hex); its image, process and devices are not used (CFG->process
+ * may be NULL).  It has no disk and no channel; its init waits without
+ * end.  CB gets the zone once it is created and marked as a spare (it may
+ * still be booting); the zone stays when this context closes.
+ *
+ * A run (edera_workload_run, unless no_spare) takes a spare whose kernel
+ * file (the same file, unchanged), initramfs (the same init and modules),
+ * memory and vCPUs are its own: it renames the zone to the run's name,
+ * takes it over (as edera_zone_reattach does: its console is served by the
+ * run's context), attaches the image as xvda and the run's disks and NICs,
+ * and launches the workload as in a zone booted for it.  A spare is taken
+ * once (a XenStore transaction removes its mark), by one run, and never
+ * given back: the run's zone ends with the workload as any other.  When
+ * none matches, or the one taken cannot be used, the run boots a zone.
+ * The zone is new: nothing of an earlier workload was ever in it.
+ *
+ * Spares are zones like others: edera_zone_reattach finds them,
+ * edera_zone_destroy removes them.  A spare whose kernel file changed is
+ * never taken (remove it).  Another process that still holds a handle on
+ * a spare (the one that booted it) should not use it: its console is
+ * served there until that handle goes, and the run's is then left
+ * disconnected.  Errors at once: EDERA_EINVAL (CFG or its name),
+ * EDERA_EEXIST (the name is in use in this context), EDERA_ENOMEM; in CB:
+ * the kernel's and modules' (as edera_workload_run), edera_zone_create's.
+ */
+EDERA_API int edera_workload_spare(edera_ctx *ctx, const edera_workload_config *cfg,
+                                   edera_zone_done_cb cb, void *data);
+/* Blocking form (OUT may be NULL). */
+EDERA_API int edera_workload_spare_sync(edera_ctx *ctx, const edera_workload_config *cfg,
+                                        edera_zone **out);
 
 /* The zone WL runs in (NULL for a NULL WL). */
 EDERA_API edera_zone *edera_workload_zone(const edera_workload *wl);

@@ -22,6 +22,9 @@
 
 #define ED_WL_CHANNEL "edera-workload"
 #define ED_WL_VERSION 1
+/* On a spare zone's kernel command line: its init waits for the channel
+ * without end (the run that takes the zone opens it). */
+#define ED_WL_SPARE_ARG "edera.spare"
 
 /* host to zone */
 enum {

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 #include <uv.h>
@@ -110,6 +111,21 @@ struct run_op {
 	/* the failure, kept while the zone is destroyed */
 	struct ed_err err;
 	edera_workload *wl;
+	/* spare zones: what one must match (made by prepare: the initramfs,
+	 * the kernel file's identity, memory and vCPUs) */
+	char *spare_key;
+	bool spare;    /* edera_workload_spare: a spare is booted, no workload */
+	bool no_spare; /* the caller's no_spare */
+	edera_zone_done_cb spare_cb;
+	edera_zone *spare_zone;
+	size_t attached; /* devices attached to a spare taken so far */
+	/* an attach in flight: its callback may come after the run is over
+	 * (the context closed), so it holds this, not the run */
+	struct attach_ticket *ticket;
+};
+
+struct attach_ticket {
+	struct run_op *op; /* NULL once the run is over */
 };
 
 static void strv_free(struct strv *s)
@@ -139,10 +155,12 @@ static void op_free(struct run_op *op)
 	char **strs[] = {&op->name,     &op->image,    &op->image_name, &op->cache_dir,
 	                 &op->kernel,   &op->modules_dir, &op->init,    &op->hostname,
 	                 &op->address,  &op->gateway,  &op->cwd,        &op->user,
-	                 &op->initrd,   &op->rootfs};
+	                 &op->initrd,   &op->rootfs,   &op->spare_key};
 
 	for (size_t i = 0; i < ED_ARRAY_SIZE(strs); i++)
 		free(*strs[i]);
+	if (op->ticket)
+		op->ticket->op = NULL;
 	for (size_t i = 0; i < op->n_disks; i++) {
 		free((char *)op->disks[i].path);
 		free((char *)op->disks[i].vdev);
@@ -677,26 +695,20 @@ static void ready_timeout(uv_timer_t *t)
 		                  wl->ready ? "start the workload" : "greet", wl->run->timeout_ms));
 }
 
-static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+/* The workload's handle on ZONE; false when that failed (the run then
+ * failed and is being undone). */
+static bool wl_setup(struct run_op *op, edera_zone *zone)
 {
-	struct run_op *op = data;
-	edera_channel_config cc;
-	edera_workload *wl;
-	int rc;
+	edera_ctx *ctx = op->ctx;
+	edera_workload *wl = calloc(1, sizeof(*wl));
 
-	ed_trace("workload: zone created");
-	if (status < 0) {
-		run_fail(op, status);
-		return;
-	}
-	wl = calloc(1, sizeof(*wl));
 	if (!wl) {
 		op->wl = NULL;
 		ed_error(EDERA_ENOMEM, "out of memory");
 		ed_error_save_code(&op->err, EDERA_ENOMEM);
 		if (edera_zone_destroy(zone, failed_destroyed, op) < 0)
 			run_done(op, EDERA_ENOMEM);
-		return;
+		return false;
 	}
 	wl->ctx = ctx;
 	wl->zone = zone;
@@ -710,19 +722,43 @@ static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
 	op->wl = wl;
 	if ((op->cwd && !wl->cwd) || (op->user && !wl->user) || !proc_new(wl, 0, &op->pcfg)) {
 		run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
-		return;
+		return false;
 	}
+	return true;
+}
+
+/* The channel to the zone's init, and READY's deadline. */
+static void wl_open(struct run_op *op)
+{
+	edera_workload *wl = op->wl;
+	edera_channel_config cc;
+	int rc;
+
 	edera_channel_config_init(&cc);
 	cc.name = ED_WL_CHANNEL;
 	cc.on_frame = on_frame;
 	cc.on_end = on_end;
 	cc.on_writable = on_writable;
 	cc.data = wl;
-	if ((rc = edera_channel_open(zone, &cc, &wl->ch)) < 0) {
+	if ((rc = edera_channel_open(wl->zone, &cc, &wl->ch)) < 0) {
 		run_fail(op, rc);
 		return;
 	}
 	uv_timer_start(&wl->timer, ready_timeout, op->timeout_ms, 0);
+}
+
+static void created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+
+	(void)ctx;
+	ed_trace("workload: zone created");
+	if (status < 0) {
+		run_fail(op, status);
+		return;
+	}
+	if (wl_setup(op, zone))
+		wl_open(op);
 }
 
 /* The image's defaults under the caller's choices. */
@@ -842,6 +878,28 @@ static void progress_end(struct run_op *op)
 }
 
 /* On the threadpool: the image, the kernel's release, the initramfs. */
+/* What a spare zone must match to run this workload: the initramfs (its
+ * name is a hash of the init and the modules), the kernel file's identity,
+ * the memory and the vCPUs. */
+static int spare_key(struct run_op *op)
+{
+	const char *base = strrchr(op->initrd, '/');
+	struct stat st;
+
+	if (stat(op->kernel, &st) < 0)
+		return ed_error(ed_errno_code(errno), "the kernel %s: %s", op->kernel,
+		                strerror(errno));
+	if (asprintf(&op->spare_key, "1 %s %llx:%llx:%lld:%lld.%09ld %llu %u",
+	             base ? base + 1 : op->initrd, (unsigned long long)st.st_dev,
+	             (unsigned long long)st.st_ino, (long long)st.st_size,
+	             (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec,
+	             (unsigned long long)op->memory_mib, op->vcpus) < 0) {
+		op->spare_key = NULL;
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 static int prepare_work(void *arg)
 {
 	struct run_op *op = arg;
@@ -855,7 +913,9 @@ static int prepare_work(void *arg)
 		                "the config's kernel)",
 		                op->kernel, strerror(errno));
 
-	if (op->rootfs) {
+	if (op->spare) {
+		/* no image: only the kernel and the initramfs */
+	} else if (op->rootfs) {
 		rc = ed_oci_pack_dir(op->rootfs, op->cache_dir, &op->packed);
 		if (rc == 0 && !(op->image_res.path = strdup(op->packed.path)))
 			rc = ed_error(EDERA_ENOMEM, "out of memory");
@@ -864,9 +924,9 @@ static int prepare_work(void *arg)
 		                             op->cache_max_mib << 20,
 		                             op->progress_async ? &prog : NULL, &op->image_res);
 	}
-	if (rc < 0)
+	if (!op->spare && rc < 0)
 		return rc;
-	if ((rc = merge_image(op)) < 0)
+	if (!op->spare && (rc = merge_image(op)) < 0)
 		return rc;
 	if (!moddir) {
 		if ((rc = ed_kernel_release(op->kernel, release, sizeof(release))) < 0)
@@ -877,24 +937,21 @@ static int prepare_work(void *arg)
 	rc = ed_zone_initramfs(op->init, moddir, op->cache_dir, &op->initrd);
 	if (moddir != op->modules_dir)
 		free(moddir);
+	if (rc == 0 && (op->spare || !op->no_spare))
+		rc = spare_key(op);
 	return rc;
 }
 
-static void prepare_after(edera_ctx *ctx, int status, void *arg)
+/* The zone booted for the run, the image its disk xvda. */
+static void create_cold(struct run_op *op)
 {
-	struct run_op *op = arg;
+	edera_ctx *ctx = op->ctx;
 	edera_zone_config zc;
 	edera_disk_config image;
 	const edera_disk_config **disks;
 	const edera_nic_config **nics = NULL;
 	int rc;
 
-	progress_end(op);
-	ed_trace("workload: image, kernel release and initramfs ready");
-	if (status < 0) {
-		run_fail(op, status);
-		return;
-	}
 	disks = calloc(op->n_disks + 1, sizeof(*disks));
 	nics = calloc(op->n_nics + 1, sizeof(*nics));
 	if (!disks || !nics) {
@@ -930,6 +987,408 @@ static void prepare_after(edera_ctx *ctx, int status, void *arg)
 		run_fail(op, rc);
 }
 
+static void spare_find(struct run_op *op);
+static void spare_boot(struct run_op *op, int status);
+
+static void prepare_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct run_op *op = arg;
+
+	(void)ctx;
+	progress_end(op);
+	ed_trace("workload: image, kernel release and initramfs ready");
+	if (op->spare) {
+		spare_boot(op, status);
+		return;
+	}
+	if (status < 0) {
+		run_fail(op, status);
+		return;
+	}
+	if (op->spare_key)
+		spare_find(op);
+	else
+		create_cold(op);
+}
+
+
+/* ---- spare zones ----
+ *
+ * A spare is a zone booted ahead with the workload initramfs and no disk:
+ * its init waits for the channel (ED_WL_SPARE_ARG on its command line).
+ * Its marker /local/domain/N/edera/spare (dom0's: the guest cannot write
+ * it) holds the key a run must match (spare_key).  A run looks at every
+ * domain's marker, takes one whose key matches in a transaction that
+ * removes the marker and renames the zone (two runs never take the same
+ * one), takes the zone over (ed_zone_adopt: its console is served from
+ * here on), attaches the image and the run's disks and NICs, then opens
+ * the channel: the init says READY and the launch goes as in a zone
+ * booted for the run.  Anything short of that falls back to booting one. */
+
+struct spare_cand {
+	struct spare_find *f;
+	uint32_t domid;
+	char *key;
+};
+
+struct spare_find {
+	struct run_op *op;
+	struct ed_gather g;
+	struct spare_cand *c;
+	size_t n, next;
+	/* the claim's transaction */
+	edera_xs_txn *txn;
+	char *vm;
+	int pending, status;
+};
+
+static void find_free(struct spare_find *f)
+{
+	for (size_t i = 0; i < f->n; i++)
+		free(f->c[i].key);
+	free(f->c);
+	free(f->vm);
+	free(f);
+}
+
+static void spare_attach_next(struct run_op *op);
+
+static void spare_attached(edera_ctx *ctx, int status, edera_device *dev, void *data)
+{
+	struct attach_ticket *t = data;
+	struct run_op *op = t->op;
+
+	(void)ctx;
+	(void)dev;
+	free(t);
+	if (!op) /* the run is over (the zone went with the context) */
+		return;
+	op->ticket = NULL;
+	if (status < 0) {
+		run_fail(op, status);
+		return;
+	}
+	op->attached++;
+	spare_attach_next(op);
+}
+
+/* The image as xvda, then the run's disks and NICs, one after another;
+ * then the channel. */
+static void spare_attach_next(struct run_op *op)
+{
+	edera_zone *zone = op->wl->zone;
+	size_t i = op->attached;
+	struct attach_ticket *t = NULL;
+	int rc;
+
+	if (i < 1 + op->n_disks + op->n_nics) {
+		if (!(t = calloc(1, sizeof(*t)))) {
+			run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
+			return;
+		}
+		t->op = op;
+		op->ticket = t;
+	}
+	if (i == 0) {
+		edera_disk_config image;
+
+		edera_disk_config_init(&image);
+		image.path = op->image_res.path;
+		image.vdev = "xvda";
+		image.readonly = 1;
+		rc = edera_zone_attach_disk(zone, &image, op->timeout_ms, spare_attached, t);
+	} else if (i <= op->n_disks) {
+		rc = edera_zone_attach_disk(zone, &op->disks[i - 1], op->timeout_ms, spare_attached,
+		                            t);
+	} else if (i <= op->n_disks + op->n_nics) {
+		rc = edera_zone_attach_nic(zone, &op->nics[i - 1 - op->n_disks], op->timeout_ms,
+		                           spare_attached, t);
+	} else {
+		ed_trace("workload: the spare zone's devices attached");
+		wl_open(op);
+		return;
+	}
+	if (rc < 0) {
+		op->ticket = NULL;
+		free(t);
+		run_fail(op, rc);
+	}
+}
+
+static void spare_adopted(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+
+	(void)ctx;
+	if (status < 0) {
+		/* (it stays for edera_zone_reattach to clean up) */
+		ed_trace("workload: the spare zone taken could not be taken over (%s): booting "
+		         "one", edera_last_error());
+		create_cold(op);
+		return;
+	}
+	ed_trace("workload: spare zone %u taken", edera_zone_domid(zone));
+	if (wl_setup(op, zone))
+		spare_attach_next(op);
+}
+
+static void claim_next(struct spare_find *f);
+
+static void claimed(edera_ctx *ctx, int status, void *data)
+{
+	struct spare_find *f = data;
+	struct run_op *op = f->op;
+	uint32_t domid = f->c[f->next].domid;
+	int rc;
+
+	if (status < 0) {
+		/* taken by another run, gone, or XenStore failed: the next */
+		f->next++;
+		claim_next(f);
+		return;
+	}
+	find_free(f);
+	if ((rc = ed_zone_adopt(ctx, domid, spare_adopted, op)) < 0)
+		spare_adopted(ctx, rc, NULL, op);
+}
+
+static void claim_step(edera_ctx *ctx, int status, void *data)
+{
+	struct spare_find *f = data;
+
+	(void)ctx;
+	if (status < 0 && f->status == 0)
+		f->status = status;
+	if (--f->pending > 0)
+		return;
+	if (f->status < 0)
+		edera_xs_txn_abort(f->txn, f->status);
+	else
+		edera_xs_txn_commit(f->txn);
+}
+
+static void claim_issued(struct spare_find *f, int rc)
+{
+	if (rc == 0)
+		f->pending++;
+	else if (f->status == 0)
+		f->status = rc;
+}
+
+static void claim_vm_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct spare_find *f = data;
+	uint32_t domid = f->c[f->next].domid;
+	char path[96];
+
+	if (status < 0) {
+		edera_xs_txn_abort(f->txn, status);
+		return;
+	}
+	free(f->vm);
+	f->vm = NULL;
+	/* the zone's /vm entry, as the builder names it: its name there too */
+	if (len > 4 && len < 64 && strncmp(value, "/vm/", 4) == 0 && !memchr(value, '\0', len) &&
+	    asprintf(&f->vm, "%s/name", value) < 0)
+		f->vm = NULL;
+	/* (their callbacks come later: counted as they go out) */
+	f->pending = 1;
+	snprintf(path, sizeof(path), "/local/domain/%u/edera/spare", domid);
+	claim_issued(f, edera_xs_rm(ctx, f->txn, path, claim_step, f));
+	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
+	claim_issued(f, edera_xs_write(ctx, f->txn, path, f->op->name, strlen(f->op->name),
+	                               claim_step, f));
+	if (f->vm)
+		claim_issued(f, edera_xs_write(ctx, f->txn, f->vm, f->op->name,
+		                               strlen(f->op->name), claim_step, f));
+	claim_step(ctx, 0, f);
+}
+
+static void claim_key_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct spare_find *f = data;
+	char path[96];
+	int rc;
+
+	if (status < 0 || len != strlen(f->op->spare_key) ||
+	    memcmp(value, f->op->spare_key, len) != 0) {
+		/* taken meanwhile */
+		edera_xs_txn_abort(f->txn, status < 0 ? status : EDERA_ENOENT);
+		return;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/vm", f->c[f->next].domid);
+	if ((rc = edera_xs_read(ctx, f->txn, path, claim_vm_read, f)) < 0)
+		edera_xs_txn_abort(f->txn, rc);
+}
+
+static void claim_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+{
+	struct spare_find *f = data;
+	char path[96];
+	int rc;
+
+	f->txn = txn;
+	f->status = 0;
+	snprintf(path, sizeof(path), "/local/domain/%u/edera/spare", f->c[f->next].domid);
+	if ((rc = edera_xs_read(ctx, txn, path, claim_key_read, f)) < 0)
+		edera_xs_txn_abort(txn, rc);
+}
+
+/* Claim the next candidate whose key matches, or boot a zone. */
+static void claim_next(struct spare_find *f)
+{
+	struct run_op *op = f->op;
+	int rc;
+
+	for (; f->next < f->n; f->next++) {
+		struct spare_cand *c = &f->c[f->next];
+
+		if (!c->key || strcmp(c->key, op->spare_key) != 0 ||
+		    edera_zone_lookup_domid(op->ctx, c->domid))
+			continue;
+		if ((rc = edera_xs_transaction(op->ctx, claim_body, claimed, f)) == 0)
+			return;
+		break;
+	}
+	find_free(f);
+	ed_trace("workload: no spare zone: booting one");
+	create_cold(op);
+}
+
+static void find_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct spare_cand *c = data;
+
+	(void)ctx;
+	if (status == 0 && len < 1024)
+		c->key = strndup(value, len);
+	/* (unreadable or absent: not a candidate) */
+	ed_gather_settle(&c->f->g, 0);
+}
+
+static void find_read_all(struct ed_gather *g)
+{
+	claim_next(ed_container_of(g, struct spare_find, g));
+}
+
+static void find_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
+                        void *data)
+{
+	struct spare_find *f = data;
+
+	if (status < 0 || !(f->c = calloc(n ? n : 1, sizeof(*f->c)))) {
+		struct run_op *op = f->op;
+
+		find_free(f);
+		create_cold(op);
+		return;
+	}
+	ed_gather_start(&f->g, find_read_all);
+	for (size_t i = 0; i < n; i++) {
+		char *end, path[96];
+		unsigned long d = strtoul(names[i], &end, 10);
+		struct spare_cand *c = &f->c[f->n];
+
+		if (*end || end == names[i] || d == 0 || d >= DOMID_FIRST_RESERVED ||
+		    edera_zone_lookup_domid(ctx, (uint32_t)d))
+			continue;
+		c->f = f;
+		c->domid = (uint32_t)d;
+		f->n++;
+		snprintf(path, sizeof(path), "/local/domain/%lu/edera/spare", d);
+		ed_gather_issued(&f->g, edera_xs_read(ctx, NULL, path, find_read, c));
+	}
+	ed_gather_settle(&f->g, 0);
+}
+
+/* A run: take a spare whose key matches, or boot a zone. */
+static void spare_find(struct run_op *op)
+{
+	struct spare_find *f = calloc(1, sizeof(*f));
+
+	if (f) {
+		f->op = op;
+		if (edera_xs_directory(op->ctx, NULL, "/local/domain", find_listed, f) == 0)
+			return;
+		free(f);
+	}
+	create_cold(op);
+}
+
+/* ---- booting a spare ---- */
+
+static void spare_end(struct run_op *op, int status, edera_zone *zone)
+{
+	if (status < 0)
+		ed_error_restore(&op->err);
+	if (op->spare_cb)
+		ED_CALLBACK(op->ctx, op->spare_cb(op->ctx, status, zone, op->data));
+	op_free(op);
+}
+
+static void spare_undone(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	(void)ctx;
+	(void)status;
+	(void)zone;
+	spare_end(data, ((struct run_op *)data)->err.code, NULL);
+}
+
+static void spare_marked(edera_ctx *ctx, int status, void *data)
+{
+	struct run_op *op = data;
+
+	(void)ctx;
+	if (status < 0) {
+		ed_error_save_code(&op->err, status);
+		if (edera_zone_destroy(op->spare_zone, spare_undone, op) < 0)
+			spare_end(op, status, NULL);
+		return;
+	}
+	ed_trace("workload: spare zone %u ready for a run", edera_zone_domid(op->spare_zone));
+	spare_end(op, 0, op->spare_zone);
+}
+
+static void spare_created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+	char path[96];
+	int rc;
+
+	if (status < 0) {
+		ed_error_save_code(&op->err, status);
+		spare_end(op, status, NULL);
+		return;
+	}
+	op->spare_zone = zone;
+	snprintf(path, sizeof(path), "/local/domain/%u/edera/spare", edera_zone_domid(zone));
+	if ((rc = edera_xs_write(ctx, NULL, path, op->spare_key, strlen(op->spare_key),
+	                         spare_marked, op)) < 0)
+		spare_marked(ctx, rc, op);
+}
+
+static void spare_boot(struct run_op *op, int status)
+{
+	edera_zone_config zc;
+	int rc;
+
+	if (status < 0) {
+		ed_error_save_code(&op->err, status);
+		spare_end(op, status, NULL);
+		return;
+	}
+	edera_zone_config_init(&zc);
+	zc.name = op->name;
+	zc.kernel = op->kernel;
+	zc.initrd = op->initrd;
+	zc.cmdline = "console=hvc0 quiet loglevel=3 " ED_WL_SPARE_ARG;
+	zc.memory_mib = op->memory_mib;
+	zc.vcpus = op->vcpus;
+	if ((rc = edera_zone_create(op->ctx, &zc, spare_created, op)) < 0) {
+		ed_error_save_code(&op->err, rc);
+		spare_end(op, rc, NULL);
+	}
+}
 
 static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 {
@@ -963,6 +1422,7 @@ static int copy_config(struct run_op *op, const edera_workload_config *cfg)
 	op->memory_mib = cfg->memory_mib ? cfg->memory_mib : 256;
 	op->vcpus = cfg->vcpus ? cfg->vcpus : 1;
 	op->timeout_ms = cfg->timeout_ms ? cfg->timeout_ms : 60000;
+	op->no_spare = cfg->no_spare != 0;
 	op->terminal = p->terminal;
 	op->rows = p->rows;
 	op->cols = p->cols;
@@ -1045,6 +1505,81 @@ int edera_workload_run(edera_ctx *ctx, const edera_workload_config *user_cfg,
 		return rc;
 	}
 	return 0;
+}
+
+int edera_workload_spare(edera_ctx *ctx, const edera_workload_config *user_cfg,
+                         edera_zone_done_cb cb, void *data)
+{
+	edera_workload_config c;
+	edera_process_config pc;
+	struct run_op *op;
+	char name[32];
+	uint8_t rnd[16];
+	char uuid[37];
+	int rc;
+
+	if (!ctx || !user_cfg)
+		return ed_error(EDERA_EINVAL, "edera_workload_spare: ctx or cfg is NULL");
+	if ((rc = ed_sized_check(user_cfg, user_cfg->sz, sizeof(c), "edera_workload_config")) < 0)
+		return rc;
+	SIZED_COPY(&c, user_cfg);
+	edera_process_config_init(&pc);
+	c.process = &pc;
+	c.image = c.image_name = c.rootfs = NULL;
+	c.n_disks = c.n_nics = c.n_dns = 0;
+	c.address = c.gateway = NULL;
+	if (!c.name) {
+		ed_uuid_new(rnd, uuid);
+		snprintf(name, sizeof(name), "edera-spare-%.8s", uuid);
+		c.name = name;
+	}
+	if (!*c.name)
+		return ed_error(EDERA_EINVAL, "edera_workload_spare: the name is empty");
+	if (edera_zone_lookup(ctx, c.name))
+		return ed_error(EDERA_EEXIST, "a zone named '%s' exists", c.name);
+	if (!(op = calloc(1, sizeof(*op))))
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->packed.cache = op->packed.lock = -1;
+	op->ctx = ctx;
+	op->spare = true;
+	op->spare_cb = cb;
+	op->data = data;
+	ed_trace("workload: a spare zone");
+	if ((rc = copy_config(op, &c)) < 0 ||
+	    (rc = ed_offload(ctx, prepare_work, prepare_after, op)) < 0) {
+		op_free(op);
+		return rc;
+	}
+	return 0;
+}
+
+struct sync_spare {
+	struct ed_sync s; /* first */
+	edera_zone *zone;
+};
+
+static void sync_spared(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct sync_spare *s = data;
+
+	(void)ctx;
+	s->zone = zone;
+	ed_sync_finish(&s->s, status);
+}
+
+int edera_workload_spare_sync(edera_ctx *ctx, const edera_workload_config *cfg,
+                              edera_zone **out)
+{
+	struct sync_spare s;
+	int rc = ed_ctx_check_blocking(ctx, "edera_workload_spare_sync");
+
+	if (rc < 0)
+		return rc;
+	memset(&s, 0, sizeof(s));
+	rc = ed_sync_wait(ctx, edera_workload_spare(ctx, cfg, sync_spared, &s), &s.s);
+	if (out)
+		*out = rc < 0 ? NULL : s.zone;
+	return rc;
 }
 
 struct sync_run {

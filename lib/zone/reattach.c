@@ -587,3 +587,104 @@ int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached, unsigned in
 	return rc;
 }
 
+
+/* ---- one zone, by domid (a spare zone taken by a run) ---- */
+
+struct adopt_op;
+struct adopt_read {
+	struct adopt_op *op;
+	int key;
+};
+
+struct adopt_op {
+	edera_ctx *ctx;
+	uint32_t domid;
+	ed_zone_adopt_cb cb;
+	void *data;
+	struct ed_gather g;
+	struct ra_cand c;
+	struct adopt_read r[RA_N];
+};
+
+static void adopt_end(struct adopt_op *op, int status, edera_zone *z)
+{
+	ED_CALLBACK(op->ctx, op->cb(op->ctx, status, z, op->data));
+	for (int k = 0; k < RA_N; k++)
+		free(op->c.v[k]);
+	free(op);
+}
+
+static void adopt_read_done(edera_ctx *ctx, int status, const char *value, size_t len,
+                            void *data)
+{
+	struct adopt_read *r = data;
+	struct adopt_op *op = r->op;
+
+	(void)ctx;
+	if (status == 0 && !(op->c.v[r->key] = strndup(value, len)))
+		status = ed_error(EDERA_ENOMEM, "out of memory");
+	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
+}
+
+static void adopt_read(struct ed_gather *g)
+{
+	struct adopt_op *op = ed_container_of(g, struct adopt_op, g);
+	edera_ctx *ctx = op->ctx;
+	uint8_t uuid[16];
+	xc_dominfo_t di;
+	edera_zone *z;
+
+	if (g->status < 0) {
+		ed_error_restore(&g->err);
+		adopt_end(op, g->status, NULL);
+		return;
+	}
+	if (!parse_uuid(op->c.v[RA_UUID], uuid)) {
+		adopt_end(op, ed_error(EDERA_ENOENT, "domain %u carries no zone marker", op->domid),
+		          NULL);
+		return;
+	}
+	if (xc_domain_getinfo(ctx->hv.xch, op->domid, 1, &di) != 1 || di.domid != op->domid ||
+	    di.dying || di.shutdown || di.crashed || memcmp(di.handle, uuid, sizeof(uuid)) != 0) {
+		adopt_end(op, ed_error(EDERA_ENOENT, "zone %s (domain %u) is not running",
+		                       op->c.v[RA_UUID], op->domid),
+		          NULL);
+		return;
+	}
+	if (!(z = ra_zone(ctx, &op->c, uuid))) {
+		adopt_end(op, ed_error(EDERA_ENOMEM, "out of memory"), NULL);
+		return;
+	}
+	/* (its console stays disconnected if another process serves it) */
+	ed_parts_attach(z, NULL);
+	adopt_end(op, 0, z);
+}
+
+int ed_zone_adopt(edera_ctx *ctx, uint32_t domid, ed_zone_adopt_cb cb, void *data)
+{
+	struct adopt_op *op;
+	int rc;
+
+	if (ra_ours_already(ctx, domid))
+		return ed_error(EDERA_EEXIST, "domain %u is a zone of this context already", domid);
+	if ((rc = ed_zone_watch_releases(ctx)) < 0)
+		return rc;
+	if (!(op = calloc(1, sizeof(*op))))
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->ctx = ctx;
+	op->domid = domid;
+	op->cb = cb;
+	op->data = data;
+	op->c.domid = domid;
+	ed_gather_start(&op->g, adopt_read);
+	for (int k = 0; k < RA_N; k++) {
+		char path[96];
+
+		op->r[k].op = op;
+		op->r[k].key = k;
+		snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, ra_rel[k]);
+		ed_gather_issued(&op->g, edera_xs_read(ctx, NULL, path, adopt_read_done, &op->r[k]));
+	}
+	ed_gather_settle(&op->g, 0);
+	return 0;
+}

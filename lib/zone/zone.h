@@ -129,6 +129,13 @@ void ed_zone_destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intr
 int ed_zone_exit_reason(edera_ctx *ctx, const edera_zone *z);
 void ed_zone_recheck_exits_soon(edera_ctx *ctx);
 int ed_zone_watch_releases(edera_ctx *ctx);
+
+/* reattach.c: take over the one running zone DOMID (as edera_zone_reattach
+ * does each): CB gets its new handle (STATUS 0), or EDERA_ENOENT when the
+ * domain is not a running zone, XenStore's errors.  Errors at once:
+ * EDERA_EEXIST (this context has it already), EDERA_ENOMEM. */
+typedef void (*ed_zone_adopt_cb)(edera_ctx *ctx, int status, edera_zone *zone, void *data);
+int ed_zone_adopt(edera_ctx *ctx, uint32_t domid, ed_zone_adopt_cb cb, void *data);
 void ed_zone_shutdown_finish(edera_zone *z, int status);
 
 #endif

@@ -101,6 +101,40 @@ rm -rf /tmp/cli-nocmd
 "$edera" run --kernel /no/such/kernel "$img" true 2>/tmp/cli-err; rc=$?
 check "a missing kernel" "125|1" "$rc|$(grep -c '/no/such/kernel' /tmp/cli-err)"
 
+# spare zones: booted ahead (edera spare), each taken once by a run with
+# the same kernel, modules, memory and vCPUs
+spare=("$edera" spare --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver"
+	--memory 192)
+spares() { "$edera" ls --json | grep -o '"name":"edera-spare-[0-9a-f]*"' | wc -l; }
+names=$("${spare[@]}" --count 2); rc=$?
+check "edera spare --count 2" "0|2|2" "$rc|$(grep -c '^edera-spare-' <<<"$names")|$(spares)"
+# taken at once (still booting) ...
+out=$(EDERA_TRACE=1 run "$img" /bin/sh -c 'echo out; echo err >&2; exit 7' 2>/tmp/cli-err); rc=$?
+check "a run takes a spare: its status, stdout, stderr" "7|out|1|1" \
+	"$rc|$out|$(grep -c '^err$' /tmp/cli-err)|$(grep -c 'spare zone [0-9]* taken' /tmp/cli-err)"
+check "... and the spare is gone from the list" 1 "$(spares)"
+# ... or booted: a mismatch is not taken
+sleep 10
+out=$(EDERA_TRACE=1 run --memory 160 "$img" /bin/sh -c 'echo ran' 2>/tmp/cli-err); rc=$?
+check "another memory size boots a zone" "0|ran|1|1" \
+	"$rc|$out|$(grep -c 'no spare zone: booting one' /tmp/cli-err)|$(spares)"
+out=$(EDERA_TRACE=1 run --no-spare "$img" /bin/sh -c 'echo ran' 2>/tmp/cli-err); rc=$?
+check "--no-spare boots a zone" "0|ran|0|1" \
+	"$rc|$out|$(grep -c 'spare zone [0-9]* taken' /tmp/cli-err)|$(spares)"
+# two runs at once, one spare: one takes it, the other boots a zone
+(EDERA_TRACE=1 run "$img" /bin/sh -c 'echo ran' >/tmp/cli-out1 2>/tmp/cli-err1; echo $? >>/tmp/cli-out1) &
+(EDERA_TRACE=1 run "$img" /bin/sh -c 'echo ran' >/tmp/cli-out2 2>/tmp/cli-err2; echo $? >>/tmp/cli-out2) &
+wait
+check "two runs, one spare: both ran, one took it" "ran|0|ran|0|1|0" \
+	"$(paste -sd'|' /tmp/cli-out1)|$(paste -sd'|' /tmp/cli-out2)|$(cat /tmp/cli-err1 /tmp/cli-err2 |
+		grep -c 'spare zone [0-9]* taken')|$(spares)"
+rm -f /tmp/cli-out1 /tmp/cli-out2 /tmp/cli-err1 /tmp/cli-err2
+# spares are zones: edera rm removes them
+"${spare[@]}" >/dev/null
+check "edera rm removes a spare" "1|0" "$("$edera" rm --all | grep -c '^edera-spare-')|$(spares)"
+out=$("$edera" spare --kernel /no/such/kernel 2>&1); rc=$?
+check "edera spare with a missing kernel" "1|1" "$rc|$(grep -c '/no/such/kernel' <<<"$out")"
+
 # the test image and the one without a command (converted before its run failed)
 check "edera images" 2 "$("$edera" images --json | grep -o '"name":"test"' | wc -l)"
 check "edera images prune" "removed 2 image(s)" "$("$edera" images prune | cut -d, -f1)"

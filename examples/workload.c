@@ -2,10 +2,12 @@
 /* Run a container image in a zone and wait for its exit: the image's own
  * command, or the one given; its stdout and stderr printed as they come,
  * prefixed.  Run it in dom0, as root:
- *   ./workload KERNEL MODULES_DIR IMAGE [CMD [ARG]...]
+ *   ./workload [--spare] KERNEL MODULES_DIR IMAGE [CMD [ARG]...]
  * (IMAGE: an OCI image layout directory or archive; KERNEL and MODULES_DIR:
  * the zone's kernel and its modules.  EDERA_ZONE_INIT names the
- * edera-zone-init to use when it is not installed.)
+ * edera-zone-init to use when it is not installed.  --spare: a spare zone
+ * is booted first, as an orchestrator keeps some ahead of its runs, and
+ * the run takes it instead of booting one.)
  * Build against an installed libedera:
  *   cc workload.c $(pkg-config --cflags --libs edera libuv) -o workload */
 #include <stdio.h>
@@ -66,9 +68,13 @@ int main(int argc, char **argv)
 	edera_process *proc;
 	struct app app = {0};
 	edera_ctx *ctx;
+	edera_zone *spare = NULL;
+	int want_spare = argc > 1 && strcmp(argv[1], "--spare") == 0;
 
+	argc -= want_spare;
+	argv += want_spare;
 	if (argc < 4) {
-		fprintf(stderr, "usage: workload KERNEL MODULES_DIR IMAGE [CMD [ARG]...]\n");
+		fprintf(stderr, "usage: workload [--spare] KERNEL MODULES_DIR IMAGE [CMD [ARG]...]\n");
 		return 2;
 	}
 	if (edera_ctx_open(&ctx, NULL) < 0) {
@@ -89,14 +95,28 @@ int main(int argc, char **argv)
 	wc.cache_dir = "/tmp/edera-example-cache";
 	wc.process = &pc;
 	wc.on_progress = on_progress;
+	/* a zone booted ahead with the same kernel, modules, memory and vCPUs
+	 * (its name and the image are not the run's concern) */
+	if (want_spare) {
+		wc.name = NULL;
+		if (edera_workload_spare_sync(ctx, &wc, &spare) < 0) {
+			fprintf(stderr, "workload: %s\n", edera_last_error());
+			edera_ctx_close(ctx);
+			return 1;
+		}
+		printf("workload: spare zone '%s' (domain %u) booting\n", edera_zone_name(spare),
+		       edera_zone_domid(spare));
+		wc.name = "edera-workload-example";
+	}
 	/* converts the image (once), boots the zone, starts the process */
 	if (edera_workload_run_sync(ctx, &wc, &wl, &proc) < 0) {
 		fprintf(stderr, "workload: %s\n", edera_last_error());
 		edera_ctx_close(ctx);
 		return 1;
 	}
-	printf("workload: running as pid %u in zone '%s' (domain %u)\n", edera_process_pid(proc),
-	       edera_zone_name(edera_workload_zone(wl)), edera_zone_domid(edera_workload_zone(wl)));
+	printf("workload: running as pid %u in zone '%s' (domain %u%s)\n", edera_process_pid(proc),
+	       edera_zone_name(edera_workload_zone(wl)), edera_zone_domid(edera_workload_zone(wl)),
+	       spare && edera_workload_zone(wl) == spare ? ", the spare" : "");
 	while (!app.done)
 		uv_run(edera_ctx_loop(ctx), UV_RUN_ONCE);
 	if (app.status == 0)

@@ -212,9 +212,10 @@ EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_confi
  *
  * Spares are zones like others: edera_zone_reattach finds them,
  * edera_zone_destroy removes them.  A spare whose kernel file changed is
- * never taken (remove it).  Another process that still holds a handle on
- * a spare (the one that booted it) should not use it: its console is
- * served there until that handle goes, and the run's is then left
+ * never taken (remove it).  A spare this context booted is taken with its
+ * handle (renamed); one another process booted and still holds a handle
+ * on should not be used there once taken: the zone's console stays served
+ * by that process until its handle goes, and the run's is then left
  * disconnected.  Errors at once: EDERA_EINVAL (CFG or its name),
  * EDERA_EEXIST (the name is in use in this context), EDERA_ENOMEM; in CB:
  * the kernel's and modules' (as edera_workload_run), edera_zone_create's.

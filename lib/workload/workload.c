@@ -905,7 +905,7 @@ static int prepare_work(void *arg)
 	struct run_op *op = arg;
 	char release[128], *moddir = op->modules_dir;
 	struct ed_oci_progress prog = {progress_store, op};
-	int rc;
+	int rc = 0;
 
 	if (op->kernel_defaulted && access(op->kernel, R_OK) != 0)
 		return ed_error(ed_errno_code(errno),
@@ -1139,6 +1139,7 @@ static void claimed(edera_ctx *ctx, int status, void *data)
 	struct spare_find *f = data;
 	struct run_op *op = f->op;
 	uint32_t domid = f->c[f->next].domid;
+	edera_zone *z;
 	int rc;
 
 	if (status < 0) {
@@ -1148,6 +1149,19 @@ static void claimed(edera_ctx *ctx, int status, void *data)
 		return;
 	}
 	find_free(f);
+	if ((z = edera_zone_lookup_domid(ctx, domid))) {
+		/* booted by this context: its handle is the run's, renamed */
+		char *name = strdup(op->name);
+
+		if (!name) {
+			run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
+			return;
+		}
+		free(z->name);
+		z->name = name;
+		spare_adopted(ctx, 0, z, op);
+		return;
+	}
 	if ((rc = ed_zone_adopt(ctx, domid, spare_adopted, op)) < 0)
 		spare_adopted(ctx, rc, NULL, op);
 }
@@ -1234,6 +1248,15 @@ static void claim_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 		edera_xs_txn_abort(txn, rc);
 }
 
+/* Whether DOMID may be a spare to take: a zone of another process, or one
+ * of this context running with no workload. */
+static bool spare_usable(edera_ctx *ctx, uint32_t domid)
+{
+	edera_zone *z = edera_zone_lookup_domid(ctx, domid);
+
+	return !z || (z->state == ED_ZS_RUNNING && !z->workload);
+}
+
 /* Claim the next candidate whose key matches, or boot a zone. */
 static void claim_next(struct spare_find *f)
 {
@@ -1243,8 +1266,7 @@ static void claim_next(struct spare_find *f)
 	for (; f->next < f->n; f->next++) {
 		struct spare_cand *c = &f->c[f->next];
 
-		if (!c->key || strcmp(c->key, op->spare_key) != 0 ||
-		    edera_zone_lookup_domid(op->ctx, c->domid))
+		if (!c->key || strcmp(c->key, op->spare_key) != 0 || !spare_usable(op->ctx, c->domid))
 			continue;
 		if ((rc = edera_xs_transaction(op->ctx, claim_body, claimed, f)) == 0)
 			return;
@@ -1290,7 +1312,7 @@ static void find_listed(edera_ctx *ctx, int status, const char *const *names, si
 		struct spare_cand *c = &f->c[f->n];
 
 		if (*end || end == names[i] || d == 0 || d >= DOMID_FIRST_RESERVED ||
-		    edera_zone_lookup_domid(ctx, (uint32_t)d))
+		    !spare_usable(ctx, (uint32_t)d))
 			continue;
 		c->f = f;
 		c->domid = (uint32_t)d;

@@ -915,6 +915,101 @@ START_TEST(api_failures_leave_nothing)
 }
 END_TEST
 
+/* Whether NODE exists in XenStore. */
+static int xs_has(edera_ctx *ctx, const char *node)
+{
+	char *v = NULL;
+	int rc = edera_xs_read_sync(ctx, NULL, node, &v, NULL);
+
+	edera_free(v);
+	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s: %s", node, edera_last_error());
+	return rc == 0;
+}
+
+/* A spare booted by one context, closed: a run in another takes it (the
+ * same domain, renamed, its mark gone) and runs the image in it; a spare
+ * booted by the run's own context is taken with its handle; a run whose
+ * memory differs boots a zone of its own and leaves the spare. */
+START_TEST(api_spare_zones_are_taken)
+{
+	edera_ctx *ctx = NULL;
+	edera_workload_config wc;
+	edera_process_config pc;
+	struct run *r = calloc(1, sizeof(*r));
+	const char *args[] = {"/bin/sh", "-c", "hostname; echo $((6 * 7)); exit 3"};
+	edera_zone *spare;
+	uint32_t domid, domid2;
+	char node[96], *name = NULL;
+	int domains;
+
+	ck_assert(r);
+	sweep_leftovers();
+	domains = xl_domains();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	api_config(&wc, &pc, "wl-spare-1", r);
+	ck_assert_msg(edera_workload_spare_sync(ctx, &wc, &spare) == 0, "%s", edera_last_error());
+	domid = edera_zone_domid(spare);
+	ck_assert_str_eq(edera_zone_name(spare), "wl-spare-1");
+	snprintf(node, sizeof(node), "/local/domain/%u/edera/spare", domid);
+	ck_assert(xs_has(ctx, node));
+	/* the name is taken in this context */
+	ck_assert_int_eq(edera_workload_spare_sync(ctx, &wc, NULL), EDERA_EEXIST);
+	edera_ctx_close(ctx); /* the spare stays */
+	ck_assert_int_eq(xl_domains(), domains + 1);
+
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	api_config(&wc, &pc, "wl-from-spare", r);
+	pc.args = args;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	ck_assert_uint_eq(edera_zone_domid(edera_workload_zone(r->wl)), domid);
+	ck_assert_str_eq(edera_zone_name(edera_workload_zone(r->wl)), "wl-from-spare");
+	ck_assert(!xs_has(ctx, node));
+	snprintf(node, sizeof(node), "/local/domain/%u/name", domid);
+	ck_assert_int_eq(edera_xs_read_sync(ctx, NULL, node, &name, NULL), 0);
+	ck_assert_str_eq(name, "wl-from-spare");
+	edera_free(name);
+	api_wait(ctx, r, 0);
+	ck_assert_msg(r->p[0].status == 0, "%s", r->p[0].msg);
+	ck_assert_str_eq(r->p[0].out, "wl-from-spare\n42\n");
+	ck_assert_int_eq(r->p[0].code, 3);
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+
+	/* one of this context's: taken with its handle; a run of another
+	 * size leaves it */
+	api_config(&wc, &pc, "wl-spare-2", r);
+	ck_assert_msg(edera_workload_spare_sync(ctx, &wc, &spare) == 0, "%s", edera_last_error());
+	domid2 = edera_zone_domid(spare);
+	api_config(&wc, &pc, "wl-other-size", r);
+	wc.memory_mib = 160;
+	pc.args = args;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	ck_assert_uint_ne(edera_zone_domid(edera_workload_zone(r->wl)), domid2);
+	api_wait(ctx, r, 0);
+	ck_assert_int_eq(r->p[0].code, 3);
+	ck_assert_int_eq(edera_zone_destroy_sync(edera_workload_zone(r->wl)), 0);
+	api_free(r);
+	api_config(&wc, &pc, "wl-own-spare", r);
+	pc.args = args;
+	pc.n_args = 3;
+	api_run(ctx, &wc, r);
+	ck_assert_msg(r->status == 0, "%s", r->msg);
+	ck_assert_ptr_eq(edera_workload_zone(r->wl), spare);
+	ck_assert_str_eq(edera_zone_name(spare), "wl-own-spare");
+	api_wait(ctx, r, 0);
+	ck_assert_str_eq(r->p[0].out, "wl-own-spare\n42\n");
+	ck_assert_int_eq(edera_zone_destroy_sync(spare), 0);
+	api_free(r);
+	nothing_left(ctx, domains);
+	edera_ctx_close(ctx);
+	free(r);
+}
+END_TEST
+
 Suite *workload_suite(void)
 {
 	Suite *s = suite_create("workload");
@@ -932,6 +1027,7 @@ Suite *workload_suite(void)
 	tcase_add_test(tc, api_stdin_exec_and_kill);
 	tcase_add_test(tc, api_runs_a_root_directory);
 	tcase_add_test(tc, api_failures_leave_nothing);
+	tcase_add_test(tc, api_spare_zones_are_taken);
 	suite_add_tcase(s, tc);
 	return s;
 }

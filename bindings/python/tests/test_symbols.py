@@ -26,6 +26,8 @@ LEFT_OUT = {
     "edera_workload_process": _WORKLOAD,
     "edera_workload_exec": _WORKLOAD,
     "edera_workload_hold": _WORKLOAD,
+    "edera_workload_spare": _WORKLOAD,
+    "edera_workload_spare_sync": _WORKLOAD,
     "edera_process_write": _WORKLOAD,
     "edera_process_close_stdin": _WORKLOAD,
     "edera_process_kill": _WORKLOAD,

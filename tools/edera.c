@@ -189,6 +189,25 @@ static void parse_ulimit(const char *arg, edera_rlimit *out)
 		die(EXIT_ERROR, "--ulimit '%s': the soft limit is above the hard one", arg);
 }
 
+/* The options edera run and edera spare share (the zone's): whether OPT
+ * was one. */
+static bool zone_option(int opt, edera_workload_config *wc)
+{
+	switch (opt) {
+	case 'm': wc->memory_mib = number("--memory", optarg, 1u << 20); return true;
+	case 'c': wc->vcpus = (uint32_t)number("--vcpus", optarg, 128); return true;
+	case 'k': wc->kernel = optarg; return true;
+	case 'M': wc->modules_dir = optarg; return true;
+	case 'I': wc->init = optarg; return true;
+	case 'C':
+		/* the images and the context's decompressed kernels */
+		wc->cache_dir = optarg;
+		setenv("EDERA_CACHE_DIR", optarg, 1);
+		return true;
+	default: return false;
+	}
+}
+
 /* ---- run ---- */
 
 struct run {
@@ -546,8 +565,6 @@ static int cmd_run(int argc, char **argv)
 		switch (opt) {
 		case 'n': wc.name = optarg; break;
 		case 'r': wc.image_name = optarg; break;
-		case 'm': wc.memory_mib = number("--memory", optarg, 1u << 20); break;
-		case 'c': wc.vcpus = (uint32_t)number("--vcpus", optarg, 128); break;
 		case 'N': nic.bridge = optarg; wc.nics = nics; wc.n_nics = 1; break;
 		case 'A': wc.address = optarg; break;
 		case 'G': wc.gateway = optarg; break;
@@ -579,17 +596,13 @@ static int cmd_run(int argc, char **argv)
 		case 'T':
 			r.stop_timeout_s = (unsigned int)number("--stop-timeout", optarg, 86400);
 			break;
-		case 'k': wc.kernel = optarg; break;
-		case 'M': wc.modules_dir = optarg; break;
-		case 'I': wc.init = optarg; break;
-		case 'C':
-			/* the images and the context's decompressed kernels */
-			wc.cache_dir = optarg;
-			setenv("EDERA_CACHE_DIR", optarg, 1);
-			break;
 		case 'S': wc.no_spare = 1; break;
 		case 'h': usage_run(stdout); return 0;
-		default: usage_run(stderr); return EXIT_ERROR;
+		default:
+			if (zone_option(opt, &wc))
+				break;
+			usage_run(stderr);
+			return EXIT_ERROR;
 		}
 	}
 	if (optind >= argc) {
@@ -733,17 +746,12 @@ static int cmd_spare(int argc, char **argv)
 	while ((opt = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'n': count = number("--count", optarg, 1000); break;
-		case 'm': wc.memory_mib = number("--memory", optarg, 1u << 20); break;
-		case 'c': wc.vcpus = (uint32_t)number("--vcpus", optarg, 128); break;
-		case 'k': wc.kernel = optarg; break;
-		case 'M': wc.modules_dir = optarg; break;
-		case 'I': wc.init = optarg; break;
-		case 'C':
-			wc.cache_dir = optarg;
-			setenv("EDERA_CACHE_DIR", optarg, 1);
-			break;
 		case 'h': usage_spare(stdout); return 0;
-		default: usage_spare(stderr); return 2;
+		default:
+			if (zone_option(opt, &wc))
+				break;
+			usage_spare(stderr);
+			return 2;
 		}
 	}
 	if (optind < argc) {

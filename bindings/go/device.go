@@ -65,7 +65,7 @@ func (d *Device) MAC() string { return d.mac }
 func (d *Device) Zone() *Zone { return d.zone }
 
 func (d *Device) String() string {
-	return fmt.Sprintf("%s %d of %s (%s)", d.kind, d.id, d.zone.name, d.hostName)
+	return fmt.Sprintf("%s %d of %s (%s)", d.kind, d.id, d.zone.nameNow(), d.hostName)
 }
 
 func (c *Context) wrapDevice(z *Zone, cd *C.edera_device) *Device {

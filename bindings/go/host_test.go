@@ -225,8 +225,6 @@ func TestBindingsReachEveryExportedFunction(t *testing.T) {
 		"edera_process_workload":    "a Process knows its Workload",
 		"edera_pool_config_init":    "shim.c fills its own config",
 		"edera_pool_stats_init":     "shim.c fills its own stats",
-		"edera_workload_spare": "not bound yet (spare zones are new): RunWorkload takes the " +
-			"spares `edera spare` boots",
 	}
 	sym, err := os.ReadFile("../../lib/libedera.sym")
 	if err != nil {

@@ -588,6 +588,12 @@ int edgo_workload_exec(edera_workload *wl, edera_process_config *pc, uintptr_t p
 	return (int)fail(e, edera_workload_exec(wl, pc, out));
 }
 
+int edgo_workload_spare(edera_ctx *ctx, const edera_workload_config *cfg, uintptr_t h,
+                        edgo_err *e)
+{
+	return (int)fail(e, edera_workload_spare(ctx, cfg, t_created, H(h)));
+}
+
 int edgo_workload_hold(edera_workload *wl, int hold, edgo_err *e)
 {
 	return (int)fail(e, edera_workload_hold(wl, hold));

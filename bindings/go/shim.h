@@ -116,6 +116,9 @@ int edgo_workload_run(edera_ctx *ctx, edera_workload_config *cfg, edera_process_
 int edgo_workload_exec(edera_workload *wl, edera_process_config *pc, uintptr_t ph,
                        edera_process **out, edgo_err *e);
 int edgo_workload_hold(edera_workload *wl, int hold, edgo_err *e);
+/* A spare zone booted: the callback as a creation's (goZoneCreated). */
+int edgo_workload_spare(edera_ctx *ctx, const edera_workload_config *cfg, uintptr_t h,
+                        edgo_err *e);
 int edgo_process_write(edera_process *p, const void *buf, size_t len, edgo_err *e);
 int edgo_process_close_stdin(edera_process *p, edgo_err *e);
 int edgo_process_kill(edera_process *p, int sig, edgo_err *e);

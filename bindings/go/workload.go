@@ -75,6 +75,9 @@ type WorkloadConfig struct {
 	DNS         []string      // name servers for /etc/resolv.conf
 	Timeout     time.Duration // from the zone's start to its init's greeting (0: 60 s)
 	Process     ProcessConfig
+	// NoSpare: boot a zone for this run even when a spare zone (Spare)
+	// would do.
+	NoSpare bool
 
 	// OutputBuffer is how many bytes of output wait for the readers
 	// (Process.Stdout, Stderr) before the zone is made to wait (0: 1 MiB).
@@ -215,7 +218,45 @@ func (cfg *WorkloadConfig) toC() (*cConfig, *C.edera_workload_config, *C.edera_p
 	if cfg.Timeout > 0 {
 		c.timeout_ms = C.uint((cfg.Timeout + time.Millisecond - 1) / time.Millisecond)
 	}
+	if cfg.NoSpare {
+		c.no_spare = 1
+	}
 	return zc, c, zc.process(&cfg.Process)
+}
+
+// Spare boots a spare zone: a zone booted ahead with cfg's Kernel,
+// ModulesDir, Init, CacheDir, MemoryMiB, VCPUs and Name (empty:
+// "edera-spare-" and random hex; Image, Process and devices are not used),
+// its init waiting, so that a later RunWorkload with the same kernel file,
+// modules, init, memory and vCPUs — in this Context or any other process
+// on the host — takes it and starts without waiting for a kernel's boot.
+// Each spare is taken by one run only and ends with its workload; until
+// then it is a zone like others (Zones, Destroy; it stays when the Context
+// closes).  Spare returns once the zone is created and marked (it may
+// still be booting).
+//
+// Errors: ErrInvalid, ErrExists (the name is in use), ErrNotFound (no such
+// kernel, module or edera-zone-init), and CreateZone's.
+func (c *Context) Spare(goctx context.Context, cfg WorkloadConfig) (*Zone, error) {
+	const op = "Spare"
+	if hasNul(cfg.Name, cfg.CacheDir, cfg.Kernel, cfg.ModulesDir, cfg.Init) {
+		return nil, invalid(op, "a string of the config holds a NUL byte")
+	}
+	cc, wc, _ := cfg.toC()
+	defer cc.free()
+	p := newPending(op)
+	p.cleanup = func(r *result) {
+		if cz := (*C.edera_zone)(r.ptr); cz != nil {
+			c.undoCreated(cz, "Spare (cancelled)")
+		}
+	}
+	r, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
+		return C.edgo_workload_spare(c.ctx, wc, h, e)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r.zone, nil
 }
 
 // Workload is a container image running in a zone of its own.  It and its
@@ -376,6 +417,9 @@ func goWorkloadRun(h C.uintptr_t, status C.int, msg *C.char, cwl *C.edera_worklo
 	// destroys it, which frees them)
 	cz := C.edera_workload_zone(cwl)
 	z := p.c.wrapZone(cz)
+	if name := C.GoString(C.edera_zone_name(cz)); name != z.nameNow() {
+		z.renamed.Store(name) // a spare of this Context, taken
+	}
 	w.z, w.wl, z.wl = z, cwl, w
 	w.proc.p = cp
 	if z.procs == nil {

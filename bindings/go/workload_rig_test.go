@@ -298,3 +298,43 @@ func TestRigWorkloadCancelled(t *testing.T) {
 		}
 	}
 }
+
+// A spare zone booted by this Context is taken by the next run of the same
+// kernel, modules, memory and vCPUs (the same domain, renamed); the run
+// after it, with none left, boots its own.
+func TestRigSpare(t *testing.T) {
+	rig(t)
+	c := open(t)
+	goctx := timeout(t, 10*time.Minute)
+
+	cfg := workloadConfig(t, "")
+	spare, err := c.Spare(goctx, cfg)
+	if err != nil {
+		t.Fatalf("Spare: %v", err)
+	}
+	if !strings.HasPrefix(spare.Name(), "edera-spare-") {
+		t.Errorf("the spare's name %q", spare.Name())
+	}
+	for i, name := range []string{"go-from-spare", "go-no-spare-left"} {
+		cfg := workloadConfig(t, name)
+		cfg.Process.Args = []string{"/bin/sh", "-c", "hostname"}
+		w, err := c.RunWorkload(goctx, cfg)
+		if err != nil {
+			t.Fatalf("RunWorkload %s: %v", name, err)
+		}
+		out := readAll(w.Process().Stdout())
+		if st, err := w.Process().Wait(goctx); err != nil || st.Code != 0 {
+			t.Errorf("%s ended with %v, %v", name, st, err)
+		}
+		if got := string(<-out); got != name+"\n" {
+			t.Errorf("%s: hostname printed %q", name, got)
+		}
+		if took := w.Zone() == spare; took != (i == 0) {
+			t.Errorf("%s: took the spare: %v", name, took)
+		}
+		if w.Zone().Name() != name {
+			t.Errorf("%s: the zone is named %q", name, w.Zone().Name())
+		}
+		finish(t, goctx, w)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"runtime/cgo"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -276,10 +277,11 @@ type ZoneInfo struct {
 // Destroy completes or the Context closes (then its methods return ErrGone
 // or ErrClosed); the zone itself keeps running after its Context closes.
 type Zone struct {
-	c     *Context
-	name  string
-	uuid  string
-	domid uint32
+	c       *Context
+	name    string
+	renamed atomic.Value // string: the name of the run that took it as a spare
+	uuid    string
+	domid   uint32
 
 	z   *C.edera_zone // loop goroutine only; nil once freed
 	h   cgo.Handle    // the exit callback's
@@ -306,7 +308,16 @@ type Zone struct {
 }
 
 // Name, UUID and Domid are fixed for a zone's life.
-func (z *Zone) Name() string { return z.name }
+func (z *Zone) Name() string { return z.nameNow() }
+
+// nameNow is the zone's name: the one it was created with, or the run's
+// that took it as a spare (renamed on the loop goroutine).
+func (z *Zone) nameNow() string {
+	if n, ok := z.renamed.Load().(string); ok {
+		return n
+	}
+	return z.name
+}
 
 // UUID is the zone's UUID (36 characters), also its Xen handle.
 func (z *Zone) UUID() string { return z.uuid }
@@ -314,7 +325,7 @@ func (z *Zone) UUID() string { return z.uuid }
 // Domid is the zone's Xen domain id.
 func (z *Zone) Domid() uint32 { return z.domid }
 
-func (z *Zone) String() string { return fmt.Sprintf("zone %s (domain %d)", z.name, z.domid) }
+func (z *Zone) String() string { return fmt.Sprintf("zone %s (domain %d)", z.nameNow(), z.domid) }
 
 // Exited is closed when the zone stops on its own (or is shut down):
 // ExitReason then says why.  It is not closed by Destroy, nor when the

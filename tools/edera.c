@@ -36,6 +36,8 @@ enum { EXIT_ERROR = 125, EXIT_CANNOT_RUN = 126, EXIT_NOT_FOUND = 127 };
 #define ENV_MAX 1024
 
 static const char *prog = "edera";
+/* How a bad option value exits: edera run's 125, the others' usage 2. */
+static int bad_value_exit = EXIT_ERROR;
 
 static void usage_run(FILE *f)
 {
@@ -127,7 +129,7 @@ static unsigned long number(const char *opt, const char *s, unsigned long max)
 	errno = 0;
 	v = strtoul(s, &end, 10);
 	if (errno || end == s || *end || v == 0 || v > max)
-		die(EXIT_ERROR, "%s '%s': a number from 1 to %lu is needed", opt, s, max);
+		die(bad_value_exit, "%s '%s': a number from 1 to %lu is needed", opt, s, max);
 	return v;
 }
 
@@ -996,14 +998,17 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "spare") == 0) {
 		prog = "edera spare";
+		bad_value_exit = 2;
 		return cmd_spare(argc - 1, argv + 1);
 	}
 	if (strcmp(argv[1], "ls") == 0)
 		return cmd_ls(argc - 1, argv + 1);
 	if (strcmp(argv[1], "rm") == 0)
 		return cmd_rm(argc - 1, argv + 1);
-	if (strcmp(argv[1], "images") == 0)
+	if (strcmp(argv[1], "images") == 0) {
+		bad_value_exit = 2;
 		return cmd_images(argc - 1, argv + 1);
+	}
 	fprintf(stderr, "%s: '%s' is not a command\n", prog, argv[1]);
 	usage(stderr);
 	return 2;

@@ -1290,7 +1290,13 @@ int main(void)
 	/* A spare zone (booted ahead, edera_workload_spare) waits for the
 	 * run that takes it without end; otherwise the host opens the channel
 	 * as the zone starts. */
-	if (zchan_open(&chan, ED_WL_CHANNEL, spare_zone() ? -1 : 60000, &what) < 0)
+	if (zchan_open(&chan, ED_WL_CHANNEL, spare_zone() ? -1 : 60000, sfd, &what) < 0 &&
+	    errno == ECANCELED) {
+		/* a spare asked to stop (shut down) before any run took it */
+		say("%s", what);
+		poweroff();
+	}
+	if (!chan.sh)
 		fatal("the channel '%s': %s: %s", ED_WL_CHANNEL, what, strerror(errno));
 	send_u32s(ED_WL_READY, v[0], v[1], 0, 1);
 

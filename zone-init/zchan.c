@@ -124,16 +124,23 @@ static int xs_watch(const char *path)
 }
 
 /* Wait up to MS (< 0: without end) for the watch's next message, and
- * take it: 1, 0 when the time is up, -1 on an error. */
-static int xs_watch_next(int fd, int ms)
+ * take it: 1, 0 when the time is up, -1 on an error (ECANCELED: STOP_FD,
+ * if not -1, polled readable first). */
+static int xs_watch_next(int fd, int ms, int stop_fd)
 {
-	struct pollfd pfd = {.fd = fd, .events = POLLIN};
+	struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
 	struct xsd_sockmsg m;
 	char body[4096];
-	int r = poll(&pfd, 1, ms);
+	int r = poll(pfd, stop_fd >= 0 ? 2 : 1, ms);
 
 	if (r <= 0)
 		return r < 0 && errno != EINTR ? -1 : 0;
+	if (stop_fd >= 0 && pfd[1].revents) {
+		errno = ECANCELED;
+		return -1;
+	}
+	if (!pfd[0].revents)
+		return 0;
 	if (read_exact(fd, &m, sizeof(m)) < 0)
 		return -1;
 	if (m.len > sizeof(body)) {
@@ -157,7 +164,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int zchan_open(struct zchan *c, const char *name, int wait_ms, const char **what)
+int zchan_open(struct zchan *c, const char *name, int wait_ms, int stop_fd, const char **what)
 {
 	char path[256], v[4096], *p;
 	uint32_t refs[1 + 2 * EDERA_CHANNEL_RING_PAGES_MAX];
@@ -183,8 +190,9 @@ int zchan_open(struct zchan *c, const char *name, int wait_ms, const char **what
 
 		if (wait_ms >= 0 && left <= 0)
 			break;
-		if ((r = xs_watch_next(wfd, left)) < 0) {
-			*what = "waiting on the watch of the channel's XenStore node";
+		if ((r = xs_watch_next(wfd, left, stop_fd)) < 0) {
+			*what = errno == ECANCELED ? "asked to stop while waiting for the channel"
+			                           : "waiting on the watch of the channel's XenStore node";
 			break;
 		}
 	}

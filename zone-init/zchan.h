@@ -27,9 +27,10 @@ struct zchan {
 };
 
 /* Find and map channel NAME, waiting up to WAIT_MS (< 0: without end) for
- * the host to publish it (a XenStore watch: no polling).  0, or -1 with
- * errno set and WHAT naming the step that failed. */
-int zchan_open(struct zchan *c, const char *name, int wait_ms, const char **what);
+ * the host to publish it (a XenStore watch: no polling), or until STOP_FD
+ * (-1: none) polls readable (errno ECANCELED).  0, or -1 with errno set
+ * and WHAT naming the step that failed. */
+int zchan_open(struct zchan *c, const char *name, int wait_ms, int stop_fd, const char **what);
 
 /* Read (and re-arm) pending notifications; call when evfd polls readable. */
 void zchan_events(struct zchan *c);

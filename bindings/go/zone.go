@@ -307,7 +307,9 @@ type Zone struct {
 	gone chan struct{} // closed when the handle is freed
 }
 
-// Name, UUID and Domid are fixed for a zone's life.
+// UUID and Domid are fixed for a zone's life; so is Name, but for a spare
+// zone (Context.Spare) a run of the same Context takes: it then has the
+// run's name.
 func (z *Zone) Name() string { return z.nameNow() }
 
 // nameNow is the zone's name: the one it was created with, or the run's

@@ -196,8 +196,11 @@ EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_confi
  * init, cache_dir, memory_mib, vcpus and name (NULL: "edera-spare-" and
  * random hex); its image, process and devices are not used (CFG->process
  * may be NULL).  It has no disk and no channel; its init waits without
- * end.  CB gets the zone once it is created and marked as a spare (it may
- * still be booting); the zone stays when this context closes.
+ * end, and powers off if asked to stop (edera_zone_shutdown) first.  CB
+ * gets the zone once it is created and marked as a spare (it may still be
+ * booting); the zone stays when this context closes (closed before the
+ * mark was written, CB gets EDERA_ECANCELED and no zone, and the zone
+ * stays unmarked: destroy it).
  *
  * A run (edera_workload_run, unless no_spare) takes a spare whose kernel
  * file (the same file, unchanged), initramfs (the same init and modules),
@@ -206,9 +209,14 @@ EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_confi
  * run's context), attaches the image as xvda and the run's disks and NICs,
  * and launches the workload as in a zone booted for it.  A spare is taken
  * once (a XenStore transaction removes its mark), by one run, and never
- * given back: the run's zone ends with the workload as any other.  When
- * none matches, or the one taken cannot be used, the run boots a zone.
- * The zone is new: nothing of an earlier workload was ever in it.
+ * given back: the run's zone ends with the workload as any other.  A spare
+ * asked to stop is not taken.  When none matches, or the one taken cannot
+ * be taken over (it is then destroyed), the run boots a zone; a failure
+ * after that (attaching the image, the init's greeting) fails the run as
+ * in a zone booted for it.  A spare from another process or `edera
+ * spare` never ran anything; one this context booted is taken with its
+ * handle, as the caller left it (a spare that runs a workload is not
+ * taken).
  *
  * Spares are zones like others: edera_zone_reattach finds them,
  * edera_zone_destroy removes them.  A spare whose kernel file changed is
@@ -217,8 +225,10 @@ EDERA_API int edera_workload_run_sync(edera_ctx *ctx, const edera_workload_confi
  * on should not be used there once taken: the zone's console stays served
  * by that process until its handle goes, and the run's is then left
  * disconnected.  Errors at once: EDERA_EINVAL (CFG or its name),
- * EDERA_EEXIST (the name is in use in this context), EDERA_ENOMEM; in CB:
- * the kernel's and modules' (as edera_workload_run), edera_zone_create's.
+ * EDERA_EEXIST (the name is in use in this context), EDERA_ENOMEM,
+ * EDERA_ECANCELED (the context is closing); in CB: the kernel's and
+ * modules' (as edera_workload_run), edera_zone_create's, XenStore's
+ * writing the mark (the zone is then destroyed), EDERA_ECANCELED.
  */
 EDERA_API int edera_workload_spare(edera_ctx *ctx, const edera_workload_config *cfg,
                                    edera_zone_done_cb cb, void *data);

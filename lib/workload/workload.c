@@ -119,6 +119,8 @@ struct run_op {
 	edera_zone_done_cb spare_cb;
 	edera_zone *spare_zone;
 	size_t attached; /* devices attached to a spare taken so far */
+	uint32_t claimed_domid; /* the spare taken, and its UUID */
+	char claimed_uuid[37];
 	/* an attach in flight: its callback may come after the run is over
 	 * (the context closed), so it holds this, not the run */
 	struct attach_ticket *ticket;
@@ -1038,7 +1040,7 @@ struct spare_find {
 	size_t n, next;
 	/* the claim's transaction */
 	edera_xs_txn *txn;
-	char *vm;
+	char uuid[37]; /* the candidate's, from its /vm entry */
 	int pending, status;
 };
 
@@ -1047,7 +1049,6 @@ static void find_free(struct spare_find *f)
 	for (size_t i = 0; i < f->n; i++)
 		free(f->c[i].key);
 	free(f->c);
-	free(f->vm);
 	free(f);
 }
 
@@ -1115,16 +1116,31 @@ static void spare_attach_next(struct run_op *op)
 	}
 }
 
-static void spare_adopted(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+static void spare_discarded(edera_ctx *ctx, int status, void *data)
 {
 	struct run_op *op = data;
 
-	(void)ctx;
+	(void)status;
+	if (ctx->closing) {
+		run_fail(op, ed_error(EDERA_ECANCELED, "the context was closed"));
+		return;
+	}
+	create_cold(op);
+}
+
+static void spare_adopted(edera_ctx *ctx, int status, edera_zone *zone, void *data)
+{
+	struct run_op *op = data;
+	int rc;
+
 	if (status < 0) {
-		/* (it stays for edera_zone_reattach to clean up) */
-		ed_trace("workload: the spare zone taken could not be taken over (%s): booting "
-		         "one", edera_last_error());
-		create_cold(op);
+		/* taken (its mark is gone, it bears the run's name) but no
+		 * handle: it goes, then a zone is booted */
+		ed_trace("workload: the spare zone taken could not be taken over (%s): removing it, "
+		         "booting one", edera_last_error());
+		if ((rc = ed_zone_discard(ctx, op->claimed_domid, op->claimed_uuid, spare_discarded,
+		                          op)) < 0)
+			spare_discarded(ctx, rc, op);
 		return;
 	}
 	ed_trace("workload: spare zone %u taken", edera_zone_domid(zone));
@@ -1133,6 +1149,15 @@ static void spare_adopted(edera_ctx *ctx, int status, edera_zone *zone, void *da
 }
 
 static void claim_next(struct spare_find *f);
+static bool spare_usable(edera_ctx *ctx, uint32_t domid);
+
+static void vm_named(edera_ctx *ctx, int status, void *data)
+{
+	/* (a /vm entry that keeps the spare's name is only cosmetic) */
+	(void)ctx;
+	(void)status;
+	(void)data;
+}
 
 static void claimed(edera_ctx *ctx, int status, void *data)
 {
@@ -1140,14 +1165,29 @@ static void claimed(edera_ctx *ctx, int status, void *data)
 	struct run_op *op = f->op;
 	uint32_t domid = f->c[f->next].domid;
 	edera_zone *z;
+	char vm[96];
 	int rc;
 
+	if (status == 0 && ctx->closing) {
+		/* (it stays, without its mark: edera_zone_destroy it) */
+		find_free(f);
+		run_fail(op, ed_error(EDERA_ECANCELED, "the context was closed while spare zone %u "
+		                      "was being taken", domid));
+		return;
+	}
 	if (status < 0) {
 		/* taken by another run, gone, or XenStore failed: the next */
 		f->next++;
 		claim_next(f);
 		return;
 	}
+	op->claimed_domid = domid;
+	snprintf(op->claimed_uuid, sizeof(op->claimed_uuid), "%s", f->uuid);
+	/* the /vm entry's name outside the transaction: under oxenstored a
+	 * transaction touching /local/domain and /vm conflicts with any
+	 * write anywhere */
+	snprintf(vm, sizeof(vm), "/vm/%s/name", f->uuid);
+	(void)edera_xs_write(ctx, NULL, vm, op->name, strlen(op->name), vm_named, NULL);
 	find_free(f);
 	if ((z = edera_zone_lookup_domid(ctx, domid))) {
 		/* booted by this context: its handle is the run's, renamed */
@@ -1157,6 +1197,14 @@ static void claimed(edera_ctx *ctx, int status, void *data)
 			run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
 			return;
 		}
+		if (!spare_usable(ctx, domid)) {
+			/* stopped or being destroyed meanwhile: its handle sees
+			 * to it */
+			free(name);
+			ed_trace("workload: spare zone %u went meanwhile: booting one", domid);
+			create_cold(op);
+			return;
+		}
 		free(z->name);
 		z->name = name;
 		spare_adopted(ctx, 0, z, op);
@@ -1164,6 +1212,14 @@ static void claimed(edera_ctx *ctx, int status, void *data)
 	}
 	if ((rc = ed_zone_adopt(ctx, domid, spare_adopted, op)) < 0)
 		spare_adopted(ctx, rc, NULL, op);
+}
+
+static void claim_issued(struct spare_find *f, int rc)
+{
+	if (rc == 0)
+		f->pending++;
+	else if (f->status == 0)
+		f->status = rc;
 }
 
 static void claim_step(edera_ctx *ctx, int status, void *data)
@@ -1181,30 +1237,21 @@ static void claim_step(edera_ctx *ctx, int status, void *data)
 		edera_xs_txn_commit(f->txn);
 }
 
-static void claim_issued(struct spare_find *f, int rc)
-{
-	if (rc == 0)
-		f->pending++;
-	else if (f->status == 0)
-		f->status = rc;
-}
-
+/* The zone's /vm entry ("/vm/UUID", as the builder names it): its UUID;
+ * then the mark goes and the zone takes the run's name. */
 static void claim_vm_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
 {
 	struct spare_find *f = data;
 	uint32_t domid = f->c[f->next].domid;
 	char path[96];
 
-	if (status < 0) {
-		edera_xs_txn_abort(f->txn, status);
+	if (status < 0 || len != 4 + 36 || strncmp(value, "/vm/", 4) != 0 ||
+	    strspn(value + 4, "0123456789abcdefABCDEF-") != 36) {
+		edera_xs_txn_abort(f->txn, status < 0 ? status : EDERA_ENOENT);
 		return;
 	}
-	free(f->vm);
-	f->vm = NULL;
-	/* the zone's /vm entry, as the builder names it: its name there too */
-	if (len > 4 && len < 64 && strncmp(value, "/vm/", 4) == 0 && !memchr(value, '\0', len) &&
-	    asprintf(&f->vm, "%s/name", value) < 0)
-		f->vm = NULL;
+	memcpy(f->uuid, value + 4, 36);
+	f->uuid[36] = '\0';
 	/* (their callbacks come later: counted as they go out) */
 	f->pending = 1;
 	snprintf(path, sizeof(path), "/local/domain/%u/edera/spare", domid);
@@ -1212,10 +1259,25 @@ static void claim_vm_read(edera_ctx *ctx, int status, const char *value, size_t 
 	snprintf(path, sizeof(path), "/local/domain/%u/name", domid);
 	claim_issued(f, edera_xs_write(ctx, f->txn, path, f->op->name, strlen(f->op->name),
 	                               claim_step, f));
-	if (f->vm)
-		claim_issued(f, edera_xs_write(ctx, f->txn, f->vm, f->op->name,
-		                               strlen(f->op->name), claim_step, f));
 	claim_step(ctx, 0, f);
+}
+
+/* A spare asked to stop (a shutdown request written) is not taken. */
+static void claim_shutdown_read(edera_ctx *ctx, int status, const char *value, size_t len,
+                                void *data)
+{
+	struct spare_find *f = data;
+	char path[96];
+	int rc;
+
+	(void)value;
+	if ((status < 0 && status != EDERA_ENOENT) || (status == 0 && len > 0)) {
+		edera_xs_txn_abort(f->txn, status < 0 ? status : EDERA_ENOENT);
+		return;
+	}
+	snprintf(path, sizeof(path), "/local/domain/%u/vm", f->c[f->next].domid);
+	if ((rc = edera_xs_read(ctx, f->txn, path, claim_vm_read, f)) < 0)
+		edera_xs_txn_abort(f->txn, rc);
 }
 
 static void claim_key_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
@@ -1230,8 +1292,8 @@ static void claim_key_read(edera_ctx *ctx, int status, const char *value, size_t
 		edera_xs_txn_abort(f->txn, status < 0 ? status : EDERA_ENOENT);
 		return;
 	}
-	snprintf(path, sizeof(path), "/local/domain/%u/vm", f->c[f->next].domid);
-	if ((rc = edera_xs_read(ctx, f->txn, path, claim_vm_read, f)) < 0)
+	snprintf(path, sizeof(path), "/local/domain/%u/control/shutdown", f->c[f->next].domid);
+	if ((rc = edera_xs_read(ctx, f->txn, path, claim_shutdown_read, f)) < 0)
 		edera_xs_txn_abort(f->txn, rc);
 }
 
@@ -1273,6 +1335,10 @@ static void claim_next(struct spare_find *f)
 		break;
 	}
 	find_free(f);
+	if (op->ctx->closing) {
+		run_fail(op, ed_error(EDERA_ECANCELED, "the context was closed"));
+		return;
+	}
 	ed_trace("workload: no spare zone: booting one");
 	create_cold(op);
 }
@@ -1341,7 +1407,7 @@ static void spare_find(struct run_op *op)
 
 static void spare_end(struct run_op *op, int status, edera_zone *zone)
 {
-	if (status < 0)
+	if (status < 0 && op->err.code < 0)
 		ed_error_restore(&op->err);
 	if (op->spare_cb)
 		ED_CALLBACK(op->ctx, op->spare_cb(op->ctx, status, zone, op->data));
@@ -1359,16 +1425,28 @@ static void spare_undone(edera_ctx *ctx, int status, edera_zone *zone, void *dat
 static void spare_marked(edera_ctx *ctx, int status, void *data)
 {
 	struct run_op *op = data;
+	edera_zone *z = op->spare_zone;
+	bool gone = z->state == ED_ZS_FREED || ctx->closing;
+	uint32_t domid = z->domid;
 
-	(void)ctx;
+	/* (held since its creation: the context may have closed meanwhile) */
+	ed_zone_unref(z);
+	if (gone) {
+		/* marked or not, it stays: re-attach, or edera_zone_destroy */
+		spare_end(op, ed_error(EDERA_ECANCELED, "the context was closed while spare zone %u "
+		                       "was being marked (%s)", domid,
+		                       status < 0 ? "not marked" : "marked"),
+		          NULL);
+		return;
+	}
 	if (status < 0) {
 		ed_error_save_code(&op->err, status);
-		if (edera_zone_destroy(op->spare_zone, spare_undone, op) < 0)
+		if (edera_zone_destroy(z, spare_undone, op) < 0)
 			spare_end(op, status, NULL);
 		return;
 	}
-	ed_trace("workload: spare zone %u ready for a run", edera_zone_domid(op->spare_zone));
-	spare_end(op, 0, op->spare_zone);
+	ed_trace("workload: spare zone %u ready for a run", domid);
+	spare_end(op, 0, z);
 }
 
 static void spare_created(edera_ctx *ctx, int status, edera_zone *zone, void *data)
@@ -1383,6 +1461,7 @@ static void spare_created(edera_ctx *ctx, int status, edera_zone *zone, void *da
 		return;
 	}
 	op->spare_zone = zone;
+	ed_zone_ref(zone);
 	snprintf(path, sizeof(path), "/local/domain/%u/edera/spare", edera_zone_domid(zone));
 	if ((rc = edera_xs_write(ctx, NULL, path, op->spare_key, strlen(op->spare_key),
 	                         spare_marked, op)) < 0)

@@ -639,6 +639,10 @@ static void adopt_read(struct ed_gather *g)
 		adopt_end(op, g->status, NULL);
 		return;
 	}
+	if (ctx->closing) {
+		adopt_end(op, ed_error(EDERA_ECANCELED, "the context was closed"), NULL);
+		return;
+	}
 	if (!parse_uuid(op->c.v[RA_UUID], uuid)) {
 		adopt_end(op, ed_error(EDERA_ENOENT, "domain %u carries no zone marker", op->domid),
 		          NULL);
@@ -687,4 +691,70 @@ int ed_zone_adopt(edera_ctx *ctx, uint32_t domid, ed_zone_adopt_cb cb, void *dat
 	}
 	ed_gather_settle(&op->g, 0);
 	return 0;
+}
+
+/* ---- a running zone with no handle, given up ---- */
+
+struct discard_op {
+	edera_ctx *ctx;
+	uint32_t domid;
+	char uuid[37];
+	edera_xs_done_cb done;
+	void *data;
+};
+
+/* On the threadpool: the domain destroyed if it still is the zone (its Xen
+ * handle the UUID). */
+static int discard_work(void *arg)
+{
+	struct discard_op *op = arg;
+	uint8_t uuid[16];
+	xc_dominfo_t di;
+
+	if (!parse_uuid(op->uuid, uuid))
+		return ed_error(EDERA_EINVAL, "'%s' is not a UUID", op->uuid);
+	if (xc_domain_getinfo(op->ctx->hv.xch, op->domid, 1, &di) == 1 && di.domid == op->domid &&
+	    !di.dying && memcmp(di.handle, uuid, sizeof(uuid)) == 0 &&
+	    xc_domain_destroy(op->ctx->hv.xch, op->domid) < 0 && errno != ESRCH)
+		return ed_error(ed_errno_code(errno), "destroying domain %u: %s", op->domid,
+		                strerror(errno));
+	return 0;
+}
+
+static void discard_nodes_gone(edera_ctx *ctx, int status, void *data)
+{
+	struct discard_op *op = data;
+
+	ED_CALLBACK(ctx, op->done(ctx, status, op->data));
+	free(op);
+}
+
+static void discard_after(edera_ctx *ctx, int status, void *arg)
+{
+	struct discard_op *op = arg;
+
+	if (status < 0 || ctx->closing) {
+		/* (the nodes are left to edera_zone_reattach) */
+		discard_nodes_gone(ctx, status, op);
+		return;
+	}
+	ed_zone_remove_nodes(ctx, op->domid, op->uuid, true, discard_nodes_gone, op);
+}
+
+int ed_zone_discard(edera_ctx *ctx, uint32_t domid, const char *uuid, edera_xs_done_cb done,
+                    void *data)
+{
+	struct discard_op *op = calloc(1, sizeof(*op));
+	int rc;
+
+	if (!op)
+		return ed_error(EDERA_ENOMEM, "out of memory");
+	op->ctx = ctx;
+	op->domid = domid;
+	snprintf(op->uuid, sizeof(op->uuid), "%s", uuid);
+	op->done = done;
+	op->data = data;
+	if ((rc = ed_offload(ctx, discard_work, discard_after, op)) < 0)
+		free(op);
+	return rc;
 }

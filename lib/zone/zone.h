@@ -136,6 +136,11 @@ int ed_zone_watch_releases(edera_ctx *ctx);
  * EDERA_EEXIST (this context has it already), EDERA_ENOMEM. */
 typedef void (*ed_zone_adopt_cb)(edera_ctx *ctx, int status, edera_zone *zone, void *data);
 int ed_zone_adopt(edera_ctx *ctx, uint32_t domid, ed_zone_adopt_cb cb, void *data);
+/* reattach.c: destroy domain DOMID if it is still zone UUID (its Xen
+ * handle), on the threadpool, then remove its nodes; DONE gets the
+ * outcome.  For a zone taken without a handle that cannot be used. */
+int ed_zone_discard(edera_ctx *ctx, uint32_t domid, const char *uuid, edera_xs_done_cb done,
+                    void *data);
 void ed_zone_shutdown_finish(edera_zone *z, int status);
 
 #endif

@@ -135,7 +135,7 @@ int main(int argc, char **argv)
 	const char *what;
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
-	if (zchan_open(&c, "test", 60000, &what) < 0)
+	if (zchan_open(&c, "test", 60000, -1, &what) < 0)
 		die(what);
 	sh = c.sh;
 	ring_size = c.ring_size;

@@ -132,6 +132,15 @@ rm -f /tmp/cli-out1 /tmp/cli-out2 /tmp/cli-err1 /tmp/cli-err2
 # spares are zones: edera rm removes them
 "${spare[@]}" >/dev/null
 check "edera rm removes a spare" "1|0" "$("$edera" rm --all | grep -c '^edera-spare-')|$(spares)"
+# a spare asked to stop (as xl shutdown asks) powers off, and is not taken
+name=$("${spare[@]}")
+d=$("$edera" ls --json | grep -o "\"name\":\"$name\",\"domid\":[0-9]*" | grep -o '[0-9]*$')
+sleep 10
+xenstore-write "/local/domain/$d/control/shutdown" poweroff
+shut() { xl list "$d" 2>/dev/null | awk 'NR == 2 && $5 ~ /s/ { print "yes" }'; }
+for _ in $(seq 60); do [ "$(shut)" = yes ] && break; sleep 1; done
+check "a spare asked to stop powers off" "yes" "$(shut)"
+check "... and is cleaned up, not listed" 0 "$(spares)"
 out=$("$edera" spare --kernel /no/such/kernel 2>&1); rc=$?
 check "edera spare with a missing kernel" "1|1" "$rc|$(grep -c '/no/such/kernel' <<<"$out")"
 

@@ -691,7 +691,9 @@ START_TEST(frontend_writes_cost_no_requests)
 	requests = s1.requests - s0.requests;
 	printf("10 s of a guest writing its frontend node: %llu watch events, %llu requests\n",
 	       (unsigned long long)events, (unsigned long long)requests);
-	ck_assert_uint_gt(events, 200); /* it did write (or this proves nothing) */
+	/* it did write, many times (or this proves nothing); how many depends
+	 * on the emulated CPU's load: 196 once in CI where 400 were meant */
+	ck_assert_uint_gt(events, 50);
 	ck_assert_uint_lt(requests, 10);
 	ck_assert_uint_eq(s1.protocol_errors, 0);
 	/* the device still works as a device: detached while the guest writes */

@@ -915,17 +915,6 @@ START_TEST(api_failures_leave_nothing)
 }
 END_TEST
 
-/* Whether NODE exists in XenStore. */
-static int xs_has(edera_ctx *ctx, const char *node)
-{
-	char *v = NULL;
-	int rc = edera_xs_read_sync(ctx, NULL, node, &v, NULL);
-
-	edera_free(v);
-	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s: %s", node, edera_last_error());
-	return rc == 0;
-}
-
 /* A spare booted by one context, closed: a run in another takes it (the
  * same domain, renamed, its mark gone) and runs the image in it; a spare
  * booted by the run's own context is taken with its handle; a run whose
@@ -951,7 +940,7 @@ START_TEST(api_spare_zones_are_taken)
 	domid = edera_zone_domid(spare);
 	ck_assert_str_eq(edera_zone_name(spare), "wl-spare-1");
 	snprintf(node, sizeof(node), "/local/domain/%u/edera/spare", domid);
-	ck_assert(xs_has(ctx, node));
+	ck_assert(xs_exists(ctx, node));
 	/* the name is taken in this context */
 	ck_assert_int_eq(edera_workload_spare_sync(ctx, &wc, NULL), EDERA_EEXIST);
 	edera_ctx_close(ctx); /* the spare stays */
@@ -965,7 +954,7 @@ START_TEST(api_spare_zones_are_taken)
 	ck_assert_msg(r->status == 0, "%s", r->msg);
 	ck_assert_uint_eq(edera_zone_domid(edera_workload_zone(r->wl)), domid);
 	ck_assert_str_eq(edera_zone_name(edera_workload_zone(r->wl)), "wl-from-spare");
-	ck_assert(!xs_has(ctx, node));
+	ck_assert(!xs_exists(ctx, node));
 	snprintf(node, sizeof(node), "/local/domain/%u/name", domid);
 	ck_assert_int_eq(edera_xs_read_sync(ctx, NULL, node, &name, NULL), 0);
 	ck_assert_str_eq(name, "wl-from-spare");

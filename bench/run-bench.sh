@@ -28,8 +28,9 @@ trap cleanup EXIT
 # emulation, which would be counted as edera's)
 edera_bin=$build/tools/edera
 [ -x "$build/tools/.libs/edera" ] && edera_bin=$build/tools/.libs/edera
-edera() { LD_LIBRARY_PATH="$build/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$edera_bin" run --kernel "$RIG_CACHE/vmlinuz" \
-	--modules "$RIG_CACHE/root/lib/modules/$kver" --memory 256 "$@"; }
+edera_cmd() { LD_LIBRARY_PATH="$build/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$edera_bin" "$@"; }
+zone_args=(--kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver" --memory 256)
+edera() { edera_cmd run "${zone_args[@]}" "$@"; }
 # seconds one command takes, to the millisecond
 timed() {
 	local t0 t1
@@ -49,10 +50,9 @@ echo "run-bench: edera run IMG /bin/true: cold $(ms "$cold"), warm $(ms "$warm")
 # warm, each run taking a spare zone booted ahead (edera spare, not timed,
 # given 10 s to boot: the emulated CPU is quiet again when the run starts)
 spare_runs=$((runs < 10 ? runs : 10))
-edera_spare() { LD_LIBRARY_PATH="$build/lib/.libs${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}" "$edera_bin" spare \
-	--kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver" --memory 256 >/dev/null; }
+edera_spare() { edera_cmd spare "${zone_args[@]}" >/dev/null; }
 spared=$(for _ in $(seq "$spare_runs"); do edera_spare; sleep 10; timed edera "$work/image" /bin/true; done | median)
-untaken=$(LD_LIBRARY_PATH="$build/lib/.libs" "$edera_bin" ls | grep -c edera-spare- || true)
+untaken=$(edera_cmd ls | grep -c edera-spare- || true)
 [ "$untaken" = 0 ] || { echo "run-bench: $untaken spare zone(s) not taken" >&2; exit 1; }
 echo "run-bench: edera run IMG /bin/true taking a spare zone: $(ms "$spared") (median of $spare_runs)"
 left="$(($(xl list | wc -l) - domains)) domain(s), $(losetup -a | grep -c "$EDERA_CACHE_DIR" || true) loop device(s), $(xenstore-list /local/domain 2>/dev/null | wc -l) XenStore domain node(s)"

@@ -22,58 +22,6 @@
 
 #define PAGE 4096
 
-/* XS_READ of PATH through /dev/xen/xenbus into OUT (SIZE bytes): 1 read,
- * 0 absent, -1 error. */
-static int xs_read(const char *path, char *out, size_t size)
-{
-	struct xsd_sockmsg m = {.type = XS_READ, .req_id = 1, .tx_id = 0};
-	char buf[4096 + sizeof(m)];
-	size_t plen = strlen(path) + 1, got = 0;
-	int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
-	ssize_t n;
-
-	if (fd < 0)
-		return -1;
-	if (plen > sizeof(buf) - sizeof(m)) {
-		close(fd);
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	m.len = (uint32_t)plen;
-	memcpy(buf, &m, sizeof(m));
-	memcpy(buf + sizeof(m), path, plen);
-	if (write(fd, buf, sizeof(m) + plen) != (ssize_t)(sizeof(m) + plen)) {
-		close(fd);
-		return -1;
-	}
-	while (got < sizeof(m) || got < sizeof(m) + ((struct xsd_sockmsg *)buf)->len) {
-		if (got >= sizeof(m) && ((struct xsd_sockmsg *)buf)->len > sizeof(buf) - sizeof(m)) {
-			close(fd);
-			errno = EMSGSIZE;
-			return -1;
-		}
-		n = read(fd, buf + got, sizeof(buf) - got);
-		if (n <= 0) {
-			close(fd);
-			if (n == 0)
-				errno = EIO;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	close(fd);
-	memcpy(&m, buf, sizeof(m));
-	if (m.type != XS_READ)
-		return 0;
-	if (m.len >= size) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	memcpy(out, buf + sizeof(m), m.len);
-	out[m.len] = '\0';
-	return 1;
-}
-
 /* Exactly LEN bytes from FD: 0, or -1 (errno; EIO at an end). */
 static int read_exact(int fd, void *buf, size_t len)
 {
@@ -94,30 +42,80 @@ static int read_exact(int fd, void *buf, size_t len)
 	return 0;
 }
 
+/* Send a request of TYPE whose payload is A then B (each NUL included as
+ * the caller counts it) on a /dev/xen/xenbus handle: 0 or -1. */
+static int xs_send(int fd, uint32_t type, const char *a, size_t alen, const char *b,
+                   size_t blen)
+{
+	struct xsd_sockmsg m = {.type = type, .req_id = 1, .tx_id = 0};
+	char buf[sizeof(m) + XENSTORE_PAYLOAD_MAX];
+
+	if (sizeof(m) + alen + blen > sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	m.len = (uint32_t)(alen + blen);
+	memcpy(buf, &m, sizeof(m));
+	memcpy(buf + sizeof(m), a, alen);
+	memcpy(buf + sizeof(m) + alen, b, blen);
+	return write(fd, buf, sizeof(m) + m.len) == (ssize_t)(sizeof(m) + m.len) ? 0 : -1;
+}
+
+/* The next message on a /dev/xen/xenbus handle: its header into M, its
+ * payload into BODY (at most XENSTORE_PAYLOAD_MAX bytes).  0 or -1. */
+static int xs_recv(int fd, struct xsd_sockmsg *m, char body[XENSTORE_PAYLOAD_MAX])
+{
+	if (read_exact(fd, m, sizeof(*m)) < 0)
+		return -1;
+	if (m->len > XENSTORE_PAYLOAD_MAX) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	return read_exact(fd, body, m->len);
+}
+
+/* XS_READ of PATH through /dev/xen/xenbus into OUT (SIZE bytes): 1 read,
+ * 0 absent, -1 error. */
+static int xs_read(const char *path, char *out, size_t size)
+{
+	struct xsd_sockmsg m;
+	char body[XENSTORE_PAYLOAD_MAX];
+	int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC), e;
+
+	if (fd < 0)
+		return -1;
+	if (xs_send(fd, XS_READ, path, strlen(path) + 1, "", 0) < 0 || xs_recv(fd, &m, body) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	if (m.type != XS_READ)
+		return 0;
+	if (m.len >= size) {
+		errno = EMSGSIZE;
+		return -1;
+	}
+	memcpy(out, body, m.len);
+	out[m.len] = '\0';
+	return 1;
+}
+
 /* A XenStore watch on PATH through a /dev/xen/xenbus handle of its own
  * (its messages: the watch's acknowledgement, then an event when it is
  * set and one per change): the handle, or -1. */
 static int xs_watch(const char *path)
 {
 	static const char token[] = "zchan";
-	struct xsd_sockmsg m = {.type = XS_WATCH, .req_id = 2, .tx_id = 0};
-	char buf[512];
-	size_t plen = strlen(path) + 1;
-	int fd;
+	int fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC), e;
 
-	if (sizeof(m) + plen + sizeof(token) > sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open("/dev/xen/xenbus", O_RDWR | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	m.len = (uint32_t)(plen + sizeof(token));
-	memcpy(buf, &m, sizeof(m));
-	memcpy(buf + sizeof(m), path, plen);
-	memcpy(buf + sizeof(m) + plen, token, sizeof(token));
-	if (write(fd, buf, sizeof(m) + m.len) != (ssize_t)(sizeof(m) + m.len)) {
+	if (xs_send(fd, XS_WATCH, path, strlen(path) + 1, token, sizeof(token)) < 0) {
+		e = errno;
 		close(fd);
+		errno = e;
 		return -1;
 	}
 	return fd;
@@ -130,7 +128,7 @@ static int xs_watch_next(int fd, int ms, int stop_fd)
 {
 	struct pollfd pfd[2] = {{.fd = fd, .events = POLLIN}, {.fd = stop_fd, .events = POLLIN}};
 	struct xsd_sockmsg m;
-	char body[4096];
+	char body[XENSTORE_PAYLOAD_MAX];
 	int r = poll(pfd, stop_fd >= 0 ? 2 : 1, ms);
 
 	if (r <= 0)
@@ -141,13 +139,7 @@ static int xs_watch_next(int fd, int ms, int stop_fd)
 	}
 	if (!pfd[0].revents)
 		return 0;
-	if (read_exact(fd, &m, sizeof(m)) < 0)
-		return -1;
-	if (m.len > sizeof(body)) {
-		errno = EMSGSIZE;
-		return -1;
-	}
-	if (read_exact(fd, body, m.len) < 0)
+	if (xs_recv(fd, &m, body) < 0)
 		return -1;
 	if (m.type == XS_ERROR) {
 		errno = EPROTO;

@@ -245,11 +245,7 @@ func (c *Context) Spare(goctx context.Context, cfg WorkloadConfig) (*Zone, error
 	cc, wc, _ := cfg.toC()
 	defer cc.free()
 	p := newPending(op)
-	p.cleanup = func(r *result) {
-		if cz := (*C.edera_zone)(r.ptr); cz != nil {
-			c.undoCreated(cz, "Spare (cancelled)")
-		}
-	}
+	p.cleanup = c.undoIfAbandoned(op)
 	r, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_workload_spare(c.ctx, wc, h, e)
 	})

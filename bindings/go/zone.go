@@ -457,11 +457,7 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 	cc := cfg.toC()
 	defer cc.free()
 	p := newPending("CreateZone")
-	p.cleanup = func(r *result) {
-		if cz := (*C.edera_zone)(r.ptr); cz != nil {
-			c.undoCreated(cz, "CreateZone (cancelled)")
-		}
-	}
+	p.cleanup = c.undoIfAbandoned("CreateZone")
 	r, err := c.start(goctx, p, func(h C.uintptr_t, e *C.edgo_err) C.int {
 		return C.edgo_zone_create(c.ctx, cc.cfg, h, e)
 	})
@@ -469,6 +465,16 @@ func (c *Context) CreateZone(goctx context.Context, cfg ZoneConfig) (*Zone, erro
 		return nil, err
 	}
 	return r.zone, nil
+}
+
+// undoIfAbandoned is the cleanup of an operation OP whose result is a new
+// zone: destroyed when its waiter gave up.
+func (c *Context) undoIfAbandoned(op string) func(r *result) {
+	return func(r *result) {
+		if cz := (*C.edera_zone)(r.ptr); cz != nil {
+			c.undoCreated(cz, op+" (cancelled)")
+		}
+	}
 }
 
 // undoCreated destroys a zone whose creator gave up waiting for it (loop

@@ -907,7 +907,7 @@ static int prepare_work(void *arg)
 	struct run_op *op = arg;
 	char release[128], *moddir = op->modules_dir;
 	struct ed_oci_progress prog = {progress_store, op};
-	int rc = 0;
+	int rc;
 
 	if (op->kernel_defaulted && access(op->kernel, R_OK) != 0)
 		return ed_error(ed_errno_code(errno),
@@ -915,21 +915,21 @@ static int prepare_work(void *arg)
 		                "the config's kernel)",
 		                op->kernel, strerror(errno));
 
-	if (op->spare) {
-		/* no image: only the kernel and the initramfs */
-	} else if (op->rootfs) {
-		rc = ed_oci_pack_dir(op->rootfs, op->cache_dir, &op->packed);
-		if (rc == 0 && !(op->image_res.path = strdup(op->packed.path)))
-			rc = ed_error(EDERA_ENOMEM, "out of memory");
-	} else {
-		rc = ed_oci_convert_progress(op->image, op->image_name, op->cache_dir,
-		                             op->cache_max_mib << 20,
-		                             op->progress_async ? &prog : NULL, &op->image_res);
+	/* (a spare has no image: only the kernel and the initramfs) */
+	if (!op->spare) {
+		if (op->rootfs) {
+			rc = ed_oci_pack_dir(op->rootfs, op->cache_dir, &op->packed);
+			if (rc == 0 && !(op->image_res.path = strdup(op->packed.path)))
+				rc = ed_error(EDERA_ENOMEM, "out of memory");
+		} else {
+			rc = ed_oci_convert_progress(op->image, op->image_name, op->cache_dir,
+			                             op->cache_max_mib << 20,
+			                             op->progress_async ? &prog : NULL,
+			                             &op->image_res);
+		}
+		if (rc < 0 || (rc = merge_image(op)) < 0)
+			return rc;
 	}
-	if (!op->spare && rc < 0)
-		return rc;
-	if (!op->spare && (rc = merge_image(op)) < 0)
-		return rc;
 	if (!moddir) {
 		if ((rc = ed_kernel_release(op->kernel, release, sizeof(release))) < 0)
 			return rc;
@@ -942,6 +942,31 @@ static int prepare_work(void *arg)
 	if (rc == 0 && (op->spare || !op->no_spare))
 		rc = spare_key(op);
 	return rc;
+}
+
+/* The kernel's command line of a workload zone. */
+#define ZONE_CMDLINE "console=hvc0 quiet loglevel=3"
+
+/* A workload zone's config: name, kernel, initramfs, CMDLINE, memory and
+ * vCPUs (the devices are the caller's). */
+static void zone_config(const struct run_op *op, edera_zone_config *zc, const char *cmdline)
+{
+	edera_zone_config_init(zc);
+	zc->name = op->name;
+	zc->kernel = op->kernel;
+	zc->initrd = op->initrd;
+	zc->cmdline = cmdline;
+	zc->memory_mib = op->memory_mib;
+	zc->vcpus = op->vcpus;
+}
+
+/* The image as the zone's disk xvda, read-only. */
+static void image_disk(const struct run_op *op, edera_disk_config *image)
+{
+	edera_disk_config_init(image);
+	image->path = op->image_res.path;
+	image->vdev = "xvda";
+	image->readonly = 1;
 }
 
 /* The zone booted for the run, the image its disk xvda. */
@@ -962,22 +987,13 @@ static void create_cold(struct run_op *op)
 		run_fail(op, ed_error(EDERA_ENOMEM, "out of memory"));
 		return;
 	}
-	edera_disk_config_init(&image);
-	image.path = op->image_res.path;
-	image.vdev = "xvda";
-	image.readonly = 1;
+	image_disk(op, &image);
 	disks[0] = &image;
 	for (size_t i = 0; i < op->n_disks; i++)
 		disks[i + 1] = &op->disks[i];
 	for (size_t i = 0; i < op->n_nics; i++)
 		nics[i] = &op->nics[i];
-	edera_zone_config_init(&zc);
-	zc.name = op->name;
-	zc.kernel = op->kernel;
-	zc.initrd = op->initrd;
-	zc.cmdline = "console=hvc0 quiet loglevel=3";
-	zc.memory_mib = op->memory_mib;
-	zc.vcpus = op->vcpus;
+	zone_config(op, &zc, ZONE_CMDLINE);
 	zc.disks = disks;
 	zc.n_disks = op->n_disks + 1;
 	zc.nics = nics;
@@ -1093,10 +1109,7 @@ static void spare_attach_next(struct run_op *op)
 	if (i == 0) {
 		edera_disk_config image;
 
-		edera_disk_config_init(&image);
-		image.path = op->image_res.path;
-		image.vdev = "xvda";
-		image.readonly = 1;
+		image_disk(op, &image);
 		rc = edera_zone_attach_disk(zone, &image, op->timeout_ms, spare_attached, t);
 	} else if (i <= op->n_disks) {
 		rc = edera_zone_attach_disk(zone, &op->disks[i - 1], op->timeout_ms, spare_attached,
@@ -1478,13 +1491,7 @@ static void spare_boot(struct run_op *op, int status)
 		spare_end(op, status, NULL);
 		return;
 	}
-	edera_zone_config_init(&zc);
-	zc.name = op->name;
-	zc.kernel = op->kernel;
-	zc.initrd = op->initrd;
-	zc.cmdline = "console=hvc0 quiet loglevel=3 " ED_WL_SPARE_ARG;
-	zc.memory_mib = op->memory_mib;
-	zc.vcpus = op->vcpus;
+	zone_config(op, &zc, ZONE_CMDLINE " " ED_WL_SPARE_ARG);
 	if ((rc = edera_zone_create(op->ctx, &zc, spare_created, op)) < 0) {
 		ed_error_save_code(&op->err, rc);
 		spare_end(op, rc, NULL);

@@ -36,17 +36,16 @@ static const char *const ra_rel[RA_N] = {
 	"memory/static-max",
 };
 
-struct reattach_op;
-
-struct ra_read {
-	struct reattach_op *op;
-	size_t cand;
-	int key;
-};
-
 struct ra_cand {
 	uint32_t domid;
 	char *v[RA_N];
+};
+
+/* One marker node being read into its candidate, counted in a gather. */
+struct ra_read {
+	struct ra_cand *c;
+	struct ed_gather *g;
+	int key;
 };
 
 /* A creation's record (see "creation intents"), and for one whose process
@@ -421,7 +420,6 @@ static void ra_markers_read(struct ed_gather *g)
 static void ra_read_done(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
 {
 	struct ra_read *r = data;
-	struct reattach_op *op = r->op;
 
 	if (status == 0) {
 		char *v = malloc(len + 1);
@@ -431,10 +429,24 @@ static void ra_read_done(edera_ctx *ctx, int status, const char *value, size_t l
 		} else {
 			memcpy(v, value, len);
 			v[len] = '\0';
-			op->c[r->cand].v[r->key] = v;
+			r->c->v[r->key] = v;
 		}
 	}
-	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
+	ed_gather_settle(r->g, status == EDERA_ENOENT ? 0 : status);
+}
+
+/* The marker's nodes of C's domain read into C->v (an absent one stays
+ * NULL), each counted in G; READS holds RA_N. */
+static void ra_read_marker(edera_ctx *ctx, struct ra_cand *c, struct ra_read *reads,
+                           struct ed_gather *g)
+{
+	for (int k = 0; k < RA_N; k++) {
+		char path[96];
+
+		reads[k] = (struct ra_read){.c = c, .g = g, .key = k};
+		snprintf(path, sizeof(path), "/local/domain/%u/%s", c->domid, ra_rel[k]);
+		ed_gather_issued(g, edera_xs_read(ctx, NULL, path, ra_read_done, &reads[k]));
+	}
 }
 
 static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size_t n, void *data)
@@ -458,16 +470,7 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 		    ra_ours_already(ctx, (uint32_t)d))
 			continue;
 		c->domid = (uint32_t)d;
-		for (int k = 0; k < RA_N; k++) {
-			struct ra_read *r = &op->r[op->n * RA_N + k];
-			char path[96];
-
-			r->op = op;
-			r->cand = op->n;
-			r->key = k;
-			snprintf(path, sizeof(path), "/local/domain/%u/%s", c->domid, ra_rel[k]);
-			ed_gather_issued(&op->g, edera_xs_read(ctx, NULL, path, ra_read_done, r));
-		}
+		ra_read_marker(ctx, c, &op->r[op->n * RA_N], &op->g);
 		op->n++;
 	}
 	ed_gather_settle(&op->g, 0);
@@ -590,12 +593,6 @@ int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached, unsigned in
 
 /* ---- one zone, by domid (a spare zone taken by a run) ---- */
 
-struct adopt_op;
-struct adopt_read {
-	struct adopt_op *op;
-	int key;
-};
-
 struct adopt_op {
 	edera_ctx *ctx;
 	uint32_t domid;
@@ -603,7 +600,7 @@ struct adopt_op {
 	void *data;
 	struct ed_gather g;
 	struct ra_cand c;
-	struct adopt_read r[RA_N];
+	struct ra_read r[RA_N];
 };
 
 static void adopt_end(struct adopt_op *op, int status, edera_zone *z)
@@ -612,18 +609,6 @@ static void adopt_end(struct adopt_op *op, int status, edera_zone *z)
 	for (int k = 0; k < RA_N; k++)
 		free(op->c.v[k]);
 	free(op);
-}
-
-static void adopt_read_done(edera_ctx *ctx, int status, const char *value, size_t len,
-                            void *data)
-{
-	struct adopt_read *r = data;
-	struct adopt_op *op = r->op;
-
-	(void)ctx;
-	if (status == 0 && !(op->c.v[r->key] = strndup(value, len)))
-		status = ed_error(EDERA_ENOMEM, "out of memory");
-	ed_gather_settle(&op->g, status == EDERA_ENOENT ? 0 : status);
 }
 
 static void adopt_read(struct ed_gather *g)
@@ -681,14 +666,7 @@ int ed_zone_adopt(edera_ctx *ctx, uint32_t domid, ed_zone_adopt_cb cb, void *dat
 	op->data = data;
 	op->c.domid = domid;
 	ed_gather_start(&op->g, adopt_read);
-	for (int k = 0; k < RA_N; k++) {
-		char path[96];
-
-		op->r[k].op = op;
-		op->r[k].key = k;
-		snprintf(path, sizeof(path), "/local/domain/%u/%s", domid, ra_rel[k]);
-		ed_gather_issued(&op->g, edera_xs_read(ctx, NULL, path, adopt_read_done, &op->r[k]));
-	}
+	ra_read_marker(ctx, &op->c, op->r, &op->g);
 	ed_gather_settle(&op->g, 0);
 	return 0;
 }

@@ -11,8 +11,8 @@ export EDERA_ZONE_INIT="$top_builddir/zone-init/edera-zone-init"
 export EDERA_CACHE_DIR=/tmp/edera-cli-cache
 rm -rf "$EDERA_CACHE_DIR"
 img=${EDERA_WL_OCI:?}
-edera_run=("$edera" run --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver"
-	--memory 192)
+zone_args=(--kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver" --memory 192)
+edera_run=("$edera" run "${zone_args[@]}")
 run() { "${edera_run[@]}" "$@"; }
 fails=0
 check() { # NAME WANT GOT
@@ -103,8 +103,7 @@ check "a missing kernel" "125|1" "$rc|$(grep -c '/no/such/kernel' /tmp/cli-err)"
 
 # spare zones: booted ahead (edera spare), each taken once by a run with
 # the same kernel, modules, memory and vCPUs
-spare=("$edera" spare --kernel "$RIG_CACHE/vmlinuz" --modules "$RIG_CACHE/root/lib/modules/$kver"
-	--memory 192)
+spare=("$edera" spare "${zone_args[@]}")
 spares() { "$edera" ls --json | grep -o '"name":"edera-spare-[0-9a-f]*"' | wc -l; }
 names=$("${spare[@]}" --count 2); rc=$?
 check "edera spare --count 2" "0|2|2" "$rc|$(grep -c '^edera-spare-' <<<"$names")|$(spares)"

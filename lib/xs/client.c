@@ -68,6 +68,8 @@ static uint32_t new_id(struct ed_xs *xs)
 
 struct out_msg {
 	uv_write_t wr;
+	struct ed_link link; /* on xs->held while it waits */
+	size_t len;
 	char *buf;
 };
 
@@ -84,14 +86,73 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
 }
 
+static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
+{
+	uv_buf_t b = uv_buf_init(m->buf, (unsigned int)m->len);
+	int rc;
+
+	m->wr.data = conn;
+	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	if (rc < 0)
+		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
+		                uv_strerror(rc));
+	return 0;
+}
+
+static bool read_only(uint32_t type)
+{
+	return type == XS_READ || type == XS_DIRECTORY || type == XS_DIRECTORY_PART ||
+	       type == XS_GET_PERMS;
+}
+
+static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int lane,
+                     struct ed_xs_conn **out);
+static int connect_socket(const char *path, int *fd_out);
+
+/* The connection with the fewest reads in flight; a new lane when all have
+ * ED_XS_LANE_DEPTH and another is allowed (if it cannot be opened, lanes
+ * stay as they are until the next connection). */
+static struct ed_xs_conn *pick_lane(struct ed_xs *xs)
+{
+	struct ed_xs_conn *best = xs->conn;
+	int fd;
+
+	for (unsigned int i = 0; i < xs->nlanes; i++)
+		if (xs->lanes[i]->inflight < best->inflight)
+			best = xs->lanes[i];
+	if (best->inflight < ED_XS_LANE_DEPTH || xs->nlanes + 1 >= xs->lanes_max)
+		return best;
+	if (connect_socket(xs->lane_path, &fd) < 0 ||
+	    conn_open(xs, fd, xs->lane_path, xs->nlanes + 1, &xs->lanes[xs->nlanes]) < 0) {
+		xs->lanes_max = xs->nlanes + 1;
+		return best;
+	}
+	return xs->lanes[xs->nlanes++];
+}
+
+/* The lanes' reads are all answered: the ordered requests held meanwhile go
+ * out on the main connection, in the order they were asked. */
+static void flush_held(struct ed_xs *xs)
+{
+	while (xs->conn && !ed_list_empty(&xs->held)) {
+		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+
+		ed_list_remove(&xs->held, &m->link);
+		if (write_msg(xs, xs->conn, m) < 0) {
+			free(m->buf);
+			free(m);
+			ed_xs_disconnect(xs, EDERA_ECONNRESET);
+		}
+	}
+}
+
 int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_xs_part *parts,
                size_t nparts, ed_xs_complete_fn complete, void (*user_cb)(void), void *data,
                struct ed_xs_req **out)
 {
 	struct ed_xs_req *req;
+	struct ed_xs_conn *conn = NULL;
 	struct out_msg *m;
-	size_t len;
-	uv_buf_t b;
 	int rc;
 
 	if (!xs->conn)
@@ -106,22 +167,39 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
 	}
 	req->id = new_id(xs);
 	req->type = type;
-	rc = ed_xs_encode(type, req->id, tx_id, parts, nparts, &m->buf, &len);
+	rc = ed_xs_encode(type, req->id, tx_id, parts, nparts, &m->buf, &m->len);
 	if (rc < 0) {
 		free(req);
 		free(m);
 		return rc;
 	}
-	b = uv_buf_init(m->buf, (unsigned int)len);
-	m->wr.data = xs->conn;
-	rc = uv_write(&m->wr, (uv_stream_t *)&xs->conn->pipe, &b, 1, write_cb);
-	if (rc < 0) {
-		free(m->buf);
-		free(m);
-		free(req);
-		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
-		                uv_strerror(rc));
+	/* Everything after a held request is held too; a request that is not
+	 * a read waits for the lanes' reads; a read goes on a lane only when
+	 * nothing ordered is in flight (it would overtake it). */
+	req->ordered = !read_only(type);
+	if (ed_list_empty(&xs->held) && !(req->ordered && xs->lane_inflight > 0))
+		conn = !req->ordered && tx_id == 0 && xs->ordered == 0 && xs->lane_path[0]
+		               ? pick_lane(xs)
+		               : xs->conn;
+	if (conn) {
+		rc = write_msg(xs, conn, m);
+		if (rc < 0) {
+			free(m->buf);
+			free(m);
+			free(req);
+			return rc;
+		}
+		conn->inflight++;
+		if (conn->lane)
+			xs->lane_inflight++;
+	} else {
+		ed_list_push_back(&xs->held, &m->link);
+		conn = xs->conn;
+		conn->inflight++;
 	}
+	if (req->ordered)
+		xs->ordered++;
+	req->conn = conn;
 	req->complete = complete;
 	req->user_cb = user_cb;
 	req->data = data;
@@ -156,6 +234,65 @@ static void dispatch_watch_event(struct ed_xs *xs, const char *payload, size_t l
 	}
 }
 
+static void conn_close_cb(uv_handle_t *h);
+
+static bool conn_current(const struct ed_xs_conn *conn)
+{
+	const struct ed_xs *xs = conn->xs;
+
+	return xs && (conn->lane ? xs->lanes[conn->lane - 1] == conn : xs->conn == conn);
+}
+
+static void lanes_close(struct ed_xs *xs)
+{
+	for (unsigned int i = 0; i < xs->nlanes; i++) {
+		struct ed_xs_conn *c = xs->lanes[i];
+
+		xs->lanes[i] = NULL;
+		c->xs = NULL;
+		uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
+	}
+	xs->nlanes = 0;
+}
+
+static void lane_idle_cb(uv_timer_t *t)
+{
+	struct ed_xs *xs = t->data;
+
+	if (xs->lane_inflight == 0)
+		lanes_close(xs);
+}
+
+/* The lanes' last reply: close them unless reads come again soon.  The
+ * timer does not keep the loop alive; without it the lanes just stay. */
+static void lanes_idle(struct ed_xs *xs)
+{
+	if (!xs->lane_idle) {
+		xs->lane_idle = malloc(sizeof(*xs->lane_idle));
+		if (!xs->lane_idle)
+			return;
+		if (uv_timer_init(xs->loop, xs->lane_idle) < 0) {
+			free(xs->lane_idle);
+			xs->lane_idle = NULL;
+			return;
+		}
+		xs->lane_idle->data = xs;
+		uv_unref((uv_handle_t *)xs->lane_idle);
+	}
+	uv_timer_start(xs->lane_idle, lane_idle_cb, ED_XS_LANE_IDLE_MS, 0);
+}
+
+/* A message that cannot be ours: nothing after it on this stream can be
+ * trusted. */
+static int bad_message(struct ed_xs *xs, const struct ed_xs_hdr *hdr, const char *what)
+{
+	xs->protocol_errors++;
+	ed_error(EDERA_EPROTO, "xenstored sent %s (request %u, type %u)", what, hdr->req_id,
+	         hdr->type);
+	ed_xs_disconnect(xs, EDERA_EPROTO);
+	return 1;
+}
+
 /* One complete message from xenstored.  Non-zero stops the feeding. */
 static int on_message(const struct ed_xs_hdr *hdr, const char *payload, void *arg)
 {
@@ -165,19 +302,24 @@ static int on_message(const struct ed_xs_hdr *hdr, const char *payload, void *ar
 	int status = 0;
 
 	if (hdr->type == XS_WATCH_EVENT) {
+		/* watches are registered on the main connection only */
+		if (conn->lane)
+			return bad_message(xs, hdr, "a watch event on a read lane");
 		dispatch_watch_event(xs, payload, hdr->len);
 	} else {
 		req = find_req(xs, hdr->req_id);
-		if (!req) {
-			/* A reply to nothing we asked: the stream is not what we
-			 * think it is, and nothing after it can be trusted. */
-			xs->protocol_errors++;
-			ed_error(EDERA_EPROTO, "xenstored replied to unknown request %u (type %u)",
-			         hdr->req_id, hdr->type);
-			ed_xs_disconnect(xs, EDERA_EPROTO);
-			return 1;
-		}
+		if (!req)
+			return bad_message(xs, hdr, "a reply to no request of ours");
+		if (req->conn != conn)
+			return bad_message(xs, hdr, "a reply on another connection than its request's");
 		unlink_req(xs, req);
+		conn->inflight--;
+		if (req->ordered)
+			xs->ordered--;
+		if (conn->lane && --xs->lane_inflight == 0) {
+			flush_held(xs);
+			lanes_idle(xs);
+		}
 		if (hdr->type == XS_ERROR) {
 			status = ed_xs_error_code(payload, hdr->len);
 		} else if (hdr->type != req->type) {
@@ -190,7 +332,7 @@ static int on_message(const struct ed_xs_hdr *hdr, const char *payload, void *ar
 		free(req);
 	}
 	/* A callback may have reconnected or torn the connection down. */
-	return conn->xs == NULL || conn->xs->conn != conn;
+	return !conn_current(conn);
 }
 
 static void alloc_cb(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -215,7 +357,7 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	}
 	rc = ed_xs_reader_feed(&conn->reader, buf->base, (size_t)nread, on_message, conn);
 	/* a bad message (or no memory for a long one): the stream is lost */
-	if (rc < 0 && conn->xs && conn->xs->conn == conn) {
+	if (rc < 0 && conn_current(conn)) {
 		conn->xs->protocol_errors++;
 		ed_xs_disconnect(conn->xs, EDERA_EPROTO);
 	}
@@ -231,7 +373,9 @@ static void conn_close_cb(uv_handle_t *h)
 	free(conn);
 }
 
-int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
+/* A connection on FD (taken over: closed on failure), reading. */
+static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int lane,
+                     struct ed_xs_conn **out)
 {
 	struct stat st;
 	struct ed_xs_conn *conn;
@@ -261,15 +405,40 @@ int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
 		                uv_strerror(rc));
 	}
 	conn->xs = xs;
+	conn->lane = lane;
 	/* Only the kernel's xenbus device is a ring, with the protocol's cap
 	 * on a message; a socket may carry longer replies (oxenstored). */
 	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
 	                                         ? ED_XS_SOCKET_PAYLOAD_MAX
 	                                         : XENSTORE_PAYLOAD_MAX);
-	xs->conn = conn;
+	*out = conn;
+	return 0;
+}
+
+int ed_xs_connect_fd(struct ed_xs *xs, int fd, const char *what)
+{
+	int rc = conn_open(xs, fd, what, 0, &xs->conn);
+
+	if (rc < 0)
+		return rc;
 	xs->conn_gen++; /* transactions of earlier connections are void */
+	xs->lane_path[0] = '\0'; /* no lanes unless ed_xs_connect says where */
 	snprintf(xs->where, sizeof(xs->where), "%s", what);
 	return 0;
+}
+
+/* How many connections a context may use (EDERA_XS_CONNECTIONS, 1 to
+ * ED_XS_LANES_MAX; anything else: the most). */
+static unsigned int lanes_max(void)
+{
+	const char *env = getenv("EDERA_XS_CONNECTIONS");
+	char *end;
+	unsigned long n;
+
+	if (!env || !*env)
+		return ED_XS_LANES_MAX;
+	n = strtoul(env, &end, 10);
+	return *end || n < 1 || n > ED_XS_LANES_MAX ? ED_XS_LANES_MAX : (unsigned int)n;
 }
 
 static int connect_socket(const char *path, int *fd_out)
@@ -311,8 +480,16 @@ int ed_xs_connect(struct ed_xs *xs)
 			return ed_error(EDERA_ECANCELED, "the context is closing");
 	}
 	rc = connect_socket(path, &fd);
-	if (rc == 0)
-		return ed_xs_connect_fd(xs, fd, path);
+	if (rc == 0) {
+		rc = ed_xs_connect_fd(xs, fd, path);
+		if (rc == 0 && strlen(path) < sizeof(xs->lane_path)) {
+			/* more connections to a socket are cheap; the xenbus
+			 * device's are one ring to xenstored anyway */
+			strcpy(xs->lane_path, path);
+			xs->lanes_max = lanes_max();
+		}
+		return rc;
+	}
 	/* No socket: xenstored may live in a stub domain, reached through the
 	 * kernel's xenbus device.  A socket that exists but refuses is an error
 	 * of its own (xenstored died). */
@@ -337,6 +514,19 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	xs->conn = NULL;
 	conn->xs = NULL;
 	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
+	lanes_close(xs);
+	if (xs->lane_idle)
+		uv_timer_stop(xs->lane_idle);
+	xs->lane_inflight = 0;
+	xs->ordered = 0;
+	xs->lane_path[0] = '\0';
+	while (!ed_list_empty(&xs->held)) {
+		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+
+		ed_list_remove(&xs->held, &m->link);
+		free(m->buf);
+		free(m);
+	}
 
 	/* Everything in flight fails, oldest first.  Detach the table first: a
 	 * completion may send new requests or even reconnect, and those belong
@@ -352,10 +542,19 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	ed_xs_watches_lost(xs, status);
 }
 
+static void free_handle_cb(uv_handle_t *h)
+{
+	free(h);
+}
+
 void ed_xs_fini(struct ed_xs *xs)
 {
 	xs->closing = true;
 	ed_xs_disconnect(xs, EDERA_ECANCELED);
+	if (xs->lane_idle) {
+		uv_close((uv_handle_t *)xs->lane_idle, free_handle_cb);
+		xs->lane_idle = NULL;
+	}
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);
 }

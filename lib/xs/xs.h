@@ -27,6 +27,8 @@ struct ed_xs_req {
 	ed_xs_complete_fn complete;
 	void (*user_cb)(void);              /* the caller's callback, cast back by complete */
 	void *data;
+	struct ed_xs_conn *conn;            /* the connection it went or goes on */
+	bool ordered;                       /* not a read: see ed_xs_send */
 	char what[96];                      /* "read /path", for error messages */
 };
 
@@ -35,16 +37,40 @@ struct ed_xs_conn {
 	uv_pipe_t pipe;
 	struct ed_xs *xs; /* NULL once the connection is closed */
 	struct ed_xs_reader reader;
+	unsigned int lane;  /* 0: the main connection; 1...: a read lane */
+	size_t inflight;    /* requests written on it, not yet answered */
 	char rbuf[16384];
 };
 
 #define ED_XS_BUCKETS 256
+
+/* Read lanes.  xenstored (C) handles one request per connection per turn
+ * of its main loop, so reads pipelined on one connection wait a turn each;
+ * spread over several connections, one turn handles several.  Reads outside
+ * transactions, with no write (or other ordered request) of this client in
+ * flight, may go on up to ED_XS_LANES_MAX - 1 extra connections to the
+ * same socket, opened when every connection already has ED_XS_LANE_DEPTH
+ * reads in flight and closed ED_XS_LANE_IDLE_MS after their last reply.
+ * An ordered request waits until the lanes' reads are answered, so this
+ * client's requests still take effect in the order it sent them.
+ * EDERA_XS_CONNECTIONS=1 turns lanes off (tests, benchmarks). */
+#define ED_XS_LANES_MAX 8
+#define ED_XS_LANE_DEPTH 8
+#define ED_XS_LANE_IDLE_MS 2000
 
 struct ed_xs {
 	edera_ctx *ctx;
 	uv_loop_t *loop;
 	struct ed_xs_conn *conn; /* NULL when disconnected */
 	char where[128];         /* what we connected to, for messages */
+	char lane_path[108];     /* the socket lanes connect to; "" for none */
+	unsigned int lanes_max;  /* connections in all, lanes included */
+	struct ed_xs_conn *lanes[ED_XS_LANES_MAX - 1];
+	unsigned int nlanes;
+	size_t lane_inflight;    /* requests in flight on the lanes */
+	size_t ordered;          /* ordered requests sent or held, not answered */
+	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
+	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
 	struct ed_list pending;   /* ed_xs_req, oldest first */

@@ -3,7 +3,9 @@
  * request matching, partial and out-of-order replies, errors, malformed
  * replies, a dying server, watches and transaction retries.  The real
  * xenstored is exercised by the rig tests (tests/xen/test-xs.c). */
+#include <poll.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -1059,6 +1061,161 @@ START_TEST(reconnect_restores_watches)
 }
 END_TEST
 
+/* Read lanes: a fake xenstored on a socket that accepts any number of
+ * connections.  It answers no read until it has all NREADS of them, so the
+ * client must have spread them; the write sent behind them must arrive
+ * only after every lane's read was answered, on the main connection, with
+ * the read asked after it behind it. */
+#define NREADS 40
+
+struct lane_srv {
+	int lfd;
+	int nconns;        /* connections accepted */
+	int per_conn[16];  /* reads received on each */
+	bool write_early;  /* the write came before the reads were answered */
+	bool order_ok;     /* write, then /after, both on the first connection */
+	int closed;        /* lanes the client closed (EOF) */
+};
+
+static void script_lanes(int unused, void *arg)
+{
+	struct lane_srv *l = arg;
+	struct pollfd pf[17];
+	int fds[16];
+	struct msg m, pend[NREADS];
+	int pend_conn[NREADS], npend = 0, stage = 0, eof[16] = { 0 };
+
+	pf[0].fd = l->lfd;
+	pf[0].events = POLLIN;
+	for (;;) {
+		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
+		if (pf[0].revents & POLLIN) {
+			ck_assert_int_lt(l->nconns, 16);
+			fds[l->nconns] = accept(l->lfd, NULL, NULL);
+			ck_assert_int_ge(fds[l->nconns], 0);
+			pf[1 + l->nconns].fd = fds[l->nconns];
+			pf[1 + l->nconns].events = POLLIN;
+			l->nconns++;
+		}
+		for (int c = 0; c < l->nconns; c++) {
+			if (!(pf[1 + c].revents & (POLLIN | POLLHUP)) || eof[c])
+				continue;
+			if (srv_recv(fds[c], &m) < 0) {
+				/* the client closed it: a lane gone idle, or the end */
+				eof[c] = 1;
+				pf[1 + c].fd = -1;
+				if (c == 0)
+					goto out;
+				l->closed++;
+				continue;
+			}
+			if (stage == 0 && m.type == XS_READ) {
+				l->per_conn[c]++;
+				pend[npend] = m;
+				pend_conn[npend++] = c;
+				if (npend == NREADS) {
+					for (int i = 0; i < NREADS; i++)
+						srv_send(fds[pend_conn[i]], XS_READ, pend[i].id, 0,
+						         pend[i].payload, pend[i].len - 1);
+					stage = 1;
+				}
+			} else if (stage == 0) {
+				l->write_early = true;
+			} else if (stage == 1) {
+				ck_assert_uint_eq(m.type, XS_WRITE);
+				l->order_ok = c == 0;
+				srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
+				stage = 2;
+			} else if (stage == 2) {
+				ck_assert_uint_eq(m.type, XS_READ);
+				l->order_ok = l->order_ok && c == 0 && !strcmp(m.payload, "/after");
+				srv_send(fds[c], XS_READ, m.id, 0, "late", 4);
+				stage = 3;
+			}
+		}
+	}
+out:
+	for (int c = 0; c < l->nconns; c++)
+		close(fds[c]);
+}
+
+START_TEST(reads_spread_on_lanes_in_order)
+{
+	char dir[] = "/tmp/edera-xs-XXXXXX";
+	char path[64], key[NREADS][16];
+	struct sockaddr_un sa;
+	struct lane_srv l = { 0 };
+	struct rec w = { 0 }, after = { 0 };
+	static struct rec vals[NREADS];
+	uv_loop_t loop;
+	edera_ctx *ctx;
+	pthread_t th;
+	struct server srv = { .fd = -1, .script = script_lanes, .arg = &l };
+
+	memset(vals, 0, sizeof(vals));
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/socket", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	l.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(l.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(l.lfd, 16), 0);
+	setenv("XENSTORED_PATH", path, 1);
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
+	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
+
+	for (int i = 0; i < NREADS; i++) {
+		snprintf(key[i], sizeof(key[i]), "/k%d", i);
+		ck_assert_int_eq(edera_xs_read(ctx, NULL, key[i], rec_value, &vals[i]), 0);
+	}
+	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/w", "v", 1, rec_done, &w), 0);
+	ck_assert_int_eq(edera_xs_read(ctx, NULL, "/after", rec_value, &after), 0);
+	while (after.calls < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	for (int i = 0; i < NREADS; i++) {
+		ck_assert_int_eq(vals[i].calls, 1);
+		ck_assert_int_eq(vals[i].status[0], 0);
+		ck_assert_str_eq(vals[i].value[0], key[i]);
+	}
+	ck_assert_int_eq(w.calls, 1);
+	ck_assert_int_eq(w.status[0], 0);
+	ck_assert_str_eq(after.value[0], "late");
+
+	/* spread: more than one connection, at most ED_XS_LANES_MAX, none
+	 * holding more than ED_XS_LANE_DEPTH while others were below it */
+	ck_assert_int_gt(l.nconns, 1);
+	ck_assert_int_le(l.nconns, ED_XS_LANES_MAX);
+	for (int c = 0; c < l.nconns; c++)
+		ck_assert_int_le(l.per_conn[c], ED_XS_LANE_DEPTH);
+	ck_assert(!l.write_early);
+	ck_assert(l.order_ok);
+
+	/* idle lanes close (the timer's 2 s); the main connection stays */
+	{
+		time_t deadline = time(NULL) + 10;
+
+		while (l.closed < l.nconns - 1 && time(NULL) < deadline)
+			uv_run(&loop, UV_RUN_NOWAIT), usleep(10 * 1000);
+	}
+	ck_assert_int_eq(l.closed, l.nconns - 1);
+	ck_assert_int_eq(ctx->xs.nlanes, 0);
+	ck_assert(edera_xs_connected(ctx));
+
+	edera_ctx_close(ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_alive(&loop), 0);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	pthread_join(th, NULL);
+	unsetenv("XENSTORED_PATH");
+	close(l.lfd);
+	unlink(path);
+	rmdir(dir);
+}
+END_TEST
+
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1150,6 +1307,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, directory_in_one_long_reply);
 	tcase_add_test(tc, directory_parts_unsupported);
 	tcase_add_test(tc, reconnect_restores_watches);
+	tcase_add_test(tc, reads_spread_on_lanes_in_order);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

@@ -120,6 +120,103 @@ START_TEST(pipelined_round_trips)
 }
 END_TEST
 
+/* ---- reads spread over several connections, in order with writes ---------------- */
+
+/* Sockets this process has open (the context's XenStore connections among
+ * them). */
+static int open_sockets(void)
+{
+	char link[64], fdpath[64];
+	int n = 0;
+
+	for (int fd = 0; fd < 1024; fd++) {
+		ssize_t len;
+
+		snprintf(fdpath, sizeof(fdpath), "/proc/self/fd/%d", fd);
+		len = readlink(fdpath, link, sizeof(link) - 1);
+		if (len > 0) {
+			link[len] = '\0';
+			n += strncmp(link, "socket:", 7) == 0;
+		}
+	}
+	return n;
+}
+
+struct order_state {
+	int done, bad;
+	const char *prefix; /* what every value read must start with */
+};
+
+static void order_read(edera_ctx *ctx, int status, const char *value, size_t len, void *data)
+{
+	struct order_state *s = data;
+
+	if (status < 0 || len < strlen(s->prefix) || memcmp(value, s->prefix, strlen(s->prefix)))
+		s->bad++;
+	s->done++;
+}
+
+/* 1,000 reads go out at once, then a write to each node, then 1,000 reads
+ * again, all before any reply is handled: the first reads spread over more
+ * connections than one (xenstored handles one request per connection per
+ * turn), yet each sees the value from before the writes and each of the
+ * last sees the one after. */
+START_TEST(reads_on_lanes_keep_order)
+{
+	edera_ctx *ctx = open_ctx();
+	struct order_state before = { .prefix = "old-" }, after = { .prefix = "new-" };
+	struct pipe_state w = { 0 };
+	int sockets0, sockets1;
+
+	ck_assert_int_eq(edera_xs_rm_sync(ctx, NULL, BASE "/lanes") == 0 ||
+	                         edera_last_error_code() == EDERA_ENOENT,
+	                 1);
+	for (int i = 0; i < N_PIPE; i++) {
+		char path[64], val[32];
+
+		snprintf(path, sizeof(path), BASE "/lanes/k%d", i);
+		snprintf(val, sizeof(val), "old-%d", i);
+		ck_assert_int_eq(edera_xs_write(ctx, NULL, path, val, strlen(val), pipe_wrote, &w), 0);
+	}
+	run_until(ctx, &w.writes, N_PIPE, 120);
+	ck_assert_int_eq(w.bad, 0);
+
+	sockets0 = open_sockets();
+	for (int i = 0; i < N_PIPE; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), BASE "/lanes/k%d", i);
+		ck_assert_int_eq(edera_xs_read(ctx, NULL, path, order_read, &before), 0);
+	}
+	sockets1 = open_sockets();
+	for (int i = 0; i < N_PIPE; i++) {
+		char path[64], val[32];
+
+		snprintf(path, sizeof(path), BASE "/lanes/k%d", i);
+		snprintf(val, sizeof(val), "new-%d", i);
+		ck_assert_int_eq(edera_xs_write(ctx, NULL, path, val, strlen(val), pipe_wrote, &w), 0);
+	}
+	for (int i = 0; i < N_PIPE; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), BASE "/lanes/k%d", i);
+		ck_assert_int_eq(edera_xs_read(ctx, NULL, path, order_read, &after), 0);
+	}
+	run_until(ctx, &after.done, N_PIPE, 120);
+	ck_assert_int_eq(before.done, N_PIPE);
+	ck_assert_int_eq(w.writes, 2 * N_PIPE);
+	ck_assert_int_eq(w.bad, 0);
+	ck_assert_msg(before.bad == 0, "%d of the first reads saw a later write", before.bad);
+	ck_assert_msg(after.bad == 0, "%d of the last reads did not see the writes", after.bad);
+	ck_assert_msg(sockets1 > sockets0, "the reads used no more connections (%d sockets, then %d)",
+	              sockets0, sockets1);
+	printf("xs: 1,000 reads in flight used %d connections more than one\n", sockets1 - sockets0);
+	ck_assert_int_eq(edera_xs_rm_sync(ctx, NULL, BASE "/lanes"), 0);
+	edera_ctx_close(ctx);
+	ck_assert_int_lt(open_sockets(), sockets0); /* the context's are closed, lanes too */
+}
+END_TEST
+
 /* ---- listings longer than one reply ------------------------------------------- */
 
 /* Several thousand children, and children whose paths are near the length
@@ -550,6 +647,7 @@ Suite *xs_suite(void)
 
 	tcase_set_timeout(tc, 300);
 	tcase_add_test(tc, pipelined_round_trips);
+	tcase_add_test(tc, reads_on_lanes_keep_order);
 	tcase_add_test(tc, long_listings);
 	tcase_add_test(tc, blocking_forms_and_errors);
 	tcase_add_test(tc, watch_fires_once_per_change);

@@ -5,7 +5,11 @@
  *
  * The context connects when it opens (the unix socket /run/xenstored/socket,
  * or $XENSTORED_PATH; the /dev/xen/xenbus device if there is no socket).
- * Many requests may be in flight at once.
+ * Many requests may be in flight at once.  Reads outside transactions may
+ * go over extra connections to the socket while many are in flight
+ * (EDERA_XS_CONNECTIONS, 1 to 8, default 8); requests still take effect in
+ * the order they were sent (a write waits for the reads sent before it).
+ * Requests asked during a loop turn are written when the loop next polls.
  *
  * Asynchronous calls return 0 once the request is sent (the callback will
  * run exactly once, on the loop thread), or a negative EDERA_E* code at once

@@ -610,9 +610,35 @@ static void free_handle_cb(uv_handle_t *h)
 	free(h);
 }
 
+/* At close, what was asked still goes out, without waiting, as when each
+ * request was written at once (a removal asked just before the close). */
+static void write_now(struct ed_xs *xs)
+{
+	if (!xs->conn)
+		return;
+	while (!ed_list_empty(&xs->held)) {
+		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+
+		ed_list_remove(&xs->held, &m->link);
+		if (write_msg(xs, xs->conn, m) < 0) {
+			free(m->buf);
+			free(m);
+			return;
+		}
+	}
+	for (unsigned int i = 0; i <= xs->nlanes; i++) {
+		struct ed_xs_conn *conn = i ? xs->lanes[i - 1] : xs->conn;
+		uv_buf_t b = uv_buf_init(conn->obuf, (unsigned int)conn->olen);
+
+		if (conn->olen)
+			(void)uv_try_write((uv_stream_t *)&conn->pipe, &b, 1);
+	}
+}
+
 void ed_xs_fini(struct ed_xs *xs)
 {
 	xs->closing = true;
+	write_now(xs);
 	ed_xs_disconnect(xs, EDERA_ECANCELED);
 	if (xs->lane_idle) {
 		uv_close((uv_handle_t *)xs->lane_idle, free_handle_cb);

@@ -14,16 +14,25 @@
  *   - XenStore watches per zone, and watch events received while idle;
  *   - a probe of xenstored itself: one transaction writing PROBE_NODES
  *     nodes (about what a zone's skeleton writes) under dom0's own
- *     subtree, median of 5, before the zones and with them all running.
+ *     subtree, median of 5, before the zones and with them all running;
+ *     and the same nodes written without a transaction, all sent at once
+ *     on one connection, then spread over PROBE_CONNS connections (raw
+ *     requests on xenstored's socket: the C xenstored handles one request
+ *     per connection per turn of its loop).
  * Then `xl create` of the same N zones one after another (the reference
  * for the last five against the first five).
  * N is lowered to what the host's free memory holds, and said.  Nothing is
  * asserted; numbers are printed.
  * Usage (in the rig): scale-bench MINI_KERNEL [N] */
 #include <malloc.h>
+#include <poll.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <edera/edera.h>
 #include <uv.h>
@@ -116,6 +125,100 @@ static double xs_probe(void)
 	return bench_median(t, 5);
 }
 
+#define PROBE_CONNS 8
+
+static int xs_socket(void)
+{
+	const char *env = getenv("XENSTORED_PATH");
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s",
+	         env && *env ? env : "/run/xenstored/socket");
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		perror("scale-bench: connecting to xenstored's socket");
+		exit(1);
+	}
+	return fd;
+}
+
+/* Seconds PROBE_NODES writes (XS_WRITE, no transaction) take when all are
+ * sent at once over CONNS connections, until the last reply; median of 5. */
+static double xs_probe_raw(int conns)
+{
+	double t[5];
+	int fds[PROBE_CONNS];
+
+	for (int c = 0; c < conns; c++)
+		fds[c] = xs_socket();
+	for (int r = 0; r < 5; r++) {
+		static char out[PROBE_CONNS][PROBE_NODES * 128], in[PROBE_CONNS][65536];
+		size_t olen[PROBE_CONNS] = { 0 }, ilen[PROBE_CONNS] = { 0 };
+		int left = PROBE_NODES;
+		double t0;
+
+		for (int i = 0; i < PROBE_NODES; i++) {
+			int c = i % conns;
+			char *m = out[c] + olen[c];
+			int plen = snprintf(m + 16, 112, PROBE_PATH "/n%d%cvalue", i, 0);
+			uint32_t hdr[4] = { 11 /* XS_WRITE */, (uint32_t)i + 1, 0, (uint32_t)plen };
+
+			memcpy(m, hdr, 16);
+			olen[c] += 16 + (size_t)plen;
+		}
+		t0 = bench_now();
+		for (int c = 0; c < conns; c++)
+			if (write(fds[c], out[c], olen[c]) != (ssize_t)olen[c]) {
+				perror("scale-bench: writing to xenstored");
+				exit(1);
+			}
+		while (left > 0) {
+			struct pollfd pf[PROBE_CONNS];
+
+			for (int c = 0; c < conns; c++)
+				pf[c] = (struct pollfd){ .fd = fds[c], .events = POLLIN };
+			if (poll(pf, (nfds_t)conns, 10000) <= 0) {
+				fprintf(stderr, "scale-bench: xenstored did not answer\n");
+				exit(1);
+			}
+			for (int c = 0; c < conns; c++) {
+				size_t off = 0;
+				ssize_t n;
+
+				if (!(pf[c].revents & POLLIN))
+					continue;
+				n = read(fds[c], in[c] + ilen[c], sizeof(in[c]) - ilen[c]);
+				if (n <= 0) {
+					fprintf(stderr, "scale-bench: xenstored closed the connection\n");
+					exit(1);
+				}
+				ilen[c] += (size_t)n;
+				while (ilen[c] - off >= 16) {
+					uint32_t hdr[4];
+
+					memcpy(hdr, in[c] + off, 16);
+					if (ilen[c] - off < 16 + hdr[3])
+						break;
+					if (hdr[0] != 11) {
+						fprintf(stderr, "scale-bench: a probe write failed\n");
+						exit(1);
+					}
+					off += 16 + hdr[3];
+					left--;
+				}
+				memmove(in[c], in[c] + off, ilen[c] - off);
+				ilen[c] -= off;
+			}
+		}
+		t[r] = bench_now() - t0;
+		if (edera_xs_rm_sync(ctx, NULL, PROBE_PATH) < 0)
+			die("removing the XenStore probe's nodes");
+	}
+	for (int c = 0; c < conns; c++)
+		close(fds[c]);
+	return bench_median(t, 5);
+}
+
 static unsigned long turns;
 
 static void count_turn(uv_check_t *h)
@@ -155,7 +258,7 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	double *t = calloc((size_t)n, sizeof(*t)), first[5], last[5];
 	edera_xs_stats st0, st1, st2;
 	long rss0, heap0, rss1, heap1;
-	double probe0, probe1;
+	double probe0, probe1, one0, one1, many0, many1;
 	unsigned long wakes0, wakes;
 	char name[32];
 
@@ -165,6 +268,8 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	edera_zone_destroy_sync(create("scale-warm", kernel, console_mode, NULL));
 	wakes0 = idle_turns(IDLE_S);
 	probe0 = xs_probe();
+	one0 = xs_probe_raw(1);
+	many0 = xs_probe_raw(PROBE_CONNS);
 	malloc_trim(0);
 	rss0 = rss_kib();
 	heap0 = heap_bytes();
@@ -183,6 +288,8 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	edera_xs_stats_init(&st2);
 	edera_xs_stats_get(ctx, &st2);
 	probe1 = xs_probe();
+	one1 = xs_probe_raw(1);
+	many1 = xs_probe_raw(PROBE_CONNS);
 	for (int i = 0; i < 5; i++) {
 		first[i] = t[i];
 		last[i] = t[n - 5 + i];
@@ -205,6 +312,10 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 	       (unsigned long long)(st2.requests - st1.requests));
 	printf("  xenstored: a %d-node transaction takes %.1f ms with no zone, %.1f ms with %d "
 	       "(%.2fx)\n", PROBE_NODES, probe0 * 1e3, probe1 * 1e3, n, probe1 / probe0);
+	printf("  xenstored: the same %d writes without a transaction, sent at once: on one "
+	       "connection %.1f ms -> %.1f ms (%.2fx); over %d connections %.1f ms -> %.1f ms "
+	       "(%.2fx)\n", PROBE_NODES, one0 * 1e3, one1 * 1e3, one1 / one0, PROBE_CONNS,
+	       many0 * 1e3, many1 * 1e3, many1 / many0);
 	for (int i = 0; i < n; i++)
 		if (edera_zone_destroy_sync(zones[i]) < 0)
 			die("edera_zone_destroy_sync");

@@ -966,6 +966,33 @@ START_TEST(directory_parts_unsupported)
 }
 END_TEST
 
+/* A fake xenstored's listening socket in a new directory DIR (a mkdtemp
+ * template), named by XENSTORED_PATH; PATH gets its name. */
+static int listen_xenstored(char *dir, char *path, size_t size, int backlog)
+{
+	struct sockaddr_un sa;
+	int fd;
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, size, "%s/socket", dir);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(fd, backlog), 0);
+	setenv("XENSTORED_PATH", path, 1);
+	return fd;
+}
+
+static void unlisten_xenstored(int fd, const char *dir, const char *path)
+{
+	unsetenv("XENSTORED_PATH");
+	close(fd);
+	unlink(path);
+	rmdir(dir);
+}
+
 /* xenstored restarts: the context reconnects through XENSTORED_PATH and
  * registers its watch again. */
 struct listener {
@@ -1002,7 +1029,6 @@ START_TEST(reconnect_restores_watches)
 {
 	char dir[] = "/tmp/edera-xs-XXXXXX";
 	char path[64];
-	struct sockaddr_un sa;
 	struct listener l = { 0 };
 	struct rec w = { 0 }, r = { 0 };
 	uv_loop_t loop;
@@ -1011,15 +1037,7 @@ START_TEST(reconnect_restores_watches)
 	pthread_t th;
 	struct server srv = { .fd = -1, .script = script_listen, .arg = &l };
 
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/socket", dir);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	l.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(l.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l.lfd, 4), 0);
-	setenv("XENSTORED_PATH", path, 1);
+	l.lfd = listen_xenstored(dir, path, sizeof(path), 4);
 
 	ck_assert_int_eq(uv_loop_init(&loop), 0);
 	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
@@ -1054,10 +1072,7 @@ START_TEST(reconnect_restores_watches)
 	uv_run(&loop, UV_RUN_DEFAULT);
 	ck_assert_int_eq(uv_loop_close(&loop), 0);
 	pthread_join(th, NULL);
-	unsetenv("XENSTORED_PATH");
-	close(l.lfd);
-	unlink(path);
-	rmdir(dir);
+	unlisten_xenstored(l.lfd, dir, path);
 }
 END_TEST
 
@@ -1143,7 +1158,6 @@ START_TEST(reads_spread_on_lanes_in_order)
 {
 	char dir[] = "/tmp/edera-xs-XXXXXX";
 	char path[64], key[NREADS][16];
-	struct sockaddr_un sa;
 	struct lane_srv l = { 0 };
 	struct rec w = { 0 }, after = { 0 };
 	static struct rec vals[NREADS];
@@ -1153,15 +1167,7 @@ START_TEST(reads_spread_on_lanes_in_order)
 	struct server srv = { .fd = -1, .script = script_lanes, .arg = &l };
 
 	memset(vals, 0, sizeof(vals));
-	ck_assert_ptr_nonnull(mkdtemp(dir));
-	snprintf(path, sizeof(path), "%s/socket", dir);
-	memset(&sa, 0, sizeof(sa));
-	sa.sun_family = AF_UNIX;
-	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", path);
-	l.lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	ck_assert_int_eq(bind(l.lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
-	ck_assert_int_eq(listen(l.lfd, 16), 0);
-	setenv("XENSTORED_PATH", path, 1);
+	l.lfd = listen_xenstored(dir, path, sizeof(path), 16);
 	ck_assert_int_eq(uv_loop_init(&loop), 0);
 	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
 	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
@@ -1209,10 +1215,7 @@ START_TEST(reads_spread_on_lanes_in_order)
 	ck_assert_int_eq(uv_loop_alive(&loop), 0);
 	ck_assert_int_eq(uv_loop_close(&loop), 0);
 	pthread_join(th, NULL);
-	unsetenv("XENSTORED_PATH");
-	close(l.lfd);
-	unlink(path);
-	rmdir(dir);
+	unlisten_xenstored(l.lfd, dir, path);
 }
 END_TEST
 

@@ -9,7 +9,6 @@
  * go over extra connections to the socket while many are in flight
  * (EDERA_XS_CONNECTIONS, 1 to 8, default 8); requests still take effect in
  * the order they were sent (a write waits for the reads sent before it).
- * Requests asked during a loop turn are written when the loop next polls.
  *
  * Asynchronous calls return 0 once the request is sent (the callback will
  * run exactly once, on the loop thread), or a negative EDERA_E* code at once

@@ -86,78 +86,16 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
 }
 
-/* The requests queued on each connection go out, one write each: a loop
- * turn's requests cost the client one system call per connection, not one
- * each. */
-static void flush_cb(uv_prepare_t *p)
-{
-	struct ed_xs *xs = p->data;
-	struct ed_xs_conn *conns[ED_XS_LANES_MAX];
-	unsigned int n = 0;
-
-	uv_prepare_stop(p);
-	if (xs->conn)
-		conns[n++] = xs->conn;
-	for (unsigned int i = 0; i < xs->nlanes; i++)
-		conns[n++] = xs->lanes[i];
-	for (unsigned int i = 0; i < n; i++) {
-		struct ed_xs_conn *conn = conns[i];
-		struct out_msg *m;
-		uv_buf_t b;
-
-		if (!conn->olen)
-			continue;
-		m = calloc(1, sizeof(*m));
-		if (!m) {
-			ed_error(EDERA_ENOMEM, "out of memory writing to xenstored");
-			ed_xs_disconnect(xs, EDERA_ENOMEM);
-			return;
-		}
-		m->buf = conn->obuf;
-		m->len = conn->olen;
-		conn->obuf = NULL;
-		conn->olen = conn->ocap = 0;
-		m->wr.data = conn;
-		b = uv_buf_init(m->buf, (unsigned int)m->len);
-		if (uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb) < 0) {
-			free(m->buf);
-			free(m);
-			ed_error(EDERA_ECONNRESET, "writing to xenstored (%s) failed", xs->where);
-			ed_xs_disconnect(xs, EDERA_ECONNRESET);
-			return;
-		}
-	}
-}
-
-/* Queue M's bytes on CONN, to go out before the loop next waits. */
 static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
-	if (conn->olen + m->len > conn->ocap) {
-		size_t cap = conn->ocap ? conn->ocap : 4096;
-		char *nb;
+	uv_buf_t b = uv_buf_init(m->buf, (unsigned int)m->len);
+	int rc;
 
-		while (cap < conn->olen + m->len)
-			cap *= 2;
-		nb = realloc(conn->obuf, cap);
-		if (!nb)
-			return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
-		conn->obuf = nb;
-		conn->ocap = cap;
-	}
-	if (!xs->flusher) {
-		xs->flusher = malloc(sizeof(*xs->flusher));
-		if (!xs->flusher || uv_prepare_init(xs->loop, xs->flusher) < 0) {
-			free(xs->flusher);
-			xs->flusher = NULL;
-			return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
-		}
-		xs->flusher->data = xs;
-	}
-	memcpy(conn->obuf + conn->olen, m->buf, m->len);
-	conn->olen += m->len;
-	uv_prepare_start(xs->flusher, flush_cb);
-	free(m->buf);
-	free(m);
+	m->wr.data = conn;
+	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	if (rc < 0)
+		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
+		                uv_strerror(rc));
 	return 0;
 }
 
@@ -203,7 +141,7 @@ static void flush_held(struct ed_xs *xs)
 		if (write_msg(xs, xs->conn, m) < 0) {
 			free(m->buf);
 			free(m);
-			ed_xs_disconnect(xs, EDERA_ENOMEM);
+			ed_xs_disconnect(xs, EDERA_ECONNRESET);
 		}
 	}
 }
@@ -431,7 +369,6 @@ static void conn_close_cb(uv_handle_t *h)
 {
 	struct ed_xs_conn *conn = ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe);
 
-	free(conn->obuf);
 	ed_xs_reader_fini(&conn->reader);
 	free(conn);
 }
@@ -610,43 +547,13 @@ static void free_handle_cb(uv_handle_t *h)
 	free(h);
 }
 
-/* At close, what was asked still goes out, without waiting, as when each
- * request was written at once (a removal asked just before the close). */
-static void write_now(struct ed_xs *xs)
-{
-	if (!xs->conn)
-		return;
-	while (!ed_list_empty(&xs->held)) {
-		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
-
-		ed_list_remove(&xs->held, &m->link);
-		if (write_msg(xs, xs->conn, m) < 0) {
-			free(m->buf);
-			free(m);
-			return;
-		}
-	}
-	for (unsigned int i = 0; i <= xs->nlanes; i++) {
-		struct ed_xs_conn *conn = i ? xs->lanes[i - 1] : xs->conn;
-		uv_buf_t b = uv_buf_init(conn->obuf, (unsigned int)conn->olen);
-
-		if (conn->olen)
-			(void)uv_try_write((uv_stream_t *)&conn->pipe, &b, 1);
-	}
-}
-
 void ed_xs_fini(struct ed_xs *xs)
 {
 	xs->closing = true;
-	write_now(xs);
 	ed_xs_disconnect(xs, EDERA_ECANCELED);
 	if (xs->lane_idle) {
 		uv_close((uv_handle_t *)xs->lane_idle, free_handle_cb);
 		xs->lane_idle = NULL;
-	}
-	if (xs->flusher) {
-		uv_close((uv_handle_t *)xs->flusher, free_handle_cb);
-		xs->flusher = NULL;
 	}
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);

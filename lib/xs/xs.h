@@ -39,8 +39,6 @@ struct ed_xs_conn {
 	struct ed_xs_reader reader;
 	unsigned int lane;  /* 0: the main connection; 1...: a read lane */
 	size_t inflight;    /* requests written on it, not yet answered */
-	char *obuf;         /* requests queued, written before the loop waits */
-	size_t olen, ocap;
 	char rbuf[16384];
 };
 
@@ -73,7 +71,6 @@ struct ed_xs {
 	size_t ordered;          /* ordered requests sent or held, not answered */
 	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
 	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
-	uv_prepare_t *flusher;   /* writes the queued requests out */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
 	struct ed_list pending;   /* ed_xs_req, oldest first */

@@ -373,6 +373,31 @@ static void conn_close_cb(uv_handle_t *h)
 	free(conn);
 }
 
+static void kick_cb(uv_idle_t *h)
+{
+	uv_idle_stop(h);
+}
+
+/* libuv adds a new descriptor to its epoll set on the loop's next turn;
+ * a program that runs the loop only when that set is ready (an embedder
+ * polling uv_backend_fd, as the Python bindings do) would not see a new
+ * lane's replies.  An active idle handle makes uv_backend_timeout say 0,
+ * so such a program runs the loop once more, and the lane is watched. */
+static void kick_loop(struct ed_xs *xs)
+{
+	if (!xs->lane_kick) {
+		xs->lane_kick = malloc(sizeof(*xs->lane_kick));
+		if (!xs->lane_kick)
+			return;
+		if (uv_idle_init(xs->loop, xs->lane_kick) < 0) {
+			free(xs->lane_kick);
+			xs->lane_kick = NULL;
+			return;
+		}
+	}
+	uv_idle_start(xs->lane_kick, kick_cb);
+}
+
 /* A connection on FD (taken over: closed on failure), reading. */
 static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int lane,
                      struct ed_xs_conn **out)
@@ -406,6 +431,8 @@ static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int la
 	}
 	conn->xs = xs;
 	conn->lane = lane;
+	if (lane)
+		kick_loop(xs);
 	/* Only the kernel's xenbus device is a ring, with the protocol's cap
 	 * on a message; a socket may carry longer replies (oxenstored). */
 	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
@@ -554,6 +581,10 @@ void ed_xs_fini(struct ed_xs *xs)
 	if (xs->lane_idle) {
 		uv_close((uv_handle_t *)xs->lane_idle, free_handle_cb);
 		xs->lane_idle = NULL;
+	}
+	if (xs->lane_kick) {
+		uv_close((uv_handle_t *)xs->lane_kick, free_handle_cb);
+		xs->lane_kick = NULL;
 	}
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);

@@ -71,6 +71,7 @@ struct ed_xs {
 	size_t ordered;          /* ordered requests sent or held, not answered */
 	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
 	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
+	uv_idle_t *lane_kick;    /* one loop turn after a lane opens */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
 	struct ed_list pending;   /* ed_xs_req, oldest first */

@@ -72,7 +72,8 @@ typedef void (*edera_zone_create_cb)(edera_ctx *ctx, int status, edera_zone *zon
 
 /*
  * Create a zone: build the domain on the threadpool, write its XenStore
- * skeleton in one transaction, introduce it to xenstored, and start it
+ * skeleton (the roots first, then the other nodes at once over several
+ * connections), introduce it to xenstored, and start it
  * unless cfg->start_paused.  CB gets the zone, or STATUS < 0 and NULL (then
  * nothing is left behind: no domain, no XenStore node, no event channel).
  * If the process dies meanwhile, edera_zone_reattach (in any process)

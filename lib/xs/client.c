@@ -26,6 +26,7 @@ void ed_xs_init(struct ed_xs *xs, edera_ctx *ctx, uv_loop_t *loop)
 	xs->loop = loop;
 	xs->next_id = 1;
 	xs->next_token = 1;
+	xs->group_lane = -1;
 }
 
 /* ---- the request table ---------------------------------------------------- */
@@ -130,6 +131,31 @@ static struct ed_xs_conn *pick_lane(struct ed_xs *xs)
 	return xs->lanes[xs->nlanes++];
 }
 
+/* Lane LANE of the group mode (0: the main connection), opening lanes up
+ * to it; the main connection if none can be had. */
+static struct ed_xs_conn *group_conn(struct ed_xs *xs, unsigned int lane)
+{
+	int fd;
+
+	if (!xs->lane_path[0] || xs->lanes_max < 2)
+		return xs->conn;
+	lane %= xs->lanes_max;
+	while (xs->nlanes < lane) {
+		if (connect_socket(xs->lane_path, &fd) < 0 ||
+		    conn_open(xs, fd, xs->lane_path, xs->nlanes + 1, &xs->lanes[xs->nlanes]) < 0) {
+			xs->lanes_max = xs->nlanes + 1;
+			return xs->nlanes ? xs->lanes[(lane - 1) % xs->nlanes] : xs->conn;
+		}
+		xs->nlanes++;
+	}
+	return lane ? xs->lanes[lane - 1] : xs->conn;
+}
+
+void ed_xs_group_lane(struct ed_xs *xs, int lane)
+{
+	xs->group_lane = lane;
+}
+
 /* The lanes' reads are all answered: the ordered requests held meanwhile go
  * out on the main connection, in the order they were asked. */
 static void flush_held(struct ed_xs *xs)
@@ -177,7 +203,9 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
 	 * a read waits for the lanes' reads; a read goes on a lane only when
 	 * nothing ordered is in flight (it would overtake it). */
 	req->ordered = !read_only(type);
-	if (ed_list_empty(&xs->held) && !(req->ordered && xs->lane_inflight > 0))
+	if (xs->group_lane >= 0 && tx_id == 0)
+		conn = group_conn(xs, (unsigned int)xs->group_lane);
+	else if (ed_list_empty(&xs->held) && !(req->ordered && xs->lane_inflight > 0))
 		conn = !req->ordered && tx_id == 0 && xs->ordered == 0 && xs->lane_path[0]
 		               ? pick_lane(xs)
 		               : xs->conn;

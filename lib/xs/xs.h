@@ -72,6 +72,8 @@ struct ed_xs {
 	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
 	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
 	uv_idle_t *lane_kick;    /* one loop turn after a lane opens */
+	int group_lane;          /* >= 0: requests go on that lane, unordered
+	                          * against others (ed_xs_group_lane) */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
 	struct ed_list pending;   /* ed_xs_req, oldest first */
@@ -107,8 +109,17 @@ void ed_xs_disconnect(struct ed_xs *xs, int status);
 /* Tear down: pending requests fail with EDERA_ECANCELED; watches freed. */
 void ed_xs_fini(struct ed_xs *xs);
 
-/* edera_xs_transaction for the library's own transactions (zone skeletons,
- * device nodes, their teardown): they run one at a time per context, in the
+/* The library's own unordered writes (a new zone's nodes): until called
+ * again with -1, requests outside transactions go on lane LANE (modulo the
+ * connections available; lanes are opened as needed), in order on that
+ * lane but in no order against requests on others, nor against anything
+ * sent before or after them (the caller waits for their replies before
+ * relying on them; a request of another kind sent later that is not a
+ * read still waits for them, as for the lanes' reads). */
+void ed_xs_group_lane(struct ed_xs *xs, int lane);
+
+/* edera_xs_transaction for the library's own transactions (devices' nodes,
+ * zones' teardown): they run one at a time per context, in the
  * order asked.  They all create or remove children of the same few nodes
  * (/local/domain, /vm, the backends' directories), so in flight together
  * every commit but one conflicted and ran again: N creations at once cost

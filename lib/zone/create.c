@@ -4,7 +4,8 @@
  *   INTENT     a dom0-only record names the creation and its process, so
  *              that what a crash leaves half-built can be found
  *   BUILD      the domain is built on the threadpool (lib/builder/pv.c)
- *   SKELETON   its XenStore subtree is written in one transaction
+ *   SKELETON   its XenStore subtree is written (the roots, then the rest
+ *              at once over the XenStore client's lanes)
  *   INTRODUCE  xenstored is told about its ring
  *   ATTACH     its parts (zone/part.h) start serving it, still paused: the
  *              console connects, its disks' and NICs' backends get ready
@@ -355,14 +356,18 @@ static void build_start(struct create_op *op)
 
 /* ---- SKELETON ---- */
 
-/* Every request of the transaction settled: commit it, or abort it with
- * the first failure. */
-static void skeleton_settled(struct ed_xs_batch *b)
-{
-	if (b->g.status == 0)
-		ed_die_point("skeleton");
-	ed_xs_batch_finish(b);
-}
+/* The zone's XenStore subtree, written without a transaction in two
+ * rounds: first, on the main connection in order, what an earlier domain
+ * of the same domid left goes and the two roots are made with their
+ * permissions; then every other node at once, spread over the client's
+ * lanes (ed_xs_group_lane: the C xenstored handles one request per
+ * connection per turn of its loop, so forty requests on one connection
+ * wait forty turns).  A node's write and its permissions go on the same
+ * lane, in order; the nodes between them (memory, cpu, control, ...) are
+ * made by whichever write comes first, with the permissions of the root
+ * made in the first round.  Nothing reads the subtree before the domain
+ * is introduced (the guest has no ring yet); a crash half-way leaves the
+ * creation's record, and edera_zone_reattach removes all of it. */
 
 static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -407,27 +412,96 @@ static int old_vm_read(struct ed_xs_batch *b, int status, const char *value, siz
 	return status == EDERA_ENOENT ? 0 : status;
 }
 
-/* The subtree a careful toolstack writes: the guest reads all of it, and
- * writes only where its drivers report (control features, data, ...).
- * Anything an earlier domain of the same domid left there goes first, in
- * the same transaction: re-attach must never find a stale marker on the
- * domain this one becomes.  (The body runs again if the transaction is
- * retried.) */
-static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
+static int batch_status(struct ed_xs_batch *b)
+{
+	return b->g.status < 0 ? ed_error_restore(&b->g.err) : 0;
+}
+
+static void skeleton_written(struct ed_xs_batch *b)
+{
+	struct create_op *op = ed_container_of(b, struct create_op, batch);
+	int status = batch_status(b);
+
+	if (status == 0)
+		ed_die_point("skeleton");
+	advance(op, status, CS_INTRODUCE);
+}
+
+/* The second round: every node but the roots, at once over the lanes. */
+static void skeleton_nodes(struct ed_xs_batch *b)
 {
 	static const char *const guest_rw[] = {
 		"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
 		"control/feature-suspend", "control/sysrq", "data", "drivers", "feature", "attr",
 		"error",
 	};
-	struct create_op *op = data;
+	struct create_op *op = ed_container_of(b, struct create_op, batch);
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+	char dom[32], p[128], vm[64];
+	int lane = 0, status = batch_status(b);
+
+	if (status < 0) {
+		advance(op, status, CS_INTRODUCE);
+		return;
+	}
+	ed_xs_batch_start(&op->batch, ctx, NULL, skeleton_written);
+	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
+	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
+	/* each node on the next lane */
+#define L() ed_xs_group_lane(&ctx->xs, lane++)
+#define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
+	L(), bwrite(op, P("name"), "%s", z->name);
+	L(), bwrite(op, P("domid"), "%u", z->domid);
+	L(), bwrite(op, P("vm"), "%s", vm);
+	L(), bwrite(op, P("memory/static-max"), "%llu", (unsigned long long)op->p.max_memory_kib);
+	L(), bwrite(op, P("memory/target"), "%llu", (unsigned long long)op->p.memory_kib);
+	for (uint32_t i = 0; i < op->p.max_vcpus; i++) {
+		char rel[48];
+		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
+		L(), bwrite(op, P(rel), "%s", i < op->p.vcpus ? "online" : "offline");
+	}
+	L(), bwrite(op, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
+	L(), bwrite(op, P("store/port"), "%u", z->res.store_evtchn);
+	L(), bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
+	L(), bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
+	/* xenconsoled serves only consoles of type "xenconsoled". */
+	if (z->served_console) {
+		L(), bwrite(op, P("console/type"), "%s", "edera");
+	} else {
+		L(), bwrite(op, P("console/limit"), "%u", 1048576);
+		L(), bwrite(op, P("console/type"), "%s", "xenconsoled");
+		L(), bwrite(op, P("console/output"), "%s", "pty");
+	}
+	L(), bwrite(op, P("device"), "%s", "");
+	/* The marker a restarted process finds its zones by. */
+	L(), bwrite(op, P("edera/managed"), "%s", "1");
+	L(), bwrite(op, P("edera/uuid"), "%s", z->uuid_str);
+	for (size_t i = 0; i < ED_ARRAY_SIZE(guest_rw); i++) {
+		L(), bwrite(op, P(guest_rw[i]), "%s", "");
+		bperms(op, P(guest_rw[i]), true);
+	}
+#undef P
+	snprintf(p, sizeof(p), "%s/name", vm);
+	L(), bwrite(op, p, "%s", z->name);
+	snprintf(p, sizeof(p), "%s/uuid", vm);
+	L(), bwrite(op, p, "%s", z->uuid_str);
+#undef L
+	ed_xs_group_lane(&ctx->xs, -1);
+	ed_xs_batch_end(&op->batch);
+}
+
+/* The first round, in order: what an earlier domain of this domid left
+ * goes (re-attach must never find a stale marker on the domain this one
+ * becomes), then the two roots with their permissions. */
+static void skeleton_start(struct create_op *op)
+{
 	edera_zone *z = op->zone;
 	char dom[32], p[128], vm[64];
 
-	ed_xs_batch_start(&op->batch, ctx, txn, skeleton_settled);
+	ed_xs_batch_start(&op->batch, op->ctx, NULL, skeleton_nodes);
 	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
-
 	snprintf(p, sizeof(p), "%s/vm", dom);
 	ed_xs_batch_read(&op->batch, p, old_vm_read);
 	ed_xs_batch_rm(&op->batch, dom);
@@ -435,56 +509,7 @@ static void skeleton_body(edera_ctx *ctx, edera_xs_txn *txn, void *data)
 	bperms(op, dom, false);
 	bwrite(op, vm, "%s", "");
 	bperms(op, vm, false);
-#define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
-	bwrite(op, P("name"), "%s", z->name);
-	bwrite(op, P("domid"), "%u", z->domid);
-	bwrite(op, P("vm"), "%s", vm);
-	bwrite(op, P("memory/static-max"), "%llu", (unsigned long long)op->p.max_memory_kib);
-	bwrite(op, P("memory/target"), "%llu", (unsigned long long)op->p.memory_kib);
-	for (uint32_t i = 0; i < op->p.max_vcpus; i++) {
-		char rel[48];
-		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
-		bwrite(op, P(rel), "%s", i < op->p.vcpus ? "online" : "offline");
-	}
-	bwrite(op, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
-	bwrite(op, P("store/port"), "%u", z->res.store_evtchn);
-	bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
-	bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
-	/* xenconsoled serves only consoles of type "xenconsoled". */
-	if (z->served_console) {
-		bwrite(op, P("console/type"), "%s", "edera");
-	} else {
-		bwrite(op, P("console/limit"), "%u", 1048576);
-		bwrite(op, P("console/type"), "%s", "xenconsoled");
-		bwrite(op, P("console/output"), "%s", "pty");
-	}
-	bwrite(op, P("device"), "%s", "");
-	/* The marker a restarted process finds its zones by. */
-	bwrite(op, P("edera/managed"), "%s", "1");
-	bwrite(op, P("edera/uuid"), "%s", z->uuid_str);
-	for (size_t i = 0; i < ED_ARRAY_SIZE(guest_rw); i++) {
-		bwrite(op, P(guest_rw[i]), "%s", "");
-		bperms(op, P(guest_rw[i]), true);
-	}
-#undef P
-	snprintf(p, sizeof(p), "%s/name", vm);
-	bwrite(op, p, "%s", z->name);
-	snprintf(p, sizeof(p), "%s/uuid", vm);
-	bwrite(op, p, "%s", z->uuid_str);
 	ed_xs_batch_end(&op->batch);
-}
-
-static void skeleton_done(edera_ctx *ctx, int status, void *data)
-{
-	advance(data, status, CS_INTRODUCE);
-}
-
-static void skeleton_start(struct create_op *op)
-{
-	int rc = ed_xs_transaction_serial(op->ctx, skeleton_body, skeleton_done, op);
-
-	if (rc < 0)
-		create_fail(op, rc);
 }
 
 /* ---- INTRODUCE ---- */

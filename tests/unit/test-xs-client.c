@@ -1219,6 +1219,109 @@ START_TEST(reads_spread_on_lanes_in_order)
 }
 END_TEST
 
+/* The library's unordered writes (a zone's nodes): each on the lane it is
+ * given, and a write sent after them waits until all were answered. */
+#define NGROUP 4
+
+struct group_srv {
+	int lfd;
+	int nconns;
+	int lane_of[NGROUP]; /* the connection /g<i> came on */
+	bool after_early;     /* /after came before the group was answered */
+	bool after_main;      /* /after came on the first connection */
+};
+
+static void script_group(int unused, void *arg)
+{
+	struct group_srv *l = arg;
+	struct pollfd pf[1 + NGROUP + 1];
+	int fds[NGROUP + 1], got = 0, done = 0;
+	struct msg m, pend[NGROUP];
+	int pend_conn[NGROUP];
+
+	pf[0].fd = l->lfd;
+	pf[0].events = POLLIN;
+	while (!done) {
+		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
+		if (pf[0].revents & POLLIN) {
+			ck_assert_int_lt(l->nconns, NGROUP + 1);
+			fds[l->nconns] = accept(l->lfd, NULL, NULL);
+			pf[1 + l->nconns].fd = fds[l->nconns];
+			pf[1 + l->nconns].events = POLLIN;
+			l->nconns++;
+		}
+		for (int c = 0; c < l->nconns && !done; c++) {
+			if (!(pf[1 + c].revents & POLLIN))
+				continue;
+			ck_assert_int_eq(srv_recv(fds[c], &m), 0);
+			ck_assert_uint_eq(m.type, XS_WRITE);
+			if (!strcmp(m.payload, "/after")) {
+				l->after_early = got < NGROUP;
+				l->after_main = c == 0;
+				srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
+				done = 1;
+				continue;
+			}
+			ck_assert_int_eq(m.payload[0], '/');
+			ck_assert_int_eq(m.payload[1], 'g');
+			l->lane_of[m.payload[2] - '0'] = c;
+			pend[got] = m;
+			pend_conn[got++] = c;
+			if (got == NGROUP)
+				for (int i = 0; i < NGROUP; i++)
+					srv_send(fds[pend_conn[i]], XS_WRITE, pend[i].id, 0, "OK", 3);
+		}
+	}
+	/* until the client closes its main connection */
+	while (srv_recv(fds[0], &m) == 0)
+		;
+	for (int c = 0; c < l->nconns; c++)
+		close(fds[c]);
+}
+
+START_TEST(group_writes_on_their_lanes)
+{
+	char dir[] = "/tmp/edera-xs-XXXXXX";
+	char path[64];
+	struct group_srv l = { 0 };
+	struct rec w = { 0 }, after = { 0 };
+	uv_loop_t loop;
+	edera_ctx *ctx;
+	pthread_t th;
+	struct server srv = { .fd = -1, .script = script_group, .arg = &l };
+
+	l.lfd = listen_xenstored(dir, path, sizeof(path), 16);
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
+	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
+	for (int i = 0; i < NGROUP; i++) {
+		char node[8];
+
+		snprintf(node, sizeof(node), "/g%d", i);
+		ed_xs_group_lane(&ctx->xs, i);
+		ck_assert_int_eq(edera_xs_write(ctx, NULL, node, "v", 1, rec_done, &w), 0);
+	}
+	ed_xs_group_lane(&ctx->xs, -1);
+	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/after", "v", 1, rec_done, &after), 0);
+	while (after.calls < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	ck_assert_int_eq(w.calls, NGROUP);
+	for (int i = 0; i < NGROUP; i++) {
+		ck_assert_int_eq(w.status[i], 0);
+		ck_assert_int_eq(l.lane_of[i], i); /* lane i: the i-th connection */
+	}
+	ck_assert_int_eq(l.nconns, NGROUP);
+	ck_assert(!l.after_early);
+	ck_assert(l.after_main);
+	edera_ctx_close(ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	pthread_join(th, NULL);
+	unlisten_xenstored(l.lfd, dir, path);
+}
+END_TEST
+
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1311,6 +1414,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, directory_parts_unsupported);
 	tcase_add_test(tc, reconnect_restores_watches);
 	tcase_add_test(tc, reads_spread_on_lanes_in_order);
+	tcase_add_test(tc, group_writes_on_their_lanes);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

@@ -139,6 +139,14 @@ static void put_norm(struct tree *t, const char *s, int domid)
 	}
 }
 
+static int by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Each node with its value and permissions, children by name (xenstored
+ * lists them in the order they were made, and a zone's nodes are written
+ * at once over several connections, in no set order). */
 static void walk(edera_ctx *ctx, struct tree *t, const char *path, const char *rel)
 {
 	char *v = NULL, **kids = NULL, line[1024];
@@ -168,6 +176,7 @@ static void walk(edera_ctx *ctx, struct tree *t, const char *path, const char *r
 	edera_free(v);
 	edera_free(perms);
 	ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, path, &kids, &n), 0);
+	qsort(kids, n, sizeof(*kids), by_name);
 	for (size_t i = 0; i < n; i++) {
 		char p[512], r[512];
 

@@ -781,7 +781,7 @@ START_TEST(transactions_beside_a_chatty_guest)
 		most = t.bodies > most ? t.bodies : most;
 		total += t.bodies;
 	}
-	/* and a zone's creation, whose skeleton is one transaction */
+	/* and a zone's creation (its skeleton is no transaction now) */
 	m = mini(ctx, "edera-xs-chatty-mini", "reason=wait", 0);
 	after = chatty_count(ctx, node);
 	printf("beside a guest that wrote %lu times meanwhile: %d transactions took %d attempts "

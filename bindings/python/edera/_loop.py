@@ -26,7 +26,8 @@ class LoopDriver:
         self._ctx = ctx
         self.loop = loop
         self._fd = capi.ed_py_loop_fd(ctx._ptr)
-        self._timer: Optional[asyncio.Handle] = None
+        self._timer: Optional[asyncio.TimerHandle] = None  # libuv's next timer
+        self._soon: Optional[asyncio.Handle] = None  # a run asked for now
         self._closed = False
         loop.add_reader(self._fd, self.run)
         self.arm()
@@ -45,9 +46,16 @@ class LoopDriver:
             except Exception as e:  # noqa: BLE001 - reported, not swallowed
                 self._report(e)
 
+    def _timer_due(self) -> None:
+        self._timer = None
+        self.run()
+
+    def _soon_due(self) -> None:
+        self._soon = None
+        self.run()
+
     def run(self) -> None:
         """Run what libuv has ready, then re-arm its timer."""
-        self._timer = None
         if self._closed or self._ctx._ptr is None:
             return
         alive = True
@@ -64,26 +72,36 @@ class LoopDriver:
     def arm(self, idle: bool = False) -> None:
         """Re-arm the timer for libuv's next timeout.  IDLE: the loop just
         ran and has nothing active — uv_backend_timeout() then says 0 (run
-        now), which must not make a busy loop; the next call re-arms."""
+        now), which must not make a busy loop; the next call re-arms.
+
+        A timer armed for that time or earlier is kept (waking early only
+        runs the loop once more): a cancelled asyncio timer stays in the
+        asyncio loop's heap until it is due, so cancelling and re-arming on
+        every call piled them up while a long libuv timer ran.  A run asked
+        for now (timeout 0) leaves the timer alone."""
         if self._closed or self._ctx._ptr is None:
+            return
+        t = capi.ed_py_loop_timeout(self._ctx._ptr)
+        if t == 0:
+            if not idle and self._soon is None:
+                self._soon = self.loop.call_soon(self._soon_due)
+            return
+        if t > 0 and self._timer is not None and \
+                self._timer.when() <= self.loop.time() + t / 1000.0 + 0.001:
             return
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        t = capi.ed_py_loop_timeout(self._ctx._ptr)
-        if t == 0 and idle:
-            return
-        if t == 0:
-            self._timer = self.loop.call_soon(self.run)
-        elif t > 0:
-            self._timer = self.loop.call_later(t / 1000.0, self.run)
+        if t > 0:
+            self._timer = self.loop.call_later(t / 1000.0, self._timer_due)
 
     def close(self) -> None:
         if self._closed:
             return
         self._closed = True
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        for h in (self._timer, self._soon):
+            if h is not None:
+                h.cancel()
+        self._timer = self._soon = None
         if not self.loop.is_closed():
             self.loop.remove_reader(self._fd)

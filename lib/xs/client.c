@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -108,52 +109,60 @@ static bool read_only(uint32_t type)
 
 static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int lane,
                      struct ed_xs_conn **out);
-static int connect_socket(const char *path, int *fd_out);
+static int connect_socket(const char *path, int timeout_ms, int *fd_out);
+
+/* How long opening a lane may wait for xenstored to take the connection:
+ * the C xenstored listens with a backlog of one and accepts one connection
+ * per turn of its loop, so a third connection asked at once waits for a
+ * turn, on the loop's thread.  A xenstored that does not accept must not
+ * hang the loop: past this, the lanes open so far are used. */
+#define ED_XS_LANE_CONNECT_MS 100
+
+/* Open one more lane; false if it could not be (tried again once a reply
+ * came, that is once xenstored turned). */
+static bool lane_open(struct ed_xs *xs)
+{
+	int fd;
+
+	if (xs->lane_busy || xs->nlanes + 1 >= xs->lanes_max)
+		return false;
+	if (connect_socket(xs->lane_path, ED_XS_LANE_CONNECT_MS, &fd) < 0 ||
+	    conn_open(xs, fd, xs->lane_path, xs->nlanes + 1, &xs->lanes[xs->nlanes]) < 0) {
+		xs->lane_busy = true;
+		return false;
+	}
+	xs->nlanes++;
+	return true;
+}
 
 /* The connection with the fewest reads in flight; a new lane when all have
- * ED_XS_LANE_DEPTH and another is allowed (if it cannot be opened, lanes
- * stay as they are until the next connection). */
+ * ED_XS_LANE_DEPTH and another can be opened. */
 static struct ed_xs_conn *pick_lane(struct ed_xs *xs)
 {
 	struct ed_xs_conn *best = xs->conn;
-	int fd;
 
 	for (unsigned int i = 0; i < xs->nlanes; i++)
 		if (xs->lanes[i]->inflight < best->inflight)
 			best = xs->lanes[i];
-	if (best->inflight < ED_XS_LANE_DEPTH || xs->nlanes + 1 >= xs->lanes_max)
+	if (best->inflight < ED_XS_LANE_DEPTH || !lane_open(xs))
 		return best;
-	if (connect_socket(xs->lane_path, &fd) < 0 ||
-	    conn_open(xs, fd, xs->lane_path, xs->nlanes + 1, &xs->lanes[xs->nlanes]) < 0) {
-		xs->lanes_max = xs->nlanes + 1;
-		return best;
-	}
-	return xs->lanes[xs->nlanes++];
-}
-
-/* Lane LANE of the group mode (0: the main connection), opening lanes up
- * to it; the main connection if none can be had. */
-static struct ed_xs_conn *group_conn(struct ed_xs *xs, unsigned int lane)
-{
-	int fd;
-
-	if (!xs->lane_path[0] || xs->lanes_max < 2)
-		return xs->conn;
-	lane %= xs->lanes_max;
-	while (xs->nlanes < lane) {
-		if (connect_socket(xs->lane_path, &fd) < 0 ||
-		    conn_open(xs, fd, xs->lane_path, xs->nlanes + 1, &xs->lanes[xs->nlanes]) < 0) {
-			xs->lanes_max = xs->nlanes + 1;
-			return xs->nlanes ? xs->lanes[(lane - 1) % xs->nlanes] : xs->conn;
-		}
-		xs->nlanes++;
-	}
-	return lane ? xs->lanes[lane - 1] : xs->conn;
+	return xs->lanes[xs->nlanes - 1];
 }
 
 void ed_xs_group_lane(struct ed_xs *xs, int lane)
 {
-	xs->group_lane = lane;
+	unsigned int want;
+
+	if (lane < 0 || !xs->conn || !xs->lane_path[0] || xs->lanes_max < 2) {
+		xs->group_lane = lane < 0 ? -1 : 0;
+		return;
+	}
+	/* the connection is chosen here, once: a node's write and its
+	 * permissions must go on the same one */
+	want = (unsigned int)lane % xs->lanes_max;
+	while (xs->nlanes < want && lane_open(xs))
+		;
+	xs->group_lane = (int)(want <= xs->nlanes ? want : want % (xs->nlanes + 1));
 }
 
 /* The lanes' reads are all answered: the ordered requests held meanwhile go
@@ -168,6 +177,7 @@ static void flush_held(struct ed_xs *xs)
 			free(m->buf);
 			free(m);
 			ed_xs_disconnect(xs, EDERA_ECONNRESET);
+			return; /* (a completion may have connected again) */
 		}
 	}
 }
@@ -204,7 +214,9 @@ int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_
 	 * nothing ordered is in flight (it would overtake it). */
 	req->ordered = !read_only(type);
 	if (xs->group_lane >= 0 && tx_id == 0)
-		conn = group_conn(xs, (unsigned int)xs->group_lane);
+		conn = xs->group_lane && (unsigned int)xs->group_lane <= xs->nlanes
+		               ? xs->lanes[xs->group_lane - 1]
+		               : xs->conn;
 	else if (ed_list_empty(&xs->held) && !(req->ordered && xs->lane_inflight > 0))
 		conn = !req->ordered && tx_id == 0 && xs->ordered == 0 && xs->lane_path[0]
 		               ? pick_lane(xs)
@@ -341,6 +353,7 @@ static int on_message(const struct ed_xs_hdr *hdr, const char *payload, void *ar
 		if (req->conn != conn)
 			return bad_message(xs, hdr, "a reply on another connection than its request's");
 		unlink_req(xs, req);
+		xs->lane_busy = false; /* xenstored turned: it may accept a lane */
 		conn->inflight--;
 		if (req->ordered)
 			xs->ordered--;
@@ -459,8 +472,7 @@ static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int la
 	}
 	conn->xs = xs;
 	conn->lane = lane;
-	if (lane)
-		kick_loop(xs);
+	kick_loop(xs);
 	/* Only the kernel's xenbus device is a ring, with the protocol's cap
 	 * on a message; a socket may carry longer replies (oxenstored). */
 	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
@@ -496,7 +508,7 @@ static unsigned int lanes_max(void)
 	return *end || n < 1 || n > ED_XS_LANES_MAX ? ED_XS_LANES_MAX : (unsigned int)n;
 }
 
-static int connect_socket(const char *path, int *fd_out)
+static int connect_socket(const char *path, int timeout_ms, int *fd_out)
 {
 	struct sockaddr_un sa;
 	int fd;
@@ -509,6 +521,13 @@ static int connect_socket(const char *path, int *fd_out)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	if (timeout_ms > 0) {
+		/* bounds a unix socket's connect while the listener's queue is full */
+		struct timeval tv = { .tv_sec = timeout_ms / 1000,
+			              .tv_usec = (timeout_ms % 1000) * 1000 };
+
+		(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	}
 	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		int e = errno;
 		close(fd);
@@ -534,7 +553,7 @@ int ed_xs_connect(struct ed_xs *xs)
 		if (xs->closing)
 			return ed_error(EDERA_ECANCELED, "the context is closing");
 	}
-	rc = connect_socket(path, &fd);
+	rc = connect_socket(path, 0, &fd);
 	if (rc == 0) {
 		rc = ed_xs_connect_fd(xs, fd, path);
 		if (rc == 0 && strlen(path) < sizeof(xs->lane_path)) {
@@ -542,6 +561,7 @@ int ed_xs_connect(struct ed_xs *xs)
 			 * device's are one ring to xenstored anyway */
 			strcpy(xs->lane_path, path);
 			xs->lanes_max = lanes_max();
+			xs->lane_busy = false;
 		}
 		return rc;
 	}

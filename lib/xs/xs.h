@@ -67,13 +67,14 @@ struct ed_xs {
 	unsigned int lanes_max;  /* connections in all, lanes included */
 	struct ed_xs_conn *lanes[ED_XS_LANES_MAX - 1];
 	unsigned int nlanes;
+	bool lane_busy;          /* a lane failed to open: not again before a reply */
 	size_t lane_inflight;    /* requests in flight on the lanes */
 	size_t ordered;          /* ordered requests sent or held, not answered */
 	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
 	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
 	uv_idle_t *lane_kick;    /* one loop turn after a lane opens */
-	int group_lane;          /* >= 0: requests go on that lane, unordered
-	                          * against others (ed_xs_group_lane) */
+	int group_lane;          /* >= 0: requests go on that connection (0:
+	                          * the main one), unordered (ed_xs_group_lane) */
 	uint32_t next_id;
 	struct ed_xs_req *buckets[ED_XS_BUCKETS];
 	struct ed_list pending;   /* ed_xs_req, oldest first */

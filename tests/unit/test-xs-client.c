@@ -1322,6 +1322,91 @@ START_TEST(group_writes_on_their_lanes)
 }
 END_TEST
 
+/* A xenstored that does not accept (the C one listens with a backlog of
+ * one and accepts once per turn): opening lanes gives up after a bounded
+ * wait instead of hanging the loop, and the writes go on the connections
+ * there are. */
+struct busy_srv {
+	int lfd;
+	int nconns;
+};
+
+static void script_busy(int unused, void *arg)
+{
+	struct busy_srv *l = arg;
+	struct pollfd pf[1 + 8];
+	int fds[8], answered = 0;
+	struct msg m;
+
+	usleep(500 * 1000); /* not accepting meanwhile */
+	pf[0].fd = l->lfd;
+	pf[0].events = POLLIN;
+	while (answered < 9) {
+		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
+		if (pf[0].revents & POLLIN) {
+			ck_assert_int_lt(l->nconns, 8);
+			fds[l->nconns] = accept(l->lfd, NULL, NULL);
+			pf[1 + l->nconns].fd = fds[l->nconns];
+			pf[1 + l->nconns].events = POLLIN;
+			l->nconns++;
+		}
+		for (int c = 0; c < l->nconns; c++) {
+			if (!(pf[1 + c].revents & POLLIN))
+				continue;
+			ck_assert_int_eq(srv_recv(fds[c], &m), 0);
+			ck_assert_uint_eq(m.type, XS_WRITE);
+			srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
+			answered++;
+		}
+	}
+	while (srv_recv(fds[0], &m) == 0)
+		;
+	for (int c = 0; c < l->nconns; c++)
+		close(fds[c]);
+}
+
+START_TEST(lanes_do_not_wait_for_a_busy_xenstored)
+{
+	char dir[] = "/tmp/edera-xs-XXXXXX";
+	char path[64];
+	struct busy_srv l = { 0 };
+	struct rec w = { 0 }, after = { 0 };
+	uv_loop_t loop;
+	edera_ctx *ctx;
+	pthread_t th;
+	struct server srv = { .fd = -1, .script = script_busy, .arg = &l };
+
+	l.lfd = listen_xenstored(dir, path, sizeof(path), 1);
+	ck_assert_int_eq(uv_loop_init(&loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
+	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
+	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
+	for (int i = 0; i < 8; i++) {
+		char node[8];
+
+		snprintf(node, sizeof(node), "/g%d", i);
+		ed_xs_group_lane(&ctx->xs, i);
+		ck_assert_int_eq(edera_xs_write(ctx, NULL, node, "v", 1, rec_done, &w), 0);
+	}
+	ed_xs_group_lane(&ctx->xs, -1);
+	/* (a blocking connect would still be waiting here, the server asleep) */
+	ck_assert_int_lt(ctx->xs.nlanes, 7);
+	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/after", "v", 1, rec_done, &after), 0);
+	while (after.calls < 1)
+		uv_run(&loop, UV_RUN_ONCE);
+	ck_assert_int_eq(w.calls, 8);
+	for (int i = 0; i < 8; i++)
+		ck_assert_int_eq(w.status[i], 0);
+	ck_assert_int_eq(after.status[0], 0);
+	ck_assert_int_eq(l.nconns, (int)ctx->xs.nlanes + 1);
+	edera_ctx_close(ctx);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&loop), 0);
+	pthread_join(th, NULL);
+	unlisten_xenstored(l.lfd, dir, path);
+}
+END_TEST
+
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1415,6 +1500,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, reconnect_restores_watches);
 	tcase_add_test(tc, reads_spread_on_lanes_in_order);
 	tcase_add_test(tc, group_writes_on_their_lanes);
+	tcase_add_test(tc, lanes_do_not_wait_for_a_busy_xenstored);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

@@ -1110,6 +1110,7 @@ static void script_lanes(int unused, void *arg)
 			ck_assert_int_ge(fds[l->nconns], 0);
 			pf[1 + l->nconns].fd = fds[l->nconns];
 			pf[1 + l->nconns].events = POLLIN;
+			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
 			l->nconns++;
 		}
 		for (int c = 0; c < l->nconns; c++) {
@@ -1248,6 +1249,7 @@ static void script_group(int unused, void *arg)
 			fds[l->nconns] = accept(l->lfd, NULL, NULL);
 			pf[1 + l->nconns].fd = fds[l->nconns];
 			pf[1 + l->nconns].events = POLLIN;
+			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
 			l->nconns++;
 		}
 		for (int c = 0; c < l->nconns && !done; c++) {
@@ -1348,6 +1350,7 @@ static void script_busy(int unused, void *arg)
 			fds[l->nconns] = accept(l->lfd, NULL, NULL);
 			pf[1 + l->nconns].fd = fds[l->nconns];
 			pf[1 + l->nconns].events = POLLIN;
+			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
 			l->nconns++;
 		}
 		for (int c = 0; c < l->nconns; c++) {

@@ -1076,6 +1076,64 @@ START_TEST(reconnect_restores_watches)
 }
 END_TEST
 
+/* A fake xenstored taking any number of connections on a listening
+ * socket (the client's lanes): each poll, one message of each connection
+ * that has one, as xenstored does. */
+struct multi {
+	int lfd, n;          /* connections accepted */
+	int fds[16];
+	struct pollfd pf[17];
+	int next;            /* the connection to look at next; -1: poll */
+};
+
+static void multi_init(struct multi *s, int lfd)
+{
+	memset(s, 0, sizeof(*s));
+	s->lfd = lfd;
+	s->pf[0].fd = lfd;
+	s->pf[0].events = POLLIN;
+	s->next = -1;
+}
+
+/* The next message (accepting connections on the way): its connection's
+ * index, or -1 - C when connection C ended (no longer polled). */
+static int multi_recv(struct multi *s, struct msg *m)
+{
+	for (;;) {
+		if (s->next < 0) {
+			ck_assert_int_gt(poll(s->pf, (nfds_t)(1 + s->n), 10000), 0);
+			if (s->pf[0].revents & POLLIN) {
+				ck_assert_int_lt(s->n, 16);
+				s->fds[s->n] = accept(s->lfd, NULL, NULL);
+				ck_assert_int_ge(s->fds[s->n], 0);
+				s->pf[1 + s->n].fd = s->fds[s->n];
+				s->pf[1 + s->n].events = POLLIN;
+				s->pf[1 + s->n].revents = 0; /* (not polled yet this turn) */
+				s->n++;
+			}
+			s->next = 0;
+		}
+		while (s->next < s->n) {
+			int c = s->next++;
+
+			if (!(s->pf[1 + c].revents & (POLLIN | POLLHUP)))
+				continue;
+			if (srv_recv(s->fds[c], m) < 0) {
+				s->pf[1 + c].fd = -1;
+				return -1 - c;
+			}
+			return c;
+		}
+		s->next = -1;
+	}
+}
+
+static void multi_close(struct multi *s)
+{
+	for (int c = 0; c < s->n; c++)
+		close(s->fds[c]);
+}
+
 /* Read lanes: a fake xenstored on a socket that accepts any number of
  * connections.  It answers no read until it has all NREADS of them, so the
  * client must have spread them; the write sent behind them must arrive
@@ -1095,64 +1153,45 @@ struct lane_srv {
 static void script_lanes(int unused, void *arg)
 {
 	struct lane_srv *l = arg;
-	struct pollfd pf[17];
-	int fds[16];
+	struct multi srv;
 	struct msg m, pend[NREADS];
-	int pend_conn[NREADS], npend = 0, stage = 0, eof[16] = { 0 };
+	int pend_conn[NREADS], npend = 0, stage = 0, c;
 
-	pf[0].fd = l->lfd;
-	pf[0].events = POLLIN;
+	multi_init(&srv, l->lfd);
 	for (;;) {
-		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
-		if (pf[0].revents & POLLIN) {
-			ck_assert_int_lt(l->nconns, 16);
-			fds[l->nconns] = accept(l->lfd, NULL, NULL);
-			ck_assert_int_ge(fds[l->nconns], 0);
-			pf[1 + l->nconns].fd = fds[l->nconns];
-			pf[1 + l->nconns].events = POLLIN;
-			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
-			l->nconns++;
+		c = multi_recv(&srv, &m);
+		l->nconns = srv.n;
+		if (c == -1)
+			break; /* the client closed its main connection: the end */
+		if (c < 0) {
+			l->closed++; /* a lane gone idle */
+			continue;
 		}
-		for (int c = 0; c < l->nconns; c++) {
-			if (!(pf[1 + c].revents & (POLLIN | POLLHUP)) || eof[c])
-				continue;
-			if (srv_recv(fds[c], &m) < 0) {
-				/* the client closed it: a lane gone idle, or the end */
-				eof[c] = 1;
-				pf[1 + c].fd = -1;
-				if (c == 0)
-					goto out;
-				l->closed++;
-				continue;
+		if (stage == 0 && m.type == XS_READ) {
+			l->per_conn[c]++;
+			pend[npend] = m;
+			pend_conn[npend++] = c;
+			if (npend == NREADS) {
+				for (int i = 0; i < NREADS; i++)
+					srv_send(srv.fds[pend_conn[i]], XS_READ, pend[i].id, 0,
+					         pend[i].payload, pend[i].len - 1);
+				stage = 1;
 			}
-			if (stage == 0 && m.type == XS_READ) {
-				l->per_conn[c]++;
-				pend[npend] = m;
-				pend_conn[npend++] = c;
-				if (npend == NREADS) {
-					for (int i = 0; i < NREADS; i++)
-						srv_send(fds[pend_conn[i]], XS_READ, pend[i].id, 0,
-						         pend[i].payload, pend[i].len - 1);
-					stage = 1;
-				}
-			} else if (stage == 0) {
-				l->write_early = true;
-			} else if (stage == 1) {
-				ck_assert_uint_eq(m.type, XS_WRITE);
-				l->order_ok = c == 0;
-				srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
-				stage = 2;
-			} else if (stage == 2) {
-				ck_assert_uint_eq(m.type, XS_READ);
-				l->order_ok = l->order_ok && c == 0 && !strcmp(m.payload, "/after");
-				srv_send(fds[c], XS_READ, m.id, 0, "late", 4);
-				stage = 3;
-			}
+		} else if (stage == 0) {
+			l->write_early = true;
+		} else if (stage == 1) {
+			ck_assert_uint_eq(m.type, XS_WRITE);
+			l->order_ok = c == 0;
+			srv_send(srv.fds[c], XS_WRITE, m.id, 0, "OK", 3);
+			stage = 2;
+		} else if (stage == 2) {
+			ck_assert_uint_eq(m.type, XS_READ);
+			l->order_ok = l->order_ok && c == 0 && !strcmp(m.payload, "/after");
+			srv_send(srv.fds[c], XS_READ, m.id, 0, "late", 4);
+			stage = 3;
 		}
 	}
-out:
-	for (int c = 0; c < l->nconns; c++)
-		close(fds[c]);
+	multi_close(&srv);
 }
 
 START_TEST(reads_spread_on_lanes_in_order)
@@ -1235,50 +1274,35 @@ struct group_srv {
 static void script_group(int unused, void *arg)
 {
 	struct group_srv *l = arg;
-	struct pollfd pf[1 + NGROUP + 1];
-	int fds[NGROUP + 1], got = 0, done = 0;
+	struct multi srv;
 	struct msg m, pend[NGROUP];
-	int pend_conn[NGROUP];
+	int pend_conn[NGROUP], got = 0, c;
 
-	pf[0].fd = l->lfd;
-	pf[0].events = POLLIN;
-	while (!done) {
-		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
-		if (pf[0].revents & POLLIN) {
-			ck_assert_int_lt(l->nconns, NGROUP + 1);
-			fds[l->nconns] = accept(l->lfd, NULL, NULL);
-			pf[1 + l->nconns].fd = fds[l->nconns];
-			pf[1 + l->nconns].events = POLLIN;
-			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
-			l->nconns++;
+	multi_init(&srv, l->lfd);
+	for (;;) {
+		c = multi_recv(&srv, &m);
+		ck_assert_int_ge(c, 0);
+		l->nconns = srv.n;
+		ck_assert_uint_eq(m.type, XS_WRITE);
+		if (!strcmp(m.payload, "/after")) {
+			l->after_early = got < NGROUP;
+			l->after_main = c == 0;
+			srv_send(srv.fds[c], XS_WRITE, m.id, 0, "OK", 3);
+			break;
 		}
-		for (int c = 0; c < l->nconns && !done; c++) {
-			if (!(pf[1 + c].revents & POLLIN))
-				continue;
-			ck_assert_int_eq(srv_recv(fds[c], &m), 0);
-			ck_assert_uint_eq(m.type, XS_WRITE);
-			if (!strcmp(m.payload, "/after")) {
-				l->after_early = got < NGROUP;
-				l->after_main = c == 0;
-				srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
-				done = 1;
-				continue;
-			}
-			ck_assert_int_eq(m.payload[0], '/');
-			ck_assert_int_eq(m.payload[1], 'g');
-			l->lane_of[m.payload[2] - '0'] = c;
-			pend[got] = m;
-			pend_conn[got++] = c;
-			if (got == NGROUP)
-				for (int i = 0; i < NGROUP; i++)
-					srv_send(fds[pend_conn[i]], XS_WRITE, pend[i].id, 0, "OK", 3);
-		}
+		ck_assert_int_eq(m.payload[0], '/');
+		ck_assert_int_eq(m.payload[1], 'g');
+		l->lane_of[m.payload[2] - '0'] = c;
+		pend[got] = m;
+		pend_conn[got++] = c;
+		if (got == NGROUP)
+			for (int i = 0; i < NGROUP; i++)
+				srv_send(srv.fds[pend_conn[i]], XS_WRITE, pend[i].id, 0, "OK", 3);
 	}
 	/* until the client closes its main connection */
-	while (srv_recv(fds[0], &m) == 0)
+	while (multi_recv(&srv, &m) != -1)
 		;
-	for (int c = 0; c < l->nconns; c++)
-		close(fds[c]);
+	multi_close(&srv);
 }
 
 START_TEST(group_writes_on_their_lanes)
@@ -1336,36 +1360,22 @@ struct busy_srv {
 static void script_busy(int unused, void *arg)
 {
 	struct busy_srv *l = arg;
-	struct pollfd pf[1 + 8];
-	int fds[8], answered = 0;
+	struct multi srv;
 	struct msg m;
 
 	usleep(500 * 1000); /* not accepting meanwhile */
-	pf[0].fd = l->lfd;
-	pf[0].events = POLLIN;
-	while (answered < 9) {
-		ck_assert_int_gt(poll(pf, (nfds_t)(1 + l->nconns), 10000), 0);
-		if (pf[0].revents & POLLIN) {
-			ck_assert_int_lt(l->nconns, 8);
-			fds[l->nconns] = accept(l->lfd, NULL, NULL);
-			pf[1 + l->nconns].fd = fds[l->nconns];
-			pf[1 + l->nconns].events = POLLIN;
-			pf[1 + l->nconns].revents = 0; /* (not polled yet this turn) */
-			l->nconns++;
-		}
-		for (int c = 0; c < l->nconns; c++) {
-			if (!(pf[1 + c].revents & POLLIN))
-				continue;
-			ck_assert_int_eq(srv_recv(fds[c], &m), 0);
-			ck_assert_uint_eq(m.type, XS_WRITE);
-			srv_send(fds[c], XS_WRITE, m.id, 0, "OK", 3);
-			answered++;
-		}
+	multi_init(&srv, l->lfd);
+	for (int answered = 0; answered < 9; answered++) {
+		int c = multi_recv(&srv, &m);
+
+		ck_assert_int_ge(c, 0);
+		l->nconns = srv.n;
+		ck_assert_uint_eq(m.type, XS_WRITE);
+		srv_send(srv.fds[c], XS_WRITE, m.id, 0, "OK", 3);
 	}
-	while (srv_recv(fds[0], &m) == 0)
+	while (multi_recv(&srv, &m) != -1)
 		;
-	for (int c = 0; c < l->nconns; c++)
-		close(fds[c]);
+	multi_close(&srv);
 }
 
 START_TEST(lanes_do_not_wait_for_a_busy_xenstored)

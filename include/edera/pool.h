@@ -1,12 +1,15 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Prepared zone shells: domains created ahead of time, paused, with their
- * memory populated, kept per context by shape (memory and vCPUs), so that a
- * creation of that shape only loads its kernel and initrd, writes its
- * XenStore subtree and starts.
+ * memory populated and most of their XenStore subtree written, kept per
+ * context by shape (memory and vCPUs), so that a creation of that shape
+ * only loads its kernel and initrd, writes the few nodes that depend on it
+ * (its name, its rings, its console's kind, the zone marker) and starts.
  *
- * A shell is invisible: no XenStore subtree, not in edera_zone_list or
- * edera_zone_reattach's zones.  Before its domain exists it is recorded
+ * A shell is invisible: its nodes have no name and no zone marker, and it
+ * is not in edera_zone_list or edera_zone_reattach's zones (other
+ * toolstacks, such as `xl list`, see a nameless paused domain).  Before
+ * its domain exists it is recorded
  * like a creation under way (its Xen handle is its UUID), so a process that
  * dies with shells leaves nothing that edera_zone_reattach, in any process,
  * does not find and destroy.  Its memory comes from Xen scrubbed, and a
@@ -17,8 +20,9 @@
  * max_vcpus 0 or equal to them); the zone is then the same as one created
  * without (the same XenStore contents and permissions, domid-based paths,
  * devices).  A creation that finds none ready takes the usual path.  The
- * pool refills on the threadpool, one shell at a time per shape, after a
- * take or once a creation that found none has its memory, and never while
+ * pool refills on the threadpool, one shell at a time per shape, once a
+ * creation that took one has ended (the creation comes first) or one that
+ * found none has its memory, and never while
  * Xen has less free memory than the shape's plus 64 MiB.  When Xen has too
  * little free memory for a creation (counting shells being made), ready
  * shells are destroyed first (the ones of other shapes before the

@@ -209,7 +209,7 @@ struct create_op {
 	struct ed_shell *shell; /* a prepared shell it builds in, or NULL */
 	edera_zone_create_cb cb;
 	void *data;
-	struct ed_xs_batch batch; /* the skeleton's requests */
+	struct ed_skeleton sk;    /* its XenStore subtree's requests */
 	struct ed_gather g;       /* the step's requests in flight */
 };
 
@@ -227,7 +227,11 @@ static void (*const step_start[CS_N])(struct create_op *op) = {
 
 static void op_free(struct create_op *op)
 {
-	ed_pool_shell_free(op->ctx, op->shell);
+	if (op->shell) {
+		/* the creation came first: its shape refills now */
+		ed_pool_shell_free(op->ctx, op->shell);
+		ed_pool_refill(op->ctx);
+	}
 	free(op->kernel);
 	free(op->initrd);
 	free(op->cmdline);
@@ -255,6 +259,11 @@ static void create_fail(struct create_op *op, int status)
 		 * was introduced once that step was done */
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
 	} else {
+		/* (a build that failed in a shell destroyed its domain; the
+		 * nodes written for it go before the record) */
+		if (op->shell && op->shell->nodes_domid)
+			ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL,
+			                     NULL);
 		ed_zone_intent_rm(ctx, z->uuid_str);
 	}
 	ed_zone_free(z);
@@ -315,13 +324,35 @@ int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, boo
 	return rc;
 }
 
+static int build_work(void *arg);
+static void build_after(edera_ctx *ctx, int status, void *arg);
+
+static void intent_renamed(edera_ctx *ctx, int status, void *data)
+{
+	(void)ctx, (void)status, (void)data;
+}
+
 /* The first step, run by edera_zone_create itself: a failure here is its
  * return value (nothing to undo), not a callback.  A zone from a shell
- * has its record already (the shell's): it is rewritten with its name. */
+ * has its record already (the shell's): it is rewritten with its name,
+ * and the build starts without waiting for that (what the record is for,
+ * finding the domain after a crash, holds either way; a later request
+ * about the record follows it on the same connection). */
 static int intent_start(struct create_op *op)
 {
-	return ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, op->shell != NULL,
-	                            intent_written, op);
+	int rc;
+
+	if (!op->shell)
+		return ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, false,
+		                            intent_written, op);
+	rc = ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, true,
+	                          intent_renamed, NULL);
+	if (rc == 0) {
+		op->step = CS_BUILD;
+		ed_trace("zone '%s': %s (in a shell)", op->zone->name, step_names[CS_BUILD]);
+		rc = ed_offload(op->ctx, build_work, build_after, op);
+	}
+	return rc;
 }
 
 /* ---- BUILD ---- */
@@ -341,8 +372,10 @@ static void build_after(edera_ctx *ctx, int status, void *arg)
 	/* (a build that failed destroyed what it made) */
 	if (status == 0)
 		op->zone->domid = op->zone->res.domid;
-	/* its memory is taken: a pool short of shells may make more */
-	ed_pool_refill(ctx);
+	/* its memory is taken: a pool short of shells may make more (one
+	 * built in a shell refills once it ends) */
+	if (!op->shell)
+		ed_pool_refill(ctx);
 	advance(op, status, CS_SKELETON);
 }
 
@@ -356,51 +389,54 @@ static void build_start(struct create_op *op)
 
 /* ---- SKELETON ---- */
 
-/* The zone's XenStore subtree, written without a transaction in two
- * rounds: first, on the main connection in order, what an earlier domain
- * of the same domid left goes and the two roots are made with their
- * permissions; then every other node at once, spread over the client's
- * lanes (ed_xs_group_lane: the C xenstored handles one request per
- * connection per turn of its loop, so forty requests on one connection
- * wait forty turns).  A node's write and its permissions go on the same
- * lane, in order; the nodes between them (memory, cpu, control, ...) are
- * made by whichever write comes first, with the permissions of the root
- * made in the first round.  Nothing reads the subtree before the domain
- * is introduced (the guest has no ring yet); a crash half-way leaves the
- * creation's record, and edera_zone_reattach removes all of it. */
+/* A zone's XenStore subtree is written without a transaction, in two
+ * rounds (ed_zone_skeleton_write): first, on the main connection in
+ * order, what an earlier domain of the same domid left goes and the two
+ * roots are made with their permissions; then every other node at once,
+ * spread over the client's lanes (ed_xs_group_lane: the C xenstored
+ * handles one request per connection per turn of its loop, so forty
+ * requests on one connection wait forty turns).  A node's write and its
+ * permissions go on the same lane, in order; the nodes between them
+ * (memory, cpu, control, ...) are made by whichever write comes first,
+ * with the permissions of the root made in the first round.  Most of it
+ * depends only on the domain and its size: a prepared shell has that
+ * written when it is made, and a zone built in one writes only the rest
+ * (its name, the rings the build placed, its console's kind and the
+ * marker).  Nothing reads the subtree before the domain is introduced
+ * (the guest has no ring yet); a crash half-way leaves the creation's
+ * record, and edera_zone_reattach removes all of it. */
 
-static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
+static void sk_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-static void bwrite(struct create_op *op, const char *path, const char *fmt, ...)
+static void sk_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	ed_xs_batch_vwrite(&op->batch, path, fmt, ap);
+	ed_xs_batch_vwrite(b, path, fmt, ap);
 	va_end(ap);
 }
 
-static void bperms(struct create_op *op, const char *path, bool guest_writes)
+static void sk_perms(struct ed_xs_batch *b, uint32_t domid, const char *path, bool guest_writes)
 {
-	uint32_t d = op->zone->domid;
-	edera_xs_perm ro[2] = { { 0, EDERA_XS_PERM_NONE }, { d, EDERA_XS_PERM_READ } };
-	edera_xs_perm rw[1] = { { d, EDERA_XS_PERM_NONE } };
+	edera_xs_perm ro[2] = { { 0, EDERA_XS_PERM_NONE }, { domid, EDERA_XS_PERM_READ } };
+	edera_xs_perm rw[1] = { { domid, EDERA_XS_PERM_NONE } };
 
 	if (guest_writes)
-		ed_xs_batch_perms(&op->batch, path, rw, 1);
+		ed_xs_batch_perms(b, path, rw, 1);
 	else
-		ed_xs_batch_perms(&op->batch, path, ro, 2);
+		ed_xs_batch_perms(b, path, ro, 2);
 }
 
 /* What an earlier domain with this domid left (a process that died before
  * cleaning up, a toolstack that never did): its /vm entry goes too. */
 static int old_vm_read(struct ed_xs_batch *b, int status, const char *value, size_t len)
 {
-	struct create_op *op = ed_container_of(b, struct create_op, batch);
+	struct ed_skeleton *sk = ed_container_of(b, struct ed_skeleton, batch);
 	char vm[64];
 
-	snprintf(vm, sizeof(vm), "/vm/%s", op->zone->uuid_str);
+	snprintf(vm, sizeof(vm), "/vm/%s", sk->uuid);
 	if (status == 0 && len > 4 && len < 64 && strncmp(value, "/vm/", 4) == 0 &&
 	    strcmp(value, vm) != 0 && ed_xs_check_path(value, len, false) == 0) {
 		char old[64];
@@ -417,99 +453,165 @@ static int batch_status(struct ed_xs_batch *b)
 	return b->g.status < 0 ? ed_error_restore(&b->g.err) : 0;
 }
 
-static void skeleton_written(struct ed_xs_batch *b)
+static void sk_written(struct ed_xs_batch *b)
 {
-	struct create_op *op = ed_container_of(b, struct create_op, batch);
-	int status = batch_status(b);
+	struct ed_skeleton *sk = ed_container_of(b, struct ed_skeleton, batch);
 
-	if (status == 0)
-		ed_die_point("skeleton");
-	advance(op, status, CS_INTRODUCE);
+	sk->done(sk, batch_status(b));
 }
 
 /* The second round: every node but the roots, at once over the lanes. */
-static void skeleton_nodes(struct ed_xs_batch *b)
+static void sk_nodes(struct ed_xs_batch *b)
 {
 	static const char *const guest_rw[] = {
 		"control/shutdown", "control/feature-poweroff", "control/feature-reboot",
 		"control/feature-suspend", "control/sysrq", "data", "drivers", "feature", "attr",
 		"error",
 	};
-	struct create_op *op = ed_container_of(b, struct create_op, batch);
-	edera_ctx *ctx = op->ctx;
-	edera_zone *z = op->zone;
+	struct ed_skeleton *sk = ed_container_of(b, struct ed_skeleton, batch);
+	edera_ctx *ctx = sk->ctx;
 	char dom[32], p[128], vm[64];
 	int lane = 0, status = batch_status(b);
 
 	if (status < 0) {
-		advance(op, status, CS_INTRODUCE);
+		sk->done(sk, status);
 		return;
 	}
-	ed_xs_batch_start(&op->batch, ctx, NULL, skeleton_written);
-	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
-	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
+	ed_xs_batch_start(b, ctx, NULL, sk_written);
+	snprintf(dom, sizeof(dom), "/local/domain/%u", sk->domid);
+	snprintf(vm, sizeof(vm), "/vm/%s", sk->uuid);
 	/* each node on the next lane */
 #define L() ed_xs_group_lane(&ctx->xs, lane++)
 #define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
-	L(), bwrite(op, P("name"), "%s", z->name);
-	L(), bwrite(op, P("domid"), "%u", z->domid);
-	L(), bwrite(op, P("vm"), "%s", vm);
-	L(), bwrite(op, P("memory/static-max"), "%llu", (unsigned long long)op->p.max_memory_kib);
-	L(), bwrite(op, P("memory/target"), "%llu", (unsigned long long)op->p.memory_kib);
-	for (uint32_t i = 0; i < op->p.max_vcpus; i++) {
+	L(), sk_write(b, P("domid"), "%u", sk->domid);
+	L(), sk_write(b, P("vm"), "%s", vm);
+	L(), sk_write(b, P("memory/static-max"), "%llu", (unsigned long long)sk->max_memory_kib);
+	L(), sk_write(b, P("memory/target"), "%llu", (unsigned long long)sk->memory_kib);
+	for (uint32_t i = 0; i < sk->max_vcpus; i++) {
 		char rel[48];
 		snprintf(rel, sizeof(rel), "cpu/%u/availability", i);
-		L(), bwrite(op, P(rel), "%s", i < op->p.vcpus ? "online" : "offline");
+		L(), sk_write(b, P(rel), "%s", i < sk->vcpus ? "online" : "offline");
 	}
-	L(), bwrite(op, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
-	L(), bwrite(op, P("store/port"), "%u", z->res.store_evtchn);
-	L(), bwrite(op, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
-	L(), bwrite(op, P("console/port"), "%u", z->res.cons_evtchn);
-	/* xenconsoled serves only consoles of type "xenconsoled". */
-	if (z->served_console) {
-		L(), bwrite(op, P("console/type"), "%s", "edera");
-	} else {
-		L(), bwrite(op, P("console/limit"), "%u", 1048576);
-		L(), bwrite(op, P("console/type"), "%s", "xenconsoled");
-		L(), bwrite(op, P("console/output"), "%s", "pty");
-	}
-	L(), bwrite(op, P("device"), "%s", "");
-	/* The marker a restarted process finds its zones by. */
-	L(), bwrite(op, P("edera/managed"), "%s", "1");
-	L(), bwrite(op, P("edera/uuid"), "%s", z->uuid_str);
+	L(), sk_write(b, P("device"), "%s", "");
 	for (size_t i = 0; i < ED_ARRAY_SIZE(guest_rw); i++) {
-		L(), bwrite(op, P(guest_rw[i]), "%s", "");
-		bperms(op, P(guest_rw[i]), true);
+		L(), sk_write(b, P(guest_rw[i]), "%s", "");
+		sk_perms(b, sk->domid, P(guest_rw[i]), true);
 	}
 #undef P
-	snprintf(p, sizeof(p), "%s/name", vm);
-	L(), bwrite(op, p, "%s", z->name);
 	snprintf(p, sizeof(p), "%s/uuid", vm);
-	L(), bwrite(op, p, "%s", z->uuid_str);
+	L(), sk_write(b, p, "%s", sk->uuid);
 #undef L
+	if (sk->more)
+		sk->more(sk, &lane);
 	ed_xs_group_lane(&ctx->xs, -1);
-	ed_xs_batch_end(&op->batch);
+	ed_xs_batch_end(b);
 }
 
-/* The first round, in order: what an earlier domain of this domid left
- * goes (re-attach must never find a stale marker on the domain this one
- * becomes), then the two roots with their permissions. */
-static void skeleton_start(struct create_op *op)
+void ed_zone_skeleton_write(struct ed_skeleton *sk)
 {
-	edera_zone *z = op->zone;
+	struct ed_xs_batch *b = &sk->batch;
 	char dom[32], p[128], vm[64];
 
-	ed_xs_batch_start(&op->batch, op->ctx, NULL, skeleton_nodes);
-	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
-	snprintf(vm, sizeof(vm), "/vm/%s", z->uuid_str);
+	ed_xs_batch_start(b, sk->ctx, NULL, sk_nodes);
+	snprintf(dom, sizeof(dom), "/local/domain/%u", sk->domid);
+	snprintf(vm, sizeof(vm), "/vm/%s", sk->uuid);
 	snprintf(p, sizeof(p), "%s/vm", dom);
-	ed_xs_batch_read(&op->batch, p, old_vm_read);
-	ed_xs_batch_rm(&op->batch, dom);
-	bwrite(op, dom, "%s", "");
-	bperms(op, dom, false);
-	bwrite(op, vm, "%s", "");
-	bperms(op, vm, false);
-	ed_xs_batch_end(&op->batch);
+	ed_xs_batch_read(b, p, old_vm_read);
+	ed_xs_batch_rm(b, dom);
+	sk_write(b, dom, "%s", "");
+	sk_perms(b, sk->domid, dom, false);
+	sk_write(b, vm, "%s", "");
+	sk_perms(b, sk->domid, vm, false);
+	ed_xs_batch_end(b);
+}
+
+/* What a zone's subtree has that a shell's has not: its name, the rings
+ * its build placed, its console's kind and the marker a restarted process
+ * finds it by; each node on the next of the client's lanes from *LANE. */
+static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+	char dom[32], p[128];
+
+	snprintf(dom, sizeof(dom), "/local/domain/%u", z->domid);
+#define L() ed_xs_group_lane(&ctx->xs, (*lane)++)
+#define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
+	L(), sk_write(b, P("name"), "%s", z->name);
+	L(), sk_write(b, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
+	L(), sk_write(b, P("store/port"), "%u", z->res.store_evtchn);
+	L(), sk_write(b, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
+	L(), sk_write(b, P("console/port"), "%u", z->res.cons_evtchn);
+	/* xenconsoled serves only consoles of type "xenconsoled". */
+	if (z->served_console) {
+		L(), sk_write(b, P("console/type"), "%s", "edera");
+	} else {
+		L(), sk_write(b, P("console/limit"), "%u", 1048576);
+		L(), sk_write(b, P("console/type"), "%s", "xenconsoled");
+		L(), sk_write(b, P("console/output"), "%s", "pty");
+	}
+	/* The marker a restarted process finds its zones by. */
+	L(), sk_write(b, P("edera/managed"), "%s", "1");
+	L(), sk_write(b, P("edera/uuid"), "%s", z->uuid_str);
+#undef P
+	snprintf(p, sizeof(p), "/vm/%s/name", z->uuid_str);
+	L(), sk_write(b, p, "%s", z->name);
+#undef L
+}
+
+static void more_nodes(struct ed_skeleton *sk, int *lane)
+{
+	struct create_op *op = ed_container_of(sk, struct create_op, sk);
+
+	zone_nodes(op, &sk->batch, lane);
+}
+
+static void skeleton_done(struct ed_skeleton *sk, int status)
+{
+	struct create_op *op = ed_container_of(sk, struct create_op, sk);
+
+	if (status == 0)
+		ed_die_point("skeleton");
+	advance(op, status, CS_INTRODUCE);
+}
+
+static void zone_nodes_written(struct ed_xs_batch *b)
+{
+	skeleton_done(&ed_container_of(b, struct create_op, sk.batch)->sk, batch_status(b));
+}
+
+static void skeleton_start(struct create_op *op)
+{
+	edera_ctx *ctx = op->ctx;
+	edera_zone *z = op->zone;
+	struct ed_skeleton *sk = &op->sk;
+
+	if (op->shell && op->shell->nodes_domid) {
+		if (op->shell->nodes_domid == z->domid) {
+			/* built in a shell: the rest of its subtree is there */
+			int lane = 0;
+
+			ed_xs_batch_start(&sk->batch, ctx, NULL, zone_nodes_written);
+			zone_nodes(op, &sk->batch, &lane);
+			ed_xs_group_lane(&ctx->xs, -1);
+			ed_xs_batch_end(&sk->batch);
+			return;
+		}
+		/* the shell's domain was gone and the build made another:
+		 * what was written for it goes */
+		ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL, NULL);
+		op->shell->nodes_domid = 0;
+	}
+	sk->ctx = ctx;
+	sk->domid = z->domid;
+	memcpy(sk->uuid, z->uuid_str, sizeof(sk->uuid));
+	sk->memory_kib = op->p.memory_kib;
+	sk->max_memory_kib = op->p.max_memory_kib;
+	sk->vcpus = op->p.vcpus;
+	sk->max_vcpus = op->p.max_vcpus;
+	sk->more = more_nodes;
+	sk->done = skeleton_done;
+	ed_zone_skeleton_write(sk);
 }
 
 /* ---- INTRODUCE ---- */
@@ -621,6 +723,7 @@ static void record_removed(edera_ctx *ctx, int status, void *data)
 	/* (a removal XenStore refused leaves the record: a complete zone a
 	 * later re-attach may undo — see edera_zone_reattach) */
 	live_del(z->uuid_str);
+	ed_trace("zone '%s': created", z->name);
 	z->state = ED_ZS_RUNNING;
 	ED_PARTS_CALL(created, z);
 	ed_zone_ref(z);

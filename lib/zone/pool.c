@@ -5,9 +5,11 @@
  *      domain of a process that dies from here on is found by its handle
  *   2. on the threadpool: the domain created, paused, memory populated
  *      (builder/pv.c, ed_pv_shell_make)
- *   3. ready: on the shape's list, until a creation takes it (create.c)
+ *   3. its XenStore nodes: all of a zone's subtree that does not depend
+ *      on the kernel or the zone's name (create.c, ed_zone_skeleton_write)
+ *   4. ready: on the shape's list, until a creation takes it (create.c)
  *      or it is destroyed (fewer wanted, memory reclaimed, the context
- *      closing): the domain first, then its record.
+ *      closing): the domain first, then its nodes, then its record.
  * A shell taken belongs to its creation from then on. */
 #include "config.h"
 
@@ -64,6 +66,8 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 	(void)status;
 	if (s->s.domid) /* the work never ran */
 		ed_pv_shell_destroy(&ctx->hv, &s->s);
+	if (s->nodes_domid)
+		ed_zone_remove_nodes(ctx, s->nodes_domid, s->uuid_str, false, NULL, NULL);
 	ed_zone_intent_rm(ctx, s->uuid_str);
 	free(s);
 }
@@ -98,9 +102,9 @@ static int make_work(void *arg)
 	                        s->shape->vcpus, s->uuid, &s->s);
 }
 
-static void made(edera_ctx *ctx, int status, void *arg)
+/* Its nodes written (or not): ready, or destroyed. */
+static void shell_done(edera_ctx *ctx, struct ed_shell *s, int status)
 {
-	struct ed_shell *s = arg;
 	struct ed_shape *sh = s->shape;
 
 	sh->st.filling--;
@@ -117,6 +121,34 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	shell_destroy(ctx, s, false);
 	shape_free_if_done(ctx, sh);
 	/* after a failure, the next creation or edera_pool_set tries again */
+}
+
+static void nodes_written(struct ed_skeleton *sk, int status)
+{
+	struct ed_shell *s = ed_container_of(sk, struct ed_shell, sk);
+
+	shell_done(s->ctx, s, status);
+}
+
+static void made(edera_ctx *ctx, int status, void *arg)
+{
+	struct ed_shell *s = arg;
+	struct ed_shape *sh = s->shape;
+
+	if (status == 0 && (ctx->closing || sh->removed))
+		status = EDERA_ECANCELED;
+	if (status < 0) {
+		shell_done(ctx, s, status);
+		return;
+	}
+	s->nodes_domid = s->s.domid;
+	s->sk.ctx = ctx;
+	s->sk.domid = s->s.domid;
+	memcpy(s->sk.uuid, s->uuid_str, sizeof(s->sk.uuid));
+	s->sk.memory_kib = s->sk.max_memory_kib = s->s.memory_kib;
+	s->sk.vcpus = s->sk.max_vcpus = s->s.vcpus;
+	s->sk.done = nodes_written;
+	ed_zone_skeleton_write(&s->sk);
 }
 
 static void recorded(edera_ctx *ctx, int status, void *data)
@@ -296,7 +328,7 @@ struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p)
 	sh->st.ready--;
 	sh->st.taken++;
 	s->shape = NULL;
-	fill(ctx, sh);
+	/* (refilled once the creation ends: it comes first) */
 	return s;
 }
 

@@ -10,6 +10,7 @@
 #include "builder/pv.h"
 #include "edera/pool.h"
 #include "list.h"
+#include "zone.h"
 
 struct ed_shape;
 
@@ -20,10 +21,17 @@ struct ed_shell {
 	uint8_t uuid[16];       /* its Xen handle, and the zone's UUID */
 	char uuid_str[37];
 	struct ed_pv_shell s;   /* domid 0 once a build took it */
+	/* The domain its XenStore nodes were written for (0: none yet): a
+	 * zone's subtree but its name, rings, console and marker
+	 * (ed_zone_skeleton_write).  They go with the shell, or with the
+	 * zone built in it. */
+	uint32_t nodes_domid;
+	struct ed_skeleton sk;
 };
 
 /* A ready shell a creation of P can take (its record is live, its
- * domain paused and populated), or NULL; the pool refills. */
+ * domain paused and populated, its nodes written), or NULL.  The pool
+ * refills once the creation ends (ed_pool_refill). */
 struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p);
 /* A taken shell's end: its domain and record go unless a build took
  * them (which zeroes its s). */

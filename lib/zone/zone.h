@@ -6,6 +6,7 @@
 
 #include "builder/pv.h"
 #include "list.h"
+#include "xs/batch.h"
 #include "edera/device.h"
 #include "edera/share.h"
 #include "edera/xenstore.h"
@@ -115,6 +116,30 @@ int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, boo
                          edera_xs_done_cb done, void *data);
 /* A new random (version 4) UUID and its text. */
 void ed_uuid_new(uint8_t uuid[16], char str[37]);
+
+/* create.c: the part of a zone's XenStore subtree that depends neither on
+ * its build nor on its configuration beyond its size, written without a
+ * transaction: first, in order on the main connection, what an earlier
+ * domain of DOMID left goes and the two roots (/local/domain/DOMID and
+ * /vm/UUID) are made with their permissions; then the other nodes (domid,
+ * vm, memory, cpu, control, device and the nodes the guest writes) at once
+ * over the client's lanes.  No name and no marker: a domain with only
+ * these is nobody's zone (edera_zone_reattach looks for the marker).  A
+ * shell has them written once its domain is made (pool.c); a creation
+ * whose domain has none writes them with the rest (MORE, when not NULL,
+ * adds its own nodes to the second round, starting on lane *LANE).  DONE
+ * gets the first failure; what was written stays for ed_zone_remove_nodes. */
+struct ed_skeleton {
+	struct ed_xs_batch batch;
+	edera_ctx *ctx;
+	uint32_t domid;
+	char uuid[37];
+	uint64_t memory_kib, max_memory_kib;
+	uint32_t vcpus, max_vcpus;
+	void (*more)(struct ed_skeleton *sk, int *lane);
+	void (*done)(struct ed_skeleton *sk, int status);
+};
+void ed_zone_skeleton_write(struct ed_skeleton *sk);
 
 /* stop.c: the domain's XenStore nodes removed (DONE may be NULL); the
  * domain destroyed in the background then its nodes (INTENT: a failed

@@ -88,28 +88,13 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
 }
 
-/* Send M on CONN, which owns it from then on (freed here once written);
- * on failure it is still the caller's.  Written at once when the socket
- * takes it all (no write request, no callback on a later loop turn: most
- * requests), else the rest is queued behind (libuv keeps the order). */
 static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
 	uv_buf_t b = uv_buf_init(m->buf, (unsigned int)m->len);
-	int rc = uv_try_write((uv_stream_t *)&conn->pipe, &b, 1);
+	int rc;
 
-	if (rc == (int)m->len) {
-		free(m->buf);
-		free(m);
-		return 0;
-	}
-	if (rc >= 0) {
-		b.base += rc;
-		b.len -= (size_t)rc;
-		rc = 0;
-	}
 	m->wr.data = conn;
-	if (rc == 0 || rc == UV_EAGAIN)
-		rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
 	if (rc < 0)
 		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
 		                uv_strerror(rc));

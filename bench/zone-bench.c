@@ -19,6 +19,10 @@
  *      bench's own, where the kernel is copied) found through the index of
  *      kernel files' identities, and found by hashing the kernel file (the
  *      index removed first).
+ * Parts 1 to 4 read copies of the images in a directory of the bench's own
+ * under /tmp (tmpfs in the rig's dom0), both toolstacks the same copies:
+ * the rig's tree is shared over 9p, where each stat or open costs
+ * milliseconds under emulation, and a host keeps its kernels on local disk.
  * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL [create|scale|inflight|fresh]
  * (only parts 1 and 2, only part 3, only part 4, or only part 5; all without). */
 #include <dirent.h>
@@ -453,8 +457,27 @@ static void fresh(const char *self, const char *kernel, const char *initrd)
 		fprintf(stderr, "zone-bench: %s failed\n", cmd);
 }
 
+/* A copy of the file at PATH in DIR (named NAME), for reading off 9p. */
+static char *local_copy(const char *dir, const char *path, const char *name)
+{
+	char cmd[2048], *copy = malloc(strlen(dir) + strlen(name) + 2);
+
+	if (!copy)
+		die("malloc");
+	sprintf(copy, "%s/%s", dir, name);
+	snprintf(cmd, sizeof(cmd), "cp '%s' '%s'", path, copy);
+	if (system(cmd) != 0) {
+		fprintf(stderr, "zone-bench: %s failed\n", cmd);
+		exit(1);
+	}
+	return copy;
+}
+
 int main(int argc, char **argv)
 {
+	char dir[] = "/tmp/zone-bench-images-XXXXXX", cmd[128];
+	char *kernel, *initrd, *mini;
+
 	if (argc < 4) {
 		fprintf(stderr, "usage: zone-bench KERNEL INITRD MINI_KERNEL "
 		                "[create|scale|inflight|fresh]\n");
@@ -468,27 +491,40 @@ int main(int argc, char **argv)
 		fresh(argv[0], argv[1], argv[2]);
 		return 0;
 	}
+	if (!mkdtemp(dir)) {
+		perror("mkdtemp");
+		return 1;
+	}
+	kernel = local_copy(dir, argv[1], "vmlinuz");
+	initrd = local_copy(dir, argv[2], "initrd");
+	mini = local_copy(dir, argv[3], "mini-kernel");
 	if (edera_ctx_open(&ctx, NULL) < 0)
 		die("edera_ctx_open");
 	printf("Zone creation (emulated machine: only ratios mean anything)\n");
 	if (argc >= 5 && strcmp(argv[4], "inflight") == 0) {
-		inflight(argv[3]);
+		inflight(mini);
 	} else if (argc >= 5 && strcmp(argv[4], "create") == 0) {
-		compare("Debian 6.1 kernel + busybox initrd", argv[1], argv[2], "console=hvc0 quiet",
+		compare("Debian 6.1 kernel + busybox initrd", kernel, initrd, "console=hvc0 quiet",
 		        256);
-		compare("Minimal PV kernel (tests/guest/mini)", argv[3], NULL, "reason=wait", 16);
+		compare("Minimal PV kernel (tests/guest/mini)", mini, NULL, "reason=wait", 16);
 	} else {
 		if (argc < 5 || strcmp(argv[4], "scale") != 0) {
-			compare("Debian 6.1 kernel + busybox initrd", argv[1], argv[2],
+			compare("Debian 6.1 kernel + busybox initrd", kernel, initrd,
 			        "console=hvc0 quiet", 256);
-			compare("Minimal PV kernel (tests/guest/mini)", argv[3], NULL, "reason=wait",
+			compare("Minimal PV kernel (tests/guest/mini)", mini, NULL, "reason=wait",
 			        16);
 		}
-		scaling(argv[3]);
+		scaling(mini);
 		if (argc < 5)
-			inflight(argv[3]);
+			inflight(mini);
 	}
 	edera_ctx_close(ctx);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	if (system(cmd) != 0)
+		fprintf(stderr, "zone-bench: %s failed\n", cmd);
+	free(kernel);
+	free(initrd);
+	free(mini);
 	if (argc < 5)
 		fresh(argv[0], argv[1], argv[2]);
 	return 0;

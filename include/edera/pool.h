@@ -4,12 +4,13 @@
  * memory populated and most of their XenStore subtree written, kept per
  * context by shape (memory and vCPUs), so that a creation of that shape
  * only loads its kernel and initrd, writes the few nodes that depend on it
- * (its name, its rings, its console's kind, the zone marker) and starts.
+ * (its name, its rings, its console's kind, its mark as a zone made) and
+ * starts.
  *
- * A shell is invisible: its nodes have no name and no zone marker, and it
- * is not in edera_zone_list or edera_zone_reattach's zones (other
- * toolstacks, such as `xl list`, see a nameless paused domain).  Before
- * its domain exists it is recorded
+ * A shell is invisible: its nodes have no name and are not marked as a
+ * zone, and it is not in edera_zone_list or edera_zone_reattach's zones
+ * (other toolstacks, such as `xl list`, see a nameless paused domain).
+ * Before its domain exists it is recorded
  * like a creation under way (its Xen handle is its UUID), so a process that
  * dies with shells leaves nothing that edera_zone_reattach, in any process,
  * does not find and destroy.  Its memory comes from Xen scrubbed, and a

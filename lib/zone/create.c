@@ -207,6 +207,7 @@ struct create_op {
 	char *kernel, *initrd, *cmdline;
 	bool paused;
 	struct ed_shell *shell; /* a prepared shell it builds in, or NULL */
+	bool pooled;            /* it took one (the pool refills as it ends) */
 	edera_zone_create_cb cb;
 	void *data;
 	struct ed_skeleton sk;    /* its XenStore subtree's requests */
@@ -227,11 +228,9 @@ static void (*const step_start[CS_N])(struct create_op *op) = {
 
 static void op_free(struct create_op *op)
 {
-	if (op->shell) {
-		/* the creation came first: its shape refills now */
-		ed_pool_shell_free(op->ctx, op->shell);
+	ed_pool_shell_free(op->ctx, op->shell);
+	if (op->pooled) /* the creation came first: its shape refills now */
 		ed_pool_refill(op->ctx);
-	}
 	free(op->kernel);
 	free(op->initrd);
 	free(op->cmdline);
@@ -250,8 +249,14 @@ static void create_fail(struct create_op *op, int status)
 	 * host side; their callbacks into this creation do not run) */
 	ED_PARTS_CALL(stopped, z, false);
 	ED_PARTS_CALL(created, z);
+	/* nodes written for a shell's domain that is not the zone's (a build
+	 * that failed in it destroyed it; one whose domain was gone made
+	 * another) go before the record */
+	if (op->shell && !op->shell->s.domid && op->shell->nodes_domid &&
+	    op->shell->nodes_domid != z->domid)
+		ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL, NULL);
 	if (op->shell && op->shell->s.domid) {
-		/* a shell not built on yet: its domain, then its record */
+		/* a shell not built on yet: its domain, nodes, then record */
 		ed_pool_shell_free(ctx, op->shell);
 		op->shell = NULL;
 	} else if (op->step >= CS_SKELETON) {
@@ -259,11 +264,6 @@ static void create_fail(struct create_op *op, int status)
 		 * was introduced once that step was done */
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
 	} else {
-		/* (a build that failed in a shell destroyed its domain; the
-		 * nodes written for it go before the record) */
-		if (op->shell && op->shell->nodes_domid)
-			ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL,
-			                     NULL);
 		ed_zone_intent_rm(ctx, z->uuid_str);
 	}
 	ed_zone_free(z);
@@ -401,8 +401,8 @@ static void build_start(struct create_op *op)
  * with the permissions of the root made in the first round.  Most of it
  * depends only on the domain and its size: a prepared shell has that
  * written when it is made, and a zone built in one writes only the rest
- * (its name, the rings the build placed, its console's kind and the
- * marker).  Nothing reads the subtree before the domain is introduced
+ * (its name, the rings the build placed, its console's kind and its mark
+ * as a zone made).  Nothing reads the subtree before the domain is introduced
  * (the guest has no ring yet); a crash half-way leaves the creation's
  * record, and edera_zone_reattach removes all of it. */
 
@@ -493,6 +493,9 @@ static void sk_nodes(struct ed_xs_batch *b)
 		L(), sk_write(b, P(rel), "%s", i < sk->vcpus ? "online" : "offline");
 	}
 	L(), sk_write(b, P("device"), "%s", "");
+	/* what edera_zone_reattach knows a domain of a creation (or a
+	 * shell) by, once its record is of a process gone */
+	L(), sk_write(b, P("edera/uuid"), "%s", sk->uuid);
 	for (size_t i = 0; i < ED_ARRAY_SIZE(guest_rw); i++) {
 		L(), sk_write(b, P(guest_rw[i]), "%s", "");
 		sk_perms(b, sk->domid, P(guest_rw[i]), true);
@@ -515,19 +518,25 @@ void ed_zone_skeleton_write(struct ed_skeleton *sk)
 	ed_xs_batch_start(b, sk->ctx, NULL, sk_nodes);
 	snprintf(dom, sizeof(dom), "/local/domain/%u", sk->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", sk->uuid);
+	/* /vm/UUID on a lane of its own meanwhile (a new UUID: nothing sent
+	 * before touches it, unless the caller removed it first, ORDERED) */
+	if (!sk->ordered)
+		ed_xs_group_lane(&sk->ctx->xs, 1);
+	sk_write(b, vm, "%s", "");
+	sk_perms(b, sk->domid, vm, false);
+	if (!sk->ordered)
+		ed_xs_group_lane(&sk->ctx->xs, -1);
 	snprintf(p, sizeof(p), "%s/vm", dom);
 	ed_xs_batch_read(b, p, old_vm_read);
 	ed_xs_batch_rm(b, dom);
 	sk_write(b, dom, "%s", "");
 	sk_perms(b, sk->domid, dom, false);
-	sk_write(b, vm, "%s", "");
-	sk_perms(b, sk->domid, vm, false);
 	ed_xs_batch_end(b);
 }
 
 /* What a zone's subtree has that a shell's has not: its name, the rings
- * its build placed, its console's kind and the marker a restarted process
- * finds it by; each node on the next of the client's lanes from *LANE. */
+ * its build placed, its console's kind and its mark as a zone made; each
+ * node on the next of the client's lanes from *LANE. */
 static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane)
 {
 	edera_ctx *ctx = op->ctx;
@@ -550,9 +559,9 @@ static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane)
 		L(), sk_write(b, P("console/type"), "%s", "xenconsoled");
 		L(), sk_write(b, P("console/output"), "%s", "pty");
 	}
-	/* The marker a restarted process finds its zones by. */
+	/* The mark of a zone made (edera/uuid, written with the rest, is
+	 * what a restarted process finds it by). */
 	L(), sk_write(b, P("edera/managed"), "%s", "1");
-	L(), sk_write(b, P("edera/uuid"), "%s", z->uuid_str);
 #undef P
 	snprintf(p, sizeof(p), "/vm/%s/name", z->uuid_str);
 	L(), sk_write(b, p, "%s", z->name);
@@ -601,6 +610,7 @@ static void skeleton_start(struct create_op *op)
 		 * what was written for it goes */
 		ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL, NULL);
 		op->shell->nodes_domid = 0;
+		sk->ordered = true; /* (/vm/UUID written after its removal) */
 	}
 	sk->ctx = ctx;
 	sk->domid = z->domid;
@@ -859,10 +869,12 @@ int edera_zone_create(edera_ctx *ctx, const edera_zone_config *cfg, edera_zone_c
 			free(z->name);
 		free(z);
 		ed_pool_shell_free(ctx, shell);
+		ed_pool_refill(ctx);
 		return rc < 0 ? rc : ed_error(EDERA_ENOMEM, "out of memory");
 	}
 	op->ctx = ctx;
 	op->shell = shell;
+	op->pooled = shell != NULL;
 	op->kernel = ed_strdup_opt(c.kernel, &oom);
 	op->initrd = ed_strdup_opt(c.initrd, &oom);
 	op->cmdline = ed_strdup_opt(c.cmdline, &oom);

@@ -28,6 +28,7 @@ struct ed_shape {
 	uint32_t memory_mib, vcpus;
 	edera_pool_stats st; /* shells, ready, filling and the counters */
 	struct ed_list ready; /* struct ed_shell */
+	uint32_t populating;  /* of st.filling: their memory not taken yet */
 	bool removed;         /* set 0: freed once its fill is back */
 };
 
@@ -47,10 +48,11 @@ static void shape_free_if_done(edera_ctx *ctx, struct ed_shape *sh)
 	free(sh);
 }
 
-/* Destroy a shell's domain, then its record goes (a crash between them
- * leaves a record whose domain is gone: re-attach removes it).  On the
- * threadpool (a populated domain's memory takes a while to give back),
- * unless SYNC or the context is closing. */
+/* Destroy a shell's domain, then its nodes and its record go, in that
+ * order on XenStore's main connection (a crash between them leaves a
+ * record whose domain is gone, and nodes marked with its UUID:
+ * re-attach removes both).  On the threadpool (a populated domain's memory
+ * takes a while to give back), unless SYNC or the context is closing. */
 static int destroy_work(void *arg)
 {
 	struct ed_shell *s = arg;
@@ -127,6 +129,7 @@ static void nodes_written(struct ed_skeleton *sk, int status)
 {
 	struct ed_shell *s = ed_container_of(sk, struct ed_shell, sk);
 
+	s->ctx->cleanups--;
 	shell_done(s->ctx, s, status);
 }
 
@@ -135,6 +138,7 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	struct ed_shell *s = arg;
 	struct ed_shape *sh = s->shape;
 
+	sh->populating--; /* (its memory is taken, or was never) */
 	if (status == 0 && (ctx->closing || sh->removed))
 		status = EDERA_ECANCELED;
 	if (status < 0) {
@@ -148,6 +152,8 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	s->sk.memory_kib = s->sk.max_memory_kib = s->s.memory_kib;
 	s->sk.vcpus = s->sk.max_vcpus = s->s.vcpus;
 	s->sk.done = nodes_written;
+	/* (closing the context waits for them: the shell is undone after) */
+	ctx->cleanups++;
 	ed_zone_skeleton_write(&s->sk);
 }
 
@@ -185,9 +191,11 @@ static void fill(edera_ctx *ctx, struct ed_shape *sh)
 	s->shape = sh;
 	ed_uuid_new(s->uuid, s->uuid_str);
 	sh->st.filling++;
+	sh->populating++;
 	rc = ed_zone_intent_write(ctx, s->uuid_str, "(shell)", false, recorded, s);
 	if (rc < 0) {
 		sh->st.filling--;
+		sh->populating--;
 		failed(sh);
 		free(s);
 	}
@@ -359,7 +367,7 @@ uint64_t ed_pool_filling_mib(edera_ctx *ctx)
 		return 0;
 	for (size_t i = 0; i < EDERA_POOL_SHAPES_MAX; i++)
 		if (ctx->pool->shapes[i])
-			mib += (uint64_t)ctx->pool->shapes[i]->st.filling *
+			mib += (uint64_t)ctx->pool->shapes[i]->populating *
 			       ctx->pool->shapes[i]->memory_mib;
 	return mib;
 }

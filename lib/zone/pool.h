@@ -33,8 +33,8 @@ struct ed_shell {
  * domain paused and populated, its nodes written), or NULL.  The pool
  * refills once the creation ends (ed_pool_refill). */
 struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p);
-/* A taken shell's end: its domain and record go unless a build took
- * them (which zeroes its s). */
+/* A taken shell's end: its domain, nodes and record go unless a build
+ * took them (which zeroes its s; the creation sees to its nodes then). */
 void ed_pool_shell_free(edera_ctx *ctx, struct ed_shell *s);
 /* Shapes short of shells start making one (a creation that found none,
  * once its own memory is taken). */

@@ -120,12 +120,16 @@ void ed_uuid_new(uint8_t uuid[16], char str[37]);
 /* create.c: the part of a zone's XenStore subtree that depends neither on
  * its build nor on its configuration beyond its size, written without a
  * transaction: first, in order on the main connection, what an earlier
- * domain of DOMID left goes and the two roots (/local/domain/DOMID and
- * /vm/UUID) are made with their permissions; then the other nodes (domid,
+ * domain of DOMID left goes and /local/domain/DOMID is made with its
+ * permissions, while /vm/UUID is made with its own on a lane (on the main
+ * connection too when ORDERED: a request sent before touched it); then
+ * the other nodes (domid,
  * vm, memory, cpu, control, device and the nodes the guest writes) at once
- * over the client's lanes.  No name and no marker: a domain with only
- * these is nobody's zone (edera_zone_reattach looks for the marker).  A
- * shell has them written once its domain is made (pool.c); a creation
+ * over the client's lanes, edera/uuid among them: edera_zone_reattach
+ * tells by it and the creation records whose nodes these are (a live
+ * process's creation or shell: left alone; a dead one's: removed).  No
+ * name, and not marked as a zone made (edera/managed).  A shell has
+ * them written once its domain is made (pool.c); a creation
  * whose domain has none writes them with the rest (MORE, when not NULL,
  * adds its own nodes to the second round, starting on lane *LANE).  DONE
  * gets the first failure; what was written stays for ed_zone_remove_nodes. */
@@ -136,6 +140,7 @@ struct ed_skeleton {
 	char uuid[37];
 	uint64_t memory_kib, max_memory_kib;
 	uint32_t vcpus, max_vcpus;
+	bool ordered;
 	void (*more)(struct ed_skeleton *sk, int *lane);
 	void (*done)(struct ed_skeleton *sk, int status);
 };

@@ -13,6 +13,7 @@
 
 #include <edera/edera.h>
 #include <uv.h>
+#include <xenctrl.h>
 
 #include "suites.h"
 #include "util.h"
@@ -79,17 +80,41 @@ static void set_pool(edera_ctx *ctx, uint32_t memory_mib, uint32_t shells)
 	ck_assert_msg(edera_pool_set(ctx, &pc) == 0, "%s", edera_last_error());
 }
 
-/* Creation records in XenStore (shells have one each). */
-static size_t intents(edera_ctx *ctx)
+/* The children of PATH in XenStore (none if it is not there). */
+static size_t children(edera_ctx *ctx, const char *path)
 {
 	char **names = NULL;
 	size_t n = 0;
-	int rc = edera_xs_directory_sync(ctx, NULL, INTENTS, &names, &n);
+	int rc = edera_xs_directory_sync(ctx, NULL, path, &names, &n);
 
 	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s", edera_last_error());
 	edera_free(names);
 	return rc == 0 ? n : 0;
 }
+
+/* Creation records in XenStore (shells have one each). */
+static size_t intents(edera_ctx *ctx)
+{
+	return children(ctx, INTENTS);
+}
+
+/* Domains' subtrees and /vm entries (a shell has both, nameless). */
+struct nodes {
+	size_t dom, vm;
+};
+
+static struct nodes nodes(edera_ctx *ctx)
+{
+	return (struct nodes){ children(ctx, "/local/domain"), children(ctx, "/vm") };
+}
+
+#define ck_assert_nodes(ctx, want, more)                                              \
+	do {                                                                          \
+		struct nodes n_ = nodes(ctx);                                         \
+		ck_assert_msg(n_.dom == (want).dom + (more) && n_.vm == (want).vm + (more), \
+		              "%zu domain subtrees and %zu /vm entries, not %zu and %zu",   \
+		              n_.dom, n_.vm, (want).dom + (more), (want).vm + (more));      \
+	} while (0)
 
 /* ---- a zone's XenStore subtree, as text with what must differ replaced ---- */
 
@@ -218,16 +243,20 @@ START_TEST(zone_from_a_shell_is_a_cold_zone)
 	edera_ctx *ctx = NULL;
 	edera_zone *warm, *cold;
 	edera_pool_stats st;
+	struct nodes nodes_before;
 	char *a, *b;
 	int before;
 
 	sweep_leftovers();
 	before = xl_domains();
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	nodes_before = nodes(ctx);
 	set_pool(ctx, 16, 2);
 	wait_ready(ctx, 16, 2);
 	ck_assert_int_eq(xl_domains(), before + 2);
 	ck_assert_uint_eq(intents(ctx), 2);
+	/* each shell has its subtree written, but no name and no marker */
+	ck_assert_nodes(ctx, nodes_before, 2);
 	ck_assert_ptr_null(edera_zone_next(ctx, NULL)); /* no zone handles */
 
 	warm = mini(ctx, "edera-pool-warm", "reason=wait", 16);
@@ -291,6 +320,7 @@ START_TEST(zone_from_a_shell_is_a_cold_zone)
 	ck_assert_int_eq(xl_domains(), before);
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	ck_assert_uint_eq(intents(ctx), 0);
+	ck_assert_nodes(ctx, nodes_before, 0);
 	edera_ctx_close(ctx);
 }
 END_TEST
@@ -355,6 +385,7 @@ START_TEST(crash_then_reattach_leaves_nothing)
 {
 	edera_ctx *ctx = NULL;
 	edera_pool_config pc;
+	struct nodes nodes_before;
 	unsigned int attached = 99, cleaned = 99;
 	int before, fds[2], status;
 	char c = 0;
@@ -362,6 +393,10 @@ START_TEST(crash_then_reattach_leaves_nothing)
 
 	sweep_leftovers();
 	before = xl_domains();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	nodes_before = nodes(ctx);
+	edera_ctx_close(ctx);
+	ctx = NULL;
 	ck_assert_int_eq(pipe(fds), 0);
 	pid = fork();
 	ck_assert_int_ge(pid, 0);
@@ -386,12 +421,42 @@ START_TEST(crash_then_reattach_leaves_nothing)
 	ck_assert_int_eq(xl_domains(), before + 3); /* nobody cleaned */
 	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
 	ck_assert_uint_eq(intents(ctx), 3);
+	ck_assert_nodes(ctx, nodes_before, 3);
+	/* one shell's domain goes behind the dead process's back (as when it
+	 * died between destroying a shell and removing its nodes): its
+	 * nodes, nameless, are still found by their UUID */
+	{
+		char **names = NULL, path[96];
+		size_t n = 0;
+		long victim = -1;
+		xc_interface *xch;
+
+		ck_assert_int_eq(edera_xs_directory_sync(ctx, NULL, "/local/domain", &names, &n), 0);
+		for (size_t i = 0; i < n && victim < 0; i++) {
+			char np[96];
+
+			snprintf(np, sizeof(np), "/local/domain/%s/name", names[i]);
+			if (strcmp(names[i], "0") != 0 && !xs_exists(ctx, np))
+				victim = strtol(names[i], NULL, 10);
+		}
+		edera_free(names);
+		ck_assert_msg(victim > 0, "no nameless shell subtree");
+		/* (not xl destroy: it removes the domain's nodes too) */
+		xch = xc_interface_open(NULL, NULL, 0);
+		ck_assert_ptr_nonnull(xch);
+		ck_assert_int_eq(xc_domain_destroy(xch, (uint32_t)victim), 0);
+		xc_interface_close(xch);
+		wait_domains(ctx, before + 2);
+		snprintf(path, sizeof(path), "/local/domain/%ld", victim);
+		ck_assert(xs_exists(ctx, path));
+	}
 	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
 	              edera_last_error());
 	ck_assert_uint_eq(attached, 0);
 	ck_assert_uint_eq(cleaned, 3);
 	ck_assert_int_eq(xl_domains(), before);
 	ck_assert_uint_eq(intents(ctx), 0);
+	ck_assert_nodes(ctx, nodes_before, 0); /* the destroyed shell's included */
 
 	edera_pool_config_init(&pc);
 	pc.memory_mib = 8;

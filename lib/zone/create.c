@@ -391,20 +391,21 @@ static void build_start(struct create_op *op)
 
 /* A zone's XenStore subtree is written without a transaction, in two
  * rounds (ed_zone_skeleton_write): first, on the main connection in
- * order, what an earlier domain of the same domid left goes and the two
- * roots are made with their permissions; then every other node at once,
- * spread over the client's lanes (ed_xs_group_lane: the C xenstored
- * handles one request per connection per turn of its loop, so forty
- * requests on one connection wait forty turns).  A node's write and its
- * permissions go on the same lane, in order; the nodes between them
- * (memory, cpu, control, ...) are made by whichever write comes first,
- * with the permissions of the root made in the first round.  Most of it
- * depends only on the domain and its size: a prepared shell has that
- * written when it is made, and a zone built in one writes only the rest
- * (its name, the rings the build placed, its console's kind and its mark
- * as a zone made).  Nothing reads the subtree before the domain is introduced
- * (the guest has no ring yet); a crash half-way leaves the creation's
- * record, and edera_zone_reattach removes all of it. */
+ * order, what an earlier domain of the same domid left goes and
+ * /local/domain/N is made with its permissions (/vm/UUID with its own on
+ * a lane meanwhile); then every other node at once, spread over the
+ * client's lanes (ed_xs_group_lane: the C xenstored handles one request
+ * per connection per turn of its loop, so forty requests on one
+ * connection wait forty turns).  A node's write and its permissions go on
+ * the same lane, in order; the nodes between them (memory, cpu, control,
+ * ...) are made by whichever write comes first, with the permissions of
+ * the root made in the first round.  Most of it depends only on the
+ * domain and its size: a prepared shell has that written when it is
+ * made, and a zone built in one writes only the rest (its name, the rings
+ * the build placed, its console's kind and its mark as a zone made).
+ * Nothing reads the subtree before the domain is introduced (the guest
+ * has no ring yet); a crash half-way leaves the creation's record, and
+ * edera_zone_reattach removes all of it. */
 
 static void sk_write(struct ed_xs_batch *b, const char *path, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

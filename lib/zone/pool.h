@@ -22,9 +22,9 @@ struct ed_shell {
 	char uuid_str[37];
 	struct ed_pv_shell s;   /* domid 0 once a build took it */
 	/* The domain its XenStore nodes were written for (0: none yet): a
-	 * zone's subtree but its name, rings, console and marker
-	 * (ed_zone_skeleton_write).  They go with the shell, or with the
-	 * zone built in it. */
+	 * zone's subtree but its name, rings, console and its mark as a
+	 * zone made (ed_zone_skeleton_write).  They go with the shell, or
+	 * with the zone built in it. */
 	uint32_t nodes_domid;
 	struct ed_skeleton sk;
 };

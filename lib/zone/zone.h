@@ -123,16 +123,16 @@ void ed_uuid_new(uint8_t uuid[16], char str[37]);
  * domain of DOMID left goes and /local/domain/DOMID is made with its
  * permissions, while /vm/UUID is made with its own on a lane (on the main
  * connection too when ORDERED: a request sent before touched it); then
- * the other nodes (domid,
- * vm, memory, cpu, control, device and the nodes the guest writes) at once
- * over the client's lanes, edera/uuid among them: edera_zone_reattach
- * tells by it and the creation records whose nodes these are (a live
- * process's creation or shell: left alone; a dead one's: removed).  No
- * name, and not marked as a zone made (edera/managed).  A shell has
- * them written once its domain is made (pool.c); a creation
- * whose domain has none writes them with the rest (MORE, when not NULL,
- * adds its own nodes to the second round, starting on lane *LANE).  DONE
- * gets the first failure; what was written stays for ed_zone_remove_nodes. */
+ * the other nodes (domid, vm, memory, cpu, control, device, the nodes the
+ * guest writes, edera/uuid) at once over the client's lanes.  By
+ * edera/uuid and the creation records edera_zone_reattach tells whose
+ * nodes these are (a live process's creation or shell: left alone; a dead
+ * one's: removed).  No name, and not marked as a zone made
+ * (edera/managed).  A shell has them written once its domain is made
+ * (pool.c); a creation whose domain has none writes them with the rest
+ * (MORE, when not NULL, adds its own nodes to the second round, starting
+ * on lane *LANE).  DONE gets the first failure; what was written stays
+ * for ed_zone_remove_nodes. */
 struct ed_skeleton {
 	struct ed_xs_batch batch;
 	edera_ctx *ctx;

@@ -519,19 +519,21 @@ void ed_zone_skeleton_write(struct ed_skeleton *sk)
 	ed_xs_batch_start(b, sk->ctx, NULL, sk_nodes);
 	snprintf(dom, sizeof(dom), "/local/domain/%u", sk->domid);
 	snprintf(vm, sizeof(vm), "/vm/%s", sk->uuid);
+	snprintf(p, sizeof(p), "%s/vm", dom);
+	ed_xs_batch_read(b, p, old_vm_read);
+	ed_xs_batch_rm(b, dom);
+	sk_write(b, dom, "%s", "");
+	sk_perms(b, sk->domid, dom, false);
 	/* /vm/UUID on a lane of its own meanwhile (a new UUID: nothing sent
-	 * before touches it, unless the caller removed it first, ORDERED) */
+	 * before touches it, unless the caller removed it first, ORDERED).
+	 * After the requests above: a request that is not a read waits for
+	 * those in flight on the lanes, and these would hold them back. */
 	if (!sk->ordered)
 		ed_xs_group_lane(&sk->ctx->xs, 1);
 	sk_write(b, vm, "%s", "");
 	sk_perms(b, sk->domid, vm, false);
 	if (!sk->ordered)
 		ed_xs_group_lane(&sk->ctx->xs, -1);
-	snprintf(p, sizeof(p), "%s/vm", dom);
-	ed_xs_batch_read(b, p, old_vm_read);
-	ed_xs_batch_rm(b, dom);
-	sk_write(b, dom, "%s", "");
-	sk_perms(b, sk->domid, dom, false);
 	ed_xs_batch_end(b);
 }
 

@@ -84,12 +84,19 @@ struct fixture {
 	uv_loop_t loop;
 	edera_ctx *ctx;
 	struct server srv;
+	/* start_listening's: the socket xenstored listens on, its place */
+	int lfd;
+	char dir[32], path[64];
 };
+
+static int listen_xenstored(char *dir, char *path, size_t size, int backlog);
+static void unlisten_xenstored(int fd, const char *dir, const char *path);
 
 static void start(struct fixture *f, script_fn script, void *arg)
 {
 	int sv[2];
 
+	f->lfd = -1;
 	ck_assert_int_eq(uv_loop_init(&f->loop), 0);
 	ck_assert_int_eq(ed_ctx_new(&f->ctx, &f->loop), 0);
 	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
@@ -118,7 +125,10 @@ static void finish(struct fixture *f)
 	ck_assert_int_eq(uv_loop_alive(&f->loop), 0);
 	ck_assert_int_eq(uv_loop_close(&f->loop), 0);
 	pthread_join(f->srv.thread, NULL);
-	close(f->srv.fd);
+	if (f->srv.fd >= 0)
+		close(f->srv.fd);
+	if (f->lfd >= 0)
+		unlisten_xenstored(f->lfd, f->dir, f->path);
 }
 
 /* ---- callbacks that record -------------------------------------------------- */
@@ -993,6 +1003,37 @@ static void unlisten_xenstored(int fd, const char *dir, const char *path)
 	rmdir(dir);
 }
 
+/* start's fixture with xenstored listening on a socket (BACKLOG), where
+ * the client opens its lanes: SCRIPT's server finds the socket in *LFD,
+ * set before it starts; finish removes it. */
+static void start_listening(struct fixture *f, int backlog, script_fn script, void *arg,
+                            int *lfd)
+{
+	snprintf(f->dir, sizeof(f->dir), "/tmp/edera-xs-XXXXXX");
+	f->lfd = *lfd = listen_xenstored(f->dir, f->path, sizeof(f->path), backlog);
+	ck_assert_int_eq(uv_loop_init(&f->loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&f->ctx, &f->loop), 0);
+	f->srv.fd = -1;
+	f->srv.script = script;
+	f->srv.arg = arg;
+	ck_assert_int_eq(pthread_create(&f->srv.thread, NULL, server_main, &f->srv), 0);
+	ck_assert_int_eq(ed_xs_connect(&f->ctx->xs), 0);
+}
+
+/* N writes, /g0 to /g<N-1>, the i-th on lane i (ed_xs_group_lane),
+ * recorded in W. */
+static void write_group(edera_ctx *ctx, int n, struct rec *w)
+{
+	for (int i = 0; i < n; i++) {
+		char node[8];
+
+		snprintf(node, sizeof(node), "/g%d", i);
+		ed_xs_group_lane(&ctx->xs, i);
+		ck_assert_int_eq(edera_xs_write(ctx, NULL, node, "v", 1, rec_done, w), 0);
+	}
+	ed_xs_group_lane(&ctx->xs, -1);
+}
+
 /* xenstored restarts: the context reconnects through XENSTORED_PATH and
  * registers its watch again. */
 struct listener {
@@ -1196,22 +1237,16 @@ static void script_lanes(int unused, void *arg)
 
 START_TEST(reads_spread_on_lanes_in_order)
 {
-	char dir[] = "/tmp/edera-xs-XXXXXX";
-	char path[64], key[NREADS][16];
+	char key[NREADS][16];
 	struct lane_srv l = { 0 };
 	struct rec w = { 0 }, after = { 0 };
 	static struct rec vals[NREADS];
-	uv_loop_t loop;
+	struct fixture f;
 	edera_ctx *ctx;
-	pthread_t th;
-	struct server srv = { .fd = -1, .script = script_lanes, .arg = &l };
 
 	memset(vals, 0, sizeof(vals));
-	l.lfd = listen_xenstored(dir, path, sizeof(path), 16);
-	ck_assert_int_eq(uv_loop_init(&loop), 0);
-	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
-	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
+	start_listening(&f, 16, script_lanes, &l, &l.lfd);
+	ctx = f.ctx;
 
 	for (int i = 0; i < NREADS; i++) {
 		snprintf(key[i], sizeof(key[i]), "/k%d", i);
@@ -1220,7 +1255,7 @@ START_TEST(reads_spread_on_lanes_in_order)
 	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/w", "v", 1, rec_done, &w), 0);
 	ck_assert_int_eq(edera_xs_read(ctx, NULL, "/after", rec_value, &after), 0);
 	while (after.calls < 1)
-		uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&f.loop, UV_RUN_ONCE);
 	for (int i = 0; i < NREADS; i++) {
 		ck_assert_int_eq(vals[i].calls, 1);
 		ck_assert_int_eq(vals[i].status[0], 0);
@@ -1244,18 +1279,12 @@ START_TEST(reads_spread_on_lanes_in_order)
 		time_t deadline = time(NULL) + 10;
 
 		while (l.closed < l.nconns - 1 && time(NULL) < deadline)
-			uv_run(&loop, UV_RUN_NOWAIT), usleep(10 * 1000);
+			uv_run(&f.loop, UV_RUN_NOWAIT), usleep(10 * 1000);
 	}
 	ck_assert_int_eq(l.closed, l.nconns - 1);
 	ck_assert_int_eq(ctx->xs.nlanes, 0);
 	ck_assert(edera_xs_connected(ctx));
-
-	edera_ctx_close(ctx);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_alive(&loop), 0);
-	ck_assert_int_eq(uv_loop_close(&loop), 0);
-	pthread_join(th, NULL);
-	unlisten_xenstored(l.lfd, dir, path);
+	finish(&f);
 }
 END_TEST
 
@@ -1307,31 +1336,17 @@ static void script_group(int unused, void *arg)
 
 START_TEST(group_writes_on_their_lanes)
 {
-	char dir[] = "/tmp/edera-xs-XXXXXX";
-	char path[64];
 	struct group_srv l = { 0 };
 	struct rec w = { 0 }, after = { 0 };
-	uv_loop_t loop;
+	struct fixture f;
 	edera_ctx *ctx;
-	pthread_t th;
-	struct server srv = { .fd = -1, .script = script_group, .arg = &l };
 
-	l.lfd = listen_xenstored(dir, path, sizeof(path), 16);
-	ck_assert_int_eq(uv_loop_init(&loop), 0);
-	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
-	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
-	for (int i = 0; i < NGROUP; i++) {
-		char node[8];
-
-		snprintf(node, sizeof(node), "/g%d", i);
-		ed_xs_group_lane(&ctx->xs, i);
-		ck_assert_int_eq(edera_xs_write(ctx, NULL, node, "v", 1, rec_done, &w), 0);
-	}
-	ed_xs_group_lane(&ctx->xs, -1);
+	start_listening(&f, 16, script_group, &l, &l.lfd);
+	ctx = f.ctx;
+	write_group(ctx, NGROUP, &w);
 	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/after", "v", 1, rec_done, &after), 0);
 	while (after.calls < 1)
-		uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&f.loop, UV_RUN_ONCE);
 	ck_assert_int_eq(w.calls, NGROUP);
 	for (int i = 0; i < NGROUP; i++) {
 		ck_assert_int_eq(w.status[i], 0);
@@ -1340,11 +1355,7 @@ START_TEST(group_writes_on_their_lanes)
 	ck_assert_int_eq(l.nconns, NGROUP);
 	ck_assert(!l.after_early);
 	ck_assert(l.after_main);
-	edera_ctx_close(ctx);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_close(&loop), 0);
-	pthread_join(th, NULL);
-	unlisten_xenstored(l.lfd, dir, path);
+	finish(&f);
 }
 END_TEST
 
@@ -1380,43 +1391,25 @@ static void script_busy(int unused, void *arg)
 
 START_TEST(lanes_do_not_wait_for_a_busy_xenstored)
 {
-	char dir[] = "/tmp/edera-xs-XXXXXX";
-	char path[64];
 	struct busy_srv l = { 0 };
 	struct rec w = { 0 }, after = { 0 };
-	uv_loop_t loop;
+	struct fixture f;
 	edera_ctx *ctx;
-	pthread_t th;
-	struct server srv = { .fd = -1, .script = script_busy, .arg = &l };
 
-	l.lfd = listen_xenstored(dir, path, sizeof(path), 1);
-	ck_assert_int_eq(uv_loop_init(&loop), 0);
-	ck_assert_int_eq(ed_ctx_new(&ctx, &loop), 0);
-	ck_assert_int_eq(pthread_create(&th, NULL, server_main, &srv), 0);
-	ck_assert_int_eq(ed_xs_connect(&ctx->xs), 0);
-	for (int i = 0; i < 8; i++) {
-		char node[8];
-
-		snprintf(node, sizeof(node), "/g%d", i);
-		ed_xs_group_lane(&ctx->xs, i);
-		ck_assert_int_eq(edera_xs_write(ctx, NULL, node, "v", 1, rec_done, &w), 0);
-	}
-	ed_xs_group_lane(&ctx->xs, -1);
+	start_listening(&f, 1, script_busy, &l, &l.lfd);
+	ctx = f.ctx;
+	write_group(ctx, 8, &w);
 	/* (a blocking connect would still be waiting here, the server asleep) */
 	ck_assert_int_lt(ctx->xs.nlanes, 7);
 	ck_assert_int_eq(edera_xs_write(ctx, NULL, "/after", "v", 1, rec_done, &after), 0);
 	while (after.calls < 1)
-		uv_run(&loop, UV_RUN_ONCE);
+		uv_run(&f.loop, UV_RUN_ONCE);
 	ck_assert_int_eq(w.calls, 8);
 	for (int i = 0; i < 8; i++)
 		ck_assert_int_eq(w.status[i], 0);
 	ck_assert_int_eq(after.status[0], 0);
 	ck_assert_int_eq(l.nconns, (int)ctx->xs.nlanes + 1);
-	edera_ctx_close(ctx);
-	uv_run(&loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_close(&loop), 0);
-	pthread_join(th, NULL);
-	unlisten_xenstored(l.lfd, dir, path);
+	finish(&f);
 }
 END_TEST
 

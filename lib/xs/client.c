@@ -75,6 +75,8 @@ struct out_msg {
 	char *buf;
 };
 
+static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m);
+
 static void write_cb(uv_write_t *wr, int status)
 {
 	struct out_msg *m = ed_container_of(wr, struct out_msg, wr);
@@ -82,13 +84,33 @@ static void write_cb(uv_write_t *wr, int status)
 
 	free(m->buf);
 	free(m);
+	conn->writing = false;
 	/* A failed write means the connection is broken; reading will say so
 	 * too, but do not wait for it. */
-	if (status < 0 && status != UV_ECANCELED && conn->xs)
+	if (status < 0 && status != UV_ECANCELED && conn->xs) {
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+		return;
+	}
+	if (!conn->xs || conn->wq_len == 0)
+		return; /* (a closed connection's queue goes with it) */
+	/* what was sent while that write was under way: one write */
+	m = calloc(1, sizeof(*m));
+	if (!m) {
+		ed_xs_disconnect(conn->xs, EDERA_ENOMEM);
+		return;
+	}
+	m->buf = conn->wq;
+	m->len = conn->wq_len;
+	conn->wq = NULL;
+	conn->wq_len = conn->wq_cap = 0;
+	if (write_now(conn->xs, conn, m) < 0) {
+		free(m->buf);
+		free(m);
+		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+	}
 }
 
-static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
+static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
 	uv_buf_t b = uv_buf_init(m->buf, (unsigned int)m->len);
 	int rc;
@@ -98,6 +120,36 @@ static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *
 	if (rc < 0)
 		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
 		                uv_strerror(rc));
+	conn->writing = conn->stream;
+	return 0;
+}
+
+/* Send M on CONN (taken on success).  On a socket, a message sent while
+ * an earlier write is under way waits for it to complete, with any others,
+ * and they go in one write: a thousand reads sent at once cost a few
+ * system calls, not a thousand, and xenstored (sharing dom0's CPUs) gets
+ * the time.  The first goes at once, so nothing waits on a loop turn that
+ * would not come: its reply wakes the loop, which completes the write. */
+static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
+{
+	if (!conn->writing)
+		return write_now(xs, conn, m);
+	if (m->len > conn->wq_cap - conn->wq_len) {
+		size_t cap = conn->wq_cap ? conn->wq_cap : 4096;
+		char *p;
+
+		while (cap - conn->wq_len < m->len)
+			cap *= 2;
+		p = realloc(conn->wq, cap);
+		if (!p)
+			return ed_error(EDERA_ENOMEM, "out of memory for a XenStore request");
+		conn->wq = p;
+		conn->wq_cap = cap;
+	}
+	memcpy(conn->wq + conn->wq_len, m->buf, m->len);
+	conn->wq_len += m->len;
+	free(m->buf);
+	free(m);
 	return 0;
 }
 
@@ -411,6 +463,7 @@ static void conn_close_cb(uv_handle_t *h)
 	struct ed_xs_conn *conn = ed_container_of((uv_pipe_t *)h, struct ed_xs_conn, pipe);
 
 	ed_xs_reader_fini(&conn->reader);
+	free(conn->wq);
 	free(conn);
 }
 
@@ -474,10 +527,11 @@ static int conn_open(struct ed_xs *xs, int fd, const char *what, unsigned int la
 	conn->lane = lane;
 	kick_loop(xs);
 	/* Only the kernel's xenbus device is a ring, with the protocol's cap
-	 * on a message; a socket may carry longer replies (oxenstored). */
-	ed_xs_reader_init(&conn->reader, fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode)
-	                                         ? ED_XS_SOCKET_PAYLOAD_MAX
-	                                         : XENSTORE_PAYLOAD_MAX);
+	 * on a message (and one message per write); a socket may carry longer
+	 * replies (oxenstored). */
+	conn->stream = fstat(fd, &st) == 0 && S_ISSOCK(st.st_mode);
+	ed_xs_reader_init(&conn->reader,
+	                  conn->stream ? ED_XS_SOCKET_PAYLOAD_MAX : XENSTORE_PAYLOAD_MAX);
 	*out = conn;
 	return 0;
 }

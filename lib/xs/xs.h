@@ -39,6 +39,11 @@ struct ed_xs_conn {
 	struct ed_xs_reader reader;
 	unsigned int lane;  /* 0: the main connection; 1...: a read lane */
 	size_t inflight;    /* requests written on it, not yet answered */
+	bool stream;        /* a socket: one write may carry several messages
+	                     * (not the xenbus device: it takes one per write) */
+	bool writing;       /* a write on it not completed yet */
+	char *wq;           /* messages sent meanwhile, in order: one write */
+	size_t wq_len, wq_cap;
 	char rbuf[16384];
 };
 

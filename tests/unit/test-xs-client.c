@@ -1413,6 +1413,92 @@ START_TEST(lanes_do_not_wait_for_a_busy_xenstored)
 }
 END_TEST
 
+
+/* Requests sent while a write is under way go together in the next one:
+ * on a SOCK_SEQPACKET pair each write is one packet, so the fake server
+ * sees how many writes carried NCOAL reads sent at once (the first alone,
+ * the rest together once it completed), and answers each in order. */
+#define NCOAL 100
+
+struct coal_srv {
+	int packets, msgs;
+	bool order_ok;
+};
+
+static void script_coalesced(int fd, void *arg)
+{
+	struct coal_srv *c = arg;
+	static char pkt[65536];
+
+	c->order_ok = true;
+	while (c->msgs < NCOAL) {
+		ssize_t n = recv(fd, pkt, sizeof(pkt), 0);
+		size_t off = 0;
+
+		ck_assert_int_gt(n, 0);
+		c->packets++;
+		while (off + 16 <= (size_t)n) {
+			uint32_t hdr[4];
+			char want[16];
+
+			memcpy(hdr, pkt + off, 16);
+			ck_assert_uint_eq(hdr[0], XS_READ);
+			ck_assert_uint_le(off + 16 + hdr[3], (size_t)n);
+			snprintf(want, sizeof(want), "/c%d", c->msgs);
+			if (hdr[3] != strlen(want) + 1 || memcmp(pkt + off + 16, want, hdr[3]) != 0)
+				c->order_ok = false;
+			srv_send(fd, XS_READ, hdr[1], 0, pkt + off + 16, hdr[3] - 1);
+			off += 16 + hdr[3];
+			c->msgs++;
+		}
+		ck_assert_uint_eq(off, (size_t)n); /* whole messages only */
+	}
+}
+
+START_TEST(requests_sent_meanwhile_go_in_one_write)
+{
+	struct fixture f;
+	struct coal_srv c = { 0 };
+	static struct rec vals[NCOAL];
+	char key[NCOAL][16];
+	int sv[2], answered = 0;
+
+	memset(vals, 0, sizeof(vals));
+	f.lfd = -1;
+	ck_assert_int_eq(uv_loop_init(&f.loop), 0);
+	ck_assert_int_eq(ed_ctx_new(&f.ctx, &f.loop), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(ed_xs_connect_fd(&f.ctx->xs, sv[0], "fake"), 0);
+	f.srv.fd = sv[1];
+	f.srv.script = script_coalesced;
+	f.srv.arg = &c;
+	ck_assert_int_eq(pthread_create(&f.srv.thread, NULL, server_main, &f.srv), 0);
+
+	for (int i = 0; i < NCOAL; i++) {
+		snprintf(key[i], sizeof(key[i]), "/c%d", i);
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, key[i], rec_value, &vals[i]), 0);
+	}
+	while (answered < NCOAL) {
+		run_until(&f, &vals[answered].calls, 1);
+		answered++;
+	}
+	for (int i = 0; i < NCOAL; i++) {
+		ck_assert_int_eq(vals[i].calls, 1);
+		ck_assert_int_eq(vals[i].status[0], 0);
+		ck_assert_str_eq(vals[i].value[0], key[i]);
+	}
+	pthread_join(f.srv.thread, NULL);
+	ck_assert_int_eq(c.msgs, NCOAL);
+	ck_assert(c.order_ok);
+	/* the first alone, then the other 99 in one write */
+	ck_assert_int_eq(c.packets, 2);
+	edera_ctx_close(f.ctx);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_alive(&f.loop), 0);
+	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+	close(f.srv.fd);
+}
+END_TEST
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1507,6 +1593,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, reads_spread_on_lanes_in_order);
 	tcase_add_test(tc, group_writes_on_their_lanes);
 	tcase_add_test(tc, lanes_do_not_wait_for_a_busy_xenstored);
+	tcase_add_test(tc, requests_sent_meanwhile_go_in_one_write);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

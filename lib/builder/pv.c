@@ -52,6 +52,7 @@ struct build {
 	bool created;
 	uint64_t nr_pages;
 	xen_pfn_t *p2m; /* pfn -> mfn */
+	uint32_t store_evtchn, cons_evtchn; /* a shell's, allocated ahead (else 0) */
 	uint8_t *boot;  /* the boot area mapped: pfns [boot_pfn, boot_pfn + boot_pages) */
 	uint64_t boot_pfn, boot_pages;
 };
@@ -248,20 +249,33 @@ static int seed_grants(struct build *b, struct ed_pv_result *r)
 	return 0;
 }
 
-static int special_pages(struct build *b, struct ed_pv_result *r)
+/* The xenstore and console event channels, unbound, for the backends'
+ * domain to bind (never port 0: Xen keeps it). */
+static int alloc_ports(struct build *b)
 {
 	int port;
 
-	r->store_mfn = b->p2m[b->l.xenstore.pfn];
-	r->cons_mfn = b->p2m[b->l.console.pfn];
 	port = xc_evtchn_alloc_unbound(b->hv->xch, b->domid, b->p->backend_domid);
 	if (port < 0)
 		return xc_fail("allocating the xenstore event channel");
-	r->store_evtchn = (uint32_t)port;
+	b->store_evtchn = (uint32_t)port;
 	port = xc_evtchn_alloc_unbound(b->hv->xch, b->domid, b->p->backend_domid);
 	if (port < 0)
 		return xc_fail("allocating the console event channel");
-	r->cons_evtchn = (uint32_t)port;
+	b->cons_evtchn = (uint32_t)port;
+	return 0;
+}
+
+static int special_pages(struct build *b, struct ed_pv_result *r)
+{
+	int rc = b->store_evtchn ? 0 : alloc_ports(b); /* (a shell's are there) */
+
+	if (rc < 0)
+		return rc;
+	r->store_mfn = b->p2m[b->l.xenstore.pfn];
+	r->cons_mfn = b->p2m[b->l.console.pfn];
+	r->store_evtchn = b->store_evtchn;
+	r->cons_evtchn = b->cons_evtchn;
 	return seed_grants(b, r);
 }
 
@@ -441,6 +455,8 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		b.domid = shell->domid;
 		b.created = true;
 		b.p2m = shell->p2m;
+		b.store_evtchn = shell->store_evtchn;
+		b.cons_evtchn = shell->cons_evtchn;
 		memset(shell, 0, sizeof(*shell)); /* the zone's now */
 	} else {
 		rc = create_domain(&b);
@@ -483,7 +499,8 @@ out:
 bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p)
 {
 	return s->memory_kib == p->memory_kib && p->max_memory_kib == p->memory_kib &&
-	       s->vcpus == p->vcpus && p->max_vcpus == p->vcpus;
+	       s->vcpus == p->vcpus && p->max_vcpus == p->vcpus &&
+	       p->backend_domid == 0; /* (its event channels are for dom0) */
 }
 
 int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
@@ -505,6 +522,8 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 	rc = create_domain(&b);
 	if (rc == 0)
 		rc = populate(&b);
+	if (rc == 0)
+		rc = alloc_ports(&b);
 	if (rc < 0) {
 		if (b.created)
 			xc_domain_destroy(hv->xch, b.domid);
@@ -516,6 +535,8 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 	s->memory_kib = memory_kib;
 	s->vcpus = vcpus;
 	s->p2m = b.p2m;
+	s->store_evtchn = b.store_evtchn;
+	s->cons_evtchn = b.cons_evtchn;
 	return 0;
 }
 

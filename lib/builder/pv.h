@@ -45,14 +45,16 @@ struct ed_pv_result {
 #define ED_PV_MAXMEM_SLACK_KIB 1024
 
 /* A prepared shell (zone/pool.c): a domain created paused with its memory
- * populated (steps 2 and 3) and nothing else, its handle UUID, for a build
- * of MEMORY_KIB (= its maximum) and VCPUS (= their maximum). */
+ * populated (steps 2 and 3) and its xenstore and console event channels
+ * allocated (unbound, for dom0), nothing else, its handle UUID, for a
+ * build of MEMORY_KIB (= its maximum) and VCPUS (= their maximum). */
 struct ed_pv_shell {
 	uint32_t domid;
 	uint8_t uuid[16]; /* its Xen handle: the domid is trusted only with it */
 	uint64_t memory_kib;
 	uint32_t vcpus;
 	xen_pfn_t *p2m; /* pfn -> mfn, malloc'd */
+	uint32_t store_evtchn, cons_evtchn;
 };
 
 /* Make one (on failure nothing is left: the domain is destroyed). */
@@ -64,7 +66,8 @@ void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
 /* Whether S's domain still exists, is not dying, and is S's (its handle). */
 bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s);
 /* Whether a build of P can take S (the same memory and vCPUs, no more
- * memory or vCPUs to grow to). */
+ * memory or vCPUs to grow to, its backends in dom0).  A build in S uses
+ * its event channels. */
 bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p);
 
 /* With SHELL (which must fit P; NULL: a new domain), the build loads into

@@ -538,9 +538,10 @@ void ed_zone_skeleton_write(struct ed_skeleton *sk)
 }
 
 /* What a zone's subtree has that a shell's has not: its name, the rings
- * its build placed, its console's kind and its mark as a zone made; each
- * node on the next of the client's lanes from *LANE. */
-static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane)
+ * its build placed, its console's kind and its mark as a zone made (and
+ * its event channels' ports, PORTS: a shell's has them); each node on the
+ * next of the client's lanes from *LANE. */
+static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane, bool ports)
 {
 	edera_ctx *ctx = op->ctx;
 	edera_zone *z = op->zone;
@@ -551,9 +552,11 @@ static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane)
 #define P(rel) (snprintf(p, sizeof(p), "%s/%s", dom, rel), p)
 	L(), sk_write(b, P("name"), "%s", z->name);
 	L(), sk_write(b, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
-	L(), sk_write(b, P("store/port"), "%u", z->res.store_evtchn);
 	L(), sk_write(b, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
-	L(), sk_write(b, P("console/port"), "%u", z->res.cons_evtchn);
+	if (ports) {
+		L(), sk_write(b, P("store/port"), "%u", z->res.store_evtchn);
+		L(), sk_write(b, P("console/port"), "%u", z->res.cons_evtchn);
+	}
 	/* xenconsoled serves only consoles of type "xenconsoled". */
 	if (z->served_console) {
 		L(), sk_write(b, P("console/type"), "%s", "edera");
@@ -575,7 +578,7 @@ static void more_nodes(struct ed_skeleton *sk, int *lane)
 {
 	struct create_op *op = ed_container_of(sk, struct create_op, sk);
 
-	zone_nodes(op, &sk->batch, lane);
+	zone_nodes(op, &sk->batch, lane, true);
 }
 
 static void skeleton_done(struct ed_skeleton *sk, int status)
@@ -600,11 +603,12 @@ static void skeleton_start(struct create_op *op)
 
 	if (op->shell && op->shell->nodes_domid) {
 		if (op->shell->nodes_domid == z->domid) {
-			/* built in a shell: the rest of its subtree is there */
+			/* built in a shell: the rest of its subtree is there,
+			 * its ports too (the build used its channels) */
 			int lane = 0;
 
 			ed_xs_batch_start(&sk->batch, ctx, NULL, zone_nodes_written);
-			zone_nodes(op, &sk->batch, &lane);
+			zone_nodes(op, &sk->batch, &lane, false);
 			ed_xs_group_lane(&ctx->xs, -1);
 			ed_xs_batch_end(&sk->batch);
 			return;

@@ -3,10 +3,12 @@
  * st.shells shells ready; one is made at a time per shape:
  *   1. its record, like a creation's (create.c's "creation intents"): the
  *      domain of a process that dies from here on is found by its handle
- *   2. on the threadpool: the domain created, paused, memory populated
- *      (builder/pv.c, ed_pv_shell_make)
+ *   2. on the threadpool: the domain created, paused, memory populated,
+ *      its xenstore and console event channels allocated (builder/pv.c,
+ *      ed_pv_shell_make)
  *   3. its XenStore nodes: all of a zone's subtree that does not depend
- *      on the kernel or the zone's name (create.c, ed_zone_skeleton_write)
+ *      on the kernel or the zone's name (create.c, ed_zone_skeleton_write),
+ *      the channels' ports among them
  *   4. ready: on the shape's list, until a creation takes it (create.c)
  *      or it is destroyed (fewer wanted, memory reclaimed, the context
  *      closing): the domain first, then its nodes, then its record.
@@ -133,6 +135,22 @@ static void nodes_written(struct ed_skeleton *sk, int status)
 	shell_done(s->ctx, s, status);
 }
 
+/* What a shell's subtree has beyond the skeleton: its event channels'
+ * ports (the build in it uses them; the rings' pages are placed by the
+ * build, so their nodes wait for it). */
+static void shell_nodes(struct ed_skeleton *sk, int *lane)
+{
+	struct ed_shell *s = ed_container_of(sk, struct ed_shell, sk);
+	char p[64];
+
+	snprintf(p, sizeof(p), "/local/domain/%u/store/port", sk->domid);
+	ed_xs_group_lane(&sk->ctx->xs, (*lane)++);
+	ed_xs_batch_write(&sk->batch, p, "%u", s->s.store_evtchn);
+	snprintf(p, sizeof(p), "/local/domain/%u/console/port", sk->domid);
+	ed_xs_group_lane(&sk->ctx->xs, (*lane)++);
+	ed_xs_batch_write(&sk->batch, p, "%u", s->s.cons_evtchn);
+}
+
 static void made(edera_ctx *ctx, int status, void *arg)
 {
 	struct ed_shell *s = arg;
@@ -151,6 +169,7 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	memcpy(s->sk.uuid, s->uuid_str, sizeof(s->sk.uuid));
 	s->sk.memory_kib = s->sk.max_memory_kib = s->s.memory_kib;
 	s->sk.vcpus = s->sk.max_vcpus = s->s.vcpus;
+	s->sk.more = shell_nodes;
 	s->sk.done = nodes_written;
 	/* (closing the context waits for them: the shell is undone after) */
 	ctx->cleanups++;

@@ -23,8 +23,10 @@
  * under /tmp (tmpfs in the rig's dom0), both toolstacks the same copies:
  * the rig's tree is shared over 9p, where each stat or open costs
  * milliseconds under emulation, and a host keeps its kernels on local disk.
- * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL [create|scale|inflight|fresh]
- * (only parts 1 and 2, only part 3, only part 4, or only part 5; all without). */
+ * Usage (in the rig): zone-bench KERNEL INITRD MINI_KERNEL
+ *                     [create|create-mini|scale|inflight|fresh]
+ * (only parts 1 and 2, only part 2, only part 3, only part 4, or only part 5;
+ * all without). */
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -480,7 +482,7 @@ int main(int argc, char **argv)
 
 	if (argc < 4) {
 		fprintf(stderr, "usage: zone-bench KERNEL INITRD MINI_KERNEL "
-		                "[create|scale|inflight|fresh]\n");
+		                "[create|create-mini|scale|inflight|fresh]\n");
 		return 2;
 	}
 	if (argc >= 5 && strcmp(argv[4], "fresh-child") == 0) {
@@ -506,6 +508,8 @@ int main(int argc, char **argv)
 	} else if (argc >= 5 && strcmp(argv[4], "create") == 0) {
 		compare("Debian 6.1 kernel + busybox initrd", kernel, initrd, "console=hvc0 quiet",
 		        256);
+		compare("Minimal PV kernel (tests/guest/mini)", mini, NULL, "reason=wait", 16);
+	} else if (argc >= 5 && strcmp(argv[4], "create-mini") == 0) {
 		compare("Minimal PV kernel (tests/guest/mini)", mini, NULL, "reason=wait", 16);
 	} else {
 		if (argc < 5 || strcmp(argv[4], "scale") != 0) {

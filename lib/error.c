@@ -247,6 +247,6 @@ void ed_trace(const char *fmt, ...)
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
 	/* one write: lines from threads do not interleave */
-	fprintf(stderr, "libedera: +%.3f s: %s\n",
+	fprintf(stderr, "libedera: +%.4f s: %s\n",
 	        (double)(t.tv_sec - trace_t0.tv_sec) + (t.tv_nsec - trace_t0.tv_nsec) / 1e9, line);
 }

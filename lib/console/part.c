@@ -28,6 +28,21 @@ static int console_prepare(edera_zone *z, const edera_zone_config *c)
 	return rc;
 }
 
+/* The ring mapped and its channel bound before the domain is introduced:
+ * a few hypercalls, done while xenstored writes the zone's nodes instead
+ * of after (console_attach then finds it connected; a failure here is
+ * tried again and reported there). */
+static void console_built(edera_zone *z)
+{
+	struct ed_err err;
+
+	if (!z->console)
+		return;
+	ed_error_save(&err);
+	(void)ed_console_connect(z->console, z->domid, z->res.cons_mfn, z->res.cons_evtchn);
+	ed_error_restore(&err);
+}
+
 static int console_attach(edera_zone *z, struct ed_gather *g)
 {
 	if (!z->console)
@@ -69,6 +84,7 @@ static void console_ctx_free(edera_ctx *ctx)
 const struct ed_zone_part ed_console_part = {
 	.name = "console",
 	.prepare = console_prepare,
+	.built = console_built,
 	.attach = console_attach,
 	.adopt = console_adopt,
 	.stopped = console_stopped,

@@ -534,6 +534,8 @@ void ed_zone_skeleton_write(struct ed_skeleton *sk)
 	sk_perms(b, sk->domid, vm, false);
 	if (!sk->ordered)
 		ed_xs_group_lane(&sk->ctx->xs, -1);
+	if (sk->sent) /* (before the end: nothing has completed yet) */
+		sk->sent(sk);
 	ed_xs_batch_end(b);
 }
 
@@ -581,6 +583,13 @@ static void more_nodes(struct ed_skeleton *sk, int *lane)
 	zone_nodes(op, &sk->batch, lane, true);
 }
 
+static void skeleton_sent(struct ed_skeleton *sk)
+{
+	edera_zone *z = ed_container_of(sk, struct create_op, sk)->zone;
+
+	ED_PARTS_CALL(built, z);
+}
+
 static void skeleton_done(struct ed_skeleton *sk, int status)
 {
 	struct create_op *op = ed_container_of(sk, struct create_op, sk);
@@ -610,6 +619,10 @@ static void skeleton_start(struct create_op *op)
 			ed_xs_batch_start(&sk->batch, ctx, NULL, zone_nodes_written);
 			zone_nodes(op, &sk->batch, &lane, false);
 			ed_xs_group_lane(&ctx->xs, -1);
+			/* the parts' work on the built domain while xenstored
+			 * works on these (before the batch's end: its callback
+			 * cannot have run) */
+			ED_PARTS_CALL(built, z);
 			ed_xs_batch_end(&sk->batch);
 			return;
 		}
@@ -627,6 +640,7 @@ static void skeleton_start(struct create_op *op)
 	sk->vcpus = op->p.vcpus;
 	sk->max_vcpus = op->p.max_vcpus;
 	sk->more = more_nodes;
+	sk->sent = skeleton_sent;
 	sk->done = skeleton_done;
 	ed_zone_skeleton_write(sk);
 }

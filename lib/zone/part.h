@@ -12,6 +12,11 @@
  * Creation (create.c) calls, in order:
  *   prepare   before the domain is built: take what the configuration
  *             asks of this part, or fail (nothing held: `free` undoes it)
+ *   built     the domain is built, paused, not introduced; its XenStore
+ *             subtree is being written: work of this part's own that
+ *             needs only the domain may start here, on the loop's thread
+ *             while xenstored works (no failure: `attach` repeats what did
+ *             not happen and reports it; `stopped` undoes what did)
  *   attach    the domain is built and introduced, still paused: start
  *             serving it; work that completes later joins G
  *   connect   the domain runs: wait (joining G) for the guest's side
@@ -38,6 +43,7 @@
 struct ed_zone_part {
 	const char *name;
 	int (*prepare)(edera_zone *z, const edera_zone_config *cfg);
+	void (*built)(edera_zone *z);
 	int (*attach)(edera_zone *z, struct ed_gather *g);
 	int (*connect)(edera_zone *z, struct ed_gather *g);
 	void (*created)(edera_zone *z);

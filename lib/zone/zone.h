@@ -142,6 +142,7 @@ struct ed_skeleton {
 	uint32_t vcpus, max_vcpus;
 	bool ordered;
 	void (*more)(struct ed_skeleton *sk, int *lane);
+	void (*sent)(struct ed_skeleton *sk); /* the first round sent (may be NULL) */
 	void (*done)(struct ed_skeleton *sk, int status);
 };
 void ed_zone_skeleton_write(struct ed_skeleton *sk);

@@ -328,6 +328,31 @@ static void dispatch_watch_event(struct ed_xs *xs, const char *payload, size_t l
 
 static void conn_close_cb(uv_handle_t *h);
 
+/* Close CONN: what it queued behind a write goes out first, as far as the
+ * socket takes it now (a request sent just before the context closes,
+ * with nothing to run the loop after, still reaches xenstored, as it
+ * would have without the queue). */
+static void conn_close(struct ed_xs_conn *conn)
+{
+	struct out_msg *m;
+
+	conn->xs = NULL;
+	if (conn->wq_len && (m = calloc(1, sizeof(*m)))) {
+		uv_buf_t b = uv_buf_init(conn->wq, (unsigned int)conn->wq_len);
+
+		m->buf = conn->wq;
+		m->len = conn->wq_len;
+		m->wr.data = conn;
+		conn->wq = NULL;
+		conn->wq_len = conn->wq_cap = 0;
+		if (uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb) < 0) {
+			free(m->buf);
+			free(m);
+		}
+	}
+	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
+}
+
 static bool conn_current(const struct ed_xs_conn *conn)
 {
 	const struct ed_xs *xs = conn->xs;
@@ -341,8 +366,7 @@ static void lanes_close(struct ed_xs *xs)
 		struct ed_xs_conn *c = xs->lanes[i];
 
 		xs->lanes[i] = NULL;
-		c->xs = NULL;
-		uv_close((uv_handle_t *)&c->pipe, conn_close_cb);
+		conn_close(c);
 	}
 	xs->nlanes = 0;
 }
@@ -641,8 +665,7 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	if (!conn)
 		return;
 	xs->conn = NULL;
-	conn->xs = NULL;
-	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
+	conn_close(conn);
 	lanes_close(xs);
 	if (xs->lane_idle)
 		uv_timer_stop(xs->lane_idle);

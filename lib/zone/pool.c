@@ -343,7 +343,8 @@ struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p)
 	if (!ctx->pool || p->memory_kib % 1024 || p->memory_kib / 1024 > UINT32_MAX)
 		return NULL;
 	sh = find(ctx, (uint32_t)(p->memory_kib / 1024), p->vcpus);
-	if (!sh || p->max_memory_kib != p->memory_kib || p->max_vcpus != p->vcpus)
+	if (!sh || p->max_memory_kib != p->memory_kib || p->max_vcpus != p->vcpus ||
+	    p->backend_domid != 0) /* (as ed_pv_shell_fits: its channels are dom0's) */
 		return NULL;
 	s = ed_list_first(&sh->ready, struct ed_shell, link);
 	if (!s) {

@@ -1499,6 +1499,36 @@ START_TEST(requests_sent_meanwhile_go_in_one_write)
 	close(f.srv.fd);
 }
 END_TEST
+
+/* Requests sent just before the context closes, on a loop nobody runs
+ * after: those queued behind the first write still reach xenstored. */
+static void script_count(int fd, void *arg)
+{
+	int *n = arg;
+	struct msg m;
+
+	while (srv_recv(fd, &m) == 0) {
+		ck_assert_uint_eq(m.type, XS_WRITE);
+		(*n)++;
+	}
+}
+
+START_TEST(requests_sent_before_close_are_written)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+	int n = 0;
+
+	start(&f, script_count, &n);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/last", "v", 1, rec_done, &r), 0);
+	finish(&f);
+	ck_assert_int_eq(n, 5);
+	ck_assert_int_eq(r.calls, 5); /* (each told it was cancelled) */
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(r.status[i], EDERA_ECANCELED);
+}
+END_TEST
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1594,6 +1624,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, group_writes_on_their_lanes);
 	tcase_add_test(tc, lanes_do_not_wait_for_a_busy_xenstored);
 	tcase_add_test(tc, requests_sent_meanwhile_go_in_one_write);
+	tcase_add_test(tc, requests_sent_before_close_are_written);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

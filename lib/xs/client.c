@@ -75,7 +75,7 @@ struct out_msg {
 	char *buf;
 };
 
-static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m);
+static int write_queued(struct ed_xs_conn *conn);
 
 static void write_cb(uv_write_t *wr, int status)
 {
@@ -91,23 +91,38 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
 		return;
 	}
-	if (!conn->xs || conn->wq_len == 0)
-		return; /* (a closed connection's queue goes with it) */
-	/* what was sent while that write was under way: one write */
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		ed_xs_disconnect(conn->xs, EDERA_ENOMEM);
-		return;
-	}
+	/* what was sent while that write was under way (a closed
+	 * connection wrote its queue as it closed) */
+	if (conn->xs && write_queued(conn) < 0)
+		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+}
+
+/* What CONN queued behind a write, in one write (0: done, or nothing
+ * was queued; the queue is kept only if no memory was left). */
+static int write_queued(struct ed_xs_conn *conn)
+{
+	struct out_msg *m;
+	uv_buf_t b;
+	int rc;
+
+	if (conn->wq_len == 0)
+		return 0;
+	if (!(m = calloc(1, sizeof(*m))))
+		return UV_ENOMEM;
 	m->buf = conn->wq;
 	m->len = conn->wq_len;
 	conn->wq = NULL;
 	conn->wq_len = conn->wq_cap = 0;
-	if (write_now(conn->xs, conn, m) < 0) {
+	m->wr.data = conn;
+	b = uv_buf_init(m->buf, (unsigned int)m->len);
+	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	if (rc < 0) {
 		free(m->buf);
 		free(m);
-		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+		return rc;
 	}
+	conn->writing = true;
+	return 0;
 }
 
 static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
@@ -334,22 +349,8 @@ static void conn_close_cb(uv_handle_t *h);
  * would have without the queue). */
 static void conn_close(struct ed_xs_conn *conn)
 {
-	struct out_msg *m;
-
 	conn->xs = NULL;
-	if (conn->wq_len && (m = calloc(1, sizeof(*m)))) {
-		uv_buf_t b = uv_buf_init(conn->wq, (unsigned int)conn->wq_len);
-
-		m->buf = conn->wq;
-		m->len = conn->wq_len;
-		m->wr.data = conn;
-		conn->wq = NULL;
-		conn->wq_len = conn->wq_cap = 0;
-		if (uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb) < 0) {
-			free(m->buf);
-			free(m);
-		}
-	}
+	(void)write_queued(conn); /* (libuv writes what the socket takes now) */
 	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
 }
 

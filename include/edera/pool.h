@@ -1,11 +1,11 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /*
  * Prepared zone shells: domains created ahead of time, paused, with their
- * memory populated and most of their XenStore subtree written, kept per
- * context by shape (memory and vCPUs), so that a creation of that shape
- * only loads its kernel and initrd, writes the few nodes that depend on it
- * (its name, its rings, its console's kind, its mark as a zone made) and
- * starts.
+ * memory populated, their xenstore and console event channels allocated
+ * and most of their XenStore subtree written, kept per context by shape
+ * (memory and vCPUs), so that a creation of that shape only loads its
+ * kernel and initrd, writes the few nodes that depend on it (its name, its
+ * rings' pages, its console's kind, its mark as a zone made) and starts.
  *
  * A shell is invisible: its nodes have no name and are not marked as a
  * zone, and it is not in edera_zone_list or edera_zone_reattach's zones

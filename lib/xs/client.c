@@ -93,8 +93,8 @@ static void write_cb(uv_write_t *wr, int status)
 	}
 	/* what was sent while that write was under way (a closed
 	 * connection wrote its queue as it closed) */
-	if (conn->xs && write_queued(conn) < 0)
-		ed_xs_disconnect(conn->xs, EDERA_ECONNRESET);
+	if (conn->xs && (status = write_queued(conn)) < 0)
+		ed_xs_disconnect(conn->xs, status == UV_ENOMEM ? EDERA_ENOMEM : EDERA_ECONNRESET);
 }
 
 /* What CONN queued behind a write, in one write (0: done, or nothing
@@ -343,14 +343,17 @@ static void dispatch_watch_event(struct ed_xs *xs, const char *payload, size_t l
 
 static void conn_close_cb(uv_handle_t *h);
 
-/* Close CONN: what it queued behind a write goes out first, as far as the
- * socket takes it now (a request sent just before the context closes,
- * with nothing to run the loop after, still reaches xenstored, as it
- * would have without the queue). */
-static void conn_close(struct ed_xs_conn *conn)
+/* Close CONN.  FLUSH (the context closing, xenstored still there): what
+ * it queued behind a write goes out first, as far as the socket takes it
+ * now (a request sent just before the context closes, with nothing to run
+ * the loop after, still reaches xenstored, as it would have without the
+ * queue).  Not to a xenstored that hung up: a write there is pointless,
+ * and would raise SIGPIPE. */
+static void conn_close(struct ed_xs_conn *conn, bool flush)
 {
 	conn->xs = NULL;
-	(void)write_queued(conn); /* (libuv writes what the socket takes now) */
+	if (flush)
+		(void)write_queued(conn); /* (libuv writes what the socket takes now) */
 	uv_close((uv_handle_t *)&conn->pipe, conn_close_cb);
 }
 
@@ -361,13 +364,13 @@ static bool conn_current(const struct ed_xs_conn *conn)
 	return xs && (conn->lane ? xs->lanes[conn->lane - 1] == conn : xs->conn == conn);
 }
 
-static void lanes_close(struct ed_xs *xs)
+static void lanes_close(struct ed_xs *xs, bool flush)
 {
 	for (unsigned int i = 0; i < xs->nlanes; i++) {
 		struct ed_xs_conn *c = xs->lanes[i];
 
 		xs->lanes[i] = NULL;
-		conn_close(c);
+		conn_close(c, flush);
 	}
 	xs->nlanes = 0;
 }
@@ -377,7 +380,7 @@ static void lane_idle_cb(uv_timer_t *t)
 	struct ed_xs *xs = t->data;
 
 	if (xs->lane_inflight == 0)
-		lanes_close(xs);
+		lanes_close(xs, false);
 }
 
 /* The lanes' last reply: close them unless reads come again soon.  The
@@ -666,8 +669,8 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	if (!conn)
 		return;
 	xs->conn = NULL;
-	conn_close(conn);
-	lanes_close(xs);
+	conn_close(conn, status == EDERA_ECANCELED);
+	lanes_close(xs, status == EDERA_ECANCELED);
 	if (xs->lane_idle)
 		uv_timer_stop(xs->lane_idle);
 	xs->lane_inflight = 0;

@@ -92,7 +92,8 @@ static void write_cb(uv_write_t *wr, int status)
 		return;
 	}
 	/* what was sent while that write was under way (a closed
-	 * connection wrote its queue as it closed) */
+	 * connection's queue was written as the context closed, or dropped
+	 * with a xenstored that hung up) */
 	if (conn->xs && (status = write_queued(conn)) < 0)
 		ed_xs_disconnect(conn->xs, status == UV_ENOMEM ? EDERA_ENOMEM : EDERA_ECONNRESET);
 }
@@ -143,8 +144,10 @@ static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *
  * an earlier write is under way waits for it to complete, with any others,
  * and they go in one write: a thousand reads sent at once cost a few
  * system calls, not a thousand, and xenstored (sharing dom0's CPUs) gets
- * the time.  The first goes at once, so nothing waits on a loop turn that
- * would not come: its reply wakes the loop, which completes the write. */
+ * the time.  The first goes at once; the rest when its write completes,
+ * which libuv reports as due at once (uv_backend_timeout says 0), so a
+ * loop run from its backend descriptor, as the Python bindings do, does
+ * not leave them waiting. */
 static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
 	if (!conn->writing)

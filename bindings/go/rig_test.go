@@ -598,7 +598,13 @@ func TestRigPausedStartPauseUnpauseAndConsoleLog(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// the log's writer thread counts what it wrote once write(2) returned:
+	// the file can hold the bytes a moment before the count does
 	st, err := z.ConsoleStats(goctx)
+	for i := 0; err == nil && st.LogQueued != 0 && i < 100; i++ {
+		time.Sleep(50 * time.Millisecond)
+		st, err = z.ConsoleStats(goctx)
+	}
 	if err != nil || !st.Connected || st.OutputBytes == 0 || st.LogBytes == 0 || st.RingErrors != 0 {
 		t.Fatalf("ConsoleStats %+v %v", st, err)
 	}

@@ -496,11 +496,16 @@ out:
 	return rc;
 }
 
+bool ed_pv_shape_fits(uint64_t memory_kib, uint32_t vcpus, const struct ed_pv_params *p)
+{
+	return memory_kib == p->memory_kib && p->max_memory_kib == p->memory_kib &&
+	       vcpus == p->vcpus && p->max_vcpus == p->vcpus &&
+	       p->backend_domid == 0; /* (a shell's event channels are for dom0) */
+}
+
 bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p)
 {
-	return s->memory_kib == p->memory_kib && p->max_memory_kib == p->memory_kib &&
-	       s->vcpus == p->vcpus && p->max_vcpus == p->vcpus &&
-	       p->backend_domid == 0; /* (its event channels are for dom0) */
+	return ed_pv_shape_fits(s->memory_kib, s->vcpus, p);
 }
 
 int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,

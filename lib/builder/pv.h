@@ -67,8 +67,10 @@ void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
 bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s);
 /* Whether a build of P can take S (the same memory and vCPUs, no more
  * memory or vCPUs to grow to, its backends in dom0).  A build in S uses
- * its event channels. */
+ * its event channels.  ed_pv_shape_fits: the same for a shell of
+ * MEMORY_KIB and VCPUS (a pool's shape). */
 bool ed_pv_shell_fits(const struct ed_pv_shell *s, const struct ed_pv_params *p);
+bool ed_pv_shape_fits(uint64_t memory_kib, uint32_t vcpus, const struct ed_pv_params *p);
 
 /* With SHELL (which must fit P; NULL: a new domain), the build loads into
  * the shell's domain once the kernel is parsed: from then on it is the

@@ -539,6 +539,19 @@ void ed_zone_skeleton_write(struct ed_skeleton *sk)
 	ed_xs_batch_end(b);
 }
 
+void ed_zone_port_nodes(edera_ctx *ctx, struct ed_xs_batch *b, uint32_t domid, int *lane,
+                        uint32_t store_port, uint32_t cons_port)
+{
+	char p[64];
+
+	snprintf(p, sizeof(p), "/local/domain/%u/store/port", domid);
+	ed_xs_group_lane(&ctx->xs, (*lane)++);
+	sk_write(b, p, "%u", store_port);
+	snprintf(p, sizeof(p), "/local/domain/%u/console/port", domid);
+	ed_xs_group_lane(&ctx->xs, (*lane)++);
+	sk_write(b, p, "%u", cons_port);
+}
+
 /* What a zone's subtree has that a shell's has not: its name, the rings
  * its build placed, its console's kind and its mark as a zone made (and
  * its event channels' ports, PORTS: a shell's has them); each node on the
@@ -555,10 +568,8 @@ static void zone_nodes(struct create_op *op, struct ed_xs_batch *b, int *lane, b
 	L(), sk_write(b, P("name"), "%s", z->name);
 	L(), sk_write(b, P("store/ring-ref"), "%llu", (unsigned long long)z->res.store_mfn);
 	L(), sk_write(b, P("console/ring-ref"), "%llu", (unsigned long long)z->res.cons_mfn);
-	if (ports) {
-		L(), sk_write(b, P("store/port"), "%u", z->res.store_evtchn);
-		L(), sk_write(b, P("console/port"), "%u", z->res.cons_evtchn);
-	}
+	if (ports)
+		ed_zone_port_nodes(ctx, b, z->domid, lane, z->res.store_evtchn, z->res.cons_evtchn);
 	/* xenconsoled serves only consoles of type "xenconsoled". */
 	if (z->served_console) {
 		L(), sk_write(b, P("console/type"), "%s", "edera");
@@ -622,7 +633,7 @@ static void skeleton_start(struct create_op *op)
 			/* the parts' work on the built domain while xenstored
 			 * works on these (before the batch's end: its callback
 			 * cannot have run) */
-			ED_PARTS_CALL(built, z);
+			skeleton_sent(sk);
 			ed_xs_batch_end(&sk->batch);
 			return;
 		}

@@ -141,14 +141,9 @@ static void nodes_written(struct ed_skeleton *sk, int status)
 static void shell_nodes(struct ed_skeleton *sk, int *lane)
 {
 	struct ed_shell *s = ed_container_of(sk, struct ed_shell, sk);
-	char p[64];
 
-	snprintf(p, sizeof(p), "/local/domain/%u/store/port", sk->domid);
-	ed_xs_group_lane(&sk->ctx->xs, (*lane)++);
-	ed_xs_batch_write(&sk->batch, p, "%u", s->s.store_evtchn);
-	snprintf(p, sizeof(p), "/local/domain/%u/console/port", sk->domid);
-	ed_xs_group_lane(&sk->ctx->xs, (*lane)++);
-	ed_xs_batch_write(&sk->batch, p, "%u", s->s.cons_evtchn);
+	ed_zone_port_nodes(sk->ctx, &sk->batch, sk->domid, lane, s->s.store_evtchn,
+	                   s->s.cons_evtchn);
 }
 
 static void made(edera_ctx *ctx, int status, void *arg)
@@ -343,8 +338,7 @@ struct ed_shell *ed_pool_take(edera_ctx *ctx, const struct ed_pv_params *p)
 	if (!ctx->pool || p->memory_kib % 1024 || p->memory_kib / 1024 > UINT32_MAX)
 		return NULL;
 	sh = find(ctx, (uint32_t)(p->memory_kib / 1024), p->vcpus);
-	if (!sh || p->max_memory_kib != p->memory_kib || p->max_vcpus != p->vcpus ||
-	    p->backend_domid != 0) /* (as ed_pv_shell_fits: its channels are dom0's) */
+	if (!sh || !ed_pv_shape_fits((uint64_t)sh->memory_mib * 1024, sh->vcpus, p))
 		return NULL;
 	s = ed_list_first(&sh->ready, struct ed_shell, link);
 	if (!s) {

@@ -146,6 +146,10 @@ struct ed_skeleton {
 	void (*done)(struct ed_skeleton *sk, int status);
 };
 void ed_zone_skeleton_write(struct ed_skeleton *sk);
+/* Domain DOMID's store/port and console/port into B, each on the next of
+ * the client's lanes from *LANE (a zone's, or a shell's ahead). */
+void ed_zone_port_nodes(edera_ctx *ctx, struct ed_xs_batch *b, uint32_t domid, int *lane,
+                        uint32_t store_port, uint32_t cons_port);
 
 /* stop.c: the domain's XenStore nodes removed (DONE may be NULL); the
  * domain destroyed in the background then its nodes (INTENT: a failed

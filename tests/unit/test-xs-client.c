@@ -92,19 +92,26 @@ struct fixture {
 static int listen_xenstored(char *dir, char *path, size_t size, int backlog);
 static void unlisten_xenstored(int fd, const char *dir, const char *path);
 
-static void start(struct fixture *f, script_fn script, void *arg)
+/* The client on one end of a socketpair of TYPE, SCRIPT's server on the
+ * other. */
+static void start_pair(struct fixture *f, int type, script_fn script, void *arg)
 {
 	int sv[2];
 
 	f->lfd = -1;
 	ck_assert_int_eq(uv_loop_init(&f->loop), 0);
 	ck_assert_int_eq(ed_ctx_new(&f->ctx, &f->loop), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ck_assert_int_eq(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(ed_xs_connect_fd(&f->ctx->xs, sv[0], "fake"), 0);
 	f->srv.fd = sv[1];
 	f->srv.script = script;
 	f->srv.arg = arg;
 	ck_assert_int_eq(pthread_create(&f->srv.thread, NULL, server_main, &f->srv), 0);
+}
+
+static void start(struct fixture *f, script_fn script, void *arg)
+{
+	start_pair(f, SOCK_STREAM, script, arg);
 }
 
 static void run_until(struct fixture *f, const int *flag, int want)
@@ -1461,42 +1468,26 @@ START_TEST(requests_sent_meanwhile_go_in_one_write)
 	struct coal_srv c = { 0 };
 	static struct rec vals[NCOAL];
 	char key[NCOAL][16];
-	int sv[2], answered = 0;
 
 	memset(vals, 0, sizeof(vals));
-	f.lfd = -1;
-	ck_assert_int_eq(uv_loop_init(&f.loop), 0);
-	ck_assert_int_eq(ed_ctx_new(&f.ctx, &f.loop), 0);
-	ck_assert_int_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
-	ck_assert_int_eq(ed_xs_connect_fd(&f.ctx->xs, sv[0], "fake"), 0);
-	f.srv.fd = sv[1];
-	f.srv.script = script_coalesced;
-	f.srv.arg = &c;
-	ck_assert_int_eq(pthread_create(&f.srv.thread, NULL, server_main, &f.srv), 0);
+	start_pair(&f, SOCK_SEQPACKET, script_coalesced, &c);
 
 	for (int i = 0; i < NCOAL; i++) {
 		snprintf(key[i], sizeof(key[i]), "/c%d", i);
 		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, key[i], rec_value, &vals[i]), 0);
 	}
-	while (answered < NCOAL) {
-		run_until(&f, &vals[answered].calls, 1);
-		answered++;
-	}
+	for (int i = 0; i < NCOAL; i++)
+		run_until(&f, &vals[i].calls, 1);
 	for (int i = 0; i < NCOAL; i++) {
 		ck_assert_int_eq(vals[i].calls, 1);
 		ck_assert_int_eq(vals[i].status[0], 0);
 		ck_assert_str_eq(vals[i].value[0], key[i]);
 	}
-	pthread_join(f.srv.thread, NULL);
+	finish(&f); /* (joins the server: its counts are final) */
 	ck_assert_int_eq(c.msgs, NCOAL);
 	ck_assert(c.order_ok);
 	/* the first alone, then the other 99 in one write */
 	ck_assert_int_eq(c.packets, 2);
-	edera_ctx_close(f.ctx);
-	uv_run(&f.loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_alive(&f.loop), 0);
-	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
-	close(f.srv.fd);
 }
 END_TEST
 

@@ -203,6 +203,7 @@ static int map_boot_area(struct build *b)
 	}
 	free(errs);
 	memset(b->boot, 0, b->boot_pages << ED_PAGE_SHIFT);
+	ed_trace("build: %llu boot pages mapped", (unsigned long long)b->boot_pages);
 	return 0;
 }
 
@@ -211,7 +212,6 @@ static int load_contents(struct build *b)
 	uint64_t *p2m_list = boot_ptr(b, b->l.p2m.pfn);
 	int rc;
 
-	ed_trace("build: loading");
 	rc = ed_kernel_load(b->kp, boot_ptr(b, b->l.kernel.pfn));
 	if (rc < 0)
 		return rc;
@@ -446,6 +446,7 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		goto out;
 
 	ed_die_point("parse");
+	ed_trace("build: layout");
 	if (shell && !ed_pv_shell_alive(hv, shell)) {
 		ed_pv_shell_destroy(hv, shell); /* (its domain is gone: freed only) */
 		shell = NULL;
@@ -474,6 +475,7 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 	if (rc == 0)
 		rc = init_shared_info(&b, &si_mfn);
 	if (rc == 0) {
+		ed_trace("build: rings and shared info");
 		build_page_tables(&b);
 		write_start_info(&b, r, si_mfn);
 		/* Xen refuses to pin tables we still map writable. */
@@ -482,6 +484,7 @@ int ed_pv_build(struct ed_hv *hv, struct ed_kcache *kc, const struct ed_pv_param
 		rc = start_vcpu(&b);
 	}
 	if (rc == 0) {
+		ed_trace("build: vCPU 0 set");
 		r->domid = b.domid;
 		r->nr_pages = b.nr_pages;
 	}

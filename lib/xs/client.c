@@ -6,6 +6,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -76,6 +78,35 @@ struct out_msg {
 };
 
 static int write_queued(struct ed_xs_conn *conn);
+static void write_cb(uv_write_t *wr, int status);
+
+/* uv_write, with SIGPIPE kept from the process.  libuv writes with
+ * write(2), which on a socket whose other end closed (xenstored gone)
+ * raises SIGPIPE, whose default action ends the process: the write runs
+ * with it blocked in this thread, and one it raised is taken back (one
+ * already pending is left), so a C embedder that keeps the default action
+ * sees the connection fail instead of dying.  (What libuv writes later
+ * from the loop, of a write the socket took only part of, runs outside
+ * this: a process that can see xenstored go while it holds back
+ * megabytes of requests should ignore SIGPIPE, as Python and Go do.) */
+static int write_nosigpipe(uv_write_t *wr, struct ed_xs_conn *conn, uv_buf_t *b)
+{
+	static const struct timespec now = { 0, 0 };
+	sigset_t pipe_only, old, pending;
+	bool was_pending;
+	int rc;
+
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
+	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	rc = uv_write(wr, (uv_stream_t *)&conn->pipe, b, 1, write_cb);
+	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
+		while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR)
+			;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}
 
 static void write_cb(uv_write_t *wr, int status)
 {
@@ -116,7 +147,7 @@ static int write_queued(struct ed_xs_conn *conn)
 	conn->wq_len = conn->wq_cap = 0;
 	m->wr.data = conn;
 	b = uv_buf_init(m->buf, (unsigned int)m->len);
-	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	rc = write_nosigpipe(&m->wr, conn, &b);
 	if (rc < 0) {
 		free(m->buf);
 		free(m);
@@ -132,7 +163,7 @@ static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *
 	int rc;
 
 	m->wr.data = conn;
-	rc = uv_write(&m->wr, (uv_stream_t *)&conn->pipe, &b, 1, write_cb);
+	rc = write_nosigpipe(&m->wr, conn, &b);
 	if (rc < 0)
 		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
 		                uv_strerror(rc));
@@ -350,8 +381,7 @@ static void conn_close_cb(uv_handle_t *h);
  * it queued behind a write goes out first, as far as the socket takes it
  * now (a request sent just before the context closes, with nothing to run
  * the loop after, still reaches xenstored, as it would have without the
- * queue).  Not to a xenstored that hung up: a write there is pointless,
- * and would raise SIGPIPE. */
+ * queue).  Not to a xenstored that hung up: a write there is pointless. */
 static void conn_close(struct ed_xs_conn *conn, bool flush)
 {
 	conn->xs = NULL;

@@ -5,6 +5,7 @@
  * xenstored is exercised by the rig tests (tests/xen/test-xs.c). */
 #include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1520,6 +1521,38 @@ START_TEST(requests_sent_before_close_are_written)
 		ck_assert_int_eq(r.status[i], EDERA_ECANCELED);
 }
 END_TEST
+/* xenstored gone before a request is written: the request fails, and the
+ * process lives on with SIGPIPE's default action (the write raised it;
+ * the library took it back), its signal mask as it was. */
+static void script_hang_up(int fd, void *arg)
+{
+	(void)fd, (void)arg;
+}
+
+START_TEST(hung_up_xenstored_raises_no_sigpipe)
+{
+	struct fixture f;
+	struct rec r = { 0 };
+	sigset_t mask, pending;
+
+	start(&f, script_hang_up, NULL);
+	pthread_join(f.srv.thread, NULL);
+	close(f.srv.fd); /* before anything is written: the write meets EPIPE */
+	signal(SIGPIPE, SIG_DFL);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], EDERA_ECONNRESET);
+	ck_assert(!edera_xs_connected(f.ctx));
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, NULL, &mask), 0);
+	ck_assert(!sigismember(&mask, SIGPIPE));
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGPIPE));
+	edera_ctx_close(f.ctx);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+}
+END_TEST
+
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1616,6 +1649,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, lanes_do_not_wait_for_a_busy_xenstored);
 	tcase_add_test(tc, requests_sent_meanwhile_go_in_one_write);
 	tcase_add_test(tc, requests_sent_before_close_are_written);
+	tcase_add_test(tc, hung_up_xenstored_raises_no_sigpipe);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

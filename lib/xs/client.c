@@ -99,7 +99,10 @@ static int write_nosigpipe(uv_write_t *wr, struct ed_xs_conn *conn, uv_buf_t *b)
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
-	was_pending = sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE);
+	/* (one pending now was blocked here before: had this thread taken
+	 * it, it would have been delivered already) */
+	was_pending = sigismember(&old, SIGPIPE) && sigpending(&pending) == 0 &&
+	              sigismember(&pending, SIGPIPE);
 	rc = uv_write(wr, (uv_stream_t *)&conn->pipe, b, 1, write_cb);
 	if (!was_pending && sigpending(&pending) == 0 && sigismember(&pending, SIGPIPE))
 		while (sigtimedwait(&pipe_only, NULL, &now) < 0 && errno == EINTR)

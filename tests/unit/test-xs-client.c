@@ -1553,6 +1553,35 @@ START_TEST(hung_up_xenstored_raises_no_sigpipe)
 }
 END_TEST
 
+/* A SIGPIPE the caller had pending (blocked) before the write is left
+ * pending: the library takes back only what it raised. */
+START_TEST(pending_sigpipe_left_alone)
+{
+	static const struct timespec now = { 0, 0 };
+	struct fixture f;
+	struct rec r = { 0 };
+	sigset_t pipe_only, old, pending;
+
+	start(&f, script_hang_up, NULL);
+	pthread_join(f.srv.thread, NULL);
+	close(f.srv.fd);
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &pipe_only, &old), 0);
+	ck_assert_int_eq(raise(SIGPIPE), 0);
+	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), 0);
+	run_until(&f, &r.calls, 1);
+	ck_assert_int_eq(r.status[0], EDERA_ECONNRESET);
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(sigismember(&pending, SIGPIPE));
+	ck_assert_int_eq(sigtimedwait(&pipe_only, NULL, &now), SIGPIPE);
+	ck_assert_int_eq(pthread_sigmask(SIG_SETMASK, &old, NULL), 0);
+	edera_ctx_close(f.ctx);
+	uv_run(&f.loop, UV_RUN_DEFAULT);
+	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+}
+END_TEST
+
 /* Nothing listening: a clear error naming the place, not a hang. */
 START_TEST(connect_refused_is_clear)
 {
@@ -1650,6 +1679,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, requests_sent_meanwhile_go_in_one_write);
 	tcase_add_test(tc, requests_sent_before_close_are_written);
 	tcase_add_test(tc, hung_up_xenstored_raises_no_sigpipe);
+	tcase_add_test(tc, pending_sigpipe_left_alone);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

@@ -705,6 +705,19 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	if (!conn)
 		return;
 	xs->conn = NULL;
+	/* The context closing: what was held behind the lanes' reads goes
+	 * out too, as it would have with no lanes (those reads are cancelled:
+	 * nothing is left for it to overtake); then what the connection
+	 * queued, as far as the socket takes it now. */
+	while (status == EDERA_ECANCELED && !ed_list_empty(&xs->held)) {
+		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+
+		ed_list_remove(&xs->held, &m->link);
+		if (write_msg(xs, conn, m) < 0) {
+			free(m->buf);
+			free(m);
+		}
+	}
 	conn_close(conn, status == EDERA_ECANCELED);
 	lanes_close(xs, status == EDERA_ECANCELED);
 	if (xs->lane_idle)

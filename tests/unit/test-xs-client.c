@@ -1296,6 +1296,50 @@ START_TEST(reads_spread_on_lanes_in_order)
 }
 END_TEST
 
+/* A write held behind reads in flight on the lanes when the context
+ * closes still reaches xenstored, on the main connection, as it would
+ * have with no lanes (and its callback is told it was cancelled). */
+struct held_srv {
+	int lfd;
+	int writes_main, writes_lane;
+};
+
+static void script_held(int unused, void *arg)
+{
+	struct held_srv *h = arg;
+	struct multi srv;
+	struct msg m;
+	int c;
+
+	multi_init(&srv, h->lfd);
+	while ((c = multi_recv(&srv, &m)) != -1) /* (the main connection's end) */
+		if (c >= 0 && m.type == XS_WRITE)
+			(*(c == 0 ? &h->writes_main : &h->writes_lane))++;
+	multi_close(&srv);
+}
+
+START_TEST(held_requests_written_at_close)
+{
+	struct held_srv h = { 0 };
+	static struct rec vals[NREADS];
+	struct rec w = { 0 };
+	struct fixture f;
+
+	memset(vals, 0, sizeof(vals));
+	start_listening(&f, 16, script_held, &h, &h.lfd);
+	for (int i = 0; i < NREADS; i++)
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/k", rec_value, &vals[i]), 0);
+	ck_assert_uint_gt(f.ctx->xs.nlanes, 0);
+	ck_assert_int_eq(edera_xs_write(f.ctx, NULL, "/w", "v", 1, rec_done, &w), 0);
+	ck_assert(!ed_list_empty(&f.ctx->xs.held)); /* behind the reads */
+	finish(&f);
+	ck_assert_int_eq(h.writes_main, 1);
+	ck_assert_int_eq(h.writes_lane, 0);
+	ck_assert_int_eq(w.calls, 1);
+	ck_assert_int_eq(w.status[0], EDERA_ECANCELED);
+}
+END_TEST
+
 /* The library's unordered writes (a zone's nodes): each on the lane it is
  * given, and a write sent after them waits until all were answered. */
 #define NGROUP 4
@@ -1680,6 +1724,7 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, requests_sent_before_close_are_written);
 	tcase_add_test(tc, hung_up_xenstored_raises_no_sigpipe);
 	tcase_add_test(tc, pending_sigpipe_left_alone);
+	tcase_add_test(tc, held_requests_written_at_close);
 	tcase_add_test(tc, connect_refused_is_clear);
 	tcase_add_test(tc, transaction_dies_with_connection);
 	suite_add_tcase(s, tc);

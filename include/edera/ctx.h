@@ -43,7 +43,10 @@ EDERA_API int edera_ctx_open(edera_ctx **out, const edera_ctx_options *opts);
 /*
  * Release the context and everything it opened.  NULL is ignored.  XenStore
  * requests in flight complete with EDERA_ECANCELED (their callbacks run
- * during this call); remaining watches are freed.  Hypercalls already
+ * during this call); one not yet written to xenstored is still written
+ * first, as far as the socket takes it, so EDERA_ECANCELED does not say it
+ * was not done (read the node again to know); remaining watches are
+ * freed.  Hypercalls already
  * running on the threadpool cannot be stopped: their callbacks still run
  * once they finish (during this call if the context owns its loop, else
  * when the caller next runs its loop; the context is freed after the last).

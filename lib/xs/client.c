@@ -96,6 +96,8 @@ static int write_nosigpipe(uv_write_t *wr, struct ed_xs_conn *conn, uv_buf_t *b)
 	bool was_pending;
 	int rc;
 
+	if (!conn->stream) /* (the xenbus device raises no SIGPIPE) */
+		return uv_write(wr, (uv_stream_t *)&conn->pipe, b, 1, write_cb);
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	pthread_sigmask(SIG_BLOCK, &pipe_only, &old);
@@ -698,6 +700,15 @@ int ed_xs_connect(struct ed_xs *xs)
 	                path, XENBUS_DEVICE, strerror(dev_errno));
 }
 
+/* Whether a request that is not a read is in flight on a lane. */
+static bool lane_writes_in_flight(struct ed_xs *xs)
+{
+	ED_LIST_EACH(req, &xs->pending, struct ed_xs_req, link)
+		if (req->ordered && req->conn && req->conn->lane)
+			return true;
+	return false;
+}
+
 void ed_xs_disconnect(struct ed_xs *xs, int status)
 {
 	struct ed_xs_conn *conn = xs->conn;
@@ -707,15 +718,20 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	xs->conn = NULL;
 	/* The context closing: what was held behind the lanes' reads goes
 	 * out too, as it would have with no lanes (those reads are cancelled:
-	 * nothing is left for it to overtake); then what the connection
-	 * queued, as far as the socket takes it now. */
-	while (status == EDERA_ECANCELED && !ed_list_empty(&xs->held)) {
-		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+	 * a read it overtakes tells no one) — unless a write is among them (a
+	 * group's, ed_xs_group_lane): held requests come after it, and would
+	 * reach xenstored first; they are dropped then, as before.  Then what
+	 * the connection queued, as far as the socket takes it now. */
+	if (status == EDERA_ECANCELED && !lane_writes_in_flight(xs)) {
+		while (!ed_list_empty(&xs->held)) {
+			struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
 
-		ed_list_remove(&xs->held, &m->link);
-		if (write_msg(xs, conn, m) < 0) {
-			free(m->buf);
-			free(m);
+			ed_list_remove(&xs->held, &m->link);
+			if (write_msg(xs, conn, m) < 0) {
+				free(m->buf); /* (the rest are dropped: no gap) */
+				free(m);
+				break;
+			}
 		}
 	}
 	conn_close(conn, status == EDERA_ECANCELED);

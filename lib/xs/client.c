@@ -271,21 +271,31 @@ void ed_xs_group_lane(struct ed_xs *xs, int lane)
 	xs->group_lane = (int)(want <= xs->nlanes ? want : want % (xs->nlanes + 1));
 }
 
-/* The lanes' reads are all answered: the ordered requests held meanwhile go
- * out on the main connection, in the order they were asked. */
-static void flush_held(struct ed_xs *xs)
+/* The ordered requests held behind the lanes' reads, written on CONN in
+ * the order they were asked; at the first that cannot be, its error (it
+ * is freed, the rest stay held: no gap). */
+static int write_held(struct ed_xs *xs, struct ed_xs_conn *conn)
 {
-	while (xs->conn && !ed_list_empty(&xs->held)) {
+	while (!ed_list_empty(&xs->held)) {
 		struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
+		int rc;
 
 		ed_list_remove(&xs->held, &m->link);
-		if (write_msg(xs, xs->conn, m) < 0) {
+		if ((rc = write_msg(xs, conn, m)) < 0) {
 			free(m->buf);
 			free(m);
-			ed_xs_disconnect(xs, EDERA_ECONNRESET);
-			return; /* (a completion may have connected again) */
+			return rc;
 		}
 	}
+	return 0;
+}
+
+/* The lanes' reads are all answered: what was held goes out on the main
+ * connection. */
+static void flush_held(struct ed_xs *xs)
+{
+	if (xs->conn && write_held(xs, xs->conn) < 0)
+		ed_xs_disconnect(xs, EDERA_ECONNRESET);
 }
 
 int ed_xs_send(struct ed_xs *xs, uint32_t type, uint32_t tx_id, const struct ed_xs_part *parts,
@@ -722,18 +732,8 @@ void ed_xs_disconnect(struct ed_xs *xs, int status)
 	 * group's, ed_xs_group_lane): held requests come after it, and would
 	 * reach xenstored first; they are dropped then, as before.  Then what
 	 * the connection queued, as far as the socket takes it now. */
-	if (status == EDERA_ECANCELED && !lane_writes_in_flight(xs)) {
-		while (!ed_list_empty(&xs->held)) {
-			struct out_msg *m = ed_list_first(&xs->held, struct out_msg, link);
-
-			ed_list_remove(&xs->held, &m->link);
-			if (write_msg(xs, conn, m) < 0) {
-				free(m->buf); /* (the rest are dropped: no gap) */
-				free(m);
-				break;
-			}
-		}
-	}
+	if (status == EDERA_ECANCELED && !lane_writes_in_flight(xs))
+		(void)write_held(xs, conn); /* (what it cannot write is dropped below) */
 	conn_close(conn, status == EDERA_ECANCELED);
 	lanes_close(xs, status == EDERA_ECANCELED);
 	if (xs->lane_idle)

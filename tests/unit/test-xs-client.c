@@ -34,6 +34,7 @@ struct server {
 	script_fn script;
 	void *arg;
 	pthread_t thread;
+	bool joined;
 };
 
 static int srv_recv(int fd, struct msg *m)
@@ -105,6 +106,7 @@ static void start_pair(struct fixture *f, int type, script_fn script, void *arg)
 	ck_assert_int_eq(socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv), 0);
 	ck_assert_int_eq(ed_xs_connect_fd(&f->ctx->xs, sv[0], "fake"), 0);
 	f->srv.fd = sv[1];
+	f->srv.joined = false;
 	f->srv.script = script;
 	f->srv.arg = arg;
 	ck_assert_int_eq(pthread_create(&f->srv.thread, NULL, server_main, &f->srv), 0);
@@ -125,6 +127,22 @@ static void run_until(struct fixture *f, const int *flag, int want)
 	}
 }
 
+/* A xenstored that hung up before the client wrote anything: its end
+ * closed (the server thread joined). */
+static void script_hang_up(int fd, void *arg)
+{
+	(void)fd, (void)arg;
+}
+
+static void start_hung_up(struct fixture *f)
+{
+	start(f, script_hang_up, NULL);
+	pthread_join(f->srv.thread, NULL);
+	f->srv.joined = true;
+	close(f->srv.fd);
+	f->srv.fd = -1;
+}
+
 /* Close everything and prove the loop is left with nothing alive. */
 static void finish(struct fixture *f)
 {
@@ -132,7 +150,8 @@ static void finish(struct fixture *f)
 	uv_run(&f->loop, UV_RUN_DEFAULT);
 	ck_assert_int_eq(uv_loop_alive(&f->loop), 0);
 	ck_assert_int_eq(uv_loop_close(&f->loop), 0);
-	pthread_join(f->srv.thread, NULL);
+	if (!f->srv.joined)
+		pthread_join(f->srv.thread, NULL);
 	if (f->srv.fd >= 0)
 		close(f->srv.fd);
 	if (f->lfd >= 0)
@@ -1022,6 +1041,7 @@ static void start_listening(struct fixture *f, int backlog, script_fn script, vo
 	ck_assert_int_eq(uv_loop_init(&f->loop), 0);
 	ck_assert_int_eq(ed_ctx_new(&f->ctx, &f->loop), 0);
 	f->srv.fd = -1;
+	f->srv.joined = false;
 	f->srv.script = script;
 	f->srv.arg = arg;
 	ck_assert_int_eq(pthread_create(&f->srv.thread, NULL, server_main, &f->srv), 0);
@@ -1309,9 +1329,7 @@ static void script_held(int unused, void *arg)
 	struct held_srv *h = arg;
 	struct multi srv;
 	struct msg m;
-	int c;
-
-	int ended = 0;
+	int c, ended = 0;
 
 	multi_init(&srv, h->lfd);
 	do { /* until every connection ended (a lane opens before any ends) */
@@ -1594,23 +1612,17 @@ START_TEST(requests_sent_before_close_are_written)
 		ck_assert_int_eq(r.status[i], EDERA_ECANCELED);
 }
 END_TEST
+
 /* xenstored gone before a request is written: the request fails, and the
  * process lives on with SIGPIPE's default action (the write raised it;
  * the library took it back), its signal mask as it was. */
-static void script_hang_up(int fd, void *arg)
-{
-	(void)fd, (void)arg;
-}
-
 START_TEST(hung_up_xenstored_raises_no_sigpipe)
 {
 	struct fixture f;
 	struct rec r = { 0 };
 	sigset_t mask, pending;
 
-	start(&f, script_hang_up, NULL);
-	pthread_join(f.srv.thread, NULL);
-	close(f.srv.fd); /* before anything is written: the write meets EPIPE */
+	start_hung_up(&f); /* before anything is written: the write meets EPIPE */
 	signal(SIGPIPE, SIG_DFL);
 	ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r), 0);
 	run_until(&f, &r.calls, 1);
@@ -1620,9 +1632,7 @@ START_TEST(hung_up_xenstored_raises_no_sigpipe)
 	ck_assert(!sigismember(&mask, SIGPIPE));
 	ck_assert_int_eq(sigpending(&pending), 0);
 	ck_assert(!sigismember(&pending, SIGPIPE));
-	edera_ctx_close(f.ctx);
-	uv_run(&f.loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+	finish(&f);
 }
 END_TEST
 
@@ -1637,9 +1647,7 @@ START_TEST(pending_sigpipe_left_alone)
 	bool still;
 	int taken;
 
-	start(&f, script_hang_up, NULL);
-	pthread_join(f.srv.thread, NULL);
-	close(f.srv.fd);
+	start_hung_up(&f);
 	sigemptyset(&pipe_only);
 	sigaddset(&pipe_only, SIGPIPE);
 	ck_assert_int_eq(pthread_sigmask(SIG_BLOCK, &pipe_only, &old), 0);
@@ -1654,9 +1662,7 @@ START_TEST(pending_sigpipe_left_alone)
 	ck_assert_int_eq(r.status[0], EDERA_ECONNRESET);
 	ck_assert(still);
 	ck_assert_int_eq(taken, SIGPIPE);
-	edera_ctx_close(f.ctx);
-	uv_run(&f.loop, UV_RUN_DEFAULT);
-	ck_assert_int_eq(uv_loop_close(&f.loop), 0);
+	finish(&f);
 }
 END_TEST
 

@@ -66,10 +66,7 @@ func TestRigPool(t *testing.T) {
 	// (a Close before would cut the records' removal short, leaving them
 	// to the next Reattach)
 	for i := 0; ; i++ {
-		names, err := c.List(goctx, "/local/domain/0/edera/creating")
-		if err != nil && !errors.Is(err, edera.ErrNotFound) {
-			t.Fatalf("List: %v", err)
-		}
+		names := creationRecords(t)
 		if len(names) == 0 && len(domains(t)) == before {
 			break
 		}

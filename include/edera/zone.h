@@ -85,7 +85,9 @@ typedef void (*edera_zone_create_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * used only when that directory is the process user's and writable by no
  * one else; a cache that cannot be used only costs the decompression).
  * Errors at once: EDERA_EINVAL (bad config: what and why in
- * edera_last_error), EDERA_EEXIST (name in use), EDERA_ENOMEM.
+ * edera_last_error), EDERA_EEXIST (name in use), EDERA_ENOMEM,
+ * EDERA_EACCES or another (the creation's record could not be written in
+ * /run/edera/creating: see edera_zone_reattach; the message says why).
  * Errors in CB: EDERA_ENOENT (kernel or initrd missing), EDERA_EINVAL
  * (not a usable PV kernel), EDERA_ENOMEM (not enough free memory), ...
  */
@@ -188,13 +190,14 @@ EDERA_API int edera_zone_destroy_sync(edera_zone *zone);
  *     step is undone: its domain (found by its Xen handle, even before any
  *     XenStore node names it), its nodes and its devices' backends (their
  *     loop devices and interfaces go with them).  Every creation records
- *     itself, with its process, under /local/domain/0/edera/creating
- *     before its domain exists and until it completes; a creation whose
- *     process still runs (found by its pid and start time, so processes
- *     must share the pid namespace) is under way and left alone, neither
- *     taken over nor undone.  The record goes before a creation's
- *     callback runs: a process that exits as soon as it has the zone
- *     leaves a zone to take over.
+ *     itself, with its process, in a file of /run/edera/creating (root's
+ *     only) before its domain exists and until it completes; a creation
+ *     whose process still runs (found by its pid and start time, so
+ *     processes must share the pid namespace, and /run) is under way and
+ *     left alone, neither taken over nor undone.  The record goes before
+ *     a creation's callback runs: a process that exits as soon as it has
+ *     the zone leaves a zone to take over.  The records libedera 0.1 kept
+ *     in XenStore (/local/domain/0/edera/creating) are read too.
  * Zones this context already has are left as they are.  A taken-over zone's
  * console is served by this context from then on (with an empty history),
  * unless another process still serves it: its console then stays

@@ -20,6 +20,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -28,6 +29,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <unistd.h>
 
@@ -55,15 +57,21 @@ void ed_uuid_new(uint8_t uuid[16], char str[37])
 
 /* ---- creation intents ---------------------------------------------------------- */
 
-/* Before its domain exists, a creation records its intent where only dom0
- * can read or write, ED_INTENTS/<uuid> = "<pid> <start time> <name>", and
- * the domain gets the same UUID as its Xen handle.  The record goes when
- * the creation completes (the zone's marker, written in the skeleton,
- * takes over) or once a failed one is undone.  A process that dies
- * mid-way leaves it, and edera_zone_reattach (in any process) destroys
- * the domain found by that handle and everything written for it; a record
- * whose process still runs is a creation under way there, left alone. */
-#define ED_INTENTS "/local/domain/0/edera/creating"
+/* Before its domain exists, a creation records its intent in a file only
+ * root can read or write, ED_RECORDS/<uuid> = "<pid> <start time>
+ * <name>", and the domain gets the same UUID as its Xen handle.  The
+ * record goes when the creation completes (the zone's marker, written in
+ * the skeleton, takes over) or once a failed one is undone (after its
+ * nodes: see ed_zone_undone_rm).  A process that dies mid-way leaves it,
+ * and edera_zone_reattach (in any process) destroys the domain found by
+ * that handle and everything written for it; a record whose process still
+ * runs is a creation under way there, left alone.  A file on /run (a
+ * tmpfs, gone with the domains when dom0 reboots) costs no round trip to
+ * xenstored, where a creation from a shell otherwise spent most of its
+ * last step; libedera 0.1 kept records in XenStore, at ED_INTENTS, and
+ * edera_zone_reattach still reads those.  A record is written whole under
+ * a name of its own (".<uuid>.<pid>") and renamed into place, so that a
+ * reader never sees one half-written. */
 
 /* When the process PID started (clock ticks since boot, from /proc), or 0
  * when it does not run (a zombie does not: it runs no more code). */
@@ -161,22 +169,45 @@ bool ed_zone_intent_alive(const char *rec, const char *uuid)
 	return proc_start(pid) == start;
 }
 
-static void intent_removed(edera_ctx *ctx, int status, void *data)
-{
-	ctx->cleanups--;
-}
-
 /* The record of a creation that completed, or was undone. */
 void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid)
 {
-	char path[96];
+	char path[sizeof(ED_RECORDS) + 40];
+
+	(void)ctx;
+	live_del(uuid);
+	snprintf(path, sizeof(path), ED_RECORDS "/%s", uuid);
+	/* (one that cannot go stays for the next edera_zone_reattach) */
+	if (unlink(path) < 0 && errno != ENOENT)
+		ed_trace("creation record %s left: %s", path, strerror(errno));
+}
+
+struct undone {
+	char uuid[37];
+};
+
+static void undone_nodes_removed(edera_ctx *ctx, int status, void *data)
+{
+	struct undone *u = data;
+	char path[sizeof(ED_RECORDS) + 40];
+
+	/* nodes left (the context closed, xenstored refused): the record
+	 * stays, so that the next edera_zone_reattach finds them */
+	snprintf(path, sizeof(path), ED_RECORDS "/%s", u->uuid);
+	if (status == 0 && !ctx->xs_gone && unlink(path) < 0 && errno != ENOENT)
+		ed_trace("creation record %s left: %s", path, strerror(errno));
+	free(u);
+}
+
+void ed_zone_undone_rm(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced)
+{
+	struct undone *u = calloc(1, sizeof(*u));
 
 	live_del(uuid);
-	if (ctx->xs_gone)
+	if (!u) /* (the record stays: edera_zone_reattach removes both) */
 		return;
-	snprintf(path, sizeof(path), ED_INTENTS "/%s", uuid);
-	if (edera_xs_rm(ctx, NULL, path, intent_removed, NULL) == 0)
-		ctx->cleanups++;
+	snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
+	ed_zone_remove_nodes(ctx, domid, uuid, introduced, undone_nodes_removed, u);
 }
 
 /* ---- creation ---------------------------------------------------------------- */
@@ -214,7 +245,6 @@ struct create_op {
 	struct ed_gather g;       /* the step's requests in flight */
 };
 
-static void build_start(struct create_op *op);
 static void skeleton_start(struct create_op *op);
 static void introduce_start(struct create_op *op);
 static void attach_start(struct create_op *op);
@@ -222,7 +252,7 @@ static void connect_start(struct create_op *op);
 static void record_start(struct create_op *op);
 
 static void (*const step_start[CS_N])(struct create_op *op) = {
-	NULL /* edera_zone_create */, build_start, skeleton_start, introduce_start,
+	NULL, NULL /* edera_zone_create: intent_start */, skeleton_start, introduce_start,
 	attach_start, connect_start, record_start,
 };
 
@@ -249,12 +279,6 @@ static void create_fail(struct create_op *op, int status)
 	 * host side; their callbacks into this creation do not run) */
 	ED_PARTS_CALL(stopped, z, false);
 	ED_PARTS_CALL(created, z);
-	/* nodes written for a shell's domain that is not the zone's (a build
-	 * that failed in it destroyed it; one whose domain was gone made
-	 * another) go before the record */
-	if (op->shell && !op->shell->s.domid && op->shell->nodes_domid &&
-	    op->shell->nodes_domid != z->domid)
-		ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL, NULL);
 	if (op->shell && op->shell->s.domid) {
 		/* a shell not built on yet: its domain, nodes, then record */
 		ed_pool_shell_free(ctx, op->shell);
@@ -263,6 +287,10 @@ static void create_fail(struct create_op *op, int status)
 		/* the record goes once the domain and its nodes are gone; it
 		 * was introduced once that step was done */
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
+	} else if (op->shell && op->shell->nodes_domid && op->shell->nodes_domid != z->domid) {
+		/* nodes written for a shell's domain, which a build that
+		 * failed in it destroyed: they go before the record */
+		ed_zone_undone_rm(ctx, op->shell->nodes_domid, z->uuid_str, false);
 	} else {
 		ed_zone_intent_rm(ctx, z->uuid_str);
 	}
@@ -301,23 +329,58 @@ static void advance(struct create_op *op, int status, enum create_step next)
 
 /* ---- INTENT ---- */
 
-static void intent_written(edera_ctx *ctx, int status, void *data)
+/* The record's directory, made if missing (root's only). */
+static int records_dir(void)
 {
-	advance(data, status, CS_BUILD);
+	if (mkdir(ED_RECORDS, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno == ENOENT && (mkdir(ED_RECORDS_PARENT, 0700) == 0 || errno == EEXIST) &&
+	    (mkdir(ED_RECORDS, 0700) == 0 || errno == EEXIST))
+		return 0;
+	return ed_error(ed_errno_code(errno), "making %s for the records of creations under "
+	                "way: %s (zones are created as root)", ED_RECORDS, strerror(errno));
 }
 
-int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, bool live,
-                         edera_xs_done_cb done, void *data)
+/* V written whole to a file of its own, then renamed to PATH. */
+static int record_put(const char *path, const char *uuid, const char *v)
+{
+	char tmp[sizeof(ED_RECORDS) + 64];
+	size_t len = strlen(v);
+	ssize_t n;
+	int fd, e;
+
+	snprintf(tmp, sizeof(tmp), ED_RECORDS "/.%s.%ld", uuid, (long)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT && records_dir() == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return ed_error(ed_errno_code(errno), "recording the creation in %s: %s", tmp,
+		                strerror(errno));
+	n = write(fd, v, len);
+	e = n < 0 ? errno : ENOSPC;
+	if (close(fd) < 0 && n == (ssize_t)len) {
+		n = -1;
+		e = errno;
+	}
+	if (n == (ssize_t)len && rename(tmp, path) == 0)
+		return 0;
+	if (n == (ssize_t)len)
+		e = errno;
+	unlink(tmp);
+	return ed_error(ed_errno_code(e), "recording the creation in %s: %s", path, strerror(e));
+}
+
+int ed_zone_intent_write(const char *uuid, const char *name, bool live)
 {
 	long pid = (long)getpid();
 	unsigned long long start = proc_start(pid);
-	char path[96], v[128];
+	char path[sizeof(ED_RECORDS) + 40], v[128];
 	int rc = live ? 0 : live_add(uuid);
 
 	if (rc == 0) {
-		snprintf(path, sizeof(path), ED_INTENTS "/%s", uuid);
-		snprintf(v, sizeof(v), "%ld %llu %s", pid, start, name);
-		rc = edera_xs_write(ctx, NULL, path, v, strlen(v), done, data);
+		snprintf(path, sizeof(path), ED_RECORDS "/%s", uuid);
+		snprintf(v, sizeof(v), "%ld %llu %s\n", pid, start, name);
+		rc = record_put(path, uuid, v);
 		if (rc < 0 && !live)
 			live_del(uuid);
 	}
@@ -327,31 +390,22 @@ int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, boo
 static int build_work(void *arg);
 static void build_after(edera_ctx *ctx, int status, void *arg);
 
-static void intent_renamed(edera_ctx *ctx, int status, void *data)
-{
-	(void)ctx, (void)status, (void)data;
-}
-
-/* The first step, run by edera_zone_create itself: a failure here is its
- * return value (nothing to undo), not a callback.  A zone from a shell
- * has its record already (the shell's): it is rewritten with its name,
- * and the build starts without waiting for that (what the record is for,
- * finding the domain after a crash, holds either way; a later request
- * about the record follows it on the same connection). */
+/* The first step, run by edera_zone_create itself, with the build's
+ * start: a failure here is its return value (nothing left to undo), not a
+ * callback.  A zone from a shell has its record already (the shell's):
+ * it is rewritten with its name. */
 static int intent_start(struct create_op *op)
 {
-	int rc;
+	edera_zone *z = op->zone;
+	int rc = ed_zone_intent_write(z->uuid_str, z->name, op->shell != NULL);
 
-	if (!op->shell)
-		return ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, false,
-		                            intent_written, op);
-	rc = ed_zone_intent_write(op->ctx, op->zone->uuid_str, op->zone->name, true,
-	                          intent_renamed, NULL);
-	if (rc == 0) {
-		op->step = CS_BUILD;
-		ed_trace("zone '%s': %s (in a shell)", op->zone->name, step_names[CS_BUILD]);
-		rc = ed_offload(op->ctx, build_work, build_after, op);
-	}
+	if (rc < 0)
+		return rc;
+	op->step = CS_BUILD;
+	ed_trace("zone '%s': %s%s", z->name, step_names[CS_BUILD], op->shell ? " (in a shell)" : "");
+	rc = ed_offload(op->ctx, build_work, build_after, op);
+	if (rc < 0 && !op->shell) /* (a shell's record goes with it) */
+		ed_zone_intent_rm(op->ctx, z->uuid_str);
 	return rc;
 }
 
@@ -377,14 +431,6 @@ static void build_after(edera_ctx *ctx, int status, void *arg)
 	if (!op->shell)
 		ed_pool_refill(ctx);
 	advance(op, status, CS_SKELETON);
-}
-
-static void build_start(struct create_op *op)
-{
-	int rc = ed_offload(op->ctx, build_work, build_after, op);
-
-	if (rc < 0)
-		create_fail(op, rc);
 }
 
 /* ---- SKELETON ---- */
@@ -752,19 +798,14 @@ static void connect_start(struct create_op *op)
  * that a process that exits (or crashes) as soon as it has the zone
  * leaves a zone to take over, not a creation to undo ---- */
 
-static void record_removed(edera_ctx *ctx, int status, void *data)
+static void record_start(struct create_op *op)
 {
-	struct create_op *op = data;
+	edera_ctx *ctx = op->ctx;
 	edera_zone *z = op->zone;
 
-	if (ctx->closing) {
-		create_fail(op, ed_error(EDERA_ECANCELED, "zone '%s': the context was closed",
-		                         z->name));
-		return;
-	}
-	/* (a removal XenStore refused leaves the record: a complete zone a
-	 * later re-attach may undo — see edera_zone_reattach) */
-	live_del(z->uuid_str);
+	/* (a record that cannot be removed stays: a complete zone a later
+	 * re-attach may undo — see edera_zone_reattach) */
+	ed_zone_intent_rm(ctx, z->uuid_str);
 	ed_trace("zone '%s': created", z->name);
 	z->state = ED_ZS_RUNNING;
 	ED_PARTS_CALL(created, z);
@@ -778,17 +819,6 @@ static void record_removed(edera_ctx *ctx, int status, void *data)
 	if (!ctx->closing && z->state == ED_ZS_RUNNING && ed_zone_exit_reason(ctx, z) >= 0)
 		ed_zone_recheck_exits_soon(ctx);
 	ed_zone_unref(z);
-}
-
-static void record_start(struct create_op *op)
-{
-	char path[96];
-	int rc;
-
-	snprintf(path, sizeof(path), ED_INTENTS "/%s", op->zone->uuid_str);
-	rc = edera_xs_rm(op->ctx, NULL, path, record_removed, op);
-	if (rc < 0)
-		record_removed(op->ctx, rc, op);
 }
 
 /* ---- the call ---- */

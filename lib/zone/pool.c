@@ -70,9 +70,10 @@ static void destroyed(edera_ctx *ctx, int status, void *arg)
 	(void)status;
 	if (s->s.domid) /* the work never ran */
 		ed_pv_shell_destroy(&ctx->hv, &s->s);
-	if (s->nodes_domid)
-		ed_zone_remove_nodes(ctx, s->nodes_domid, s->uuid_str, false, NULL, NULL);
-	ed_zone_intent_rm(ctx, s->uuid_str);
+	if (s->nodes_domid) /* (its record after them) */
+		ed_zone_undone_rm(ctx, s->nodes_domid, s->uuid_str, false);
+	else
+		ed_zone_intent_rm(ctx, s->uuid_str);
 	free(s);
 }
 
@@ -171,18 +172,6 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	ed_zone_skeleton_write(&s->sk);
 }
 
-static void recorded(edera_ctx *ctx, int status, void *data)
-{
-	struct ed_shell *s = data;
-	int rc = status;
-
-	if (rc == 0 && (ctx->closing || s->shape->removed))
-		rc = EDERA_ECANCELED;
-	if (rc == 0)
-		rc = ed_offload(ctx, make_work, made, s);
-	if (rc < 0)
-		made(ctx, rc, s); /* (its record goes) */
-}
 
 /* Start one more shell of SH if it has fewer than asked and none under
  * way. */
@@ -206,7 +195,12 @@ static void fill(edera_ctx *ctx, struct ed_shape *sh)
 	ed_uuid_new(s->uuid, s->uuid_str);
 	sh->st.filling++;
 	sh->populating++;
-	rc = ed_zone_intent_write(ctx, s->uuid_str, "(shell)", false, recorded, s);
+	rc = ed_zone_intent_write(s->uuid_str, "(shell)", false);
+	if (rc == 0) {
+		rc = ed_offload(ctx, make_work, made, s);
+		if (rc < 0)
+			ed_zone_intent_rm(ctx, s->uuid_str);
+	}
 	if (rc < 0) {
 		sh->st.filling--;
 		sh->populating--;

@@ -2,9 +2,10 @@
 /* Re-attach: take over the zones an earlier process left, in four steps:
  *   MARKERS   list /local/domain and read each domain's marker (edera/uuid
  *             and what a handle needs)
- *   RECORDS   then the creation records (create.c): a record outlives its
- *             zone's creation, so a marker read first whose creation is
- *             still under way has its record read here
+ *   RECORDS   then the creation records (create.c; files, and the XenStore
+ *             nodes libedera 0.1 wrote): a record outlives its zone's
+ *             creation, so a marker read first whose creation is still
+ *             under way has its record read here
  *   DECIDE    per marker: adopt a running zone, destroy a stopped one,
  *             drop a marker whose domain is gone or is not ours (Xen's
  *             handle is not the marker's UUID); skip creations under way
@@ -14,7 +15,10 @@
  * when the last one settles, and a failure ends the operation there. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,7 @@ struct ra_intent {
 	struct reattach_op *op;
 	char uuid[37];
 	char *val;
+	bool file; /* (else a XenStore node: libedera 0.1's) */
 	bool dead;
 	uint32_t domids[4];
 	bool dying[4];
@@ -68,7 +73,7 @@ struct reattach_op {
 	struct ra_read *r;
 	size_t n;
 	struct ra_intent *in;
-	size_t n_in;
+	size_t n_in, cap_in;
 	struct ed_gather g; /* the step's requests in flight */
 	unsigned int attached, cleaned;
 };
@@ -99,6 +104,11 @@ static void ra_finished(struct ed_gather *g)
 {
 	struct reattach_op *op = ed_container_of(g, struct reattach_op, g);
 
+	/* the dead creations' records go last, once what they built is gone
+	 * (a failure leaves them for the next time) */
+	for (size_t i = 0; i < op->n_in && g->status == 0; i++)
+		if (op->in[i].dead && op->in[i].file)
+			ed_zone_intent_rm(op->ctx, op->in[i].uuid);
 	ra_end(op, g->status);
 }
 
@@ -300,8 +310,11 @@ static void ra_halfbuilt_after(edera_ctx *ctx, int status, void *arg)
 				ed_gather_issued(&op->g, 0); /* it always calls back */
 				ed_zone_remove_nodes(ctx, in->domids[k], in->uuid, true, ra_step_done, op);
 			}
-			snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
-			ed_gather_issued(&op->g, edera_xs_rm(ctx, NULL, path, ra_step_done, op));
+			if (!in->file) {
+				snprintf(path, sizeof(path), ED_INTENTS "/%s", in->uuid);
+				ed_gather_issued(&op->g,
+				                 edera_xs_rm(ctx, NULL, path, ra_step_done, op));
+			}
 			op->cleaned++;
 		}
 	}
@@ -397,6 +410,87 @@ static void ra_process(struct reattach_op *op)
 static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *names, size_t n,
                               void *data);
 
+/* Room in op->in for N more records. */
+static bool ra_intent_room(struct reattach_op *op, size_t *cap, size_t n)
+{
+	if (op->n_in + n > *cap) {
+		size_t ncap = op->n_in + n + 8;
+		struct ra_intent *in = realloc(op->in, ncap * sizeof(*in));
+
+		if (!in)
+			return false;
+		op->in = in;
+		*cap = ncap;
+	}
+	return true;
+}
+
+/* One more record in op->in (zeroed), or NULL when out of memory. */
+static struct ra_intent *ra_intent_add(struct reattach_op *op, size_t *cap)
+{
+	if (!ra_intent_room(op, cap, 1))
+		return NULL;
+	memset(&op->in[op->n_in], 0, sizeof(op->in[0]));
+	return &op->in[op->n_in];
+}
+
+/* The records in ED_RECORDS (read here, on the loop: a few small files
+ * on a tmpfs).  A file ".<uuid>.<pid>" is one being written, left by a
+ * process that died before renaming it when that pid runs no more. */
+static int ra_read_records(struct reattach_op *op, size_t *cap)
+{
+	DIR *d = opendir(ED_RECORDS);
+	struct dirent *e;
+	uint8_t uuid[16];
+	int rc = 0;
+
+	if (!d)
+		return errno == ENOENT ? 0 /* no creation ever recorded */
+		                       : ed_error(ed_errno_code(errno), "reading %s: %s", ED_RECORDS,
+		                                  strerror(errno));
+	while (rc == 0 && (e = readdir(d))) {
+		struct ra_intent *in;
+		char buf[128];
+		ssize_t len;
+		int fd;
+
+		if (e->d_name[0] == '.') {
+			const char *dot = strrchr(e->d_name, '.');
+			char *end;
+			long pid = dot && dot != e->d_name ? strtol(dot + 1, &end, 10) : 0;
+
+			if (pid > 0 && *end == '\0' && kill((pid_t)pid, 0) < 0 && errno == ESRCH)
+				unlinkat(dirfd(d), e->d_name, 0);
+			continue;
+		}
+		if (!parse_uuid(e->d_name, uuid))
+			continue; /* not a record of ours */
+		fd = openat(dirfd(d), e->d_name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+		if (fd < 0)
+			continue; /* gone meanwhile: that creation ended */
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		in = ra_intent_add(op, cap);
+		if (!in) {
+			rc = ed_error(EDERA_ENOMEM, "out of memory");
+			break;
+		}
+		in->op = op;
+		in->file = true;
+		memcpy(in->uuid, e->d_name, 36); /* (parse_uuid: 36 characters) */
+		in->uuid[36] = '\0';
+		/* (one that cannot be read is nobody's: undone) */
+		in->val = strndup(len > 0 ? buf : "", len > 0 ? (size_t)len : 0);
+		if (!in->val) {
+			rc = ed_error(EDERA_ENOMEM, "out of memory");
+			break;
+		}
+		op->n_in++;
+	}
+	closedir(d);
+	return rc;
+}
+
 /* Every marker read. */
 static void ra_markers_read(struct ed_gather *g)
 {
@@ -410,7 +504,9 @@ static void ra_markers_read(struct ed_gather *g)
 	/* The records after the markers: a record exists from before its
 	 * zone's marker until after the creation, so a marker read above
 	 * whose creation is still under way has its record read below. */
-	rc = edera_xs_directory(op->ctx, NULL, ED_INTENTS, ra_intents_listed, op);
+	rc = ra_read_records(op, &op->cap_in);
+	if (rc == 0)
+		rc = edera_xs_directory(op->ctx, NULL, ED_INTENTS, ra_intents_listed, op);
 	if (rc < 0) {
 		ed_gather_fail(g, rc);
 		ra_end(op, rc);
@@ -514,19 +610,18 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 		status = 0;
 		n = 0;
 	}
-	if (status == 0 && n) {
-		op->in = calloc(n, sizeof(*op->in));
-		if (!op->in)
-			status = ed_error(EDERA_ENOMEM, "out of memory");
-	}
+	/* (room for all at once: each read below holds its record's address) */
+	if (status == 0 && !ra_intent_room(op, &op->cap_in, n))
+		status = ed_error(EDERA_ENOMEM, "out of memory");
 	ed_gather_start(&op->g, ra_records_read);
 	ed_gather_fail(&op->g, status); /* the listing itself failed */
 	for (size_t i = 0; i < n && op->g.status == 0; i++) {
-		struct ra_intent *in = &op->in[op->n_in];
+		struct ra_intent *in;
 		char path[96];
 
 		if (!parse_uuid(names[i], uuid))
 			continue; /* not a record of ours */
+		in = ra_intent_add(op, &op->cap_in); /* (there is room) */
 		in->op = op;
 		snprintf(in->uuid, sizeof(in->uuid), "%s", names[i]);
 		op->n_in++;

@@ -142,9 +142,10 @@ static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_work *w = arg;
 
-	ed_zone_remove_nodes(ctx, w->domid, w->uuid, w->introduced, NULL, NULL);
 	if (w->intent)
-		ed_zone_intent_rm(ctx, w->uuid);
+		ed_zone_undone_rm(ctx, w->domid, w->uuid, w->introduced);
+	else
+		ed_zone_remove_nodes(ctx, w->domid, w->uuid, w->introduced, NULL, NULL);
 	free(w);
 	ctx->cleanups--;
 }
@@ -170,9 +171,10 @@ void ed_zone_destroy_domain_async(edera_ctx *ctx, const edera_zone *z, bool intr
 		free(w);
 	}
 	xc_domain_destroy(ctx->hv.xch, z->domid);
-	ed_zone_remove_nodes(ctx, z->domid, z->uuid_str, introduced, NULL, NULL);
 	if (intent)
-		ed_zone_intent_rm(ctx, z->uuid_str);
+		ed_zone_undone_rm(ctx, z->domid, z->uuid_str, introduced);
+	else
+		ed_zone_remove_nodes(ctx, z->domid, z->uuid_str, introduced, NULL, NULL);
 }
 
 /* ---- shutdown requests -------------------------------------------------------- */

@@ -104,16 +104,20 @@ void ed_zone_unlink(edera_zone *z);
 void ed_zone_free(edera_zone *z);
 
 /* create.c: the records of creations under way (see its "creation
- * intents"): where they live, whether the one for UUID (its text REC) is
- * still under way, and removing one. */
+ * intents"): where they live (and where libedera 0.1 kept them), whether
+ * the one for UUID (its text REC) is still under way, and removing one:
+ * at once, or once the nodes of DOMID are removed (a creation undone). */
+#define ED_RECORDS_PARENT "/run/edera"
+#define ED_RECORDS ED_RECORDS_PARENT "/creating"
 #define ED_INTENTS "/local/domain/0/edera/creating"
 bool ed_zone_intent_alive(const char *rec, const char *uuid);
 void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid);
-/* Write the record of UUID, for NAME; LIVE: it is in this process's live
- * set already (a shell's record rewritten by the zone that takes it),
- * otherwise it is added (and taken out again if the write cannot start). */
-int ed_zone_intent_write(edera_ctx *ctx, const char *uuid, const char *name, bool live,
-                         edera_xs_done_cb done, void *data);
+void ed_zone_undone_rm(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced);
+/* Write the record of UUID, for NAME (the file whole, or nothing); LIVE:
+ * it is in this process's live set already (a shell's record rewritten
+ * by the zone that takes it), otherwise it is added (and taken out again
+ * if the write fails). */
+int ed_zone_intent_write(const char *uuid, const char *name, bool live);
 /* A new random (version 4) UUID and its text. */
 void ed_uuid_new(uint8_t uuid[16], char str[37]);
 

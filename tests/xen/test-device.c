@@ -768,18 +768,6 @@ static unsigned int newest_domid(void)
 	return max;
 }
 
-/* Records of creations under way (or of ones a crash cut short). */
-static size_t creation_records(edera_ctx *ctx)
-{
-	char **names = NULL;
-	size_t n = 0;
-	int rc = edera_xs_directory_sync(ctx, NULL, "/local/domain/0/edera/creating", &names, &n);
-
-	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s", edera_last_error());
-	edera_free(names);
-	return rc == 0 ? n : 0;
-}
-
 /* die-creating STEP NAME KERNEL INITRD CMDLINE (with the disk and the
  * bridge) in a new process; its pid. */
 static pid_t die_creating(const char *step, const char *name, const char *kernel,

@@ -18,8 +18,6 @@
 #include "suites.h"
 #include "util.h"
 
-#define INTENTS "/local/domain/0/edera/creating"
-
 struct shape {
 	edera_ctx *ctx;
 	uint32_t memory_mib, ready;
@@ -92,10 +90,10 @@ static size_t children(edera_ctx *ctx, const char *path)
 	return rc == 0 ? n : 0;
 }
 
-/* Creation records in XenStore (shells have one each). */
+/* Creation records (shells have one each). */
 static size_t intents(edera_ctx *ctx)
 {
-	return children(ctx, INTENTS);
+	return creation_records(ctx);
 }
 
 /* Domains' subtrees and /vm entries (a shell has both, nameless). */

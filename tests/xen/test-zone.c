@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -703,6 +705,70 @@ START_TEST(foreign_marker_left_alone)
 }
 END_TEST
 
+/* A pid that runs no more: a child's, reaped. */
+static long dead_pid(void)
+{
+	pid_t pid = fork();
+
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0)
+		_exit(0);
+	ck_assert_int_eq(waitpid(pid, NULL, 0), pid);
+	return (long)pid;
+}
+
+static void put_file(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	fputs(text, f);
+	ck_assert_int_eq(fclose(f), 0);
+}
+
+/* What crashed creations left with no domain yet: a record in XenStore
+ * (where libedera 0.1 kept them), a record file, and a record file half
+ * written (its temporary name) by a process gone; and one still being
+ * written by a process that runs, left alone.  Re-attach removes the
+ * first three and counts the two records as cleaned. */
+START_TEST(records_of_dead_creations_removed)
+{
+	const char *old = "0badc0de-1111-4222-8333-444455556666";
+	const char *rec = "0badc0de-1111-4222-8333-444455557777";
+	const char *half = "0badc0de-1111-4222-8333-444455558888";
+	edera_ctx *ctx = NULL;
+	unsigned int attached = 99, cleaned = 99;
+	char path[160], text[96], tmp[160], live[160];
+	long pid = dead_pid();
+
+	sweep_leftovers();
+	ck_assert_int_eq(edera_ctx_open(&ctx, NULL), 0);
+	ck_assert_uint_eq(creation_records(ctx), 0);
+	snprintf(text, sizeof(text), "%ld 1 old-zone", pid);
+	snprintf(path, sizeof(path), RECORDS_XS "/%s", old);
+	ck_assert_int_eq(edera_xs_write_sync(ctx, NULL, path, text, strlen(text)), 0);
+	(void)mkdir("/run/edera", 0700);
+	(void)mkdir(RECORDS_DIR, 0700);
+	snprintf(path, sizeof(path), RECORDS_DIR "/%s", rec);
+	put_file(path, text);
+	snprintf(tmp, sizeof(tmp), RECORDS_DIR "/.%s.%ld", half, pid);
+	put_file(tmp, "");
+	snprintf(live, sizeof(live), RECORDS_DIR "/.%s.%ld", half, (long)getpid());
+	put_file(live, "");
+	ck_assert_uint_eq(creation_records(ctx), 4);
+
+	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
+	              edera_last_error());
+	ck_assert_uint_eq(attached, 0);
+	ck_assert_uint_eq(cleaned, 2);
+	ck_assert_int_ne(access(tmp, F_OK), 0);
+	ck_assert_int_eq(access(live, F_OK), 0);
+	ck_assert_int_eq(unlink(live), 0);
+	ck_assert_uint_eq(creation_records(ctx), 0);
+	edera_ctx_close(ctx);
+}
+END_TEST
+
 /* A guest that writes its own node as fast as it can while dom0 runs
  * transactions and creates a zone.  oxenstored's conflict detection is
  * coarser than the C daemon's (a transaction whose nodes share only "/"
@@ -815,6 +881,7 @@ Suite *zone_suite(void)
 	tcase_add_test(tc, xl_list_agrees);
 	tcase_add_test(tc, transactions_beside_a_chatty_guest);
 	tcase_add_test(tc, foreign_marker_left_alone);
+	tcase_add_test(tc, records_of_dead_creations_removed);
 	suite_add_tcase(s, tc);
 	return s;
 }

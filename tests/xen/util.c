@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
 /* Helpers the integration suites share. */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +56,26 @@ void sweep_leftovers(void)
 		printf("(zones an earlier test left: %u running, %u stopped or stale; removed)\n",
 		       attached, cleaned);
 	edera_ctx_close(ctx);
+}
+
+size_t creation_records(edera_ctx *ctx)
+{
+	DIR *d = opendir(RECORDS_DIR);
+	struct dirent *e;
+	char **names = NULL;
+	size_t n = 0, m = 0;
+	int rc;
+
+	ck_assert_msg(d || errno == ENOENT, "opening %s: %s", RECORDS_DIR, strerror(errno));
+	while (d && (e = readdir(d)))
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	if (d)
+		closedir(d);
+	rc = edera_xs_directory_sync(ctx, NULL, RECORDS_XS, &names, &m);
+	ck_assert_msg(rc == 0 || rc == EDERA_ENOENT, "%s", edera_last_error());
+	edera_free(names);
+	return n + (rc == 0 ? m : 0);
 }
 
 int xs_exists(edera_ctx *ctx, const char *path)

@@ -16,6 +16,12 @@ int xl_domains(void);
  * gone): taken over and destroyed, so that a test counting what re-attach
  * finds counts only its own.  Says so when there were any. */
 void sweep_leftovers(void);
+/* Records of creations under way (or of ones a crash cut short): the
+ * files in RECORDS_DIR, and any in XenStore where libedera 0.1 kept
+ * them. */
+#define RECORDS_DIR "/run/edera/creating"
+#define RECORDS_XS "/local/domain/0/edera/creating"
+size_t creation_records(edera_ctx *ctx);
 /* Whether the XenStore node PATH exists. */
 int xs_exists(edera_ctx *ctx, const char *path);
 double now(void);

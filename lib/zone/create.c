@@ -175,11 +175,18 @@ void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid)
 	char path[sizeof(ED_RECORDS) + 40];
 
 	(void)ctx;
-	live_del(uuid);
 	snprintf(path, sizeof(path), ED_RECORDS "/%s", uuid);
 	/* (one that cannot go stays for the next edera_zone_reattach) */
 	if (unlink(path) < 0 && errno != ENOENT)
 		ed_trace("creation record %s left: %s", path, strerror(errno));
+	/* after the file: a re-attach here that finds the creation gone from
+	 * the live set finds its record gone too (see ra_records_read) */
+	live_del(uuid);
+}
+
+void ed_zone_intent_forget(const char *uuid)
+{
+	live_del(uuid);
 }
 
 struct undone {
@@ -204,8 +211,10 @@ void ed_zone_undone_rm(edera_ctx *ctx, uint32_t domid, const char *uuid, bool in
 	struct undone *u = calloc(1, sizeof(*u));
 
 	live_del(uuid);
-	if (!u) /* (the record stays: edera_zone_reattach removes both) */
+	if (!u) { /* (the record stays for edera_zone_reattach) */
+		ed_zone_remove_nodes(ctx, domid, uuid, introduced, NULL, NULL);
 		return;
+	}
 	snprintf(u->uuid, sizeof(u->uuid), "%s", uuid);
 	ed_zone_remove_nodes(ctx, domid, uuid, introduced, undone_nodes_removed, u);
 }
@@ -284,8 +293,13 @@ static void create_fail(struct create_op *op, int status)
 		ed_pool_shell_free(ctx, op->shell);
 		op->shell = NULL;
 	} else if (op->step >= CS_SKELETON) {
-		/* the record goes once the domain and its nodes are gone; it
-		 * was introduced once that step was done */
+		/* nodes written for a shell's domain that was gone (the build
+		 * made another) go too, then the record once the domain and
+		 * its nodes are gone; it was introduced once that step was
+		 * done */
+		if (op->shell && op->shell->nodes_domid && op->shell->nodes_domid != z->domid)
+			ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL,
+			                     NULL);
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
 	} else if (op->shell && op->shell->nodes_domid && op->shell->nodes_domid != z->domid) {
 		/* nodes written for a shell's domain, which a build that

@@ -51,9 +51,9 @@ static void shape_free_if_done(edera_ctx *ctx, struct ed_shape *sh)
 }
 
 /* Destroy a shell's domain, then its nodes and its record go, in that
- * order on XenStore's main connection (a crash between them leaves a
- * record whose domain is gone, and nodes marked with its UUID:
- * re-attach removes both).  On the threadpool (a populated domain's memory
+ * order (the record once the nodes' removal is answered: a crash between
+ * them leaves a record whose domain is gone, and nodes marked with its
+ * UUID: re-attach removes both).  On the threadpool (a populated domain's memory
  * takes a while to give back), unless SYNC or the context is closing. */
 static int destroy_work(void *arg)
 {

@@ -572,6 +572,21 @@ static void ra_listed(edera_ctx *ctx, int status, const char *const *names, size
 	ed_gather_settle(&op->g, 0);
 }
 
+static bool ra_own_record(const struct ra_intent *in)
+{
+	long pid = 0;
+
+	return sscanf(in->val, "%ld", &pid) == 1 && pid == (long)getpid();
+}
+
+static bool ra_record_gone(const char *uuid)
+{
+	char path[sizeof(ED_RECORDS) + 40];
+
+	snprintf(path, sizeof(path), ED_RECORDS "/%s", uuid);
+	return access(path, F_OK) < 0 && errno == ENOENT;
+}
+
 /* Every record read: whose creation is still under way; then decide. */
 static void ra_records_read(struct ed_gather *g)
 {
@@ -582,8 +597,20 @@ static void ra_records_read(struct ed_gather *g)
 		return;
 	}
 	/* a record gone meanwhile (no value): that creation ended */
-	for (size_t i = 0; i < op->n_in; i++)
-		op->in[i].dead = op->in[i].val && !ed_zone_intent_alive(op->in[i].val, op->in[i].uuid);
+	for (size_t i = 0; i < op->n_in; i++) {
+		struct ra_intent *in = &op->in[i];
+
+		in->dead = in->val && !ed_zone_intent_alive(in->val, in->uuid);
+		/* One of this process's, read before its creation completed
+		 * and left the live set: it removed its record first, so a
+		 * record gone since says so (a dead process's cannot go but
+		 * by a re-attach). */
+		if (in->dead && in->file && ra_own_record(in) && ra_record_gone(in->uuid)) {
+			free(in->val); /* (as if read after it went) */
+			in->val = NULL;
+			in->dead = false;
+		}
+	}
 	ra_process(op);
 }
 

@@ -142,6 +142,16 @@ static void destroy_after_cleanup(edera_ctx *ctx, int status, void *arg)
 {
 	struct destroy_work *w = arg;
 
+	if (status < 0) {
+		/* the domain may still be there (or the work never ran: the
+		 * context closed): its nodes (its marker) and record stay, for
+		 * edera_zone_reattach to find it by */
+		if (w->intent)
+			ed_zone_intent_forget(w->uuid);
+		free(w);
+		ctx->cleanups--;
+		return;
+	}
 	if (w->intent)
 		ed_zone_undone_rm(ctx, w->domid, w->uuid, w->introduced);
 	else

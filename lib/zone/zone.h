@@ -113,6 +113,9 @@ void ed_zone_free(edera_zone *z);
 bool ed_zone_intent_alive(const char *rec, const char *uuid);
 void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid);
 void ed_zone_undone_rm(edera_ctx *ctx, uint32_t domid, const char *uuid, bool introduced);
+/* The creation of UUID ended here, its record left for a re-attach (one
+ * in this process too) to undo: out of the live set. */
+void ed_zone_intent_forget(const char *uuid);
 /* Write the record of UUID, for NAME (the file whole, or nothing); LIVE:
  * it is in this process's live set already (a shell's record rewritten
  * by the zone that takes it), otherwise it is added (and taken out again

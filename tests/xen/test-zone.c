@@ -6,6 +6,7 @@
 #include <string.h>
 #include <time.h>
 #include <errno.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -717,6 +718,26 @@ static long dead_pid(void)
 	return (long)pid;
 }
 
+/* When PID started (clock ticks since boot: field 22 of its stat). */
+static unsigned long long start_time(long pid)
+{
+	char path[64], buf[1024], *p;
+	FILE *f;
+	size_t n;
+
+	snprintf(path, sizeof(path), "/proc/%ld/stat", pid);
+	f = fopen(path, "r");
+	ck_assert_msg(f != NULL, "%s: %s", path, strerror(errno));
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	p = strrchr(buf, ')');
+	for (int i = 0; i < 20 && p; i++)
+		p = strchr(p + 1, ' ');
+	ck_assert_ptr_nonnull(p);
+	return strtoull(p + 1, NULL, 10);
+}
+
 static void put_file(const char *path, const char *text)
 {
 	FILE *f = fopen(path, "w");
@@ -728,14 +749,17 @@ static void put_file(const char *path, const char *text)
 
 /* What crashed creations left with no domain yet: a record in XenStore
  * (where libedera 0.1 kept them), a record file, and a record file half
- * written (its temporary name) by a process gone; and one still being
- * written by a process that runs, left alone.  Re-attach removes the
- * first three and counts the two records as cleaned. */
+ * written (its temporary name) by a process gone; and a record and one
+ * being written of a process that runs, left alone.  Re-attach removes
+ * the first three and counts the two records as cleaned. */
 START_TEST(records_of_dead_creations_removed)
 {
 	const char *old = "0badc0de-1111-4222-8333-444455556666";
 	const char *rec = "0badc0de-1111-4222-8333-444455557777";
 	const char *half = "0badc0de-1111-4222-8333-444455558888";
+	const char *busy = "0badc0de-1111-4222-8333-444455559999";
+	char busy_path[160];
+	pid_t runs;
 	edera_ctx *ctx = NULL;
 	unsigned int attached = 99, cleaned = 99;
 	char path[160], text[96], tmp[160], live[160];
@@ -755,7 +779,16 @@ START_TEST(records_of_dead_creations_removed)
 	put_file(tmp, "");
 	snprintf(live, sizeof(live), RECORDS_DIR "/.%s.%ld", half, (long)getpid());
 	put_file(live, "");
-	ck_assert_uint_eq(creation_records(ctx), 4);
+	runs = fork(); /* (a creation under way in another process) */
+	ck_assert_int_ge(runs, 0);
+	if (runs == 0) {
+		pause();
+		_exit(0);
+	}
+	snprintf(text, sizeof(text), "%ld %llu busy-zone", (long)runs, start_time(runs));
+	snprintf(busy_path, sizeof(busy_path), RECORDS_DIR "/%s", busy);
+	put_file(busy_path, text);
+	ck_assert_uint_eq(creation_records(ctx), 5);
 
 	ck_assert_msg(edera_zone_reattach_sync(ctx, &attached, &cleaned) == 0, "%s",
 	              edera_last_error());
@@ -763,7 +796,11 @@ START_TEST(records_of_dead_creations_removed)
 	ck_assert_uint_eq(cleaned, 2);
 	ck_assert_int_ne(access(tmp, F_OK), 0);
 	ck_assert_int_eq(access(live, F_OK), 0);
+	ck_assert_int_eq(access(busy_path, F_OK), 0);
+	ck_assert_int_eq(kill(runs, SIGKILL), 0);
+	ck_assert_int_eq(waitpid(runs, NULL, 0), runs);
 	ck_assert_int_eq(unlink(live), 0);
+	ck_assert_int_eq(unlink(busy_path), 0);
 	ck_assert_uint_eq(creation_records(ctx), 0);
 	edera_ctx_close(ctx);
 }

@@ -53,8 +53,9 @@ static void shape_free_if_done(edera_ctx *ctx, struct ed_shape *sh)
 /* Destroy a shell's domain, then its nodes and its record go, in that
  * order (the record once the nodes' removal is answered: a crash between
  * them leaves a record whose domain is gone, and nodes marked with its
- * UUID: re-attach removes both).  On the threadpool (a populated domain's memory
- * takes a while to give back), unless SYNC or the context is closing. */
+ * UUID: re-attach removes both).  On the threadpool (a populated domain's
+ * memory takes a while to give back), unless SYNC or the context is
+ * closing. */
 static int destroy_work(void *arg)
 {
 	struct ed_shell *s = arg;
@@ -171,7 +172,6 @@ static void made(edera_ctx *ctx, int status, void *arg)
 	ctx->cleanups++;
 	ed_zone_skeleton_write(&s->sk);
 }
-
 
 /* Start one more shell of SH if it has fewer than asked and none under
  * way. */

@@ -557,10 +557,18 @@ bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s)
 	       memcmp(di.handle, s->uuid, sizeof(s->uuid)) == 0;
 }
 
-void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
+int ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
 {
-	if (ed_pv_shell_alive(hv, s))
-		(void)xc_domain_destroy(hv->xch, s->domid); /* (ESRCH: gone already) */
+	xc_dominfo_t di;
+	int rc = 0;
+
+	/* (one shut down meanwhile is still the shell's to destroy) */
+	if (s->domid && xc_domain_getinfo(hv->xch, s->domid, 1, &di) == 1 &&
+	    di.domid == s->domid && !di.dying && memcmp(di.handle, s->uuid, sizeof(s->uuid)) == 0 &&
+	    xc_domain_destroy(hv->xch, s->domid) < 0 && errno != ESRCH)
+		rc = ed_error(ed_errno_code(errno), "destroying the shell's domain %u: %s", s->domid,
+		              strerror(errno));
 	free(s->p2m);
 	memset(s, 0, sizeof(*s));
+	return rc;
 }

@@ -61,8 +61,9 @@ struct ed_pv_shell {
 int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
                      const uint8_t uuid[16], struct ed_pv_shell *s);
 /* Destroy its domain (if the domid is still the shell's: a domain gone
- * meanwhile, its domid reused, is left alone) and free it. */
-void ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
+ * meanwhile, its domid reused, is left alone) and free it; < 0 when Xen
+ * refused to destroy it (the domain is still there). */
+int ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s);
 /* Whether S's domain still exists, is not dying, and is S's (its handle). */
 bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s);
 /* Whether a build of P can take S (the same memory and vCPUs, no more

@@ -60,18 +60,21 @@ static int destroy_work(void *arg)
 {
 	struct ed_shell *s = arg;
 
-	ed_pv_shell_destroy(&s->ctx->hv, &s->s);
-	return 0;
+	return ed_pv_shell_destroy(&s->ctx->hv, &s->s);
 }
 
 static void destroyed(edera_ctx *ctx, int status, void *arg)
 {
 	struct ed_shell *s = arg;
 
-	(void)status;
 	if (s->s.domid) /* the work never ran */
-		ed_pv_shell_destroy(&ctx->hv, &s->s);
-	if (s->nodes_domid) /* (its record after them) */
+		status = ed_pv_shell_destroy(&ctx->hv, &s->s);
+	if (status < 0) {
+		/* Xen refused: the domain stays, and so do its nodes and
+		 * record, for edera_zone_reattach to find it by */
+		ed_trace("pool: %s", edera_last_error());
+		ed_zone_intent_forget(s->uuid_str);
+	} else if (s->nodes_domid) /* (its record after them) */
 		ed_zone_undone_rm(ctx, s->nodes_domid, s->uuid_str, false);
 	else
 		ed_zone_intent_rm(ctx, s->uuid_str);

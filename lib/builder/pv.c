@@ -548,13 +548,20 @@ int ed_pv_shell_make(struct ed_hv *hv, uint64_t memory_kib, uint32_t vcpus,
 	return 0;
 }
 
+/* Whether S's domain exists, is not dying and is S's (its handle); *DI
+ * its information. */
+static bool shell_domain(struct ed_hv *hv, const struct ed_pv_shell *s, xc_dominfo_t *di)
+{
+	return s->domid && xc_domain_getinfo(hv->xch, s->domid, 1, di) == 1 &&
+	       di->domid == s->domid && !di->dying &&
+	       memcmp(di->handle, s->uuid, sizeof(s->uuid)) == 0;
+}
+
 bool ed_pv_shell_alive(struct ed_hv *hv, const struct ed_pv_shell *s)
 {
 	xc_dominfo_t di;
 
-	return s->domid && xc_domain_getinfo(hv->xch, s->domid, 1, &di) == 1 &&
-	       di.domid == s->domid && !di.dying && !di.shutdown &&
-	       memcmp(di.handle, s->uuid, sizeof(s->uuid)) == 0;
+	return shell_domain(hv, s, &di) && !di.shutdown;
 }
 
 int ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
@@ -563,9 +570,7 @@ int ed_pv_shell_destroy(struct ed_hv *hv, struct ed_pv_shell *s)
 	int rc = 0;
 
 	/* (one shut down meanwhile is still the shell's to destroy) */
-	if (s->domid && xc_domain_getinfo(hv->xch, s->domid, 1, &di) == 1 &&
-	    di.domid == s->domid && !di.dying && memcmp(di.handle, s->uuid, sizeof(s->uuid)) == 0 &&
-	    xc_domain_destroy(hv->xch, s->domid) < 0 && errno != ESRCH)
+	if (shell_domain(hv, s, &di) && xc_domain_destroy(hv->xch, s->domid) < 0 && errno != ESRCH)
 		rc = ed_error(ed_errno_code(errno), "destroying the shell's domain %u: %s", s->domid,
 		              strerror(errno));
 	free(s->p2m);

@@ -169,16 +169,22 @@ bool ed_zone_intent_alive(const char *rec, const char *uuid)
 	return proc_start(pid) == start;
 }
 
-/* The record of a creation that completed, or was undone. */
-void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid)
+/* UUID's record file gone (one that cannot go stays for the next
+ * edera_zone_reattach). */
+static void record_unlink(const char *uuid)
 {
 	char path[sizeof(ED_RECORDS) + 40];
 
-	(void)ctx;
 	snprintf(path, sizeof(path), ED_RECORDS "/%s", uuid);
-	/* (one that cannot go stays for the next edera_zone_reattach) */
 	if (unlink(path) < 0 && errno != ENOENT)
 		ed_trace("creation record %s left: %s", path, strerror(errno));
+}
+
+/* The record of a creation that completed, or was undone. */
+void ed_zone_intent_rm(edera_ctx *ctx, const char *uuid)
+{
+	(void)ctx;
+	record_unlink(uuid);
 	/* after the file: a re-attach here that finds the creation gone from
 	 * the live set finds its record gone too (see ra_records_read) */
 	live_del(uuid);
@@ -196,13 +202,11 @@ struct undone {
 static void undone_nodes_removed(edera_ctx *ctx, int status, void *data)
 {
 	struct undone *u = data;
-	char path[sizeof(ED_RECORDS) + 40];
 
 	/* nodes left (the context closed, xenstored refused): the record
 	 * stays, so that the next edera_zone_reattach finds them */
-	snprintf(path, sizeof(path), ED_RECORDS "/%s", u->uuid);
-	if (status == 0 && !ctx->xs_gone && unlink(path) < 0 && errno != ENOENT)
-		ed_trace("creation record %s left: %s", path, strerror(errno));
+	if (status == 0 && !ctx->xs_gone)
+		record_unlink(u->uuid);
 	free(u);
 }
 
@@ -282,6 +286,11 @@ static void create_fail(struct create_op *op, int status)
 	edera_ctx *ctx = op->ctx;
 	edera_zone *z = op->zone;
 	struct ed_err err;
+	/* nodes written for a shell's domain that is not the zone's (a build
+	 * that failed in it destroyed it; one whose domain was gone made
+	 * another) */
+	uint32_t stale = op->shell && op->shell->nodes_domid != z->domid ? op->shell->nodes_domid
+	                                                                  : 0;
 
 	ed_error_save_code(&err, status);
 	/* what its parts started (devices attached so far go, with their
@@ -293,18 +302,14 @@ static void create_fail(struct create_op *op, int status)
 		ed_pool_shell_free(ctx, op->shell);
 		op->shell = NULL;
 	} else if (op->step >= CS_SKELETON) {
-		/* nodes written for a shell's domain that was gone (the build
-		 * made another) go too, then the record once the domain and
-		 * its nodes are gone; it was introduced once that step was
-		 * done */
-		if (op->shell && op->shell->nodes_domid && op->shell->nodes_domid != z->domid)
-			ed_zone_remove_nodes(ctx, op->shell->nodes_domid, z->uuid_str, false, NULL,
-			                     NULL);
+		/* stale nodes go too, then the record once the domain and its
+		 * nodes are gone; it was introduced once that step was done */
+		if (stale)
+			ed_zone_remove_nodes(ctx, stale, z->uuid_str, false, NULL, NULL);
 		ed_zone_destroy_domain_async(ctx, z, op->step >= CS_ATTACH, true);
-	} else if (op->shell && op->shell->nodes_domid && op->shell->nodes_domid != z->domid) {
-		/* nodes written for a shell's domain, which a build that
-		 * failed in it destroyed: they go before the record */
-		ed_zone_undone_rm(ctx, op->shell->nodes_domid, z->uuid_str, false);
+	} else if (stale) {
+		/* (a build that failed: they go before the record) */
+		ed_zone_undone_rm(ctx, stale, z->uuid_str, false);
 	} else {
 		ed_zone_intent_rm(ctx, z->uuid_str);
 	}

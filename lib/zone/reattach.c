@@ -411,24 +411,24 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
                               void *data);
 
 /* Room in op->in for N more records. */
-static bool ra_intent_room(struct reattach_op *op, size_t *cap, size_t n)
+static bool ra_intent_room(struct reattach_op *op, size_t n)
 {
-	if (op->n_in + n > *cap) {
+	if (op->n_in + n > op->cap_in) {
 		size_t ncap = op->n_in + n + 8;
 		struct ra_intent *in = realloc(op->in, ncap * sizeof(*in));
 
 		if (!in)
 			return false;
 		op->in = in;
-		*cap = ncap;
+		op->cap_in = ncap;
 	}
 	return true;
 }
 
 /* One more record in op->in (zeroed), or NULL when out of memory. */
-static struct ra_intent *ra_intent_add(struct reattach_op *op, size_t *cap)
+static struct ra_intent *ra_intent_add(struct reattach_op *op)
 {
-	if (!ra_intent_room(op, cap, 1))
+	if (!ra_intent_room(op, 1))
 		return NULL;
 	memset(&op->in[op->n_in], 0, sizeof(op->in[0]));
 	return &op->in[op->n_in];
@@ -437,7 +437,7 @@ static struct ra_intent *ra_intent_add(struct reattach_op *op, size_t *cap)
 /* The records in ED_RECORDS (read here, on the loop: a few small files
  * on a tmpfs).  A file ".<uuid>.<pid>" is one being written, left by a
  * process that died before renaming it when that pid runs no more. */
-static int ra_read_records(struct reattach_op *op, size_t *cap)
+static int ra_read_records(struct reattach_op *op)
 {
 	DIR *d = opendir(ED_RECORDS);
 	struct dirent *e;
@@ -470,7 +470,7 @@ static int ra_read_records(struct reattach_op *op, size_t *cap)
 			continue; /* gone meanwhile: that creation ended */
 		len = read(fd, buf, sizeof(buf) - 1);
 		close(fd);
-		in = ra_intent_add(op, cap);
+		in = ra_intent_add(op);
 		if (!in) {
 			rc = ed_error(EDERA_ENOMEM, "out of memory");
 			break;
@@ -504,7 +504,7 @@ static void ra_markers_read(struct ed_gather *g)
 	/* The records after the markers: a record exists from before its
 	 * zone's marker until after the creation, so a marker read above
 	 * whose creation is still under way has its record read below. */
-	rc = ra_read_records(op, &op->cap_in);
+	rc = ra_read_records(op);
 	if (rc == 0)
 		rc = edera_xs_directory(op->ctx, NULL, ED_INTENTS, ra_intents_listed, op);
 	if (rc < 0) {
@@ -638,7 +638,7 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 		n = 0;
 	}
 	/* (room for all at once: each read below holds its record's address) */
-	if (status == 0 && !ra_intent_room(op, &op->cap_in, n))
+	if (status == 0 && !ra_intent_room(op, n))
 		status = ed_error(EDERA_ENOMEM, "out of memory");
 	ed_gather_start(&op->g, ra_records_read);
 	ed_gather_fail(&op->g, status); /* the listing itself failed */
@@ -648,7 +648,7 @@ static void ra_intents_listed(edera_ctx *ctx, int status, const char *const *nam
 
 		if (!parse_uuid(names[i], uuid))
 			continue; /* not a record of ours */
-		in = ra_intent_add(op, &op->cap_in); /* (there is room) */
+		in = ra_intent_add(op); /* (there is room) */
 		in->op = op;
 		snprintf(in->uuid, sizeof(in->uuid), "%s", names[i]);
 		op->n_in++;

@@ -226,8 +226,8 @@ EDERA_API int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached,
  * the target.  EDERA_ETIMEDOUT: it did not get there in time; REACHED_KIB
  * is what it holds then (the request stays: the guest may still get there
  * later).  EDERA_ECANCELED: a newer request replaced this one, or the zone
- * stopped (the callback then runs after the exit event), or the context
- * closed.  Other errors (EDERA_ECONNRESET, ...): writing the target failed.
+ * stopped (the callback then runs after the exit event) or was destroyed,
+ * or the context closed.  Other errors (EDERA_ECONNRESET, ...): writing the target failed.
  */
 typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zone,
                                      uint64_t reached_kib, void *data);
@@ -236,7 +236,9 @@ typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * Ask the zone to hold TARGET_MIB of memory: writes memory/target, which the
  * guest's balloon driver follows by giving pages back to Xen or taking more
  * (up to the zone's max_memory_mib, set at creation).  CB (may be NULL) runs
- * once Xen counts the zone's pages at the target, or after TIMEOUT_MS (0:
+ * once Xen counts the zone's pages at the target (at two checks in a row,
+ * 50 ms apart: a domain being destroyed passes through any smaller count on
+ * its way to none), or after TIMEOUT_MS (0:
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) with the size reached — a guest without a
  * balloon driver, or one that cannot give memory back, never leaves the
  * caller waiting longer.  A new request replaces a pending one (whose

@@ -26,6 +26,7 @@ struct ed_resize {
 	uint64_t prev_target_kib; /* memory: the target it replaced */
 	uint32_t vcpus;
 	uint64_t deadline; /* loop time (ms) */
+	bool seen_there;   /* memory: the last poll found the target reached */
 	int refs;          /* the timer handle, and each write in flight */
 	edera_zone_memory_cb mem_cb;
 	edera_zone_done_cb vcpu_cb;
@@ -87,11 +88,15 @@ static void poll_tick(uv_timer_t *t)
 	/* A domain being destroyed gives its pages back to Xen one batch at a
 	 * time, so its count passes through any smaller target on the way to
 	 * zero; one that has shut down is about to go the same way.  Neither
-	 * has reached anything: the exit path ends the request (as cancelled).
-	 * Without this check a destroy racing a poll reported success. */
+	 * has reached anything: the exit path, or the destroy, ends the
+	 * request (as cancelled).  Xen reports a domain dying only once all
+	 * its pages are back, so the flag alone is not enough: a zone this
+	 * library is destroying is not polled, and for a destroy by someone
+	 * else a memory target counts as reached only when two polls in a row
+	 * find it (a domain being torn down is well past it by the second). */
 	if (found)
 		cur = (uint64_t)di.nr_pages * 4;
-	if (found && !di.dying && !di.shutdown) {
+	if (found && !di.dying && !di.shutdown && ed_zone_running(z)) {
 		if (op->mem) {
 			uint64_t tol = tolerance_kib(op->target_kib);
 
@@ -100,6 +105,11 @@ static void poll_tick(uv_timer_t *t)
 			there = di.nr_online_vcpus == op->vcpus;
 		}
 	}
+	if (there && op->mem && !op->seen_there) {
+		op->seen_there = true; /* the next poll, even past the deadline */
+		return;
+	}
+	op->seen_there = false;
 	/* A domain that went away is reported by the exit path, which ends
 	 * the request. */
 	if (there) {

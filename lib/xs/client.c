@@ -85,10 +85,11 @@ static void write_cb(uv_write_t *wr, int status);
  * raises SIGPIPE, whose default action ends the process: the write runs
  * with it blocked in this thread, and one it raised is taken back (one
  * already pending is left), so a C embedder that keeps the default action
- * sees the connection fail instead of dying.  (What libuv writes later
- * from the loop, of a write the socket took only part of, runs outside
- * this: a process that can see xenstored go while it holds back
- * megabytes of requests should ignore SIGPIPE, as Python and Go do.) */
+ * sees the connection fail instead of dying.  Only what send_out's
+ * send(2) could not write comes here.  (What libuv writes later from the
+ * loop, of a write the socket took only part of, runs outside this: a
+ * process that can see xenstored go while it holds back megabytes of
+ * requests should ignore SIGPIPE, as Python and Go do.) */
 static int write_nosigpipe(uv_write_t *wr, struct ed_xs_conn *conn, uv_buf_t *b)
 {
 	static const struct timespec now = { 0, 0 };
@@ -120,7 +121,7 @@ static void write_cb(uv_write_t *wr, int status)
 
 	free(m->buf);
 	free(m);
-	conn->writing = false;
+	conn->writing = conn->uv_writing = false;
 	/* A failed write means the connection is broken; reading will say so
 	 * too, but do not wait for it. */
 	if (status < 0 && status != UV_ECANCELED && conn->xs) {
@@ -134,12 +135,95 @@ static void write_cb(uv_write_t *wr, int status)
 		ed_xs_disconnect(conn->xs, status == UV_ENOMEM ? EDERA_ENOMEM : EDERA_ECONNRESET);
 }
 
+static void flush_cb(uv_idle_t *h)
+{
+	struct ed_xs *xs = h->data;
+	bool again = false;
+	int rc;
+
+	for (unsigned int i = 0; i <= xs->nlanes; i++) {
+		struct ed_xs_conn *c = i ? xs->lanes[i - 1] : xs->conn;
+
+		if (!c || !c->sent_now)
+			continue;
+		c->sent_now = c->writing = false;
+		if ((rc = write_queued(c)) < 0) {
+			ed_xs_disconnect(xs, rc == UV_ENOMEM ? EDERA_ENOMEM : EDERA_ECONNRESET);
+			return; /* (the next turn stops the handle) */
+		}
+		again = again || c->sent_now;
+	}
+	if (!again)
+		uv_idle_stop(h);
+}
+
+/* The queues of connections written to directly go out on the loop's next
+ * turn (an active idle handle: uv_backend_timeout says 0, so an embedder
+ * polling uv_backend_fd runs the loop at once).  False if no handle could
+ * be had: nothing is then queued (each message is written as it comes). */
+static bool flush_soon(struct ed_xs *xs)
+{
+	if (!xs->flush) {
+		if (!(xs->flush = malloc(sizeof(*xs->flush))))
+			return false;
+		if (uv_idle_init(xs->loop, xs->flush) < 0) {
+			free(xs->flush);
+			xs->flush = NULL;
+			return false;
+		}
+		xs->flush->data = xs;
+	}
+	uv_idle_start(xs->flush, flush_cb);
+	return true;
+}
+
+/* Write M on CONN now (taken on success; on failure the caller still owns
+ * it).  On a socket with no libuv write under way, send(2) with
+ * MSG_NOSIGNAL: a xenstored that hung up is an error, never a SIGPIPE, and
+ * no signal mask changes around it (three more system calls a write, each
+ * costly under paravirtualization, as write_nosigpipe does).  What the
+ * socket did not take now goes through uv_write, behind which later
+ * messages queue until it completes; a message the socket took whole lets
+ * later ones queue until the loop's next turn, to go in one write. */
+static int send_out(struct ed_xs_conn *conn, struct out_msg *m)
+{
+	size_t off = 0;
+	uv_os_fd_t fd;
+	uv_buf_t b;
+	int rc;
+
+	m->wr.data = conn;
+	if (conn->stream && !conn->uv_writing && uv_fileno((uv_handle_t *)&conn->pipe, &fd) == 0) {
+		while (off < m->len) {
+			ssize_t n = send(fd, m->buf + off, m->len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+			if (n >= 0)
+				off += (size_t)n;
+			else if (errno != EINTR)
+				break; /* full, or an error uv_write meets again (and reports
+				        * as it did before: through the request's callback) */
+		}
+		if (off == m->len) {
+			free(m->buf);
+			free(m);
+			conn->writing = conn->sent_now = conn->xs && flush_soon(conn->xs);
+			return 0;
+		}
+	}
+	/* (libuv refuses a write only on a stream being closed) */
+	b = uv_buf_init(m->buf + off, (unsigned int)(m->len - off));
+	rc = write_nosigpipe(&m->wr, conn, &b);
+	if (rc < 0)
+		return rc;
+	conn->writing = conn->uv_writing = conn->stream;
+	return 0;
+}
+
 /* What CONN queued behind a write, in one write (0: done, or nothing
  * was queued; the queue is kept only if no memory was left). */
 static int write_queued(struct ed_xs_conn *conn)
 {
 	struct out_msg *m;
-	uv_buf_t b;
 	int rc;
 
 	if (conn->wq_len == 0)
@@ -150,40 +234,32 @@ static int write_queued(struct ed_xs_conn *conn)
 	m->len = conn->wq_len;
 	conn->wq = NULL;
 	conn->wq_len = conn->wq_cap = 0;
-	m->wr.data = conn;
-	b = uv_buf_init(m->buf, (unsigned int)m->len);
-	rc = write_nosigpipe(&m->wr, conn, &b);
+	rc = send_out(conn, m);
 	if (rc < 0) {
 		free(m->buf);
 		free(m);
-		return rc;
 	}
-	conn->writing = true;
-	return 0;
+	return rc;
 }
 
 static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
-	uv_buf_t b = uv_buf_init(m->buf, (unsigned int)m->len);
-	int rc;
+	int rc = send_out(conn, m);
 
-	m->wr.data = conn;
-	rc = write_nosigpipe(&m->wr, conn, &b);
 	if (rc < 0)
 		return ed_error(EDERA_ECONNRESET, "writing to xenstored (%s): %s", xs->where,
 		                uv_strerror(rc));
-	conn->writing = conn->stream;
 	return 0;
 }
 
-/* Send M on CONN (taken on success).  On a socket, a message sent while
- * an earlier write is under way waits for it to complete, with any others,
+/* Send M on CONN (taken on success).  On a socket, messages sent after
+ * one that went out at once wait, with any others, for the loop's next
+ * turn (or for the uv_write of what the socket did not take to complete),
  * and they go in one write: a thousand reads sent at once cost a few
  * system calls, not a thousand, and xenstored (sharing dom0's CPUs) gets
- * the time.  The first goes at once; the rest when its write completes,
- * which libuv reports as due at once (uv_backend_timeout says 0), so a
- * loop run from its backend descriptor, as the Python bindings do, does
- * not leave them waiting. */
+ * the time.  Both are due at once for libuv (uv_backend_timeout says 0),
+ * so a loop run from its backend descriptor, as the Python bindings do,
+ * does not leave them waiting. */
 static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
 	if (!conn->writing)
@@ -779,6 +855,10 @@ void ed_xs_fini(struct ed_xs *xs)
 	if (xs->lane_kick) {
 		uv_close((uv_handle_t *)xs->lane_kick, free_handle_cb);
 		xs->lane_kick = NULL;
+	}
+	if (xs->flush) {
+		uv_close((uv_handle_t *)xs->flush, free_handle_cb);
+		xs->flush = NULL;
 	}
 	ed_xs_txn_fini(xs);
 	ed_xs_watches_free(xs);

@@ -41,7 +41,9 @@ struct ed_xs_conn {
 	size_t inflight;    /* requests written on it, not yet answered */
 	bool stream;        /* a socket: one write may carry several messages
 	                     * (not the xenbus device: it takes one per write) */
-	bool writing;       /* a write on it not completed yet */
+	bool writing;       /* new messages queue (in wq) for one write later */
+	bool uv_writing;    /* ... behind a uv_write not completed yet */
+	bool sent_now;      /* ... until the loop's next turn (ed_xs.flush) */
 	char *wq;           /* messages sent meanwhile, in order: one write */
 	size_t wq_len, wq_cap;
 	char rbuf[16384];
@@ -78,6 +80,7 @@ struct ed_xs {
 	struct ed_list held;     /* ordered ones waiting for the lanes to drain */
 	uv_timer_t *lane_idle;   /* closes the lanes once they are idle */
 	uv_idle_t *lane_kick;    /* one loop turn after a lane opens */
+	uv_idle_t *flush;        /* writes the queues of connections sent_now */
 	int group_lane;          /* >= 0: requests go on that connection (0:
 	                          * the main one), unordered (ed_xs_group_lane) */
 	uint32_t next_id;

@@ -225,9 +225,10 @@ EDERA_API int edera_zone_reattach_sync(edera_ctx *ctx, unsigned int *attached,
  * STATUS 0: the zone holds REACHED_KIB, within 1 MiB (or 1%, the larger) of
  * the target.  EDERA_ETIMEDOUT: it did not get there in time; REACHED_KIB
  * is what it holds then (the request stays: the guest may still get there
- * later).  EDERA_ECANCELED: a newer request replaced this one, or the zone
- * stopped (the callback then runs after the exit event) or was destroyed,
- * or the context closed.  Other errors (EDERA_ECONNRESET, ...): writing the target failed.
+ * later).  EDERA_ECANCELED: a newer request replaced this one, or the
+ * zone stopped (the callback then runs after the exit event) or was
+ * destroyed, or the context closed.  Other errors (EDERA_ECONNRESET, ...):
+ * writing the target failed.
  */
 typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zone,
                                      uint64_t reached_kib, void *data);
@@ -237,8 +238,8 @@ typedef void (*edera_zone_memory_cb)(edera_ctx *ctx, int status, edera_zone *zon
  * guest's balloon driver follows by giving pages back to Xen or taking more
  * (up to the zone's max_memory_mib, set at creation).  CB (may be NULL) runs
  * once Xen counts the zone's pages at the target (at two checks in a row,
- * 50 ms apart: a domain being destroyed passes through any smaller count on
- * its way to none), or after TIMEOUT_MS (0:
+ * 50 ms apart, or one at TIMEOUT_MS: a domain being destroyed passes through
+ * any smaller count on its way to none), or after TIMEOUT_MS (0:
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) with the size reached — a guest without a
  * balloon driver, or one that cannot give memory back, never leaves the
  * caller waiting longer.  A new request replaces a pending one (whose
@@ -270,11 +271,11 @@ EDERA_API int edera_zone_set_memory_sync(edera_zone *zone, uint64_t target_mib,
  * follows by starting or parking vCPUs.  CB (may be NULL) runs with 0 once
  * Xen counts ONLINE running vCPUs, with EDERA_ETIMEDOUT after TIMEOUT_MS (0:
  * EDERA_ZONE_RESIZE_TIMEOUT_MS) if it does not, with EDERA_ECANCELED if a
- * newer request replaced it, the zone stopped or the context closed, with
- * a XenStore error if writing the nodes failed.  A Linux guest takes a
- * vCPU offline by itself, but only makes an added one present: onlining it
- * is userspace's job (a distribution's udev rule, 40-vm-hotadd.rules in
- * Debian); a guest without one times out growing.
+ * newer request replaced it, the zone stopped or was destroyed, or the
+ * context closed, with a XenStore error if writing the nodes failed.  A
+ * Linux guest takes a vCPU offline by itself, but only makes an added one
+ * present: onlining it is userspace's job (a distribution's udev rule,
+ * 40-vm-hotadd.rules in Debian); a guest without one times out growing.
  * Errors at once: EDERA_EINVAL (no running zone, ONLINE out of range),
  * EDERA_ENOMEM, XenStore errors (then some nodes may have been written: a
  * pending request ends with EDERA_ECANCELED).

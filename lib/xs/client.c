@@ -85,8 +85,9 @@ static void write_cb(uv_write_t *wr, int status);
  * raises SIGPIPE, whose default action ends the process: the write runs
  * with it blocked in this thread, and one it raised is taken back (one
  * already pending is left), so a C embedder that keeps the default action
- * sees the connection fail instead of dying.  Only what send_out's
- * send(2) could not write comes here.  (What libuv writes later from the
+ * sees the connection fail instead of dying.  Of a socket's writes, only
+ * what send_out's send(2) could not write comes here (the xenbus device's
+ * all do, unguarded).  (What libuv writes later from the
  * loop, of a write the socket took only part of, runs outside this: a
  * process that can see xenstored go while it holds back megabytes of
  * requests should ignore SIGPIPE, as Python and Go do.) */
@@ -188,7 +189,7 @@ static bool flush_soon(struct ed_xs *xs)
 static int send_out(struct ed_xs_conn *conn, struct out_msg *m)
 {
 	size_t off = 0;
-	uv_os_fd_t fd;
+	uv_os_fd_t fd = -1;
 	uv_buf_t b;
 	int rc;
 
@@ -210,17 +211,27 @@ static int send_out(struct ed_xs_conn *conn, struct out_msg *m)
 			return 0;
 		}
 	}
-	/* (libuv refuses a write only on a stream being closed) */
 	b = uv_buf_init(m->buf + off, (unsigned int)(m->len - off));
 	rc = write_nosigpipe(&m->wr, conn, &b);
+	if (rc < 0 && off > 0) {
+		/* part of M is on the stream, and nothing may follow it: the
+		 * connection ends (its reading sees it, and fails what is in
+		 * flight, M among them) instead of this one request.  (libuv
+		 * refuses a write only on a stream being closed.) */
+		shutdown(fd, SHUT_RDWR);
+		free(m->buf);
+		free(m);
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 	conn->writing = conn->uv_writing = conn->stream;
 	return 0;
 }
 
-/* What CONN queued behind a write, in one write (0: done, or nothing
- * was queued; the queue is kept only if no memory was left). */
+/* What CONN queued behind a write (or a send the loop has not turned
+ * since), in one write (0: done, or nothing was queued; the queue is kept
+ * only if no memory was left). */
 static int write_queued(struct ed_xs_conn *conn)
 {
 	struct out_msg *m;

@@ -81,6 +81,12 @@ static void poll_tick(uv_timer_t *t)
 	uint64_t cur = 0;
 	bool there = false, found;
 
+	/* A zone this library is destroying is not asked about: its destroy
+	 * ends the request (as cancelled), or, if it fails, polling goes on. */
+	if (z->state == ED_ZS_DESTROYING) {
+		op->seen_there = false;
+		return;
+	}
 	memset(&di, 0, sizeof(di));
 	found = xc_domain_getinfo(z->ctx->hv.xch, z->domid, 1, &di) == 1 && di.domid == z->domid;
 	if (!found)
@@ -90,13 +96,13 @@ static void poll_tick(uv_timer_t *t)
 	 * zero; one that has shut down is about to go the same way.  Neither
 	 * has reached anything: the exit path, or the destroy, ends the
 	 * request (as cancelled).  Xen reports a domain dying only once all
-	 * its pages are back, so the flag alone is not enough: a zone this
-	 * library is destroying is not polled, and for a destroy by someone
-	 * else a memory target counts as reached only when two polls in a row
-	 * find it (a domain being torn down is well past it by the second). */
+	 * its pages are back, so the flag alone is not enough: for a destroy
+	 * by someone else, a memory target counts as reached only when two
+	 * polls in a row find it (a domain being torn down is well past it by
+	 * the second), or at the deadline, when one does. */
 	if (found)
 		cur = (uint64_t)di.nr_pages * 4;
-	if (found && !di.dying && !di.shutdown && ed_zone_running(z)) {
+	if (found && !di.dying && !di.shutdown) {
 		if (op->mem) {
 			uint64_t tol = tolerance_kib(op->target_kib);
 
@@ -105,8 +111,8 @@ static void poll_tick(uv_timer_t *t)
 			there = di.nr_online_vcpus == op->vcpus;
 		}
 	}
-	if (there && op->mem && !op->seen_there) {
-		op->seen_there = true; /* the next poll, even past the deadline */
+	if (there && op->mem && !op->seen_there && uv_now(z->ctx->loop) < op->deadline) {
+		op->seen_there = true;
 		return;
 	}
 	op->seen_there = false;

@@ -1513,10 +1513,11 @@ START_TEST(lanes_do_not_wait_for_a_busy_xenstored)
 END_TEST
 
 
-/* Requests sent while a write is under way go together in the next one:
- * on a SOCK_SEQPACKET pair each write is one packet, so the fake server
- * sees how many writes carried NCOAL reads sent at once (the first alone,
- * the rest together once it completed), and answers each in order. */
+/* Requests sent after one that went out at once go together in the next
+ * write, on the loop's next turn: on a SOCK_SEQPACKET pair each write is
+ * one packet, so the fake server sees how many writes carried NCOAL reads
+ * sent at once (the first alone, the rest together), and answers each in
+ * order. */
 #define NCOAL 100
 
 struct coal_srv {
@@ -1583,8 +1584,48 @@ START_TEST(requests_sent_meanwhile_go_in_one_write)
 }
 END_TEST
 
+/* The same, with the loop run as an embedder polling its backend
+ * descriptor does (the Python bindings): the requests queued after the
+ * first are due at once (uv_backend_timeout says 0), never left waiting
+ * while the loop sleeps for a reply that cannot come. */
+START_TEST(requests_queued_reach_a_loop_run_from_its_backend_fd)
+{
+	struct fixture f;
+	struct coal_srv c = { 0 };
+	static struct rec vals[NCOAL];
+	char key[NCOAL][16];
+	time_t deadline = time(NULL) + 10;
+	int answered = 0;
+
+	memset(vals, 0, sizeof(vals));
+	start_pair(&f, SOCK_SEQPACKET, script_coalesced, &c);
+	for (int i = 0; i < NCOAL; i++) {
+		snprintf(key[i], sizeof(key[i]), "/c%d", i);
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, key[i], rec_value, &vals[i]), 0);
+	}
+	while (answered < NCOAL) {
+		int t = uv_backend_timeout(&f.loop);
+		struct pollfd p = { .fd = uv_backend_fd(&f.loop), .events = POLLIN };
+		int n = poll(&p, 1, t < 0 ? 2000 : t);
+
+		ck_assert_msg(n > 0 || t >= 0, "the loop would sleep with %d of %d answered",
+		              answered, NCOAL);
+		ck_assert(time(NULL) < deadline);
+		uv_run(&f.loop, UV_RUN_NOWAIT);
+		answered = 0;
+		for (int i = 0; i < NCOAL; i++)
+			answered += vals[i].calls;
+	}
+	for (int i = 0; i < NCOAL; i++)
+		ck_assert_str_eq(vals[i].value[0], key[i]);
+	finish(&f);
+	ck_assert(c.order_ok);
+	ck_assert_int_eq(c.packets, 2);
+}
+END_TEST
+
 /* Requests sent just before the context closes, on a loop nobody runs
- * after: those queued behind the first write still reach xenstored. */
+ * after: those queued after the first still reach xenstored. */
 static void script_count(int fd, void *arg)
 {
 	int *n = arg;
@@ -1734,6 +1775,171 @@ START_TEST(transaction_dies_with_connection)
 }
 END_TEST
 
+/* Writes larger than the socket takes at once: the rest of the one sent
+ * directly goes through libuv, the queue behind it after, every byte in
+ * order (the fake server reads only once the client's buffer is full). */
+#define NBIG 40
+#define BIGLEN 3000
+
+struct big_srv {
+	int got;
+	bool ok;
+};
+
+static void script_big(int fd, void *arg)
+{
+	struct big_srv *b = arg;
+	sigset_t pipe_only;
+	struct msg m;
+
+	/* (a client that closed first makes this thread's replies fail) */
+	sigemptyset(&pipe_only);
+	sigaddset(&pipe_only, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &pipe_only, NULL);
+	b->ok = true;
+	usleep(300 * 1000); /* the client's socket fills meanwhile */
+	while (b->got < NBIG && srv_recv(fd, &m) == 0) {
+		static const char reply[16 + 3] = { 0 };
+		char want[32], out[sizeof(reply)];
+		uint32_t hdr[4] = { XS_WRITE, m.id, 0, 3 };
+		const char *val;
+
+		snprintf(want, sizeof(want), "/big%d", b->got);
+		if (m.type != XS_WRITE || m.len != strlen(want) + 1 + BIGLEN ||
+		    strcmp(m.payload, want) != 0)
+			b->ok = false;
+		val = m.payload + strlen(want) + 1;
+		for (int i = 0; i < BIGLEN && b->ok; i++)
+			b->ok = val[i] == (char)('a' + (b->got + i) % 26);
+		memcpy(out, hdr, 16);
+		memcpy(out + 16, "OK", 3);
+		if (write(fd, out, sizeof(out)) != (ssize_t)sizeof(out))
+			break;
+		b->got++;
+	}
+}
+
+static void send_big(struct fixture *f, struct rec *r, int i)
+{
+	static char val[BIGLEN];
+	char path[32];
+
+	snprintf(path, sizeof(path), "/big%d", i);
+	for (int j = 0; j < BIGLEN; j++)
+		val[j] = (char)('a' + (i + j) % 26);
+	ck_assert_int_eq(edera_xs_write(f->ctx, NULL, path, val, BIGLEN, rec_done, r), 0);
+}
+
+static void small_send_buffer(struct fixture *f)
+{
+	int sz = 4096;
+	uv_os_fd_t fd;
+
+	ck_assert_int_eq(uv_fileno((uv_handle_t *)&f->ctx->xs.conn->pipe, &fd), 0);
+	ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sz, sizeof(sz)), 0);
+}
+
+START_TEST(writes_the_socket_takes_in_part_stay_in_order)
+{
+	struct fixture f;
+	struct big_srv b = { 0 };
+	static struct rec r[NBIG];
+	int done = 0;
+
+	memset(r, 0, sizeof(r));
+	start(&f, script_big, &b);
+	small_send_buffer(&f);
+	for (int i = 0; i < NBIG; i++)
+		send_big(&f, &r[i], i);
+	uv_run(&f.loop, UV_RUN_NOWAIT); /* the queue: more than the socket takes */
+	ck_assert(f.ctx->xs.conn->uv_writing);
+	while (done < NBIG) {
+		uv_run(&f.loop, UV_RUN_ONCE);
+		done = 0;
+		for (int i = 0; i < NBIG; i++)
+			done += r[i].calls;
+	}
+	for (int i = 0; i < NBIG; i++)
+		ck_assert_int_eq(r[i].status[0], 0);
+	/* nothing due once it is all written: an embedder does not spin */
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	uv_run(&f.loop, UV_RUN_NOWAIT);
+	ck_assert_int_eq(uv_backend_timeout(&f.loop), -1);
+	finish(&f);
+	ck_assert_int_eq(b.got, NBIG);
+	ck_assert(b.ok);
+}
+END_TEST
+
+/* The context closed with part of a write still in libuv's hands and more
+ * queued behind it: every request's callback runs once, nothing is left
+ * on the loop, and the queue is not written ahead of libuv's part. */
+START_TEST(close_with_a_write_in_part_and_a_queue)
+{
+	struct fixture f;
+	struct big_srv b = { 0 };
+	static struct rec r[NBIG];
+
+	memset(r, 0, sizeof(r));
+	start(&f, script_big, &b);
+	small_send_buffer(&f);
+	for (int i = 0; i < NBIG / 2; i++)
+		send_big(&f, &r[i], i);
+	uv_run(&f.loop, UV_RUN_NOWAIT); /* the queue: part to the socket, the rest to libuv */
+	ck_assert(f.ctx->xs.conn->uv_writing);
+	usleep(600 * 1000); /* the server empties the socket; libuv's part waits for the loop */
+	for (int i = NBIG / 2; i < NBIG; i++)
+		send_big(&f, &r[i], i);
+	finish(&f);
+	for (int i = 0; i < NBIG; i++)
+		ck_assert_int_eq(r[i].calls, 1);
+	/* what reached the server came whole and in order (the queue went
+	 * behind what libuv still held, not past it) */
+	ck_assert(b.ok);
+}
+END_TEST
+
+/* xenstored gone while requests wait for the loop's next turn: they fail
+ * with EDERA_ECONNRESET, and no SIGPIPE reaches a process that keeps its
+ * default action. */
+static volatile int hung;
+
+static void script_read_one_hang_up(int fd, void *arg)
+{
+	struct msg m;
+
+	(void)arg;
+	(void)srv_recv(fd, &m);
+	shutdown(fd, SHUT_RDWR);
+	hung = 1;
+}
+
+START_TEST(queued_requests_meet_a_hung_up_xenstored)
+{
+	struct fixture f;
+	static struct rec r[5];
+	sigset_t pending;
+
+	memset(r, 0, sizeof(r));
+	hung = 0;
+	signal(SIGPIPE, SIG_DFL);
+	start(&f, script_read_one_hang_up, NULL);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(edera_xs_read(f.ctx, NULL, "/r", rec_value, &r[i]), 0);
+	ck_assert(f.ctx->xs.conn->sent_now);
+	ck_assert_uint_gt(f.ctx->xs.conn->wq_len, 0);
+	while (!hung)
+		usleep(1000);
+	for (int i = 0; i < 5; i++)
+		run_until(&f, &r[i].calls, 1);
+	for (int i = 0; i < 5; i++)
+		ck_assert_int_eq(r[i].status[0], EDERA_ECONNRESET);
+	ck_assert_int_eq(sigpending(&pending), 0);
+	ck_assert(!sigismember(&pending, SIGPIPE));
+	finish(&f);
+}
+END_TEST
+
 Suite *xs_client_suite(void)
 {
 	Suite *s = suite_create("xs-client");
@@ -1761,6 +1967,10 @@ Suite *xs_client_suite(void)
 	tcase_add_test(tc, group_writes_on_their_lanes);
 	tcase_add_test(tc, lanes_do_not_wait_for_a_busy_xenstored);
 	tcase_add_test(tc, requests_sent_meanwhile_go_in_one_write);
+	tcase_add_test(tc, requests_queued_reach_a_loop_run_from_its_backend_fd);
+	tcase_add_test(tc, writes_the_socket_takes_in_part_stay_in_order);
+	tcase_add_test(tc, close_with_a_write_in_part_and_a_queue);
+	tcase_add_test(tc, queued_requests_meet_a_hung_up_xenstored);
 	tcase_add_test(tc, requests_sent_before_close_are_written);
 	tcase_add_test(tc, hung_up_xenstored_raises_no_sigpipe);
 	tcase_add_test(tc, pending_sigpipe_left_alone);

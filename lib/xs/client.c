@@ -87,10 +87,10 @@ static void write_cb(uv_write_t *wr, int status);
  * already pending is left), so a C embedder that keeps the default action
  * sees the connection fail instead of dying.  Of a socket's writes, only
  * what send_out's send(2) could not write comes here (the xenbus device's
- * all do, unguarded).  (What libuv writes later from the
- * loop, of a write the socket took only part of, runs outside this: a
- * process that can see xenstored go while it holds back megabytes of
- * requests should ignore SIGPIPE, as Python and Go do.) */
+ * all do, unguarded).  (What libuv writes later from the loop, of a write
+ * the socket took only part of, runs outside this: a process that can see
+ * xenstored go while it holds back megabytes of requests should ignore
+ * SIGPIPE, as Python and Go do.) */
 static int write_nosigpipe(uv_write_t *wr, struct ed_xs_conn *conn, uv_buf_t *b)
 {
 	static const struct timespec now = { 0, 0 };
@@ -122,7 +122,7 @@ static void write_cb(uv_write_t *wr, int status)
 
 	free(m->buf);
 	free(m);
-	conn->writing = conn->uv_writing = false;
+	conn->uv_writing = false;
 	/* A failed write means the connection is broken; reading will say so
 	 * too, but do not wait for it. */
 	if (status < 0 && status != UV_ECANCELED && conn->xs) {
@@ -147,7 +147,7 @@ static void flush_cb(uv_idle_t *h)
 
 		if (!c || !c->sent_now)
 			continue;
-		c->sent_now = c->writing = false;
+		c->sent_now = false;
 		if ((rc = write_queued(c)) < 0) {
 			ed_xs_disconnect(xs, rc == UV_ENOMEM ? EDERA_ENOMEM : EDERA_ECONNRESET);
 			return; /* (the next turn stops the handle) */
@@ -207,7 +207,7 @@ static int send_out(struct ed_xs_conn *conn, struct out_msg *m)
 		if (off == m->len) {
 			free(m->buf);
 			free(m);
-			conn->writing = conn->sent_now = conn->xs && flush_soon(conn->xs);
+			conn->sent_now = conn->xs && flush_soon(conn->xs);
 			return 0;
 		}
 	}
@@ -225,7 +225,7 @@ static int send_out(struct ed_xs_conn *conn, struct out_msg *m)
 	}
 	if (rc < 0)
 		return rc;
-	conn->writing = conn->uv_writing = conn->stream;
+	conn->uv_writing = conn->stream;
 	return 0;
 }
 
@@ -273,7 +273,7 @@ static int write_now(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *
  * does not leave them waiting. */
 static int write_msg(struct ed_xs *xs, struct ed_xs_conn *conn, struct out_msg *m)
 {
-	if (!conn->writing)
+	if (!conn->uv_writing && !conn->sent_now)
 		return write_now(xs, conn, m);
 	if (m->len > conn->wq_cap - conn->wq_len) {
 		size_t cap = conn->wq_cap ? conn->wq_cap : 4096;

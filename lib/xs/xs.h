@@ -41,9 +41,9 @@ struct ed_xs_conn {
 	size_t inflight;    /* requests written on it, not yet answered */
 	bool stream;        /* a socket: one write may carry several messages
 	                     * (not the xenbus device: it takes one per write) */
-	bool writing;       /* new messages queue (in wq) for one write later */
-	bool uv_writing;    /* ... behind a uv_write not completed yet */
-	bool sent_now;      /* ... until the loop's next turn (ed_xs.flush) */
+	bool uv_writing;    /* new messages queue (in wq) behind a uv_write not
+	                     * completed yet, */
+	bool sent_now;      /* or until the loop's next turn (ed_xs.flush) */
 	char *wq;           /* messages sent meanwhile, in order: one write */
 	size_t wq_len, wq_cap;
 	char rbuf[16384];

@@ -72,7 +72,9 @@ if [ ! -f "$work/chroot.tar" ]; then
 	clear_root
 	debootstrap --variant=minbase bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 ||
 		{ tail -20 "$work/debootstrap.log" >&2; die "debootstrap failed"; }
-	tar -C "$root" -cf "$work/chroot.tar" .
+	# (whole or not at all: a run cut short makes it again, not half of it)
+	tar -C "$root" -cf "$work/chroot.tar.part" . || die "archiving the chroot failed"
+	mv "$work/chroot.tar.part" "$work/chroot.tar"
 fi
 trap umount_all EXIT
 clear_root

@@ -133,7 +133,12 @@ check "edera rm removes a spare" "1|0" "$("$edera" rm --all | grep -c '^edera-sp
 # a spare asked to stop (as xl shutdown asks) powers off, and is not taken
 name=$("${spare[@]}")
 d=$("$edera" ls --json | grep -o "\"name\":\"$name\",\"domid\":[0-9]*" | grep -o '[0-9]*$')
-sleep 10
+# (once its kernel listens: Linux writes control/feature-poweroff after
+# setting its watch on control/shutdown)
+for _ in $(seq 120); do
+	[ "$(xenstore-read "/local/domain/$d/control/feature-poweroff" 2>/dev/null)" = 1 ] && break
+	sleep 1
+done
 xenstore-write "/local/domain/$d/control/shutdown" poweroff
 shut() { xl list "$d" 2>/dev/null | awk 'NR == 2 && $5 ~ /s/ { print "yes" }'; }
 for _ in $(seq 60); do [ "$(shut)" = yes ] && break; sleep 1; done

@@ -336,15 +336,15 @@ static void run(const char *kernel, int n, int console_mode, const char *title)
 		snprintf(name, sizeof(name), "scale-%d", i);
 		zones[i] = create(name, kernel, console_mode, &t[i]);
 	}
+	if (console_mode == EDERA_CONSOLE_LIBRARY)
+		settled = settle(zones, n, &settle_s);
 	malloc_trim(0);
 	rss1 = rss_kib();
 	heap1 = heap_bytes();
 	edera_xs_stats_init(&st1);
 	edera_xs_stats_get(ctx, &st1);
-	if (console_mode == EDERA_CONSOLE_LIBRARY) {
-		settled = settle(zones, n, &settle_s);
+	if (console_mode == EDERA_CONSOLE_LIBRARY)
 		console_totals(zones, n, &notes0, &bytes0);
-	}
 	wakes = idle_turns(IDLE_S);
 	if (console_mode == EDERA_CONSOLE_LIBRARY)
 		console_totals(zones, n, &notes1, &bytes1);

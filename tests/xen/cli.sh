@@ -141,7 +141,18 @@ for _ in $(seq 120); do
 done
 xenstore-write "/local/domain/$d/control/shutdown" poweroff
 shut() { xl list "$d" 2>/dev/null | awk 'NR == 2 && $5 ~ /s/ { print "yes" }'; }
-for _ in $(seq 60); do [ "$(shut)" = yes ] && break; sleep 1; done
+# (asked again every 5 s while the request was taken and nothing came of
+# it: the kernel listens before the zone's init is up to hear it, and a
+# request it takes in between is lost, as it would be from xl shutdown;
+# never once the domain is gone, whose nodes must not come back)
+for i in $(seq 60); do
+	[ "$(shut)" = yes ] && break
+	if [ $((i % 5)) = 0 ] && v=$(xenstore-read "/local/domain/$d/control/shutdown" 2>/dev/null) &&
+		[ -z "$v" ] && xl list "$d" >/dev/null 2>&1; then
+		xenstore-write "/local/domain/$d/control/shutdown" poweroff
+	fi
+	sleep 1
+done
 check "a spare asked to stop powers off" "yes" "$(shut)"
 check "... and is cleaned up, not listed" 0 "$(spares)"
 out=$("$edera" spare --kernel /no/such/kernel 2>&1); rc=$?
